@@ -1,0 +1,52 @@
+//! The credential check shared by the API and the login pages.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    app::AppState,
+    auth::{password, throttle},
+    error::{AppError, AppResult},
+    http::RequestMeta,
+    users::{self, User},
+};
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+
+/// Checks email and password for one scope (a school, or the platform when None).
+/// Throttled per account and per address; the answer never tells whether the email exists.
+pub async fn check_credentials(
+    state: &AppState,
+    scope: Option<i64>,
+    email: &str,
+    password_text: &str,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> AppResult<User> {
+    let keys = throttle::ThrottleKeys::new(scope, email, &meta.client_ip);
+    throttle::check(&state.db, &keys, now).await?;
+
+    let user = {
+        let mut conn = state.db.acquire().await?;
+        users::find_by_email_in_scope(&mut conn, email, scope).await?
+    };
+    // Verify against a dummy hash when there is no such user, so timing tells nothing.
+    let stored = user
+        .as_ref()
+        .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
+    let matches = password::verify(password_text.to_owned(), stored).await?;
+    match user {
+        Some(user) if matches && user.is_active => {
+            throttle::clear_account(&state.db, &keys).await?;
+            sqlx::query("UPDATE public.users SET last_login = $2 WHERE id = $1")
+                .bind(user.id)
+                .bind(now)
+                .execute(&state.db)
+                .await?;
+            Ok(user)
+        }
+        _ => {
+            throttle::record_failure(&state.db, &state.config, &keys, now).await?;
+            Err(AppError::Unauthenticated(INVALID_CREDENTIALS.into()))
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The `schoolyard` command line: one binary, subcommands that scripts rely on.
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    app::{self, AppState},
+    audit::Actor,
+    auth::password,
+    config::Config,
+    db,
+    error::AppError,
+    http::RequestMeta,
+    migrate,
+    permissions::roles,
+    tenancy::schools::{self, CreateSchool},
+    users::{self, NewUser},
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "schoolyard", version, about = "Multi-tenant school management")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply public migrations, then tenant migrations to every school schema.
+    Migrate,
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Run background job workers alone (no jobs are defined yet).
+    Worker,
+    /// Manage schools.
+    School {
+        #[command(subcommand)]
+        command: SchoolCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Migrate, seed demo schools (idempotent), print URLs and logins, and serve.
+    Demo(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Do not start job workers in this process.
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchoolCommand {
+    /// Create a school: schema, migrations, built-in roles, domain, optional first admin.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        schema_name: Option<String>,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long, requires = "admin_password")]
+        admin_email: Option<String>,
+        #[arg(long, requires = "admin_email")]
+        admin_password: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a platform superadmin or a school user with a role.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long, conflicts_with_all = ["school", "role"])]
+        superadmin: bool,
+        /// School code.
+        #[arg(long, requires = "role")]
+        school: Option<String>,
+        /// Role name in that school, e.g. "School Admin" or "Teacher".
+        #[arg(long, requires = "school")]
+        role: Option<String>,
+    },
+}
+
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn cli_meta() -> RequestMeta {
+    RequestMeta {
+        request_id: "cli".to_owned(),
+        client_ip: "local".to_owned(),
+    }
+}
+
+fn cli_actor() -> Actor {
+    Actor {
+        id: None,
+        email: Some("cli".to_owned()),
+    }
+}
+
+/// Makes sure the configured database exists (development convenience).
+async fn ensure_database(config: &Config) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
+    use std::str::FromStr;
+    let options = PgConnectOptions::from_str(&config.database_url)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    if options.connect().await.is_ok() {
+        return Ok(());
+    }
+    let admin = options.clone().database("postgres");
+    let mut conn = admin.connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+            .execute(&mut conn)
+            .await?;
+        println!("created database {name}");
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// `migrate`: prints progress per schema; false when any school failed.
+pub async fn run_migrations(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<bool> {
+    let applied = migrate::run_public(pool).await?;
+    if applied == 0 {
+        println!("public: up to date");
+    } else {
+        println!("public: applied {applied} migration(s)");
+    }
+    let results = migrate::run_tenants(pool, config.migrate_concurrency, |done| {
+        match &done.result {
+            Ok(0) => println!("school {}: up to date", done.schema),
+            Ok(n) => println!("school {}: applied {n} migration(s)", done.schema),
+            Err(e) => println!("school {}: FAILED: {e}", done.schema),
+        }
+    })
+    .await?;
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.result.is_err())
+        .map(|r| r.schema.as_str())
+        .collect();
+    let changed = results
+        .iter()
+        .filter(|r| matches!(r.result, Ok(n) if n > 0))
+        .count();
+    println!(
+        "{} school(s): {} migrated, {} already up to date, {} failed{}",
+        results.len(),
+        changed,
+        results.len() - changed - failed.len(),
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failed.join(", "))
+        }
+    );
+    Ok(failed.is_empty())
+}
+
+fn report(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation { errors, .. } => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(f, m)| format!("  {f}: {}", m.join(" ")))
+                .collect();
+            anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
+        }
+        other => anyhow::anyhow!("{other}: {:?}", other),
+    }
+}
+
+pub async fn create_school_cli(
+    pool: &sqlx::PgPool,
+    config: &Config,
+    input: CreateSchool,
+) -> anyhow::Result<schools::SchoolOut> {
+    let mut conn = pool.acquire().await?;
+    let valid = schools::validate_create(&mut conn, &input, &config.main_domain)
+        .await
+        .map_err(report)?;
+    drop(conn);
+    schools::create(pool, valid, &cli_actor(), &cli_meta(), Utc::now())
+        .await
+        .map_err(report)
+}
+
+pub struct UserSpec<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub full_name: &'a str,
+    pub superadmin: bool,
+    pub school_code: Option<&'a str>,
+    pub role: Option<&'a str>,
+}
+
+pub async fn create_user_cli(
+    pool: &sqlx::PgPool,
+    spec: UserSpec<'_>,
+) -> anyhow::Result<users::User> {
+    let problems = password::policy_problems(spec.password, spec.email);
+    if !problems.is_empty() {
+        anyhow::bail!("password: {}", problems.join(" "));
+    }
+    let mut v = crate::error::Validator::new();
+    v.email("email", spec.email);
+    v.text("full_name", spec.full_name, 1, 200);
+    v.finish().map_err(report)?;
+    let hash = password::hash(spec.password.to_owned())
+        .await
+        .map_err(report)?;
+    let now = Utc::now();
+    match spec.school_code {
+        None => {
+            let mut tx = db::begin_platform(pool).await?;
+            let user = users::insert(
+                &mut tx,
+                &NewUser {
+                    email: spec.email,
+                    password_hash: &hash,
+                    full_name: spec.full_name,
+                    client_id: None,
+                    is_superadmin: spec.superadmin,
+                },
+                now,
+            )
+            .await
+            .map_err(report)?;
+            tx.commit().await?;
+            Ok(user)
+        }
+        Some(code) => {
+            let mut conn = pool.acquire().await?;
+            let school = schools::get_by_code(&mut conn, code)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no school has the code {code:?}"))?;
+            drop(conn);
+            let mut tx = db::begin_school(pool, &school.schema_name).await?;
+            let role_name = spec.role.unwrap_or("Teacher");
+            let role = roles::find_by_name(&mut tx, role_name)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("school {code} has no role {role_name:?}"))?;
+            let user = users::insert(
+                &mut tx,
+                &NewUser {
+                    email: spec.email,
+                    password_hash: &hash,
+                    full_name: spec.full_name,
+                    client_id: Some(school.id),
+                    is_superadmin: false,
+                },
+                now,
+            )
+            .await
+            .map_err(report)?;
+            roles::set_user_roles(&mut tx, user.id, &[role.id]).await?;
+            tx.commit().await?;
+            Ok(user)
+        }
+    }
+}
+
+async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::Result<()> {
+    if config.is_dev_secret() {
+        tracing::warn!("JWT_SECRET is the development default; set it in production");
+    }
+    let listener = tokio::net::TcpListener::bind(&args.bind).await?;
+    let state = AppState::build(config, pool).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    app::serve(state, listener).await
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    init_tracing(config.json_logs);
+    match cli.command {
+        Command::Migrate => {
+            ensure_database(&config).await?;
+            let pool = db::connect(&config).await?;
+            let ok = run_migrations(&pool, &config).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Serve(args) => {
+            let pool = db::connect(&config).await?;
+            serve(config, pool, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            println!("no background jobs are defined yet; nothing to run");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::School {
+            command:
+                SchoolCommand::Create {
+                    name,
+                    code,
+                    schema_name,
+                    domain,
+                    admin_email,
+                    admin_password,
+                },
+        } => {
+            let pool = db::connect(&config).await?;
+            let school = create_school_cli(
+                &pool,
+                &config,
+                CreateSchool {
+                    name,
+                    code,
+                    schema_name,
+                    domain,
+                    admin_email,
+                    admin_password,
+                    admin_full_name: None,
+                },
+            )
+            .await?;
+            println!(
+                "created school {} (id {}, schema {}, domain {})",
+                school.name,
+                school.id,
+                school.schema_name,
+                school.primary_domain.unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password,
+                    full_name,
+                    superadmin,
+                    school,
+                    role,
+                },
+        } => {
+            if !superadmin && school.is_none() {
+                anyhow::bail!("give either --superadmin or --school CODE --role ROLE");
+            }
+            let pool = db::connect(&config).await?;
+            let full_name = full_name.unwrap_or_else(|| email.clone());
+            let user = create_user_cli(
+                &pool,
+                UserSpec {
+                    email: &email,
+                    password: &password,
+                    full_name: &full_name,
+                    superadmin,
+                    school_code: school.as_deref(),
+                    role: role.as_deref(),
+                },
+            )
+            .await?;
+            println!("created user {} (id {})", user.email, user.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            ensure_database(&config).await?;
+            let pool = db::connect(&config).await?;
+            if !run_migrations(&pool, &config).await? {
+                anyhow::bail!("migrations failed");
+            }
+            crate::demo::seed(&pool, &config).await?;
+            crate::demo::print_welcome(&config, &args.bind);
+            serve(config, pool, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Configuration from the environment, with development defaults that work on a machine
+//! with a local PostgreSQL.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// Host of the platform console, e.g. `localhost` or `example.com` (no port).
+    pub main_domain: String,
+    pub jwt_secret: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Mark cookies `Secure`; set when the site is served over https.
+    pub secure_cookies: bool,
+    /// Read the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    pub db_max_connections: u32,
+    pub db_max_lifetime: Duration,
+    pub migrate_concurrency: usize,
+    /// How long a host -> school lookup is cached when no change notification arrives.
+    pub tenant_cache_ttl: Duration,
+    pub login_max_failures_per_account: i32,
+    pub login_max_failures_per_address: i32,
+    pub login_lockout: Duration,
+    pub json_logs: bool,
+}
+
+const DEV_JWT_SECRET: &str = "schoolyard-development-secret-change-me-in-production";
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => bail!("{name}={other:?} is not a boolean"),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let jwt_secret = var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.to_owned());
+        if jwt_secret.len() < 32 {
+            bail!("JWT_SECRET must be at least 32 characters");
+        }
+        let config = Self {
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/schoolyard".to_owned()),
+            redis_url: var("REDIS_URL"),
+            main_domain: var("MAIN_DOMAIN")
+                .unwrap_or_else(|| "localhost".to_owned())
+                .to_ascii_lowercase(),
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(parse("ACCESS_TOKEN_TTL_SECS", 15 * 60)?),
+            refresh_token_ttl: Duration::from_secs(parse(
+                "REFRESH_TOKEN_TTL_SECS",
+                14 * 24 * 3600,
+            )?),
+            secure_cookies: parse_bool("SECURE_COOKIES", false)?,
+            trust_proxy: parse_bool("TRUST_PROXY", false)?,
+            db_max_connections: parse("DB_MAX_CONNECTIONS", 32)?,
+            db_max_lifetime: Duration::from_secs(parse("DB_MAX_LIFETIME_SECS", 30 * 60)?),
+            migrate_concurrency: parse("MIGRATE_CONCURRENCY", 4)?,
+            tenant_cache_ttl: Duration::from_secs(parse("TENANT_CACHE_TTL_SECS", 60)?),
+            login_max_failures_per_account: parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+            login_max_failures_per_address: parse("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)?,
+            login_lockout: Duration::from_secs(parse("LOGIN_LOCKOUT_SECS", 15 * 60)?),
+            json_logs: parse_bool("LOG_JSON", false)?,
+        };
+        if config.migrate_concurrency == 0 {
+            bail!("MIGRATE_CONCURRENCY must be at least 1");
+        }
+        Ok(config)
+    }
+
+    /// Configuration for tests: development defaults pointed at the given database.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            redis_url: None,
+            main_domain: "localhost".to_owned(),
+            jwt_secret: DEV_JWT_SECRET.to_owned(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(3600),
+            secure_cookies: false,
+            trust_proxy: false,
+            db_max_connections: 16,
+            db_max_lifetime: Duration::from_secs(600),
+            migrate_concurrency: 4,
+            tenant_cache_ttl: Duration::from_secs(60),
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 30,
+            login_lockout: Duration::from_secs(900),
+            json_logs: false,
+        }
+    }
+
+    pub fn is_dev_secret(&self) -> bool {
+        self.jwt_secret == DEV_JWT_SECRET
+    }
+}

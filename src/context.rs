@@ -1,0 +1,244 @@
+//! Request contexts handed to handlers: the school's (or platform's) transaction, the
+//! authenticated user and their permissions, already checked against the route's guard.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::{
+    app::AppState,
+    audit::{self, Actor, Entry, Trail},
+    auth::{session::AuthSession, tokens::Audience},
+    db::{self, Tx},
+    error::{AppError, AppResult},
+    http::{RequestMeta, extract::request_meta},
+    permissions::{Guard, PermissionSet, roles},
+    tenancy::{SchoolRef, Scope},
+    users::User,
+};
+
+/// The user authenticated by a Bearer token, put in the request by tenant resolution.
+#[derive(Clone, Debug)]
+pub struct ApiPrincipal {
+    pub user: User,
+    pub audience: Audience,
+    /// The token family, revoked by logout.
+    pub family: uuid::Uuid,
+}
+
+/// Who is asking: a token (API) or a cookie session (pages).
+async fn principal(parts: &mut Parts, state: &AppState) -> AppResult<(User, bool)> {
+    if let Some(p) = parts.extensions.get::<ApiPrincipal>() {
+        return Ok((p.user.clone(), true));
+    }
+    if parts.extensions.get::<AuthSession>().is_some() {
+        let session = AuthSession::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("auth session unavailable")))?;
+        if let Some(su) = session.user {
+            return Ok((su.user, false));
+        }
+    }
+    Err(AppError::Unauthenticated(
+        "Authentication credentials were not provided.".into(),
+    ))
+}
+
+fn guard_of(parts: &Parts) -> AppResult<Guard> {
+    parts.extensions.get::<Guard>().copied().ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "route {} has no permission guard",
+            parts.uri.path()
+        ))
+    })
+}
+
+fn check(perms: &PermissionSet, guard: Guard, parts: &Parts) -> AppResult<()> {
+    match guard.required(&parts.method) {
+        Some((action, resource)) if !perms.can(action, resource) => {
+            Err(AppError::Forbidden(format!(
+                "You need the `{}_{resource}` permission to do this.",
+                action.as_str()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A request inside one school.
+pub struct SchoolCtx {
+    pub tx: Tx,
+    pub school: SchoolRef,
+    pub user: User,
+    pub perms: PermissionSet,
+    pub meta: RequestMeta,
+    pub now: DateTime<Utc>,
+}
+
+impl FromRequestParts<AppState> for SchoolCtx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let school = match parts.extensions.get::<Scope>() {
+            Some(Scope::School(s)) => s.clone(),
+            _ => {
+                return Err(AppError::NotFound(
+                    "There is no school at this address.".into(),
+                ));
+            }
+        };
+        let guard = guard_of(parts)?;
+        let (user, via_token) = principal(parts, state).await?;
+        let member = user.client_id == Some(school.id);
+        // Platform superadmins may act in a school through the API (X-Schema-Name);
+        // a cookie session is only ever staff of this school.
+        if !(member || (via_token && user.is_superadmin)) {
+            return Err(if via_token {
+                AppError::forbidden()
+            } else {
+                AppError::Unauthenticated("Sign in to this school.".into())
+            });
+        }
+        let mut tx = db::begin_school(&state.db, &school.schema).await?;
+        let perms = if user.is_superadmin {
+            PermissionSet::everything()
+        } else {
+            PermissionSet::from_codes(roles::user_permissions(&mut tx, user.id).await?)
+        };
+        check(&perms, guard, parts)?;
+        Ok(Self {
+            tx,
+            school,
+            user,
+            perms,
+            meta: request_meta(parts, state.config.trust_proxy),
+            now: Utc::now(),
+        })
+    }
+}
+
+impl SchoolCtx {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: Some(self.user.id),
+            email: Some(self.user.email.clone()),
+        }
+    }
+
+    /// Writes an audit row in this request's transaction.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        entity: &str,
+        entity_id: impl ToString,
+        changes: Value,
+    ) -> AppResult<()> {
+        let actor = self.actor();
+        audit::record(
+            &mut self.tx,
+            Trail::School,
+            &actor,
+            &self.meta,
+            Entry {
+                action,
+                entity,
+                entity_id: Some(entity_id.to_string()),
+                changes,
+            },
+            self.now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A request on the platform (system API or console), by a platform user.
+pub struct PlatformCtx {
+    pub tx: Tx,
+    pub user: User,
+    pub perms: PermissionSet,
+    pub meta: RequestMeta,
+    pub now: DateTime<Utc>,
+}
+
+impl FromRequestParts<AppState> for PlatformCtx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        match parts.extensions.get::<Scope>() {
+            Some(Scope::Platform | Scope::Global) => {}
+            _ => return Err(AppError::not_found()),
+        }
+        if let Some(p) = parts.extensions.get::<ApiPrincipal>() {
+            if p.audience != Audience::Platform {
+                return Err(AppError::forbidden());
+            }
+        }
+        let guard = guard_of(parts)?;
+        let (user, _) = principal(parts, state).await?;
+        if !user.is_platform() {
+            return Err(AppError::forbidden());
+        }
+        let mut tx = db::begin_platform(&state.db).await?;
+        let perms = if user.is_superadmin {
+            PermissionSet::everything()
+        } else {
+            let codes: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT unnest(r.permissions) FROM platform_user_roles ur
+                   JOIN platform_roles r ON r.id = ur.role_id WHERE ur.user_id = $1",
+            )
+            .bind(user.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            PermissionSet::from_codes(codes)
+        };
+        check(&perms, guard, parts)?;
+        Ok(Self {
+            tx,
+            user,
+            perms,
+            meta: request_meta(parts, state.config.trust_proxy),
+            now: Utc::now(),
+        })
+    }
+}
+
+impl PlatformCtx {
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        entity: &str,
+        entity_id: impl ToString,
+        changes: Value,
+    ) -> AppResult<()> {
+        let actor = Actor {
+            id: Some(self.user.id),
+            email: Some(self.user.email.clone()),
+        };
+        audit::record(
+            &mut self.tx,
+            Trail::Platform,
+            &actor,
+            &self.meta,
+            Entry {
+                action,
+                entity,
+                entity_id: Some(entity_id.to_string()),
+                changes,
+            },
+            self.now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! OpenAPI document at `/api/schema/`, Swagger UI at `/api/docs/`, ReDoc at `/api/redoc/`,
+//! all served from the binary.
+
+use axum::{
+    Json, Router,
+    response::{Html, Redirect},
+    routing::get,
+};
+use utoipa::openapi::{
+    OpenApi,
+    security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{app::AppState, web::assets};
+
+pub fn finish(mut openapi: OpenApi) -> OpenApi {
+    openapi.info.title = "Schoolyard API".to_owned();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    openapi.info.description = Some(
+        "Multi-tenant school management. The system API (`/api/v1/system/`) is for platform \
+         users; the school API (`/api/v1/school/`) runs in the school found from the token, \
+         the `X-Schema-Name` header (platform superadmins) or the host. Errors share one \
+         shape: `{status_code, code, detail, errors}`."
+            .to_owned(),
+    );
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "schema_name",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Schema-Name"))),
+    );
+    openapi
+}
+
+pub fn router(openapi: OpenApi) -> Router<AppState> {
+    let schema = openapi.clone();
+    Router::new()
+        .route(
+            "/api/schema/",
+            get(move || {
+                let schema = schema.clone();
+                async move { Json(schema) }
+            }),
+        )
+        .route(
+            "/api/schema",
+            get(|| async { Redirect::permanent("/api/schema/") }),
+        )
+        .merge(SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", openapi))
+        .route(
+            "/api/redoc",
+            get(|| async { Redirect::permanent("/api/redoc/") }),
+        )
+        .route("/api/redoc/", get(redoc))
+}
+
+async fn redoc() -> Html<String> {
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Schoolyard API — ReDoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{margin:0}}</style></head>
+<body><redoc spec-url="/api/schema/"></redoc>
+<script src="{}"></script></body></html>"#,
+        assets::url("vendor/redoc.standalone.js")
+    ))
+}

@@ -1,0 +1,173 @@
+//! Wrapped extractors: a malformed body, query or path becomes our 4xx error shape, never
+//! axum's plain-text rejection.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::request::Parts,
+};
+use serde::de::DeserializeOwned;
+
+use crate::{app::AppState, error::AppError};
+
+/// JSON body. Syntax errors are 400, wrong types or unknown fields 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field ("unknown field `foo`", "missing field `name`").
+            let message = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.body_text());
+            let field = field_from_serde_message(&message);
+            let mut errors = crate::error::FieldErrors::new();
+            errors.insert(field, vec![message.clone()]);
+            AppError::Validation {
+                detail: format!("The request body does not match the expected shape: {message}"),
+                errors,
+            }
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            AppError::BadRequest("The request body is not valid JSON.".into())
+        }
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
+            "Send the request body as JSON with `Content-Type: application/json`.".into(),
+        ),
+        JsonRejection::BytesRejection(e) => {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest("The request body could not be read.".into())
+            }
+        }
+        other => AppError::BadRequest(other.body_text()),
+    }
+}
+
+/// Picks the field name out of a serde error message, or `non_field_errors`.
+fn field_from_serde_message(message: &str) -> String {
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.split(marker).nth(1) {
+            if let Some(name) = rest.split('`').next() {
+                return name.to_owned();
+            }
+        }
+    }
+    // serde_path_to_error style: "field: invalid type ..."
+    if let Some((path, _)) = message.split_once(": ") {
+        if !path.is_empty() && !path.contains(' ') {
+            return path.to_owned();
+        }
+    }
+    "non_field_errors".to_owned()
+}
+
+/// Query string; a bad value is 422 naming the parameter when possible.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let message = e.body_text();
+                let detail = message
+                    .trim_start_matches("Failed to deserialize query string: ")
+                    .to_owned();
+                let field = field_from_serde_message(&detail);
+                let mut errors = crate::error::FieldErrors::new();
+                errors.insert(field, vec![detail.clone()]);
+                Err(AppError::Validation {
+                    detail: format!("Invalid query parameters: {detail}"),
+                    errors,
+                })
+            }
+            Err(other) => Err(AppError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// Path parameters; an id that does not parse is simply not found.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(AppError::not_found()),
+            Err(other) => Err(AppError::Internal(anyhow::anyhow!(
+                "path extraction: {}",
+                other.body_text()
+            ))),
+        }
+    }
+}
+
+/// Who is asking, from where: recorded in audit rows and used for throttling.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_ip: String,
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(request_meta(parts, state.config.trust_proxy))
+    }
+}
+
+pub fn request_meta(parts: &Parts, trust_proxy: bool) -> RequestMeta {
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let forwarded = trust_proxy
+        .then(|| {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned())
+        })
+        .flatten()
+        .filter(|v| !v.is_empty());
+    let client_ip = forwarded.unwrap_or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    });
+    RequestMeta {
+        request_id,
+        client_ip,
+    }
+}

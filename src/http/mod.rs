@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every domain: extractors that produce our error shape,
+//! pagination, request metadata.
+
+pub mod extract;
+pub mod pagination;
+
+pub use extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+pub use pagination::{ListParams, Page};

@@ -1,0 +1,137 @@
+//! `?page=&page_size=&search=&ordering=` in, `{count, next, previous, results}` out.
+
+use axum::http::Uri;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Rows per page (default 50, at most 200).
+    pub page_size: Option<i64>,
+    /// Free-text search.
+    pub search: Option<String>,
+    /// A field name, `-` in front for descending.
+    pub ordering: Option<String>,
+}
+
+impl ListParams {
+    pub fn page(&self) -> AppResult<i64> {
+        match self.page {
+            None => Ok(1),
+            Some(p) if p >= 1 => Ok(p),
+            Some(_) => Err(AppError::field("page", "Must be 1 or more.")),
+        }
+    }
+
+    pub fn page_size(&self) -> AppResult<i64> {
+        match self.page_size {
+            None => Ok(DEFAULT_PAGE_SIZE),
+            Some(n) if n >= 1 => Ok(n.min(MAX_PAGE_SIZE)),
+            Some(_) => Err(AppError::field("page_size", "Must be 1 or more.")),
+        }
+    }
+
+    pub fn limit_offset(&self) -> AppResult<(i64, i64)> {
+        let size = self.page_size()?;
+        let offset = (self.page()? - 1)
+            .checked_mul(size)
+            .ok_or_else(|| AppError::field("page", "Page number is too large."))?;
+        Ok((size, offset))
+    }
+
+    /// A `%term%` pattern for ILIKE, with LIKE's wildcards escaped; None when empty.
+    pub fn search_pattern(&self) -> AppResult<Option<String>> {
+        let Some(term) = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        if term.chars().count() > 100 {
+            return Err(AppError::field("search", "Must be at most 100 characters."));
+        }
+        let escaped = term
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        Ok(Some(format!("%{escaped}%")))
+    }
+
+    /// Maps `?ordering=` onto one of the allowed ORDER BY clauses (never user text in SQL).
+    /// `allowed` lists (name, sql expression); `-name` sorts descending.
+    pub fn order_by(&self, allowed: &[(&str, &str)], default: &str) -> AppResult<String> {
+        let Some(raw) = self
+            .ordering
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(default.to_owned());
+        };
+        let (name, desc) = match raw.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (raw, false),
+        };
+        let Some((_, expr)) = allowed.iter().find(|(n, _)| *n == name) else {
+            let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+            return Err(AppError::field(
+                "ordering",
+                format!("Order by one of: {}.", names.join(", ")),
+            ));
+        };
+        Ok(format!("{expr} {}", if desc { "DESC" } else { "ASC" }))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub count: i64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+impl<T> Page<T> {
+    pub fn new(results: Vec<T>, count: i64, params: &ListParams, uri: &Uri) -> AppResult<Self> {
+        let page = params.page()?;
+        let size = params.page_size()?;
+        let has_next = page * size < count;
+        Ok(Self {
+            count,
+            next: has_next.then(|| page_url(uri, page + 1)),
+            previous: (page > 1).then(|| page_url(uri, page - 1)),
+            results,
+        })
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            count: self.count,
+            next: self.next,
+            previous: self.previous,
+            results: self.results.into_iter().map(f).collect(),
+        }
+    }
+}
+
+/// The same URL with `page` replaced.
+fn page_url(uri: &Uri, page: i64) -> String {
+    let mut pairs: Vec<(String, String)> = uri
+        .query()
+        .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default();
+    pairs.retain(|(k, _)| k != "page");
+    pairs.push(("page".to_owned(), page.to_string()));
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("{}?{}", uri.path(), query)
+}

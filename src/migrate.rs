@@ -1,0 +1,142 @@
+//! Public migrations, then tenant migrations applied to every school schema with bounded
+//! concurrency and recorded per schema in `"<schema>"._sqlx_migrations`.
+
+use futures::{StreamExt, stream};
+use sqlx::{Connection, PgConnection, PgPool, migrate::Migrator, postgres::PgConnectOptions};
+
+use crate::db::{SchemaName, Tx};
+
+static PUBLIC: Migrator = sqlx::migrate!("migrations/public");
+static TENANT: Migrator = sqlx::migrate!("migrations/tenant");
+
+fn public_migrator() -> Migrator {
+    let mut m = Migrator::with_migrations(PUBLIC.iter().cloned().collect());
+    m.dangerous_set_table_name("public._sqlx_migrations");
+    m
+}
+
+/// A migrator for one school: its own history table, and no database-wide lock (we take a
+/// lock per school instead, so schools migrate in parallel).
+fn tenant_migrator(schema: &SchemaName) -> Migrator {
+    let mut m = Migrator::with_migrations(TENANT.iter().cloned().collect());
+    m.dangerous_set_table_name(format!("{}._sqlx_migrations", schema.quoted()));
+    m.set_locking(false);
+    m
+}
+
+pub fn tenant_migration_count() -> usize {
+    TENANT
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .count()
+}
+
+/// Applies public migrations. Returns how many were newly applied.
+pub async fn run_public(pool: &PgPool) -> anyhow::Result<usize> {
+    let migrator = public_migrator();
+    let mut conn = pool.acquire().await?;
+    let before = applied_count(&mut conn, "public").await?;
+    migrator.run(&mut *conn).await?;
+    let after = applied_count(&mut conn, "public").await?;
+    Ok(after - before)
+}
+
+async fn applied_count(conn: &mut PgConnection, schema: &str) -> anyhow::Result<usize> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT to_regclass(quote_ident($1) || '._sqlx_migrations') IS NOT NULL",
+    )
+    .bind(schema)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT count(*) FROM {}._sqlx_migrations WHERE success",
+        quote_ident(schema)
+    );
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Applies tenant migrations inside an already open transaction whose search_path is the
+/// school (used when a school is created, so a failure leaves nothing behind). Each
+/// migration runs in a savepoint, which keeps the transaction-local search_path.
+pub async fn apply_tenant_in_tx(tx: &mut Tx, schema: &SchemaName) -> anyhow::Result<()> {
+    let migrator = tenant_migrator(schema);
+    migrator.run_direct(None, &mut **tx, false).await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub struct SchoolMigration {
+    pub schema: String,
+    pub result: Result<usize, String>,
+}
+
+/// Applies tenant migrations to every school schema, `concurrency` at a time. Each school
+/// gets its own dedicated connection (never returned to a request pool) whose session
+/// search_path is that school, and its own advisory lock.
+pub async fn run_tenants(
+    pool: &PgPool,
+    concurrency: usize,
+    mut progress: impl FnMut(&SchoolMigration),
+) -> anyhow::Result<Vec<SchoolMigration>> {
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let options = pool.connect_options().as_ref().clone();
+    let mut results = Vec::with_capacity(schemas.len());
+    let mut runs = stream::iter(schemas)
+        .map(|schema| {
+            let options = options.clone();
+            async move {
+                let result = migrate_school(&options, &schema)
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+                SchoolMigration { schema, result }
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(done) = runs.next().await {
+        progress(&done);
+        results.push(done);
+    }
+    Ok(results)
+}
+
+async fn migrate_school(options: &PgConnectOptions, schema: &str) -> anyhow::Result<usize> {
+    let schema = SchemaName::parse(schema).map_err(|e| anyhow::anyhow!("{schema}: {e}"))?;
+    let mut conn = PgConnection::connect_with(options).await?;
+    // Session-level on purpose: this connection is ours alone and closed below.
+    let set_path = format!("SET search_path TO {}, public", schema.quoted());
+    sqlx::query(sqlx::AssertSqlSafe(set_path))
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('schoolyard-migrate:' || $1))")
+        .bind(schema.as_str())
+        .execute(&mut conn)
+        .await?;
+    let outcome = async {
+        let before = applied_count(&mut conn, schema.as_str()).await?;
+        tenant_migrator(&schema)
+            .run_direct(None, &mut conn, false)
+            .await?;
+        let after = applied_count(&mut conn, schema.as_str()).await?;
+        anyhow::Ok(after - before)
+    }
+    .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext('schoolyard-migrate:' || $1))")
+        .bind(schema.as_str())
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    outcome
+}

@@ -1,0 +1,43 @@
+//! Tenancy: which school a request belongs to (DESIGN §2), and the schools themselves.
+
+pub mod api;
+pub mod cache;
+pub mod pages;
+pub mod resolve;
+pub mod schools;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use cache::TenantCache;
+
+/// A school as the request pipeline needs it. Cheap to clone.
+#[derive(Clone, Debug, Serialize)]
+pub struct SchoolRef {
+    pub id: i64,
+    pub schema: Arc<str>,
+    pub name: Arc<str>,
+    pub code: Arc<str>,
+    pub is_active: bool,
+}
+
+/// Where a request runs.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// Global paths: docs, health, static files, the system API, the chatbot.
+    Global,
+    /// The platform console at the main domain.
+    Platform,
+    /// One school.
+    School(SchoolRef),
+}
+
+impl Scope {
+    pub fn school(&self) -> Option<&SchoolRef> {
+        match self {
+            Scope::School(s) => Some(s),
+            _ => None,
+        }
+    }
+}

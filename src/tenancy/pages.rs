@@ -1,0 +1,435 @@
+//! Platform console pages for schools (main domain).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, Uri},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::schools::{
+    self, CreateDomain, CreateSchool, DomainOut, SchoolFilter, SchoolOut, SetupOut, StepStatus,
+    UpdateSchool, UpdateSetup,
+};
+use crate::{
+    app::AppState,
+    audit::Actor,
+    auth::csrf::CsrfToken,
+    context::PlatformCtx,
+    error::{AppError, AppResult},
+    http::{ApiPath, ApiQuery, ListParams, Page},
+    permissions::{Action, guard, guard_exact},
+    web::{FormErrors, Layout, is_htmx, see_other},
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/schools.html")]
+struct SchoolsPage {
+    layout: Layout,
+    page: Page<SchoolOut>,
+    search: String,
+    can_add: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/school_rows.html")]
+struct SchoolRows {
+    page: Page<SchoolOut>,
+    search: String,
+}
+
+async fn index() -> Redirect {
+    Redirect::to("/schools")
+}
+
+async fn list(
+    mut ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> AppResult<Response> {
+    let params = ListParams {
+        page_size: params.page_size.or(Some(25)),
+        ..params
+    };
+    let (rows, count) = schools::list(&mut ctx.tx, &params, &SchoolFilter::default()).await?;
+    let page = Page::new(rows, count, &params, &uri)?;
+    let search = params.search.clone().unwrap_or_default();
+    if is_htmx(&headers) {
+        return Ok(SchoolRows { page, search }.into_response());
+    }
+    Ok(SchoolsPage {
+        layout: Layout::platform("Schools", "schools", csrf, &ctx.user.full_name),
+        page,
+        search,
+        can_add: ctx.perms.has("add_schools"),
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/school_new.html")]
+struct NewSchoolPage {
+    layout: Layout,
+    form: SchoolForm,
+    errors: FormErrors,
+    main_domain: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SchoolForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    schema_name: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    admin_full_name: String,
+    #[serde(default)]
+    admin_email: String,
+    #[serde(default)]
+    admin_password: String,
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    Ok(NewSchoolPage {
+        layout: Layout::platform("New school", "schools", csrf, &ctx.user.full_name),
+        form: SchoolForm::default(),
+        errors: FormErrors::default(),
+        main_domain: state.config.main_domain.clone(),
+    }
+    .into_response())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Form(form): Form<SchoolForm>,
+) -> AppResult<Response> {
+    let input = CreateSchool {
+        name: form.name.clone(),
+        code: form.code.clone(),
+        schema_name: opt(&form.schema_name),
+        domain: opt(&form.domain),
+        admin_email: opt(&form.admin_email),
+        admin_password: (!form.admin_password.is_empty()).then(|| form.admin_password.clone()),
+        admin_full_name: opt(&form.admin_full_name),
+    };
+    let result = async {
+        let valid =
+            schools::validate_create(&mut ctx.tx, &input, &state.config.main_domain).await?;
+        let actor = Actor {
+            id: Some(ctx.user.id),
+            email: Some(ctx.user.email.clone()),
+        };
+        schools::create(&state.db, valid, &actor, &ctx.meta, ctx.now).await
+    }
+    .await;
+    match result {
+        Ok(school) => {
+            state.tenants.invalidate();
+            Ok(see_other(&headers, &format!("/schools/{}", school.id)))
+        }
+        Err(AppError::Validation { errors, .. }) => {
+            let mut page = NewSchoolPage {
+                layout: Layout::platform("New school", "schools", csrf, &ctx.user.full_name),
+                form: SchoolForm {
+                    admin_password: String::new(),
+                    ..form
+                },
+                errors: FormErrors(errors),
+                main_domain: state.config.main_domain.clone(),
+            }
+            .into_response();
+            *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/school_detail.html")]
+struct SchoolDetailPage {
+    layout: Layout,
+    school: SchoolOut,
+    domains: Vec<DomainOut>,
+    setup: SetupOut,
+    can_change: bool,
+    can_delete: bool,
+    domain_error: String,
+    port_suffix: String,
+}
+
+async fn detail_page(
+    ctx: &mut PlatformCtx,
+    csrf: String,
+    id: i64,
+    domain_error: String,
+    host_header: Option<&str>,
+) -> AppResult<Response> {
+    let school = schools::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let domains = schools::domains(&mut ctx.tx, id).await?;
+    let setup = schools::setup(&mut ctx.tx, id).await?;
+    let port_suffix = host_header
+        .and_then(|h| h.rsplit_once(':').map(|(_, p)| format!(":{p}")))
+        .unwrap_or_default();
+    let status = if domain_error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut r = SchoolDetailPage {
+        layout: Layout::platform(&school.name, "schools", csrf, &ctx.user.full_name),
+        can_change: ctx.perms.has("change_schools"),
+        can_delete: ctx.perms.has("delete_schools"),
+        school,
+        domains,
+        setup,
+        domain_error,
+        port_suffix,
+    }
+    .into_response();
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+async fn detail(
+    mut ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    detail_page(&mut ctx, csrf, id, String::new(), host.as_deref()).await
+}
+
+#[derive(Deserialize)]
+struct ActiveForm {
+    active: bool,
+}
+
+async fn set_active(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(form): Form<ActiveForm>,
+) -> AppResult<Response> {
+    let (before, after) = schools::update(
+        &mut ctx.tx,
+        id,
+        &UpdateSchool {
+            name: None,
+            is_active: Some(form.active),
+        },
+        ctx.now,
+    )
+    .await?;
+    if before.is_active != after.is_active {
+        let action = if after.is_active {
+            "activate"
+        } else {
+            "deactivate"
+        };
+        ctx.audit(
+            action,
+            "school",
+            id,
+            json!({"is_active": {"from": before.is_active, "to": after.is_active}}),
+        )
+        .await?;
+    }
+    ctx.commit().await?;
+    state.tenants.invalidate();
+    Ok(see_other(&headers, &format!("/schools/{id}")))
+}
+
+#[derive(Deserialize)]
+struct DomainForm {
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    is_primary: Option<String>,
+}
+
+async fn add_domain(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(form): Form<DomainForm>,
+) -> AppResult<Response> {
+    schools::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let input = CreateDomain {
+        domain: form.domain,
+        is_primary: form.is_primary.is_some(),
+    };
+    match schools::add_domain(&mut ctx.tx, id, &input, &state.config.main_domain, ctx.now).await {
+        Ok(d) => {
+            ctx.audit(
+                "add_domain",
+                "school",
+                id,
+                json!({"domain": {"to": d.domain}}),
+            )
+            .await?;
+            ctx.commit().await?;
+            state.tenants.invalidate();
+            Ok(see_other(&headers, &format!("/schools/{id}")))
+        }
+        Err(AppError::Validation { errors, .. }) => {
+            // The failed insert aborted the transaction: read the page in a fresh one.
+            ctx.tx.rollback().await?;
+            ctx.tx = crate::db::begin_platform(&state.db).await?;
+            let message = FormErrors(errors).get("domain");
+            let host = headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            detail_page(&mut ctx, csrf, id, message, host.as_deref()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn remove_domain(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    headers: HeaderMap,
+    ApiPath((id, domain_id)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let d = schools::remove_domain(&mut ctx.tx, id, domain_id).await?;
+    ctx.audit(
+        "remove_domain",
+        "school",
+        id,
+        json!({"domain": {"from": d.domain}}),
+    )
+    .await?;
+    ctx.commit().await?;
+    state.tenants.invalidate();
+    Ok(see_other(&headers, &format!("/schools/{id}")))
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    step: String,
+    status: String,
+}
+
+async fn update_step(
+    mut ctx: PlatformCtx,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(form): Form<StepForm>,
+) -> AppResult<Response> {
+    let input = UpdateSetup {
+        steps: vec![StepStatus {
+            id: form.step.clone(),
+            status: form.status.clone(),
+        }],
+        contacted_by: None,
+    };
+    let (before, after) = schools::update_setup(&mut ctx.tx, id, &input, ctx.now).await?;
+    ctx.audit("update_setup", "school", id, json!({"step": form.step, "status": {"to": form.status}, "progress": {"from": before.setup_progress, "to": after.setup_progress}})).await?;
+    ctx.commit().await?;
+    Ok(see_other(&headers, &format!("/schools/{id}")))
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(form): Form<DeleteForm>,
+) -> AppResult<Response> {
+    let school = schools::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if form.confirm.trim() != school.code {
+        return Err(AppError::field(
+            "confirm",
+            format!(
+                "Type the school's code ({}) to confirm deletion.",
+                school.code
+            ),
+        ));
+    }
+    schools::delete(&mut ctx.tx, &school).await?;
+    ctx.audit(
+        "delete",
+        "school",
+        id,
+        json!({"name": school.name, "code": school.code}),
+    )
+    .await?;
+    ctx.commit().await?;
+    state.tenants.invalidate();
+    Ok(see_other(&headers, "/schools"))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/schools", get(list).post(create).layer(guard("schools")))
+        .route(
+            "/schools/new",
+            get(new_form).layer(guard_exact(Action::Add, "schools")),
+        )
+        .route("/schools/{id}", get(detail).layer(guard("schools")))
+        .route(
+            "/schools/{id}/active",
+            post(set_active).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/domains",
+            post(add_domain).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/domains/{domain_id}/delete",
+            post(remove_domain).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/setup",
+            post(update_step).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/delete",
+            post(delete).layer(guard_exact(Action::Delete, "schools")),
+        )
+}

@@ -1,0 +1,153 @@
+//! Finds the tenant of each request, in the order of DESIGN §2: global paths, Bearer JWT,
+//! `X-Schema-Name` (platform superadmins only), then the Host header.
+
+use axum::{
+    extract::{Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::{SchoolRef, Scope};
+use crate::{
+    app::AppState,
+    auth::tokens::{self, Audience, JwtKeys, TokenType},
+    context::ApiPrincipal,
+    error::{AppError, AppResult},
+};
+
+const GLOBAL_PREFIXES: &[&str] = &[
+    "/api/v1/system/",
+    "/api/v1/chatbot/",
+    "/api/schema",
+    "/api/docs",
+    "/api/redoc",
+    "/static/",
+    "/media/",
+];
+const GLOBAL_EXACT: &[&str] = &["/healthz", "/readyz", "/metrics", "/favicon.ico"];
+
+pub fn is_global(path: &str) -> bool {
+    GLOBAL_EXACT.contains(&path) || GLOBAL_PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// The request's host, port stripped, lower-cased.
+pub fn request_host(req: &Request) -> Option<String> {
+    let raw = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host())?;
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        // IPv6 literal
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
+    };
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn active(school: SchoolRef) -> AppResult<Scope> {
+    if school.is_active {
+        Ok(Scope::School(school))
+    } else {
+        Err(AppError::SchoolDisabled(format!(
+            "{} is disabled on Schoolyard. Its records are kept; contact the platform team to re-enable it.",
+            school.name
+        )))
+    }
+}
+
+pub async fn resolve_tenant(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match resolve(&state, &mut req).await {
+        Ok(scope) => {
+            req.extensions_mut().insert(scope);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
+    let path = req.uri().path().to_owned();
+    let token_user = match bearer(req) {
+        Some(token) => {
+            let claims = state.jwt.verify(
+                token,
+                TokenType::Access,
+                &[Audience::Platform, Audience::School],
+            )?;
+            let audience = JwtKeys::audience_of(&claims)
+                .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
+            let user = tokens::load_token_user(&state.db, &claims).await?;
+            let principal = ApiPrincipal {
+                user,
+                audience,
+                family: claims.fam,
+            };
+            req.extensions_mut().insert(principal.clone());
+            Some(principal)
+        }
+        None => None,
+    };
+
+    // 1. Global paths stay on public, with no tenant.
+    if is_global(&path) {
+        return Ok(Scope::Global);
+    }
+
+    // 3. X-Schema-Name: honoured only for an authenticated platform superadmin.
+    if let Some(schema) = req.headers().get("x-schema-name") {
+        let allowed = token_user
+            .as_ref()
+            .is_some_and(|p| p.user.is_superadmin && p.audience == Audience::Platform);
+        if !allowed {
+            return Err(AppError::Forbidden(
+                "X-Schema-Name is only accepted from platform superadmins.".into(),
+            ));
+        }
+        let schema = schema
+            .to_str()
+            .map_err(|_| AppError::BadRequest("X-Schema-Name is not valid.".into()))?;
+        let school = state
+            .tenants
+            .by_schema(&state.db, schema)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("No school has the schema {schema:?}.")))?;
+        return Ok(Scope::School(school));
+    }
+
+    // 2. Bearer JWT: a school user's token selects that user's school, whatever the host.
+    if let Some(p) = &token_user {
+        if let Some(client_id) = p.user.client_id {
+            let school = state
+                .tenants
+                .by_id(&state.db, client_id)
+                .await?
+                .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
+            return active(school);
+        }
+    }
+
+    // 4. Host.
+    let host = request_host(req).unwrap_or_default();
+    if host == state.config.main_domain {
+        return Ok(Scope::Platform);
+    }
+    match state.tenants.by_host(&state.db, &host).await? {
+        Some(school) => active(school),
+        None => Err(AppError::NotFound(format!(
+            "There is no school at {host}. Check the address."
+        ))),
+    }
+}

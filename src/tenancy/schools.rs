@@ -1,0 +1,698 @@
+//! Schools (`public.clients`), their domains and setup steps: SQL and the rules.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{FromRow, PgConnection, PgPool};
+use utoipa::ToSchema;
+
+use crate::{
+    audit::{self, Actor, Entry, Trail},
+    auth::password,
+    db::{self, SchemaName},
+    error::{AppError, AppResult, Validator},
+    http::{ListParams, RequestMeta},
+    migrate,
+    permissions::roles,
+    users::{self, NewUser},
+};
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct SchoolOut {
+    pub id: i64,
+    pub name: String,
+    pub code: String,
+    pub schema_name: String,
+    /// `not_started`, `in_progress` or `completed`
+    pub setup_progress: String,
+    pub is_active: bool,
+    pub primary_domain: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SCHOOL_SELECT: &str = "SELECT c.id, c.name, c.code, c.schema_name, c.setup_progress, c.is_active,
+        (SELECT d.domain FROM public.domains d WHERE d.client_id = c.id AND d.is_primary) AS primary_domain,
+        c.created_at, c.updated_at
+   FROM public.clients c";
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchool {
+    #[schema(example = "Greenwood Academy")]
+    pub name: String,
+    /// Short code: lower-case letters, digits and hyphens, e.g. `greenwood`.
+    #[schema(example = "greenwood")]
+    pub code: String,
+    /// Defaults to the code with hyphens as underscores.
+    pub schema_name: Option<String>,
+    /// Defaults to `<code>.<main domain>`.
+    pub domain: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub admin_full_name: Option<String>,
+}
+
+pub fn valid_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    (2..=30).contains(&b.len())
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !code.ends_with('-')
+}
+
+pub fn valid_domain(domain: &str) -> bool {
+    domain.len() <= 253
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        })
+}
+
+/// Default schema name from a code: hyphens become underscores, and a leading digit gets
+/// a prefix so the name starts with a letter.
+pub fn schema_from_code(code: &str) -> String {
+    let s = code.replace('-', "_");
+    if s.starts_with(|c: char| c.is_ascii_digit()) || s.len() < 3 {
+        format!("school_{s}")
+    } else {
+        s
+    }
+}
+
+pub struct ValidSchool {
+    pub name: String,
+    pub code: String,
+    pub schema: SchemaName,
+    pub domain: String,
+    pub admin: Option<(String, String, String)>,
+}
+
+/// Checks shape and uniqueness; every problem is reported against its field.
+pub async fn validate_create(
+    conn: &mut PgConnection,
+    input: &CreateSchool,
+    main_domain: &str,
+) -> AppResult<ValidSchool> {
+    let mut v = Validator::new();
+    v.text("name", &input.name, 2, 200);
+    let code = input.code.trim().to_lowercase();
+    if code.is_empty() {
+        v.add("code", "This field is required.");
+    } else if !valid_code(&code) {
+        v.add(
+            "code",
+            "Use 2 to 30 characters: lower-case letters, digits and hyphens.",
+        );
+    }
+    let schema_raw = input
+        .schema_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| schema_from_code(&code));
+    let schema = match SchemaName::parse(&schema_raw) {
+        Ok(s) => Some(s),
+        Err(msg) => {
+            v.add("schema_name", msg);
+            None
+        }
+    };
+    let domain = input
+        .domain
+        .as_deref()
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| format!("{code}.{main_domain}"));
+    if !valid_domain(&domain) {
+        v.add("domain", "Enter a host name such as greenwood.example.com.");
+    } else if domain == main_domain {
+        v.add("domain", "This is the platform's own domain.");
+    }
+    let admin = match (
+        input.admin_email.as_deref(),
+        input.admin_password.as_deref(),
+    ) {
+        (None | Some(""), None | Some("")) => None,
+        (Some(email), Some(pw)) if !email.trim().is_empty() && !pw.is_empty() => {
+            v.email("admin_email", email);
+            for problem in password::policy_problems(pw, email) {
+                v.add("admin_password", problem);
+            }
+            let full_name = input
+                .admin_full_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("School Administrator")
+                .to_owned();
+            v.text("admin_full_name", &full_name, 1, 200);
+            Some((email.trim().to_lowercase(), pw.to_owned(), full_name))
+        }
+        (email, _) => {
+            if email.is_none_or(|e| e.trim().is_empty()) {
+                v.add("admin_email", "Give the admin's email with the password.");
+            } else {
+                v.add("admin_password", "Give a password for the admin.");
+            }
+            None
+        }
+    };
+
+    if !v.has("code") {
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.clients WHERE code = $1)")
+                .bind(&code)
+                .fetch_one(&mut *conn)
+                .await?;
+        if taken {
+            v.add("code", "Another school already uses this code.");
+        }
+    }
+    if let Some(schema) = &schema {
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.clients WHERE schema_name = $1)
+                 OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+        )
+        .bind(schema.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+        if taken {
+            v.add("schema_name", "This schema name is already in use.");
+        }
+    }
+    if !v.has("domain") {
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.domains WHERE domain = $1)")
+                .bind(&domain)
+                .fetch_one(&mut *conn)
+                .await?;
+        if taken {
+            v.add("domain", "This domain already belongs to a school.");
+        }
+    }
+    v.finish()?;
+    let schema = schema.ok_or_else(|| AppError::field("schema_name", "Invalid schema name."))?;
+    Ok(ValidSchool {
+        name: input.name.trim().to_owned(),
+        code,
+        schema,
+        domain,
+        admin,
+    })
+}
+
+pub fn default_setup_steps() -> Value {
+    json!([
+        {"id": "academic_session", "title": "Create the first academic session and its terms", "status": "pending"},
+        {"id": "classes", "title": "Add class levels and class arms", "status": "pending"},
+        {"id": "subjects", "title": "Add subjects", "status": "pending"},
+        {"id": "staff", "title": "Add staff accounts and roles", "status": "pending"},
+        {"id": "students", "title": "Admit or import students", "status": "pending"}
+    ])
+}
+
+/// Creates a school in one transaction: client row, primary domain, setup steps, schema,
+/// tenant migrations, built-in roles, optional first admin, audit row. Any failure rolls
+/// everything back: no schema, no client, no domain.
+pub async fn create(
+    pool: &PgPool,
+    valid: ValidSchool,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> AppResult<SchoolOut> {
+    // Hash before opening the transaction: argon2 is slow by design.
+    let admin = match valid.admin {
+        Some((email, pw, full_name)) => Some((email, password::hash(pw).await?, full_name)),
+        None => None,
+    };
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO public.clients (schema_name, name, code, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(valid.schema.as_str())
+    .bind(&valid.name)
+    .bind(&valid.code)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        AppError::from(e)
+            .on_constraint(
+                "clients_code_key",
+                "code",
+                "Another school already uses this code.",
+            )
+            .on_constraint(
+                "clients_schema_name_key",
+                "schema_name",
+                "This schema name is already in use.",
+            )
+    })?;
+    sqlx::query(
+        "INSERT INTO public.domains (domain, client_id, is_primary, created_at) VALUES ($1, $2, TRUE, $3)",
+    )
+    .bind(&valid.domain)
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        AppError::from(e).on_constraint(
+            "domains_domain_key",
+            "domain",
+            "This domain already belongs to a school.",
+        )
+    })?;
+    sqlx::query(
+        "INSERT INTO public.school_setups (client_id, steps, updated_at) VALUES ($1, $2, $3)",
+    )
+    .bind(id)
+    .bind(default_setup_steps())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+
+    // The one place (with migration and deletion) a schema name enters SQL text:
+    // validated by SchemaName and quoted.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {}",
+        valid.schema.quoted()
+    )))
+    .execute(&mut *tx)
+    .await?;
+    db::set_school_search_path(&mut tx, valid.schema.as_str()).await?;
+    migrate::apply_tenant_in_tx(&mut tx, &valid.schema)
+        .await
+        .map_err(|e| AppError::Internal(e.context("tenant migrations for a new school")))?;
+    roles::seed_builtin(&mut tx, now).await?;
+
+    if let Some((email, hash, full_name)) = &admin {
+        let user = users::insert(
+            &mut tx,
+            &NewUser {
+                email,
+                password_hash: hash,
+                full_name,
+                client_id: Some(id),
+                is_superadmin: false,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            AppError::Validation { errors, .. } if errors.contains_key("email") => {
+                AppError::field("admin_email", "A user with this email already exists.")
+            }
+            other => other,
+        })?;
+        let admin_role = roles::find_by_name(&mut tx, "School Admin")
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("School Admin role missing")))?;
+        roles::set_user_roles(&mut tx, user.id, &[admin_role.id]).await?;
+    }
+
+    audit::record(
+        &mut tx,
+        Trail::Platform,
+        actor,
+        meta,
+        Entry {
+            action: "create",
+            entity: "school",
+            entity_id: Some(id.to_string()),
+            changes: audit::created(&json!({
+                "name": valid.name, "code": valid.code, "schema_name": valid.schema.as_str(),
+                "domain": valid.domain, "admin_email": admin.as_ref().map(|a| a.0.clone()),
+            })),
+        },
+        now,
+    )
+    .await?;
+    let school = get(&mut tx, id).await?.ok_or_else(AppError::not_found)?;
+    tx.commit().await?;
+    Ok(school)
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> Result<Option<SchoolOut>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SCHOOL_SELECT} WHERE c.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn get_by_code(
+    conn: &mut PgConnection,
+    code: &str,
+) -> Result<Option<SchoolOut>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SCHOOL_SELECT} WHERE c.code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(conn)
+    .await
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct SchoolFilter {
+    pub is_active: Option<bool>,
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &SchoolFilter,
+) -> AppResult<(Vec<SchoolOut>, i64)> {
+    let (limit, offset) = params.limit_offset()?;
+    let order = params.order_by(
+        &[
+            ("name", "lower(c.name)"),
+            ("code", "c.code"),
+            ("created_at", "c.created_at"),
+            ("id", "c.id"),
+        ],
+        "lower(c.name) ASC",
+    )?;
+    let pattern = params.search_pattern()?;
+    let where_sql = "WHERE ($1::text IS NULL OR c.name ILIKE $1 OR c.code ILIKE $1
+             OR EXISTS (SELECT 1 FROM public.domains d WHERE d.client_id = c.id AND d.domain ILIKE $1))
+        AND ($2::bool IS NULL OR c.is_active = $2)";
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM public.clients c {where_sql}"
+    )))
+    .bind(&pattern)
+    .bind(filter.is_active)
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SCHOOL_SELECT} {where_sql} ORDER BY {order}, c.id LIMIT $3 OFFSET $4"
+    )))
+    .bind(&pattern)
+    .bind(filter.is_active)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((rows, count))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSchool {
+    pub name: Option<String>,
+    /// false disables the school: its users are refused, its data kept.
+    pub is_active: Option<bool>,
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    input: &UpdateSchool,
+    now: DateTime<Utc>,
+) -> AppResult<(SchoolOut, SchoolOut)> {
+    let before = get(conn, id).await?.ok_or_else(AppError::not_found)?;
+    if let Some(name) = &input.name {
+        let mut v = Validator::new();
+        v.text("name", name, 2, 200);
+        v.finish()?;
+    }
+    sqlx::query(
+        "UPDATE public.clients SET name = COALESCE($2, name), is_active = COALESCE($3, is_active),
+                updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(input.name.as_deref().map(str::trim))
+    .bind(input.is_active)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let after = get(conn, id).await?.ok_or_else(AppError::not_found)?;
+    Ok((before, after))
+}
+
+/// Deletes a school and drops its schema. Irreversible; callers require a confirmation.
+pub async fn delete(conn: &mut PgConnection, school: &SchoolOut) -> AppResult<()> {
+    let schema = SchemaName::parse(&school.schema_name)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored schema name invalid: {e}")))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        schema.quoted()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM public.users WHERE client_id = $1")
+        .bind(school.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM public.clients WHERE id = $1")
+        .bind(school.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct DomainOut {
+    pub id: i64,
+    pub domain: String,
+    pub is_primary: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn domains(
+    conn: &mut PgConnection,
+    client_id: i64,
+) -> Result<Vec<DomainOut>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, domain, is_primary, created_at FROM public.domains
+          WHERE client_id = $1 ORDER BY is_primary DESC, domain",
+    )
+    .bind(client_id)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    #[schema(example = "portal.greenwood.example.com")]
+    pub domain: String,
+    #[serde(default)]
+    pub is_primary: bool,
+}
+
+pub async fn add_domain(
+    conn: &mut PgConnection,
+    client_id: i64,
+    input: &CreateDomain,
+    main_domain: &str,
+    now: DateTime<Utc>,
+) -> AppResult<DomainOut> {
+    let domain = input.domain.trim().to_lowercase();
+    if !valid_domain(&domain) {
+        return Err(AppError::field(
+            "domain",
+            "Enter a host name such as greenwood.example.com.",
+        ));
+    }
+    if domain == main_domain {
+        return Err(AppError::field(
+            "domain",
+            "This is the platform's own domain.",
+        ));
+    }
+    if input.is_primary {
+        sqlx::query("UPDATE public.domains SET is_primary = FALSE WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query_as(
+        "INSERT INTO public.domains (domain, client_id, is_primary, created_at) VALUES ($1, $2, $3, $4)
+         RETURNING id, domain, is_primary, created_at",
+    )
+    .bind(&domain)
+    .bind(client_id)
+    .bind(input.is_primary)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| {
+        AppError::from(e).on_constraint(
+            "domains_domain_key",
+            "domain",
+            "This domain already belongs to a school.",
+        )
+    })
+}
+
+pub async fn remove_domain(
+    conn: &mut PgConnection,
+    client_id: i64,
+    domain_id: i64,
+) -> AppResult<DomainOut> {
+    let domain: DomainOut = sqlx::query_as(
+        "SELECT id, domain, is_primary, created_at FROM public.domains WHERE id = $1 AND client_id = $2",
+    )
+    .bind(domain_id)
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    if domain.is_primary {
+        return Err(AppError::Conflict(
+            "This is the school's primary domain. Make another domain primary first.".into(),
+        ));
+    }
+    sqlx::query("DELETE FROM public.domains WHERE id = $1")
+        .bind(domain_id)
+        .execute(conn)
+        .await?;
+    Ok(domain)
+}
+
+pub async fn make_primary(
+    conn: &mut PgConnection,
+    client_id: i64,
+    domain_id: i64,
+) -> AppResult<DomainOut> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM public.domains WHERE id = $1 AND client_id = $2)",
+    )
+    .bind(domain_id)
+    .bind(client_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
+        return Err(AppError::not_found());
+    }
+    sqlx::query("UPDATE public.domains SET is_primary = (id = $1) WHERE client_id = $2")
+        .bind(domain_id)
+        .bind(client_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_as("SELECT id, domain, is_primary, created_at FROM public.domains WHERE id = $1")
+        .bind(domain_id)
+        .fetch_one(conn)
+        .await
+        .map_err(Into::into)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetupStep {
+    pub id: String,
+    pub title: String,
+    /// `pending`, `in_progress` or `done`
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupOut {
+    pub setup_progress: String,
+    pub steps: Vec<SetupStep>,
+    pub contacted_by: Option<String>,
+}
+
+pub async fn setup(conn: &mut PgConnection, client_id: i64) -> AppResult<SetupOut> {
+    let row: Option<(Value, Option<String>, String)> = sqlx::query_as(
+        "SELECT s.steps, s.contacted_by, c.setup_progress FROM public.school_setups s
+           JOIN public.clients c ON c.id = s.client_id WHERE s.client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await?;
+    let (steps, contacted_by, progress) = row.ok_or_else(AppError::not_found)?;
+    Ok(SetupOut {
+        setup_progress: progress,
+        steps: serde_json::from_value(steps).unwrap_or_default(),
+        contacted_by,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepStatus {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSetup {
+    #[serde(default)]
+    pub steps: Vec<StepStatus>,
+    pub contacted_by: Option<String>,
+}
+
+/// Progress follows the steps: none started, some, or all done.
+pub fn progress_of(steps: &[SetupStep]) -> &'static str {
+    if !steps.is_empty() && steps.iter().all(|s| s.status == "done") {
+        "completed"
+    } else if steps.iter().all(|s| s.status == "pending") {
+        "not_started"
+    } else {
+        "in_progress"
+    }
+}
+
+pub async fn update_setup(
+    conn: &mut PgConnection,
+    client_id: i64,
+    input: &UpdateSetup,
+    now: DateTime<Utc>,
+) -> AppResult<(SetupOut, SetupOut)> {
+    let before = setup(conn, client_id).await?;
+    let mut steps = before.steps.clone();
+    let mut v = Validator::new();
+    for change in &input.steps {
+        if !matches!(change.status.as_str(), "pending" | "in_progress" | "done") {
+            v.add(
+                "steps",
+                format!(
+                    "Step {:?}: status must be pending, in_progress or done.",
+                    change.id
+                ),
+            );
+            continue;
+        }
+        match steps.iter_mut().find(|s| s.id == change.id) {
+            Some(step) => step.status = change.status.clone(),
+            None => v.add("steps", format!("There is no step {:?}.", change.id)),
+        }
+    }
+    if let Some(c) = &input.contacted_by {
+        v.text("contacted_by", c, 0, 200);
+    }
+    v.finish()?;
+    let progress = progress_of(&steps);
+    sqlx::query(
+        "UPDATE public.school_setups SET steps = $2, contacted_by = COALESCE($3, contacted_by), updated_at = $4
+          WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .bind(serde_json::to_value(&steps).map_err(|e| AppError::Internal(e.into()))?)
+    .bind(input.contacted_by.as_deref().map(str::trim))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE public.clients SET setup_progress = $2, updated_at = $3 WHERE id = $1")
+        .bind(client_id)
+        .bind(progress)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let after = setup(conn, client_id).await?;
+    Ok((before, after))
+}

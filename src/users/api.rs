@@ -1,0 +1,351 @@
+//! School staff accounts through the API: `/api/v1/school/users/`.
+
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::{FromRow, PgConnection};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{NewUser, USER_COLUMNS, User, UserOut};
+use crate::{
+    app::AppState,
+    audit,
+    auth::password,
+    context::SchoolCtx,
+    error::{AppError, AppResult, ErrorBody, Validator},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    permissions::{guard, roles},
+};
+
+#[derive(FromRow)]
+struct UserWithRoles {
+    #[sqlx(flatten)]
+    user: User,
+    role_ids: Vec<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct StaffFilter {
+    pub is_active: Option<bool>,
+    /// Only users holding this role id.
+    pub role: Option<i64>,
+}
+
+/// Staff of the current school (the transaction's search_path gives `user_roles`).
+pub async fn list_staff(
+    conn: &mut PgConnection,
+    school_id: i64,
+    params: &ListParams,
+    filter: &StaffFilter,
+) -> AppResult<(Vec<UserOut>, i64)> {
+    let (limit, offset) = params.limit_offset()?;
+    let order = params.order_by(
+        &[
+            ("email", "u.email"),
+            ("full_name", "lower(u.full_name)"),
+            ("created_at", "u.created_at"),
+            ("last_login", "u.last_login"),
+        ],
+        "lower(u.full_name) ASC",
+    )?;
+    let pattern = params.search_pattern()?;
+    let where_sql = "WHERE u.client_id = $1
+        AND ($2::text IS NULL OR u.email ILIKE $2 OR u.full_name ILIKE $2)
+        AND ($3::bool IS NULL OR u.is_active = $3)
+        AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role_id = $4))";
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM public.users u {where_sql}"
+    )))
+    .bind(school_id)
+    .bind(&pattern)
+    .bind(filter.is_active)
+    .bind(filter.role)
+    .fetch_one(&mut *conn)
+    .await?;
+    let cols = USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<UserWithRoles> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols},
+                COALESCE((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM user_roles r WHERE r.user_id = u.id), '{{}}') AS role_ids
+           FROM public.users u {where_sql} ORDER BY {order}, u.id LIMIT $5 OFFSET $6"
+    )))
+    .bind(school_id)
+    .bind(&pattern)
+    .bind(filter.is_active)
+    .bind(filter.role)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(|r| UserOut::from_user(&r.user, r.role_ids))
+            .collect(),
+        count,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaff {
+    #[schema(example = "amina.bello@greenwood.example.com")]
+    pub email: String,
+    #[schema(example = "Amina Bello")]
+    pub full_name: String,
+    pub password: String,
+    /// Role ids of this school.
+    #[serde(default)]
+    pub roles: Vec<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStaff {
+    pub full_name: Option<String>,
+    pub is_active: Option<bool>,
+    pub roles: Option<Vec<i64>>,
+    /// A new password (ends the user's other sessions).
+    pub password: Option<String>,
+}
+
+async fn check_roles(
+    conn: &mut PgConnection,
+    v: &mut Validator,
+    role_ids: &[i64],
+) -> AppResult<()> {
+    if role_ids.len() > 50 {
+        v.add("roles", "Too many roles.");
+        return Ok(());
+    }
+    let unknown = roles::unknown_role_ids(conn, role_ids).await?;
+    if !unknown.is_empty() {
+        v.add(
+            "roles",
+            format!("These roles do not exist in this school: {unknown:?}."),
+        );
+    }
+    Ok(())
+}
+
+/// Creates a staff account in the current school with the given roles.
+pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult<UserOut> {
+    let mut v = Validator::new();
+    v.email("email", &input.email);
+    v.text("full_name", &input.full_name, 1, 200);
+    for p in password::policy_problems(&input.password, &input.email) {
+        v.add("password", p);
+    }
+    check_roles(&mut ctx.tx, &mut v, &input.roles).await?;
+    v.finish()?;
+    let hash = password::hash(input.password.clone()).await?;
+    let user = super::insert(
+        &mut ctx.tx,
+        &NewUser {
+            email: &input.email,
+            password_hash: &hash,
+            full_name: &input.full_name,
+            client_id: Some(ctx.school.id),
+            is_superadmin: false,
+        },
+        ctx.now,
+    )
+    .await?;
+    let mut role_ids = input.roles.clone();
+    role_ids.sort_unstable();
+    role_ids.dedup();
+    roles::set_user_roles(&mut ctx.tx, user.id, &role_ids).await?;
+    let out = UserOut::from_user(&user, role_ids);
+    ctx.audit(
+        "create",
+        "user",
+        user.id,
+        audit::created(
+            &json!({"email": out.email, "full_name": out.full_name, "roles": out.roles}),
+        ),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// A user of this school, or 404 (the same answer as for an id that does not exist).
+pub async fn find_staff(ctx: &mut SchoolCtx, id: i64) -> AppResult<(User, Vec<i64>)> {
+    let user = super::get_in_scope(&mut ctx.tx, id, Some(ctx.school.id))
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let role_ids = roles::user_role_ids(&mut ctx.tx, id).await?;
+    Ok((user, role_ids))
+}
+
+pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> AppResult<UserOut> {
+    let (before, before_roles) = find_staff(ctx, id).await?;
+    let mut v = Validator::new();
+    if let Some(name) = &input.full_name {
+        v.text("full_name", name, 1, 200);
+    }
+    if let Some(pw) = &input.password {
+        for p in password::policy_problems(pw, &before.email) {
+            v.add("password", p);
+        }
+    }
+    if let Some(role_ids) = &input.roles {
+        check_roles(&mut ctx.tx, &mut v, role_ids).await?;
+    }
+    if input.is_active == Some(false) && id == ctx.user.id {
+        v.add("is_active", "You cannot disable your own account.");
+    }
+    v.finish()?;
+    if let Some(name) = &input.full_name {
+        sqlx::query("UPDATE public.users SET full_name = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(name.trim())
+            .bind(ctx.now)
+            .execute(&mut *ctx.tx)
+            .await?;
+    }
+    if let Some(active) = input.is_active {
+        if active != before.is_active {
+            super::set_active(&mut ctx.tx, id, active, ctx.now).await?;
+        }
+    }
+    if let Some(pw) = &input.password {
+        let hash = password::hash(pw.clone()).await?;
+        super::set_password(&mut ctx.tx, id, &hash, ctx.now).await?;
+    }
+    let mut role_ids = before_roles.clone();
+    if let Some(new_roles) = &input.roles {
+        role_ids = new_roles.clone();
+        role_ids.sort_unstable();
+        role_ids.dedup();
+        roles::set_user_roles(&mut ctx.tx, id, &role_ids).await?;
+    }
+    let after = super::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let mut changes = audit::diff(
+        &json!({"full_name": before.full_name, "is_active": before.is_active, "roles": before_roles}),
+        &json!({"full_name": after.full_name, "is_active": after.is_active, "roles": role_ids}),
+    );
+    if input.password.is_some() {
+        if let Some(obj) = changes.as_object_mut() {
+            obj.insert("password".into(), json!({"changed": true}));
+        }
+    }
+    let action = match (before.is_active, after.is_active) {
+        (true, false) => "disable",
+        (false, true) => "enable",
+        _ => "update",
+    };
+    ctx.audit(action, "user", id, changes).await?;
+    Ok(UserOut::from_user(&after, role_ids))
+}
+
+/// Staff of this school.
+#[utoipa::path(get, path = "/api/v1/school/users/", tag = "school-users",
+    security(("bearer" = [])),
+    params(ListParams, StaffFilter),
+    responses((status = 200, body = Page<UserOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_users(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(filter): ApiQuery<StaffFilter>,
+) -> AppResult<Json<Page<UserOut>>> {
+    let (rows, count) = list_staff(&mut ctx.tx, ctx.school.id, &params, &filter).await?;
+    Ok(Json(Page::new(rows, count, &params, &uri)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/school/users/", tag = "school-users",
+    security(("bearer" = [])),
+    request_body = CreateStaff,
+    responses((status = 201, body = UserOut), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_user(
+    mut ctx: SchoolCtx,
+    ApiJson(body): ApiJson<CreateStaff>,
+) -> AppResult<(StatusCode, Json<UserOut>)> {
+    let out = create_staff(&mut ctx, &body).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/users/{id}/", tag = "school-users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+async fn get_user(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<UserOut>> {
+    let (user, role_ids) = find_staff(&mut ctx, id).await?;
+    Ok(Json(UserOut::from_user(&user, role_ids)))
+}
+
+#[utoipa::path(put, path = "/api/v1/school/users/{id}/", tag = "school-users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateStaff,
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_user(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateStaff>,
+) -> AppResult<Json<UserOut>> {
+    let mut v = Validator::new();
+    if body.full_name.is_none() {
+        v.add("full_name", "This field is required.");
+    }
+    if body.is_active.is_none() {
+        v.add("is_active", "This field is required.");
+    }
+    if body.roles.is_none() {
+        v.add("roles", "This field is required.");
+    }
+    v.finish()?;
+    let out = update_staff(&mut ctx, id, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(out))
+}
+
+#[utoipa::path(patch, path = "/api/v1/school/users/{id}/", tag = "school-users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateStaff,
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_user(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateStaff>,
+) -> AppResult<Json<UserOut>> {
+    let out = update_staff(&mut ctx, id, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(out))
+}
+
+/// Disables the account (records are kept): its sessions and tokens end at once.
+#[utoipa::path(delete, path = "/api/v1/school/users/{id}/", tag = "school-users",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 204, description = "Disabled"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn delete_user(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    update_staff(
+        &mut ctx,
+        id,
+        &UpdateStaff {
+            is_active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, put_user, patch_user, delete_user))
+        .layer(guard("users"))
+}

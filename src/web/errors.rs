@@ -1,0 +1,117 @@
+//! Errors in the browser: the JSON error becomes an HTML page, an htmx message, or (for
+//! 401) a redirect to the login page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+
+use crate::error::RenderedError;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/error.html")]
+struct ErrorPage {
+    status: u16,
+    title: String,
+    detail: String,
+    css_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "partials/message.html")]
+struct Message {
+    kind: &'static str,
+    text: String,
+}
+
+fn title_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad request",
+        401 => "Please sign in",
+        403 => "Not allowed",
+        404 => "Page not found",
+        405 => "Not allowed here",
+        409 => "Conflict",
+        413 => "Too large",
+        422 => "Please check the form",
+        429 => "Too many attempts",
+        503 => "Try again shortly",
+        _ => "Something went wrong",
+    }
+}
+
+pub async fn render_html_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let is_get = req.method() == Method::GET;
+    let htmx = req.headers().get("hx-request").is_some_and(|v| v == "true");
+    let response = next.run(req).await;
+    if path.starts_with("/api/") || path.starts_with("/static/") {
+        return response;
+    }
+    let Some(RenderedError(body)) = response.extensions().get::<RenderedError>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        let here = match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let target = if is_get && path != "/login" {
+            format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("next", here.as_str())]).unwrap_or_default()
+            )
+        } else {
+            "/login".to_owned()
+        };
+        if htmx {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                r.headers_mut().insert("hx-redirect", v);
+            }
+            return r;
+        }
+        return Redirect::to(&target).into_response();
+    }
+    if htmx {
+        // Keep the page; show the message in the page's message area.
+        let html = Message {
+            kind: "error",
+            text: body.detail.clone(),
+        }
+        .render()
+        .unwrap_or_else(|_| body.detail.clone());
+        let mut r = (status, axum::response::Html(html)).into_response();
+        let h = r.headers_mut();
+        h.insert("hx-retarget", HeaderValue::from_static("#messages"));
+        h.insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+        return r;
+    }
+    let mut detail = body.detail.clone();
+    if !body.errors.is_empty() {
+        let fields: Vec<String> = body
+            .errors
+            .iter()
+            .map(|(f, msgs)| format!("{f}: {}", msgs.join(" ")))
+            .collect();
+        detail = format!("{detail} {}", fields.join("; "));
+    }
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title: title_for(status).to_owned(),
+        detail,
+        css_url: super::assets::url("app.css"),
+    };
+    let mut r = page.into_response();
+    *r.status_mut() = status;
+    if let Some(v) = response.headers().get("retry-after") {
+        r.headers_mut().insert("retry-after", v.clone());
+    }
+    r
+}

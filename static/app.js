@@ -1,0 +1,26 @@
+// Small behaviours that work with or without htmx.
+// Forms with data-confirm ask before submitting (destructive actions).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var message = form.getAttribute && form.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+
+// Navigation toggle on phones.
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest && event.target.closest("[data-nav-toggle]");
+  if (toggle) {
+    document.body.classList.toggle("nav-open");
+  }
+});
+
+// Selects marked data-autosubmit save as soon as they change.
+document.addEventListener("change", function (event) {
+  var el = event.target;
+  if (el.matches && el.matches("select[data-autosubmit]") && el.form) {
+    el.form.requestSubmit();
+  }
+});
