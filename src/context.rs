@@ -180,9 +180,14 @@ impl FromRequestParts<AppState> for PlatformCtx {
             }
         }
         let guard = guard_of(parts)?;
-        let (user, _) = principal(parts, state).await?;
+        let (user, via_token) = principal(parts, state).await?;
         if !user.is_platform() {
-            return Err(AppError::forbidden());
+            // A school's cookie is no session on the console; a school token is refused.
+            return Err(if via_token {
+                AppError::forbidden()
+            } else {
+                AppError::Unauthenticated("Sign in to the platform console.".into())
+            });
         }
         let mut tx = db::begin_platform(&state.db).await?;
         let perms = if user.is_superadmin {

@@ -28,7 +28,7 @@ pub enum AppError {
     SchoolDisabled(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed")]
+    #[error("This method is not allowed on this address.")]
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),

@@ -8,9 +8,9 @@ CREATE TABLE roles (
     description TEXT NOT NULL DEFAULT '',
     is_builtin  BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  TIMESTAMPTZ NOT NULL,
-    updated_at  TIMESTAMPTZ NOT NULL,
-    CONSTRAINT roles_name_key UNIQUE (name)
+    updated_at  TIMESTAMPTZ NOT NULL
 );
+CREATE UNIQUE INDEX roles_name_key ON roles (lower(name));
 
 CREATE TABLE role_permissions (
     role_id    BIGINT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,

@@ -35,6 +35,11 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             let message = std::error::Error::source(&e)
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| e.body_text());
+            // Drop serde's " at line 1 column 24" position suffix.
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_owned(),
+                None => message,
+            };
             let field = field_from_serde_message(&message);
             let mut errors = crate::error::FieldErrors::new();
             errors.insert(field, vec![message.clone()]);

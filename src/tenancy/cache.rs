@@ -174,14 +174,30 @@ pub fn spawn_invalidation_listener(pool: PgPool, cache: Arc<TenantCache>) {
                 Ok(mut listener) => {
                     if listener.listen("schoolyard_tenancy").await.is_ok() {
                         cache.invalidate();
-                        while listener.recv().await.is_ok() {
-                            cache.invalidate();
+                        loop {
+                            tokio::select! {
+                                received = listener.recv() => {
+                                    cache.invalidate();
+                                    if received.is_err() {
+                                        break;
+                                    }
+                                }
+                                // Stop with the pool (tests build and drop many apps).
+                                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                                    if pool.is_closed() {
+                                        return;
+                                    }
+                                }
+                            }
                         }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "tenancy listener could not connect"),
             }
             cache.invalidate();
+            if pool.is_closed() {
+                return;
+            }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });

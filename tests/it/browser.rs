@@ -1,0 +1,206 @@
+//! Headless Chromium through chromedriver against a real server on a free port.
+
+use std::{
+    net::TcpListener as StdListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use sqlx::PgPool;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+/// A chromedriver process, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {binary} (scripts/test installs it): {e}"));
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": chrome,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
+        }),
+    );
+    // chromedriver is local plain HTTP: no TLS stack needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("connect to chromedriver")
+}
+
+fn save_screenshot(name: &str, png: &[u8]) {
+    let dir = std::env::var("SCREENSHOT_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let _ = std::fs::write(format!("{dir}/{name}.png"), png);
+}
+
+async fn wait_for_text(c: &Client, text: &str) {
+    for _ in 0..100 {
+        if c.source().await.unwrap().contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("page never showed {text:?}: {}", c.source().await.unwrap());
+}
+
+#[sqlx::test(migrations = false)]
+async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("ops@platform.test").await;
+    app.create_school("existing").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://localhost:{port}");
+    c.goto(&format!("{base}/schools")).await.unwrap();
+    // Redirected to sign in.
+    let email = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("email"))
+        .await
+        .unwrap();
+    email.send_keys("ops@platform.test").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "New school").await;
+    save_screenshot("console-schools", &c.screenshot().await.unwrap());
+
+    c.find(Locator::LinkText("New school"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let name = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("name"))
+        .await
+        .unwrap();
+    name.send_keys("Marigold International School")
+        .await
+        .unwrap();
+    c.find(Locator::Id("code"))
+        .await
+        .unwrap()
+        .send_keys("marigold")
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "marigold.localhost").await;
+    save_screenshot("console-school-detail", &c.screenshot().await.unwrap());
+
+    // Back to the list: search as you type narrows it to the new school.
+    c.find(Locator::LinkText("Schools"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let search = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("search"))
+        .await
+        .unwrap();
+    wait_for_text(&c, "Existing School").await;
+    search.send_keys("mari").await.unwrap();
+    for _ in 0..100 {
+        let rows = c
+            .find(Locator::Id("school-rows"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if rows.contains("Marigold International School") && !rows.contains("Existing School") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = c
+        .find(Locator::Id("school-rows"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(rows.contains("Marigold International School"), "{rows}");
+    assert!(!rows.contains("Existing School"), "{rows}");
+    save_screenshot("console-search", &c.screenshot().await.unwrap());
+
+    c.close().await.unwrap();
+    server.abort();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'marigold')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(exists);
+}

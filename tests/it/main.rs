@@ -1,0 +1,12 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! One integration-test binary (fewer binaries link faster). Each test gets a fresh
+//! PostgreSQL database from `#[sqlx::test]`.
+
+mod auth;
+mod browser;
+mod errors;
+mod helpers;
+mod pages;
+mod permissions;
+mod schools;
+mod tenancy;

@@ -1,0 +1,379 @@
+//! Browser pages driven without a browser: cookies, CSRF, per-host sessions, permissions.
+
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use sqlx::PgPool;
+
+use crate::helpers::{PASSWORD, Response, TestApp, host};
+
+/// A tiny cookie-keeping client for one host.
+struct Browser<'a> {
+    app: &'a TestApp,
+    host: String,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp, host: &str) -> Self {
+        Self {
+            app,
+            host: host.to_owned(),
+            cookie: None,
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.host);
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let req = match form {
+            Some(f) => req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(serde_urlencoded::to_string(f).unwrap())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.send(req).await;
+        if let Some(set) = res.headers.get(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            if set.starts_with("schoolyard_session=;") {
+                // Removal after logout.
+                self.cookie = None;
+                return res;
+            }
+            assert!(set.contains("HttpOnly"), "{set}");
+            assert!(set.contains("SameSite=Lax"), "{set}");
+            assert!(
+                !set.to_ascii_lowercase().contains("domain="),
+                "host-only cookie: {set}"
+            );
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        res
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.send(Method::POST, path, Some(form), &[]).await
+    }
+
+    async fn login(&mut self, email: &str) -> Response {
+        let page = self.get("/login").await;
+        let token = csrf_of(&page.text());
+        self.post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("csrf field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(res: &Response) -> String {
+    res.headers
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[sqlx::test(migrations = false)]
+async fn forms_without_the_csrf_token_are_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut b = Browser::new(&app, &host("alpha"));
+    let page = b.get("/login").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = csrf_of(&page.text());
+
+    let no_token = b
+        .post(
+            "/login",
+            &[("email", "admin@alpha.test"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let wrong = b
+        .post(
+            "/login",
+            &[
+                ("csrf_token", "forged"),
+                ("email", "admin@alpha.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    // htmx sends the token as a header instead.
+    let htmx = b
+        .send(
+            Method::POST,
+            "/logout",
+            None,
+            &[("hx-request", "true"), ("x-csrf-token", "forged")],
+        )
+        .await;
+    assert_eq!(htmx.status, StatusCode::FORBIDDEN);
+
+    let ok = b
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", "admin@alpha.test"),
+                ("password", PASSWORD),
+                ("next", "/staff"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    assert_eq!(location(&ok), "/staff");
+    // Signed in; a state-changing form without a token is still refused.
+    let staff = b.get("/staff").await;
+    assert_eq!(staff.status, StatusCode::OK);
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let res = b
+        .post(&format!("/staff/{teacher}/active"), &[("active", "false")])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let active: bool = sqlx::query_scalar("SELECT is_active FROM public.users WHERE id = $1")
+        .bind(teacher)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(active);
+}
+
+#[sqlx::test(migrations = false)]
+async fn sessions_belong_to_their_host(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_school("beta").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    app.create_superadmin("ops@platform.test").await;
+
+    let mut a = Browser::new(&app, &host("alpha"));
+    let res = a.login("admin@alpha.test").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.get("/staff").await.status, StatusCode::OK);
+
+    // The same cookie presented at another school's host is not a session there.
+    let mut stolen = Browser::new(&app, &host("beta"));
+    stolen.cookie = a.cookie.clone();
+    let res = stolen.get("/staff").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/login"));
+    // Nor at the platform console.
+    let mut console = Browser::new(&app, "localhost");
+    console.cookie = a.cookie.clone();
+    let res = console.get("/schools").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+
+    // A platform user cannot sign in at a school host as staff.
+    let mut ops = Browser::new(&app, &host("alpha"));
+    let res = ops.login("ops@platform.test").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res.text().contains("Invalid email or password"));
+    // But can at the main domain.
+    let mut ops = Browser::new(&app, "localhost");
+    let res = ops.login("ops@platform.test").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let schools = ops.get("/schools").await;
+    assert!(schools.text().contains("Alpha School"));
+
+    // Logging out ends the session.
+    let page = a.get("/staff").await;
+    let token = csrf_of(&page.text());
+    let res = a.post("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.get("/staff").await.status, StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test(migrations = false)]
+async fn pages_follow_permissions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let head = app.create_staff("alpha", "head@alpha.test", "Head").await;
+    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+
+    // The head may view staff but not change them: no Disable button, and 403 on post.
+    let mut h = Browser::new(&app, &host("alpha"));
+    h.login("head@alpha.test").await;
+    let page = h.get("/staff").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.text().contains("Disable"),
+        "no button without change_users"
+    );
+    let token = csrf_of(&page.text());
+    let res = h
+        .post(
+            &format!("/staff/{head}/active"),
+            &[("csrf_token", &token), ("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // A teacher cannot even list staff, and the nav does not offer it.
+    let mut t = Browser::new(&app, &host("alpha"));
+    t.login("teacher@alpha.test").await;
+    let home = t.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(!home.text().contains("href=\"/staff\""));
+    assert_eq!(t.get("/staff").await.status, StatusCode::FORBIDDEN);
+
+    // The admin sees the button and can disable the head, which ends the head's session.
+    let mut a = Browser::new(&app, &host("alpha"));
+    a.login("admin@alpha.test").await;
+    let page = a.get("/staff").await;
+    assert!(page.text().contains("Disable"));
+    let token = csrf_of(&page.text());
+    let res = a
+        .post(
+            &format!("/staff/{head}/active"),
+            &[("csrf_token", &token), ("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = h.get("/staff").await;
+    assert_eq!(
+        res.status,
+        StatusCode::SEE_OTHER,
+        "disabled user's session ended"
+    );
+
+    // htmx search returns only the rows.
+    let rows = a
+        .send(
+            Method::GET,
+            "/staff?search=teacher",
+            None,
+            &[("hx-request", "true")],
+        )
+        .await;
+    assert!(rows.text().contains("teacher@alpha.test"));
+    assert!(!rows.text().contains("<html"));
+    assert!(!rows.text().contains("head@alpha.test"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn console_create_school_form_shows_field_errors(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("ops@platform.test").await;
+    let mut b = Browser::new(&app, "localhost");
+    b.login("ops@platform.test").await;
+    let form = b.get("/schools/new").await;
+    let token = csrf_of(&form.text());
+    let res = b
+        .post(
+            "/schools",
+            &[
+                ("csrf_token", &token),
+                ("name", "Lagoon Secondary"),
+                ("code", "Bad Code"),
+                ("schema_name", "public"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(
+        html.contains("value=\"Lagoon Secondary\""),
+        "keeps what was typed"
+    );
+    assert!(html.contains("This name is reserved."));
+    assert!(html.contains("lower-case letters, digits and hyphens"));
+    let res = b
+        .post(
+            "/schools",
+            &[
+                ("csrf_token", &token),
+                ("name", "Lagoon Secondary"),
+                ("code", "lagoon"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let detail = b.get(&location(&res)).await;
+    assert!(detail.text().contains("lagoon.localhost"));
+    // Search-as-you-type returns only the rows.
+    let rows = b
+        .send(
+            Method::GET,
+            "/schools?search=lag",
+            None,
+            &[("hx-request", "true")],
+        )
+        .await;
+    assert!(rows.text().contains("Lagoon Secondary"));
+    assert!(!rows.text().contains("<html"));
+}
+
+/// Sessions in Redis when REDIS_URL is set (the real Redis on this machine).
+#[sqlx::test(migrations = false)]
+async fn sessions_live_in_redis_when_configured(pool: PgPool) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.redis_url = Some(url);
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let ready = app
+        .call(Method::GET, "localhost", "/readyz", None, None)
+        .await;
+    assert_eq!(ready.json()["redis"], "ok");
+    let mut b = Browser::new(&app, &host("alpha"));
+    let res = b.login("admin@alpha.test").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/staff").await.status, StatusCode::OK);
+    // A second app (another server behind the load balancer) sees the same session.
+    let other = schoolyard::router(
+        schoolyard::AppState::build(app.config.clone(), app.pool.clone())
+            .await
+            .unwrap(),
+    );
+    let req = Request::builder()
+        .uri("/staff")
+        .header(header::HOST, host("alpha"))
+        .header(header::COOKIE, b.cookie.clone().unwrap())
+        .body(Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(other, req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
