@@ -3,13 +3,18 @@
 
 use std::{ops::Deref, sync::Arc};
 
-use axum::{Router, extract::Request, http::HeaderName, middleware, response::IntoResponse};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::HeaderName,
+    middleware,
+    response::IntoResponse,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tower::ServiceExt;
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -119,7 +124,8 @@ pub fn router(state: AppState) -> Router {
             tenancy::resolve::resolve_tenant,
         ))
         .layer(middleware::from_fn(web::errors::render_html_errors))
-        .layer(RequestBodyLimitLayer::new(10 * 1024 * 1024))
+        // Extractors refuse larger bodies with our 413 error shape.
+        .layer(DefaultBodyLimit::max(10 * 1024 * 1024))
         .layer(middleware::from_fn(health::track_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()

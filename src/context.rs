@@ -65,6 +65,22 @@ fn check(perms: &PermissionSet, guard: Guard, parts: &Parts) -> AppResult<()> {
     }
 }
 
+async fn audit_in(
+    tx: &mut Tx,
+    trail: Trail,
+    user: &User,
+    meta: &RequestMeta,
+    entry: Entry<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let actor = Actor {
+        id: Some(user.id),
+        email: Some(user.email.clone()),
+    };
+    audit::record(tx, trail, &actor, meta, entry, now).await?;
+    Ok(())
+}
+
 /// A request inside one school.
 pub struct SchoolCtx {
     pub tx: Tx,
@@ -133,22 +149,21 @@ impl SchoolCtx {
         entity_id: impl ToString,
         changes: Value,
     ) -> AppResult<()> {
-        let actor = self.actor();
-        audit::record(
+        let entry = Entry {
+            action,
+            entity,
+            entity_id: Some(entity_id.to_string()),
+            changes,
+        };
+        audit_in(
             &mut self.tx,
             Trail::School,
-            &actor,
+            &self.user,
             &self.meta,
-            Entry {
-                action,
-                entity,
-                entity_id: Some(entity_id.to_string()),
-                changes,
-            },
+            entry,
             self.now,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn commit(self) -> AppResult<()> {
@@ -214,6 +229,7 @@ impl FromRequestParts<AppState> for PlatformCtx {
 }
 
 impl PlatformCtx {
+    /// Writes a platform audit row in this request's transaction.
     pub async fn audit(
         &mut self,
         action: &str,
@@ -221,25 +237,21 @@ impl PlatformCtx {
         entity_id: impl ToString,
         changes: Value,
     ) -> AppResult<()> {
-        let actor = Actor {
-            id: Some(self.user.id),
-            email: Some(self.user.email.clone()),
+        let entry = Entry {
+            action,
+            entity,
+            entity_id: Some(entity_id.to_string()),
+            changes,
         };
-        audit::record(
+        audit_in(
             &mut self.tx,
             Trail::Platform,
-            &actor,
+            &self.user,
             &self.meta,
-            Entry {
-                action,
-                entity,
-                entity_id: Some(entity_id.to_string()),
-                changes,
-            },
+            entry,
             self.now,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn commit(self) -> AppResult<()> {

@@ -10,7 +10,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{NewUser, USER_COLUMNS, User, UserOut};
+use super::{AccountChanges, NewUser, USER_COLUMNS, User, UserOut};
 use crate::{
     app::AppState,
     audit,
@@ -185,39 +185,18 @@ pub async fn find_staff(ctx: &mut SchoolCtx, id: i64) -> AppResult<(User, Vec<i6
 
 pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> AppResult<UserOut> {
     let (before, before_roles) = find_staff(ctx, id).await?;
+    let account = AccountChanges {
+        full_name: input.full_name.as_deref(),
+        is_active: input.is_active,
+        password: input.password.as_deref(),
+    };
     let mut v = Validator::new();
-    if let Some(name) = &input.full_name {
-        v.text("full_name", name, 1, 200);
-    }
-    if let Some(pw) = &input.password {
-        for p in password::policy_problems(pw, &before.email) {
-            v.add("password", p);
-        }
-    }
+    account.validate(&mut v, &before, ctx.user.id);
     if let Some(role_ids) = &input.roles {
         check_roles(&mut ctx.tx, &mut v, role_ids).await?;
     }
-    if input.is_active == Some(false) && id == ctx.user.id {
-        v.add("is_active", "You cannot disable your own account.");
-    }
     v.finish()?;
-    if let Some(name) = &input.full_name {
-        sqlx::query("UPDATE public.users SET full_name = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(name.trim())
-            .bind(ctx.now)
-            .execute(&mut *ctx.tx)
-            .await?;
-    }
-    if let Some(active) = input.is_active {
-        if active != before.is_active {
-            super::set_active(&mut ctx.tx, id, active, ctx.now).await?;
-        }
-    }
-    if let Some(pw) = &input.password {
-        let hash = password::hash(pw.clone()).await?;
-        super::set_password(&mut ctx.tx, id, &hash, ctx.now).await?;
-    }
+    let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
     let mut role_ids = before_roles.clone();
     if let Some(new_roles) = &input.roles {
         role_ids = new_roles.clone();
@@ -225,24 +204,14 @@ pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> 
         role_ids.dedup();
         roles::set_user_roles(&mut ctx.tx, id, &role_ids).await?;
     }
-    let after = super::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let mut changes = audit::diff(
-        &json!({"full_name": before.full_name, "is_active": before.is_active, "roles": before_roles}),
-        &json!({"full_name": after.full_name, "is_active": after.is_active, "roles": role_ids}),
+    let changes = account.audit_changes(
+        &before,
+        &after,
+        json!({"roles": before_roles}),
+        json!({"roles": role_ids}),
     );
-    if input.password.is_some() {
-        if let Some(obj) = changes.as_object_mut() {
-            obj.insert("password".into(), json!({"changed": true}));
-        }
-    }
-    let action = match (before.is_active, after.is_active) {
-        (true, false) => "disable",
-        (false, true) => "enable",
-        _ => "update",
-    };
-    ctx.audit(action, "user", id, changes).await?;
+    ctx.audit(AccountChanges::action(&before, &after), "user", id, changes)
+        .await?;
     Ok(UserOut::from_user(&after, role_ids))
 }
 

@@ -10,7 +10,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{NewUser, USER_COLUMNS, User, UserOut};
+use super::{AccountChanges, NewUser, USER_COLUMNS, User, UserOut};
 use crate::{
     app::AppState,
     audit,
@@ -178,67 +178,51 @@ pub async fn update_platform_user(
     let before = super::get_in_scope(&mut ctx.tx, id, None)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let mut v = Validator::new();
-    if let Some(n) = &input.full_name {
-        v.text("full_name", n, 1, 200);
-    }
-    if let Some(pw) = &input.password {
-        for p in password::policy_problems(pw, &before.email) {
-            v.add("password", p);
-        }
-    }
-    if let Some(r) = &input.roles {
-        check_platform_roles(&mut ctx.tx, &mut v, r).await?;
-    }
-    if input.is_active == Some(false) && id == ctx.user.id {
-        v.add("is_active", "You cannot disable your own account.");
-    }
     if before.is_superadmin && !ctx.user.is_superadmin {
         return Err(AppError::Forbidden(
             "Only a superadmin can change a superadmin.".into(),
         ));
     }
+    let account = AccountChanges {
+        full_name: input.full_name.as_deref(),
+        is_active: input.is_active,
+        password: input.password.as_deref(),
+    };
+    let mut v = Validator::new();
+    account.validate(&mut v, &before, ctx.user.id);
+    if let Some(r) = &input.roles {
+        check_platform_roles(&mut ctx.tx, &mut v, r).await?;
+    }
     v.finish()?;
-    if let Some(n) = &input.full_name {
-        sqlx::query("UPDATE public.users SET full_name = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(n.trim())
-            .bind(ctx.now)
-            .execute(&mut *ctx.tx)
-            .await?;
-    }
-    if let Some(active) = input.is_active {
-        if active != before.is_active {
-            super::set_active(&mut ctx.tx, id, active, ctx.now).await?;
-        }
-    }
-    if let Some(pw) = &input.password {
-        let hash = password::hash(pw.clone()).await?;
-        super::set_password(&mut ctx.tx, id, &hash, ctx.now).await?;
-    }
+    let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
+    let before_roles = platform_role_ids(&mut ctx.tx, id).await?;
     if let Some(r) = &input.roles {
         set_platform_roles(&mut ctx.tx, id, r).await?;
     }
-    let after = super::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let roles: Vec<i64> = sqlx::query_scalar(
+    let roles = platform_role_ids(&mut ctx.tx, id).await?;
+    let changes = account.audit_changes(
+        &before,
+        &after,
+        json!({"roles": before_roles}),
+        json!({"roles": roles}),
+    );
+    ctx.audit(
+        AccountChanges::action(&before, &after),
+        "platform_user",
+        id,
+        changes,
+    )
+    .await?;
+    Ok(UserOut::from_user(&after, roles))
+}
+
+async fn platform_role_ids(conn: &mut PgConnection, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "SELECT role_id FROM public.platform_user_roles WHERE user_id = $1 ORDER BY role_id",
     )
-    .bind(id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    let action = match (before.is_active, after.is_active) {
-        (true, false) => "disable",
-        (false, true) => "enable",
-        _ => "update",
-    };
-    let changes = audit::diff(
-        &json!({"full_name": before.full_name, "is_active": before.is_active}),
-        &json!({"full_name": after.full_name, "is_active": after.is_active, "password": input.password.as_ref().map(|_| "new")}),
-    );
-    ctx.audit(action, "platform_user", id, changes).await?;
-    Ok(UserOut::from_user(&after, roles))
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/system/users/", tag = "system-users", security(("bearer" = [])),
