@@ -17,6 +17,7 @@ use crate::{
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Actor's user id.
     pub user: Option<i64>,
@@ -67,8 +68,8 @@ pub async fn list_audit(
 /// Who changed what, when and from where.
 #[utoipa::path(get, path = "/api/v1/school/audit/", tag = "school-audit", security(("bearer" = [])),
     params(ListParams, AuditFilter),
-    responses((status = 200, body = Page<AuditRow>), (status = 403, body = ErrorBody)))]
-async fn list(
+    responses((status = 200, description = "OK", body = Page<AuditRow>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn audit_log(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -80,6 +81,6 @@ async fn list(
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
+        .routes(routes!(audit_log))
         .layer(guard("audit"))
 }

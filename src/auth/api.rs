@@ -221,7 +221,7 @@ async fn refresh(
 /// used one revokes the whole family.
 #[utoipa::path(post, path = "/api/v1/system/auth/refresh", tag = "system-auth",
     request_body = RefreshRequest,
-    responses((status = 200, body = tokens::TokenPair), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = tokens::TokenPair), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn system_refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
@@ -233,7 +233,7 @@ async fn system_refresh(
 
 #[utoipa::path(post, path = "/api/v1/school/auth/refresh", tag = "school-auth",
     request_body = RefreshRequest,
-    responses((status = 200, body = tokens::TokenPair), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = tokens::TokenPair), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn school_refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
@@ -258,7 +258,7 @@ async fn logout(
 /// Ends this sign-in: the refresh token family and its access tokens stop working.
 #[utoipa::path(post, path = "/api/v1/school/auth/logout", tag = "school-auth",
     security(("bearer" = [])),
-    responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "Signed out"), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn school_logout(
     State(state): State<AppState>,
     principal: Option<Extension<ApiPrincipal>>,
@@ -268,7 +268,7 @@ async fn school_logout(
 
 #[utoipa::path(post, path = "/api/v1/system/auth/logout", tag = "system-auth",
     security(("bearer" = [])),
-    responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "Signed out"), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn system_logout(
     State(state): State<AppState>,
     principal: Option<Extension<ApiPrincipal>>,
@@ -279,7 +279,7 @@ async fn system_logout(
 /// The signed-in user, their school, roles and permissions.
 #[utoipa::path(get, path = "/api/v1/school/auth/me", tag = "school-auth",
     security(("bearer" = [])),
-    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = MeResponse), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn me(mut ctx: SchoolCtx) -> AppResult<axum::Json<MeResponse>> {
     let role_ids = roles::user_role_ids(&mut ctx.tx, ctx.user.id).await?;
     let role_rows: Vec<(i64, String)> =

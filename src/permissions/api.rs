@@ -61,20 +61,20 @@ fn validate(input: &RoleInput, creating: bool) -> AppResult<Vec<String>> {
 
 /// Permission codenames a school role can hold.
 #[utoipa::path(get, path = "/api/v1/school/permissions/", tag = "school-roles", security(("bearer" = [])),
-    responses((status = 200, body = Vec<PermissionInfo>), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<PermissionInfo>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_permissions(_ctx: SchoolCtx) -> AppResult<Json<Vec<PermissionInfo>>> {
     Ok(Json(school_catalogue()))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/roles/", tag = "school-roles", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Role>), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<Role>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_roles(mut ctx: SchoolCtx) -> AppResult<Json<Vec<Role>>> {
     Ok(Json(roles::all(&mut ctx.tx).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/roles/", tag = "school-roles", security(("bearer" = [])),
     request_body = RoleInput,
-    responses((status = 201, body = Role), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = Role), (status = 422, description = "Validation failed", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn create_role(
     mut ctx: SchoolCtx,
     ApiJson(body): ApiJson<RoleInput>,
@@ -107,7 +107,7 @@ async fn create_role(
 
 #[utoipa::path(get, path = "/api/v1/school/roles/{id}/", tag = "school-roles", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Role id")),
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Role), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_role(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Role>> {
     Ok(Json(
         roles::get(&mut ctx.tx, id)
@@ -148,7 +148,7 @@ pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppR
 #[utoipa::path(put, path = "/api/v1/school/roles/{id}/", tag = "school-roles", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Role id")),
     request_body = RoleInput,
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Role), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_role(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
@@ -172,7 +172,7 @@ async fn put_role(
 #[utoipa::path(patch, path = "/api/v1/school/roles/{id}/", tag = "school-roles", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Role id")),
     request_body = RoleInput,
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Role), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_role(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
@@ -186,7 +186,7 @@ async fn patch_role(
 /// Deletes a role that nobody holds. Built-in roles can be edited but not deleted.
 #[utoipa::path(delete, path = "/api/v1/school/roles/{id}/", tag = "school-roles", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Role id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_role(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     let role = roles::get(&mut ctx.tx, id)
         .await?

@@ -27,7 +27,7 @@ use crate::{
 #[utoipa::path(get, path = "/api/v1/system/schools/", tag = "system-schools",
     security(("bearer" = [])),
     params(ListParams, SchoolFilter),
-    responses((status = 200, body = Page<SchoolOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Page<SchoolOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_schools(
     mut ctx: PlatformCtx,
     uri: Uri,
@@ -43,7 +43,7 @@ async fn list_schools(
 #[utoipa::path(post, path = "/api/v1/system/schools/", tag = "system-schools",
     security(("bearer" = [])),
     request_body = CreateSchool,
-    responses((status = 201, body = SchoolOut), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = SchoolOut), (status = 422, description = "Validation failed", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn create_school(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
@@ -64,7 +64,7 @@ async fn create_school(
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
-    responses((status = 200, body = SchoolOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = SchoolOut), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_school(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<SchoolOut>> {
     let school = schools::get(&mut ctx.tx, id)
         .await?
@@ -99,7 +99,7 @@ async fn change_school(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
     request_body = UpdateSchool,
-    responses((status = 200, body = SchoolOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = SchoolOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_school(
     State(state): State<AppState>,
     ctx: PlatformCtx,
@@ -122,7 +122,7 @@ async fn put_school(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
     request_body = UpdateSchool,
-    responses((status = 200, body = SchoolOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = SchoolOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_school(
     State(state): State<AppState>,
     ctx: PlatformCtx,
@@ -133,6 +133,7 @@ async fn patch_school(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfirmDelete {
     /// Must equal the school's code.
     pub confirm: Option<String>,
@@ -142,7 +143,7 @@ pub struct ConfirmDelete {
 #[utoipa::path(delete, path = "/api/v1/system/schools/{id}/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id"), ConfirmDelete),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn delete_school(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
@@ -177,7 +178,7 @@ async fn delete_school(
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/domains/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
-    responses((status = 200, body = Vec<DomainOut>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Vec<DomainOut>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_domains(
     mut ctx: PlatformCtx,
     ApiPath(id): ApiPath<i64>,
@@ -192,7 +193,7 @@ async fn list_domains(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
     request_body = CreateDomain,
-    responses((status = 201, body = DomainOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = DomainOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn add_domain(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
@@ -227,7 +228,7 @@ pub struct PatchDomain {
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id"), ("domain_id" = i64, Path, description = "Domain id")),
     request_body = PatchDomain,
-    responses((status = 200, body = DomainOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = DomainOut), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn patch_domain(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
@@ -256,7 +257,7 @@ async fn patch_domain(
 #[utoipa::path(delete, path = "/api/v1/system/schools/{id}/domains/{domain_id}/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id"), ("domain_id" = i64, Path, description = "Domain id")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "Removed"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_domain(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
@@ -278,7 +279,7 @@ async fn delete_domain(
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/setup/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
-    responses((status = 200, body = SetupOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = SetupOut), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_setup(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<SetupOut>> {
     Ok(Json(schools::setup(&mut ctx.tx, id).await?))
 }
@@ -288,7 +289,7 @@ async fn get_setup(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id")),
     request_body = UpdateSetup,
-    responses((status = 200, body = SetupOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = SetupOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_setup(
     mut ctx: PlatformCtx,
     ApiPath(id): ApiPath<i64>,

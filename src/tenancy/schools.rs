@@ -366,6 +366,7 @@ pub async fn get_by_code(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SchoolFilter {
     pub is_active: Option<bool>,
 }

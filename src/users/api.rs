@@ -29,6 +29,7 @@ struct UserWithRoles {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StaffFilter {
     pub is_active: Option<bool>,
     /// Only users holding this role id.
@@ -219,7 +220,7 @@ pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> 
 #[utoipa::path(get, path = "/api/v1/school/users/", tag = "school-users",
     security(("bearer" = [])),
     params(ListParams, StaffFilter),
-    responses((status = 200, body = Page<UserOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Page<UserOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_users(
     mut ctx: SchoolCtx,
     uri: Uri,
@@ -233,7 +234,7 @@ async fn list_users(
 #[utoipa::path(post, path = "/api/v1/school/users/", tag = "school-users",
     security(("bearer" = [])),
     request_body = CreateStaff,
-    responses((status = 201, body = UserOut), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = UserOut), (status = 422, description = "Validation failed", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn create_user(
     mut ctx: SchoolCtx,
     ApiJson(body): ApiJson<CreateStaff>,
@@ -246,7 +247,7 @@ async fn create_user(
 #[utoipa::path(get, path = "/api/v1/school/users/{id}/", tag = "school-users",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = UserOut), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_user(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<UserOut>> {
     let (user, role_ids) = find_staff(&mut ctx, id).await?;
     Ok(Json(UserOut::from_user(&user, role_ids)))
@@ -256,7 +257,7 @@ async fn get_user(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Js
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = UpdateStaff,
-    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = UserOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_user(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
@@ -282,7 +283,7 @@ async fn put_user(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = UpdateStaff,
-    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = UserOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_user(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
@@ -297,7 +298,7 @@ async fn patch_user(
 #[utoipa::path(delete, path = "/api/v1/school/users/{id}/", tag = "school-users",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 204, description = "Disabled"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "Disabled"), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn delete_user(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     update_staff(
         &mut ctx,

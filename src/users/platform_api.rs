@@ -227,8 +227,8 @@ async fn platform_role_ids(conn: &mut PgConnection, user_id: i64) -> Result<Vec<
 
 #[utoipa::path(get, path = "/api/v1/system/users/", tag = "system-users", security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, body = Page<UserOut>), (status = 403, body = ErrorBody)))]
-async fn list_users(
+    responses((status = 200, description = "OK", body = Page<UserOut>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn system_list_users(
     mut ctx: PlatformCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -239,8 +239,8 @@ async fn list_users(
 
 #[utoipa::path(post, path = "/api/v1/system/users/", tag = "system-users", security(("bearer" = [])),
     request_body = CreatePlatformUser,
-    responses((status = 201, body = UserOut), (status = 422, body = ErrorBody)))]
-async fn create_user(
+    responses((status = 201, description = "Created", body = UserOut), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn system_create_user(
     mut ctx: PlatformCtx,
     ApiJson(body): ApiJson<CreatePlatformUser>,
 ) -> AppResult<(StatusCode, Json<UserOut>)> {
@@ -251,8 +251,11 @@ async fn create_user(
 
 #[utoipa::path(get, path = "/api/v1/system/users/{id}/", tag = "system-users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
-async fn get_user(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<UserOut>> {
+    responses((status = 200, description = "OK", body = UserOut), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn system_get_user(
+    mut ctx: PlatformCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<UserOut>> {
     let user = super::get_in_scope(&mut ctx.tx, id, None)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -268,8 +271,8 @@ async fn get_user(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<
 #[utoipa::path(patch, path = "/api/v1/system/users/{id}/", tag = "system-users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = UpdatePlatformUser,
-    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn patch_user(
+    responses((status = 200, description = "OK", body = UserOut), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn system_patch_user(
     mut ctx: PlatformCtx,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdatePlatformUser>,
@@ -282,8 +285,11 @@ async fn patch_user(
 /// Disables the account; its sessions and tokens end.
 #[utoipa::path(delete, path = "/api/v1/system/users/{id}/", tag = "system-users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 204, description = "Disabled"), (status = 404, body = ErrorBody)))]
-async fn delete_user(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    responses((status = 204, description = "Disabled"), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn system_delete_user(
+    mut ctx: PlatformCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
     update_platform_user(
         &mut ctx,
         id,
@@ -307,8 +313,8 @@ pub struct PlatformRole {
 
 /// Platform roles for operators.
 #[utoipa::path(get, path = "/api/v1/system/roles/", tag = "system-users", security(("bearer" = [])),
-    responses((status = 200, body = Vec<PlatformRole>)))]
-async fn list_roles(mut ctx: PlatformCtx) -> AppResult<Json<Vec<PlatformRole>>> {
+    responses((status = 200, description = "OK", body = Vec<PlatformRole>)))]
+async fn system_list_roles(mut ctx: PlatformCtx) -> AppResult<Json<Vec<PlatformRole>>> {
     let rows = sqlx::query_as(
         "SELECT id, name, description, permissions FROM public.platform_roles ORDER BY name",
     )
@@ -321,13 +327,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(list_users, create_user))
-                .routes(routes!(get_user, patch_user, delete_user))
+                .routes(routes!(system_list_users, system_create_user))
+                .routes(routes!(
+                    system_get_user,
+                    system_patch_user,
+                    system_delete_user
+                ))
                 .layer(guard("platform_users")),
         )
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(list_roles))
+                .routes(routes!(system_list_roles))
                 .layer(guard("platform_roles")),
         )
 }

@@ -215,10 +215,47 @@ async fn openapi_document_describes_every_endpoint(pool: PgPool) {
     ] {
         assert!(paths.contains_key(expected), "missing {expected}");
     }
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                operation_ids.insert(id.clone()),
+                "duplicate operationId {id}"
+            );
             let responses = op["responses"].as_object().unwrap();
             assert!(!responses.is_empty(), "{method} {path} has no responses");
+            for (status, r) in responses {
+                assert!(
+                    r["description"].is_string(),
+                    "{method} {path} {status} has no description"
+                );
+            }
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = segment.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    declared.contains(&name),
+                    "{method} {path} does not declare {name}"
+                );
+            }
+            let in_path = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter(|p| p["in"] == "path").count())
+                .unwrap_or(0);
+            assert_eq!(
+                in_path,
+                path.matches('{').count(),
+                "{method} {path}: stray path parameters"
+            );
             if matches!(method.as_str(), "post" | "put" | "patch") && !path.ends_with("/logout") {
                 assert!(
                     op["requestBody"].is_object(),
