@@ -84,6 +84,7 @@ async fn audit_in(
 /// A request inside one school.
 pub struct SchoolCtx {
     pub tx: Tx,
+    pub pool: sqlx::PgPool,
     pub school: SchoolRef,
     pub user: User,
     pub perms: PermissionSet,
@@ -124,6 +125,7 @@ impl FromRequestParts<AppState> for SchoolCtx {
         check(&perms, guard, parts)?;
         Ok(Self {
             tx,
+            pool: state.db.clone(),
             school,
             user,
             perms,
@@ -134,6 +136,15 @@ impl FromRequestParts<AppState> for SchoolCtx {
 }
 
 impl SchoolCtx {
+    /// Rolls back and starts a fresh school transaction (after a failed statement, to
+    /// re-render a form).
+    pub async fn restart(&mut self) -> AppResult<()> {
+        let fresh = db::begin_school(&self.pool, &self.school.schema).await?;
+        let old = std::mem::replace(&mut self.tx, fresh);
+        old.rollback().await?;
+        Ok(())
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             id: Some(self.user.id),

@@ -1,6 +1,7 @@
 //! Schoolyard: a multi-tenant school management system. One application serves many
 //! schools, each school's data in its own PostgreSQL schema.
 
+pub mod academics;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -15,6 +16,8 @@ pub mod health;
 pub mod http;
 pub mod migrate;
 pub mod permissions;
+pub mod settings;
+pub mod students;
 pub mod tenancy;
 pub mod users;
 pub mod web;
@@ -32,4 +35,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(users::api::router())
         .merge(permissions::api::router())
         .merge(audit::api::router())
+        .merge(academics::api::router())
+        .merge(students::api::router())
+        .merge(settings::router())
 }

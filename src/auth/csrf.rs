@@ -85,6 +85,18 @@ pub async fn verify(session: Session, req: Request, next: Next) -> Response {
             refused()
         };
     }
+    // Multipart uploads from plain forms carry the token in the action URL.
+    if let Some(sent) = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded_value(q.as_bytes(), FIELD))
+    {
+        return if constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+            next.run(req).await
+        } else {
+            refused()
+        };
+    }
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod errors;
+pub mod flash;
 
 use axum::{
     Router,
@@ -164,6 +165,7 @@ fn with_browser_layers(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { AppError::NotFound("This page does not exist.".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(middleware::from_fn(flash::show))
         .layer(middleware::from_fn(auth::csrf::verify))
         .layer(auth_layer)
         .layer(middleware::from_fn(security_headers))
@@ -181,7 +183,9 @@ pub fn platform_pages(state: AppState) -> Router {
 pub fn school_pages(state: AppState) -> Router {
     let router = Router::new()
         .merge(auth::pages::router())
-        .merge(crate::users::pages::school_router());
+        .merge(crate::users::pages::school_router())
+        .merge(crate::academics::pages::router())
+        .merge(crate::students::pages::router());
     with_browser_layers(router, state)
 }
 
@@ -194,6 +198,10 @@ async fn security_headers(req: axum::extract::Request, next: middleware::Next) -
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    // Signed-in pages must not come back from the cache after sign-out.
+    if !h.contains_key("cache-control") {
+        h.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
@@ -225,4 +233,32 @@ impl FormErrors {
             .flat_map(|(_, v)| v.clone())
             .collect()
     }
+}
+
+impl crate::context::SchoolCtx {
+    /// The layout of a school page for this user.
+    pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
+        Layout::school(
+            title,
+            active,
+            csrf.to_owned(),
+            &self.school.name,
+            &self.user.full_name,
+            &self.perms,
+        )
+    }
+}
+
+/// Re-renders a form page with 422 when the error is a validation error; other errors pass.
+pub fn field_errors(e: crate::error::AppError) -> Result<FormErrors, crate::error::AppError> {
+    match e {
+        crate::error::AppError::Validation { errors, .. } => Ok(FormErrors(errors)),
+        other => Err(other),
+    }
+}
+
+/// A response with its status set (422 for re-rendered forms).
+pub fn with_status(mut response: Response, status: axum::http::StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
 }

@@ -1,0 +1,799 @@
+//! School pages for the academic structure: overview with quick additions, guided set-up,
+//! classes of the current session and each class's page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Router,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use tower_sessions::Session as WebSession;
+
+use super::{
+    db::{self, *},
+    setup::{self, SetupForm},
+};
+use crate::{
+    app::AppState,
+    auth::csrf::CsrfToken,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::ApiPath,
+    permissions::{Action, guard, guard_exact},
+    students::registrations::{self, Registration},
+    web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
+};
+
+/// Staff of the school for teacher pickers.
+pub async fn staff_options(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, full_name FROM public.users WHERE client_id = $1 AND is_active ORDER BY lower(full_name)",
+    )
+    .bind(ctx.school.id)
+    .fetch_all(&mut *ctx.tx)
+    .await?)
+}
+
+fn message_of(e: &AppError) -> String {
+    match e {
+        AppError::Validation { errors, .. } => errors
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.body().detail,
+    }
+}
+
+/// Saves through `f`, then redirects back with a success or error message.
+async fn act<T>(
+    mut ctx: SchoolCtx,
+    session: &WebSession,
+    headers: &HeaderMap,
+    back: &str,
+    done: impl FnOnce(&T) -> String,
+    result: impl AsyncFnOnce(&mut SchoolCtx) -> AppResult<T>,
+) -> AppResult<Response> {
+    match result(&mut ctx).await {
+        Ok(value) => {
+            let message = done(&value);
+            ctx.commit().await?;
+            flash::success(session, message).await;
+        }
+        Err(e @ (AppError::Validation { .. } | AppError::Conflict(_) | AppError::NotFound(_))) => {
+            flash::error(session, message_of(&e)).await;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(see_other(headers, back))
+}
+
+// ---- overview ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/academics.html")]
+struct AcademicsPage {
+    layout: Layout,
+    sessions: Vec<(Session, Vec<Term>)>,
+    forms: Vec<(db::Form, Vec<ClassArm>)>,
+    subjects: Vec<Subject>,
+    can_add: bool,
+    needs_setup: bool,
+}
+
+async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    let mut sessions = Vec::new();
+    for s in db::sessions(&mut ctx.tx).await? {
+        let terms = db::terms(&mut ctx.tx, s.id).await?;
+        sessions.push((s, terms));
+    }
+    let arms = db::class_arms(&mut ctx.tx).await?;
+    let forms = db::forms(&mut ctx.tx)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let mine = arms.iter().filter(|a| a.form_id == f.id).cloned().collect();
+            (f, mine)
+        })
+        .collect();
+    let subjects = db::subjects(&mut ctx.tx).await?;
+    Ok(AcademicsPage {
+        layout: ctx.layout("Academics", "academics", &csrf),
+        needs_setup: sessions.is_empty(),
+        sessions,
+        forms,
+        subjects,
+        can_add: ctx.perms.has("add_sessions"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    form_id: Option<i64>,
+}
+
+async fn add_subject(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> AppResult<Response> {
+    let input = SubjectInput {
+        name: Some(f.name),
+        code: Some(f.code),
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |s: &Subject| format!("Subject {} added.", s.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = save_subject(&mut ctx.tx, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "subject",
+                s.id,
+                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
+            )
+            .await?;
+            Ok(s)
+        },
+    )
+    .await
+}
+
+async fn add_form(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> AppResult<Response> {
+    let input = FormInput {
+        name: Some(f.name),
+        ordinal: None,
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |s: &db::Form| format!("Class level {} added.", s.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = save_form(&mut ctx.tx, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "form",
+                s.id,
+                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
+            )
+            .await?;
+            Ok(s)
+        },
+    )
+    .await
+}
+
+async fn add_arm(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> AppResult<Response> {
+    let input = ClassArmInput {
+        name: Some(f.name),
+        form_id: f.form_id,
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |s: &ClassArm| format!("Class {} added.", s.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = save_class_arm(&mut ctx.tx, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "class",
+                s.id,
+                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
+            )
+            .await?;
+            Ok(s)
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct SessionForm {
+    #[serde(default)]
+    name: String,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    is_current: Option<String>,
+}
+
+async fn add_session(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<SessionForm>,
+) -> AppResult<Response> {
+    let input = SessionInput {
+        name: Some(f.name),
+        starts_on: f.starts_on,
+        ends_on: f.ends_on,
+        is_current: Some(f.is_current.is_some()),
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |s: &Session| format!("Session {} added.", s.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = save_session(&mut ctx.tx, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "session",
+                s.id,
+                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
+            )
+            .await?;
+            Ok(s)
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct TermForm {
+    session_id: i64,
+    ordinal: Option<i16>,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    next_term_begins: Option<String>,
+    is_current: Option<String>,
+}
+
+async fn add_term(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<TermForm>,
+) -> AppResult<Response> {
+    let next = f
+        .next_term_begins
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+    let input = TermInput {
+        ordinal: f.ordinal,
+        name: None,
+        starts_on: f.starts_on,
+        ends_on: f.ends_on,
+        next_term_begins: next,
+        is_current: Some(f.is_current.is_some()),
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |t: &Term| format!("{} added.", t.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = db::session(&mut ctx.tx, f.session_id).await?;
+            let t = save_term(&mut ctx.tx, &s, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "term",
+                t.id,
+                crate::audit::created(&serde_json::to_value(&t).unwrap_or_default()),
+            )
+            .await?;
+            Ok(t)
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct IdForm {
+    id: i64,
+}
+
+async fn make_current(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<IdForm>,
+) -> AppResult<Response> {
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |s: &Session| format!("{} is now the current session.", s.name),
+        async move |ctx: &mut SchoolCtx| {
+            let before = db::session(&mut ctx.tx, f.id).await?;
+            let s = save_session(
+                &mut ctx.tx,
+                Some(f.id),
+                &SessionInput {
+                    is_current: Some(true),
+                    ..Default::default()
+                },
+                ctx.now,
+            )
+            .await?;
+            ctx.audit(
+                "update",
+                "session",
+                s.id,
+                serde_json::json!({"is_current": {"from": before.is_current, "to": true}}),
+            )
+            .await?;
+            Ok(s)
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct TermIdForm {
+    session_id: i64,
+    id: i64,
+}
+
+async fn make_term_current(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<TermIdForm>,
+) -> AppResult<Response> {
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/academics",
+        |t: &Term| format!("{} is now the current term.", t.name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = db::session(&mut ctx.tx, f.session_id).await?;
+            let t = save_term(
+                &mut ctx.tx,
+                &s,
+                Some(f.id),
+                &TermInput {
+                    is_current: Some(true),
+                    ..Default::default()
+                },
+                ctx.now,
+            )
+            .await?;
+            ctx.audit(
+                "update",
+                "term",
+                t.id,
+                serde_json::json!({"is_current": {"to": true}}),
+            )
+            .await?;
+            Ok(t)
+        },
+    )
+    .await
+}
+
+// ---- guided set-up ----
+
+/// (number, label, start, end, start field, end field) for the three term rows.
+type TermRow = (u8, &'static str, String, String, &'static str, &'static str);
+
+fn term_rows(f: &SetupForm) -> Vec<TermRow> {
+    vec![
+        (
+            1,
+            "First term",
+            f.term1_starts.clone(),
+            f.term1_ends.clone(),
+            "term1_starts",
+            "term1_ends",
+        ),
+        (
+            2,
+            "Second term",
+            f.term2_starts.clone(),
+            f.term2_ends.clone(),
+            "term2_starts",
+            "term2_ends",
+        ),
+        (
+            3,
+            "Third term",
+            f.term3_starts.clone(),
+            f.term3_ends.clone(),
+            "term3_starts",
+            "term3_ends",
+        ),
+    ]
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/setup.html")]
+struct SetupPage {
+    layout: Layout,
+    term_rows: Vec<TermRow>,
+    form: SetupForm,
+    errors: FormErrors,
+    already: bool,
+}
+
+async fn setup_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    let already = db::current_session(&mut ctx.tx).await?.is_some();
+    let form = SetupForm::suggested(ctx.now.date_naive());
+    Ok(SetupPage {
+        layout: ctx.layout("Set up the school year", "academics", &csrf),
+        term_rows: term_rows(&form),
+        form,
+        errors: FormErrors::default(),
+        already,
+    }
+    .into_response())
+}
+
+async fn setup_submit(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(form): Form<SetupForm>,
+) -> AppResult<Response> {
+    match setup::run(&mut ctx.tx, ctx.school.id, &form, ctx.now).await {
+        Ok(()) => {
+            ctx.audit("setup", "school", ctx.school.id, serde_json::json!({"session": form.session_name, "forms": form.forms.lines().count(), "subjects": form.subjects.lines().count()})).await?;
+            ctx.commit().await?;
+            flash::success(
+                &session,
+                "Your school year is set up: session, terms, classes and subjects are ready.",
+            )
+            .await;
+            Ok(see_other(&headers, "/classes"))
+        }
+        Err(e) => {
+            let errors = field_errors(e)?;
+            ctx.restart().await?;
+            Ok(with_status(
+                SetupPage {
+                    layout: ctx.layout("Set up the school year", "academics", &csrf),
+                    term_rows: term_rows(&form),
+                    form,
+                    errors,
+                    already: false,
+                }
+                .into_response(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+    }
+}
+
+// ---- classes of the current session ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/classes.html")]
+struct ClassesPage {
+    layout: Layout,
+    session: Option<Session>,
+    classes: Vec<AcademicClass>,
+    arms: Vec<ClassArm>,
+    staff: Vec<(i64, String)>,
+    can_add: bool,
+}
+
+async fn classes(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    let session = db::current_session(&mut ctx.tx).await?;
+    let classes = match &session {
+        Some(s) => db::academic_classes(&mut ctx.tx, s.id).await?,
+        None => Vec::new(),
+    };
+    let arms = db::class_arms(&mut ctx.tx).await?;
+    let arms = arms
+        .into_iter()
+        .filter(|a| !classes.iter().any(|c| c.class_id == a.id))
+        .collect();
+    let staff = staff_options(&mut ctx).await?;
+    Ok(ClassesPage {
+        layout: ctx.layout("Classes", "classes", &csrf),
+        session,
+        classes,
+        arms,
+        staff,
+        can_add: ctx.perms.has("add_academic_classes"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct NewClassForm {
+    class_id: Option<i64>,
+    class_teacher_id: Option<String>,
+}
+
+fn opt_id(raw: &Option<String>) -> Option<i64> {
+    raw.as_deref().and_then(|s| s.parse().ok())
+}
+
+async fn add_class(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<NewClassForm>,
+) -> AppResult<Response> {
+    let input = AcademicClassInput {
+        class_id: f.class_id,
+        class_teacher_id: opt_id(&f.class_teacher_id),
+        subjects: None,
+    };
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/classes",
+        |c: &AcademicClass| format!("{} added to this session.", c.class_name),
+        async move |ctx: &mut SchoolCtx| {
+            let s = db::current_session(&mut ctx.tx)
+                .await?
+                .ok_or_else(|| AppError::Conflict("Set up a current session first.".into()))?;
+            let c =
+                save_academic_class(&mut ctx.tx, ctx.school.id, &s, None, &input, ctx.now).await?;
+            ctx.audit(
+                "create",
+                "academic_class",
+                c.id,
+                serde_json::json!({"class": {"to": c.class_name}}),
+            )
+            .await?;
+            Ok(c)
+        },
+    )
+    .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/class_detail.html")]
+struct ClassPage {
+    layout: Layout,
+    class: AcademicClass,
+    pupils: Vec<Registration>,
+    staff: Vec<(i64, String)>,
+    subjects: Vec<Subject>,
+    can_register: bool,
+    can_change: bool,
+}
+
+impl ClassPage {
+    fn offers(&self, subject_id: &i64) -> bool {
+        self.class
+            .subjects
+            .iter()
+            .any(|s| s.subject_id == *subject_id)
+    }
+
+    fn teaches(&self, subject_id: &i64, teacher_id: &i64) -> bool {
+        self.class
+            .subjects
+            .iter()
+            .any(|s| s.subject_id == *subject_id && s.teacher_id == Some(*teacher_id))
+    }
+
+    fn is_class_teacher(&self, teacher_id: &i64) -> bool {
+        self.class.class_teacher_id == Some(*teacher_id)
+    }
+}
+
+async fn class_detail(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
+    let pupils = registrations::class_list(&mut ctx.tx, id).await?;
+    let staff = staff_options(&mut ctx).await?;
+    let subjects = db::subjects(&mut ctx.tx).await?;
+    Ok(ClassPage {
+        layout: ctx.layout(&class.class_name, "classes", &csrf),
+        class,
+        pupils,
+        staff,
+        subjects,
+        can_register: ctx.perms.has("add_registrations"),
+        can_change: ctx.perms.has("change_academic_classes"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    admission_no: String,
+}
+
+async fn register_pupil(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<RegisterForm>,
+) -> AppResult<Response> {
+    let back = format!("/classes/{id}");
+    act(
+        ctx,
+        &session,
+        &headers,
+        &back,
+        |r: &Registration| format!("{} {} registered.", r.first_name, r.last_name),
+        async move |ctx: &mut SchoolCtx| {
+            let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
+            let student: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM students WHERE lower(admission_no) = lower($1)")
+                    .bind(f.admission_no.trim())
+                    .fetch_optional(&mut *ctx.tx)
+                    .await?;
+            let student = student.ok_or_else(|| {
+                AppError::field(
+                    "admission_no",
+                    format!(
+                        "No student has the admission number {:?}.",
+                        f.admission_no.trim()
+                    ),
+                )
+            })?;
+            registrations::add(ctx, &class, student).await
+        },
+    )
+    .await
+}
+
+async fn end_registration(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath((id, reg)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let back = format!("/classes/{id}");
+    act(ctx, &session, &headers, &back, |_: &i64| "The pupil was removed from the class; their history is kept.".to_owned(), async move |ctx: &mut SchoolCtx| {
+        let student: Option<i64> = sqlx::query_scalar(
+            "UPDATE registrations SET is_current = FALSE, left_on = $3 WHERE id = $1 AND academic_class_id = $2 AND is_current RETURNING student_id",
+        )
+        .bind(reg)
+        .bind(id)
+        .bind(ctx.now.date_naive())
+        .fetch_optional(&mut *ctx.tx)
+        .await?;
+        let student = student.ok_or_else(AppError::not_found)?;
+        ctx.audit("unregister", "student", student, serde_json::json!({"academic_class_id": id})).await?;
+        Ok(student)
+    })
+    .await
+}
+
+async fn export_class(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
+    let rows = registrations::class_list(&mut ctx.tx, id).await?;
+    registrations::class_list_csv(&class, &rows)
+}
+
+/// The class form posts `teacher` and, per subject, `subject` (offered) and `teacher_<id>`.
+async fn save_class_settings(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let back = format!("/classes/{id}");
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let class_teacher_id = get("class_teacher_id").and_then(|v| v.parse().ok());
+    let subjects: Vec<SubjectTeacher> = pairs
+        .iter()
+        .filter(|(k, _)| k == "subject")
+        .filter_map(|(_, v)| v.parse::<i64>().ok())
+        .map(|s| SubjectTeacher {
+            subject_id: s,
+            teacher_id: get(&format!("teacher_{s}")).and_then(|v| v.parse().ok()),
+        })
+        .collect();
+    act(ctx, &session, &headers, &back, |c: &AcademicClass| format!("{} saved.", c.class_name), async move |ctx: &mut SchoolCtx| {
+        let before = db::academic_class_by_id(&mut ctx.tx, id).await?;
+        let s = db::session(&mut ctx.tx, before.session_id).await?;
+        let after = save_academic_class(&mut ctx.tx, ctx.school.id, &s, Some(id), &AcademicClassInput { class_id: None, class_teacher_id, subjects: Some(subjects) }, ctx.now).await?;
+        let to = |c: &AcademicClass| serde_json::json!({"class_teacher_id": c.class_teacher_id, "subjects": c.subjects.iter().map(|s| (s.subject_id, s.teacher_id)).collect::<Vec<_>>()});
+        ctx.audit("update", "academic_class", id, crate::audit::diff(&to(&before), &to(&after))).await?;
+        Ok(after)
+    })
+    .await
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/academics",
+            get(overview).layer(guard_exact(Action::View, "sessions")),
+        )
+        .route(
+            "/academics/subjects",
+            post(add_subject).layer(guard_exact(Action::Add, "subjects")),
+        )
+        .route(
+            "/academics/forms",
+            post(add_form).layer(guard_exact(Action::Add, "forms")),
+        )
+        .route(
+            "/academics/arms",
+            post(add_arm).layer(guard_exact(Action::Add, "classes")),
+        )
+        .route(
+            "/academics/sessions",
+            post(add_session).layer(guard_exact(Action::Add, "sessions")),
+        )
+        .route(
+            "/academics/sessions/current",
+            post(make_current).layer(guard_exact(Action::Change, "sessions")),
+        )
+        .route(
+            "/academics/terms",
+            post(add_term).layer(guard_exact(Action::Add, "terms")),
+        )
+        .route(
+            "/academics/terms/current",
+            post(make_term_current).layer(guard_exact(Action::Change, "terms")),
+        )
+        .route(
+            "/setup",
+            get(setup_form)
+                .post(setup_submit)
+                .layer(guard_exact(Action::Add, "sessions")),
+        )
+        .route(
+            "/classes",
+            get(classes)
+                .post(add_class)
+                .layer(guard("academic_classes")),
+        )
+        .route(
+            "/classes/{id}",
+            get(class_detail).layer(guard_exact(Action::View, "academic_classes")),
+        )
+        .route(
+            "/classes/{id}/settings",
+            post(save_class_settings).layer(guard_exact(Action::Change, "academic_classes")),
+        )
+        .route(
+            "/classes/{id}/register",
+            post(register_pupil).layer(guard_exact(Action::Add, "registrations")),
+        )
+        .route(
+            "/classes/{id}/registrations/{reg}/end",
+            post(end_registration).layer(guard_exact(Action::Delete, "registrations")),
+        )
+        .route(
+            "/classes/{id}/export.csv",
+            get(export_class).layer(guard_exact(Action::View, "registrations")),
+        )
+}

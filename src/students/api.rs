@@ -1,0 +1,380 @@
+//! `/api/v1/school/admissions/`: the student register, photos, exports and CSV import.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::Multipart,
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    db::{self, Student, StudentFilter, StudentInput},
+    guardians::{self, Guardian},
+    import::{self, ImportPreview},
+    photos,
+    registrations::{self, ClassHistory, csv_download},
+};
+use crate::{
+    app::AppState,
+    audit,
+    context::SchoolCtx,
+    error::{AppError, AppResult, ErrorBody},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    permissions::{Action, guard, guard_exact},
+};
+
+/// The register, searchable by name or admission number, filterable by class and status.
+#[utoipa::path(get, path = "/api/v1/school/admissions/", tag = "school-students", security(("bearer" = [])),
+    params(ListParams, StudentFilter),
+    responses((status = 200, description = "OK", body = Page<Student>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(filter): ApiQuery<StudentFilter>,
+) -> AppResult<Json<Page<Student>>> {
+    let (rows, count) = db::list(&mut ctx.tx, &params, &filter).await?;
+    Ok(Json(Page::new(rows, count, &params, &uri)?))
+}
+
+/// Admits a student (with guardians and a class, optionally). A blank admission number is
+/// generated from the school's pattern.
+#[utoipa::path(post, path = "/api/v1/school/admissions/", tag = "school-students", security(("bearer" = [])),
+    request_body = StudentInput,
+    responses((status = 201, description = "Created", body = Student), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn create(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<StudentInput>,
+) -> AppResult<(StatusCode, Json<Student>)> {
+    let s = admit(&mut ctx, &input).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Student> {
+    let s = db::create(&mut ctx.tx, input, ctx.now.date_naive(), ctx.now).await?;
+    let mut changes = audit::created(&db::audit_view(&s));
+    if let (Some(obj), Some(guardians)) = (changes.as_object_mut(), &input.guardians) {
+        obj.insert("guardians".into(), json!({"to": guardians.len()}));
+    }
+    ctx.audit("create", "student", s.id, changes).await?;
+    Ok(s)
+}
+
+#[utoipa::path(get, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Student>> {
+    Ok(Json(db::get(&mut ctx.tx, id).await?))
+}
+
+pub async fn change(ctx: &mut SchoolCtx, id: i64, input: &StudentInput) -> AppResult<Student> {
+    let (before, after) = db::update(&mut ctx.tx, id, input, ctx.now.date_naive(), ctx.now).await?;
+    let action = match (before.status.as_str(), after.status.as_str()) {
+        ("active", "withdrawn") => "withdraw",
+        ("active", "graduated") => "graduate",
+        (b, "active") if b != "active" => "reinstate",
+        _ => "update",
+    };
+    ctx.audit(
+        action,
+        "student",
+        id,
+        audit::diff(&db::audit_view(&before), &db::audit_view(&after)),
+    )
+    .await?;
+    Ok(after)
+}
+
+#[utoipa::path(put, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")), request_body = StudentInput,
+    responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<StudentInput>,
+) -> AppResult<Json<Student>> {
+    let mut v = crate::error::Validator::new();
+    for (field, value) in [
+        ("first_name", &input.first_name),
+        ("last_name", &input.last_name),
+        ("sex", &input.sex),
+    ] {
+        if value.is_none() {
+            v.add(field, "This field is required.");
+        }
+    }
+    v.finish()?;
+    let s = change(&mut ctx, id, &input).await?;
+    ctx.commit().await?;
+    Ok(Json(s))
+}
+
+/// Changes some fields; `{"status": "withdrawn"}` withdraws the student and keeps the record.
+#[utoipa::path(patch, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")), request_body = StudentInput,
+    responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn patch(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<StudentInput>,
+) -> AppResult<Json<Student>> {
+    let s = change(&mut ctx, id, &input).await?;
+    ctx.commit().await?;
+    Ok(Json(s))
+}
+
+pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
+    let before = db::get(&mut ctx.tx, id).await?;
+    sqlx::query("DELETE FROM students WHERE id = $1")
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    ctx.audit(
+        "delete",
+        "student",
+        id,
+        json!({"deleted": db::audit_view(&before)}),
+    )
+    .await?;
+    Ok(before)
+}
+
+/// Deletes a record entered by mistake, with its guardians and registrations. To keep the
+/// record of a pupil who left, set the status to `withdrawn` instead.
+#[utoipa::path(delete, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn delete(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    remove(&mut ctx, id).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The student's photo.
+#[utoipa::path(get, path = "/api/v1/school/admissions/{id}/photo/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    responses((status = 200, description = "The image", content_type = "image/jpeg"), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_photo(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    photos::load(&mut ctx, id).await
+}
+
+/// Uploads the photo (multipart field `photo`; JPEG, PNG or WebP, at most 2 MB, checked by
+/// content).
+#[utoipa::path(put, path = "/api/v1/school/admissions/{id}/photo/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    request_body(content_type = "multipart/form-data", description = "Field `photo`"),
+    responses((status = 204, description = "Saved"), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put_photo(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Multipart,
+) -> AppResult<StatusCode> {
+    let (bytes, kind) = photos::read_photo(multipart).await?;
+    photos::save(&mut ctx, id, bytes, kind).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentRecord {
+    pub student: Student,
+    pub guardians: Vec<Guardian>,
+    pub class_history: Vec<ClassHistory>,
+    pub school: String,
+    pub exported_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
+    Ok(StudentRecord {
+        student: db::get(&mut ctx.tx, id).await?,
+        guardians: guardians::for_student(&mut ctx.tx, id).await?,
+        class_history: registrations::history(&mut ctx.tx, id).await?,
+        school: ctx.school.name.to_string(),
+        exported_at: ctx.now,
+    })
+}
+
+/// The student's full record (details, guardians, class history), for the parent or a
+/// transfer.
+#[utoipa::path(get, path = "/api/v1/school/admissions/{id}/record/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    responses((status = 200, description = "OK", body = StudentRecord), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn full_record(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<StudentRecord>> {
+    Ok(Json(record(&mut ctx, id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` (default) or `json`
+    pub format: Option<String>,
+    pub status: Option<String>,
+    pub class: Option<i64>,
+    pub search: Option<String>,
+}
+
+/// The register (all matching students) as CSV or JSON.
+pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult<Response> {
+    let params = ListParams {
+        page: Some(1),
+        page_size: Some(i64::MAX / 2),
+        search: q.search.clone(),
+        ordering: None,
+    };
+    let filter = StudentFilter {
+        status: q.status.clone(),
+        class: q.class,
+    };
+    // Unpaginated: the whole register in one query.
+    let (rows, _) = db::list_all(&mut ctx.tx, &params, &filter).await?;
+    match q.format.as_deref().unwrap_or("csv") {
+        "json" => Ok((
+            [(
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"register.json\"",
+            )],
+            Json(rows),
+        )
+            .into_response()),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let io = |e: csv::Error| AppError::Internal(e.into());
+            w.write_record([
+                "admission_no",
+                "last_name",
+                "first_name",
+                "other_names",
+                "sex",
+                "date_of_birth",
+                "status",
+                "admission_date",
+                "class",
+                "address",
+            ])
+            .map_err(io)?;
+            for s in &rows {
+                w.write_record([
+                    s.admission_no.as_str(),
+                    &s.last_name,
+                    &s.first_name,
+                    &s.other_names,
+                    &s.sex,
+                    &s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                    &s.status,
+                    &s.admission_date.to_string(),
+                    s.current_class.as_deref().unwrap_or(""),
+                    &s.address,
+                ])
+                .map_err(io)?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+            Ok(csv_download(bytes, "register.csv"))
+        }
+        _ => Err(AppError::field("format", "Use csv or json.")),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/school/admissions/export/", tag = "school-students", security(("bearer" = [])),
+    params(ExportParams),
+    responses((status = 200, description = "The register as CSV or JSON", content_type = "text/csv"), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppResult<Response> {
+    export_register(&mut ctx, &q).await
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Check the file and return the preview without saving.
+    pub dry_run: Option<bool>,
+}
+
+/// Imports students from CSV (the request body, `Content-Type: text/csv`). Every row is
+/// checked first; one bad row means nothing is created and the rows' problems are returned.
+#[utoipa::path(post, path = "/api/v1/school/admissions/import/", tag = "school-students", security(("bearer" = [])),
+    params(ImportParams),
+    request_body(content_type = "text/csv", description = "Columns: admission_no, first_name, last_name, other_names, sex, date_of_birth, admission_date, address, class, guardian_name, guardian_relationship, guardian_phone, guardian_email"),
+    responses((status = 201, description = "Created", body = ImportPreview), (status = 200, description = "Preview (dry run)", body = ImportPreview), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn import_csv(
+    mut ctx: SchoolCtx,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ImportParams>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/csv") || ct.starts_with("text/plain"));
+    if !is_csv {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the file with `Content-Type: text/csv`.".into(),
+        ));
+    }
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| AppError::field("file", "The file must be UTF-8 text."))?;
+    let (mut preview, planned) = import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await?;
+    if preview.error_rows > 0 {
+        return Err(AppError::Validation {
+            detail: format!(
+                "{} of {} rows have problems; nothing was imported.",
+                preview.error_rows, preview.total
+            ),
+            errors: import::preview_errors(&preview),
+        });
+    }
+    if q.dry_run == Some(true) {
+        return Ok(Json(preview).into_response());
+    }
+    let ids = import::commit(
+        &mut ctx.tx,
+        &preview,
+        planned,
+        ctx.now.date_naive(),
+        ctx.now,
+    )
+    .await?;
+    preview.created = ids.len();
+    ctx.audit("import", "student", "*", json!({"created": ids.len()}))
+        .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(preview)).into_response())
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(list, create))
+                .routes(routes!(get, put, patch, delete))
+                .routes(routes!(full_record))
+                .routes(routes!(export))
+                .layer(guard("students")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_photo))
+                .layer(guard_exact(Action::View, "students")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(put_photo))
+                .layer(guard_exact(Action::Change, "students")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import_csv))
+                .layer(guard_exact(Action::Add, "students")),
+        )
+        .merge(guardians::router())
+        .merge(registrations::router())
+}

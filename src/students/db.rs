@@ -1,0 +1,478 @@
+//! Students: SQL, validation and admission numbers.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgConnection};
+use utoipa::{IntoParams, ToSchema};
+
+use super::guardians::{GuardianInput, insert_guardian};
+use crate::{
+    error::{AppError, AppResult, Validator},
+    http::ListParams,
+};
+
+pub const STATUSES: &[&str] = &["active", "withdrawn", "graduated"];
+pub const SEXES: &[&str] = &["female", "male"];
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Student {
+    pub id: i64,
+    #[schema(example = "ADM/2025/0042")]
+    pub admission_no: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub other_names: String,
+    /// `female` or `male`
+    pub sex: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub address: String,
+    /// `active`, `withdrawn` or `graduated`
+    pub status: String,
+    pub admission_date: NaiveDate,
+    pub has_photo: bool,
+    /// Academic class in the current session, if registered.
+    pub current_class_id: Option<i64>,
+    pub current_class: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Student {
+    pub fn full_name(&self) -> String {
+        let mut parts = vec![self.first_name.as_str()];
+        if !self.other_names.is_empty() {
+            parts.push(self.other_names.as_str());
+        }
+        parts.push(self.last_name.as_str());
+        parts.join(" ")
+    }
+
+    /// "Okafor, Chidi" for sorted lists.
+    pub fn sort_name(&self) -> String {
+        format!("{}, {}", self.last_name, self.first_name)
+    }
+}
+
+/// One select for students with their current class (no query per row).
+const STUDENT_SELECT: &str =
+    "SELECT s.id, s.admission_no, s.first_name, s.last_name, s.other_names, s.sex,
+        s.date_of_birth, s.address, s.status, s.admission_date, s.has_photo,
+        r.academic_class_id AS current_class_id, c.name AS current_class, s.created_at, s.updated_at
+   FROM students s
+   LEFT JOIN registrations r ON r.student_id = s.id AND r.is_current
+        AND r.session_id = (SELECT id FROM academic_sessions WHERE is_current)
+   LEFT JOIN academic_classes ac ON ac.id = r.academic_class_id
+   LEFT JOIN classes c ON c.id = ac.class_id";
+
+/// The expression the trigram index covers.
+const SEARCH_EXPR: &str =
+    "lower(s.admission_no || ' ' || s.first_name || ' ' || s.last_name || ' ' || s.other_names)";
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StudentFilter {
+    /// `active`, `withdrawn` or `graduated`
+    pub status: Option<String>,
+    /// Academic class id (pupils registered there now).
+    pub class: Option<i64>,
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &StudentFilter,
+) -> AppResult<(Vec<Student>, i64)> {
+    let (limit, offset) = params.limit_offset()?;
+    let order = params.order_by(
+        &[
+            ("last_name", "lower(s.last_name), lower(s.first_name)"),
+            ("first_name", "lower(s.first_name), lower(s.last_name)"),
+            ("admission_no", "lower(s.admission_no)"),
+            ("admission_date", "s.admission_date"),
+            ("created_at", "s.created_at"),
+        ],
+        "lower(s.last_name) ASC, lower(s.first_name) ASC",
+    )?;
+    if let Some(status) = &filter.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(AppError::field(
+                "status",
+                "Use active, withdrawn or graduated.",
+            ));
+        }
+    }
+    let pattern = params.search_pattern()?.map(|p| p.to_lowercase());
+    let where_sql = format!(
+        "WHERE ($1::text IS NULL OR {SEARCH_EXPR} LIKE $1)
+           AND ($2::text IS NULL OR s.status = $2)
+           AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM registrations rr
+                WHERE rr.student_id = s.id AND rr.is_current AND rr.academic_class_id = $3))"
+    );
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM students s {where_sql}"
+    )))
+    .bind(&pattern)
+    .bind(&filter.status)
+    .bind(filter.class)
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STUDENT_SELECT} {where_sql} ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
+    )))
+    .bind(&pattern)
+    .bind(&filter.status)
+    .bind(filter.class)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((rows, count))
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> AppResult<Student> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STUDENT_SELECT} WHERE s.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(AppError::not_found)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StudentInput {
+    /// Left blank on create, it is generated from the school's pattern.
+    pub admission_no: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub other_names: Option<String>,
+    pub sex: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub address: Option<String>,
+    pub status: Option<String>,
+    /// Defaults to today.
+    pub admission_date: Option<NaiveDate>,
+    /// On create only: guardians to add with the student.
+    pub guardians: Option<Vec<GuardianInput>>,
+    /// On create only: register the student in this academic class of the current session.
+    pub academic_class_id: Option<i64>,
+}
+
+/// The fields after merging an update onto the stored student.
+struct Merged {
+    admission_no: Option<String>,
+    first_name: String,
+    last_name: String,
+    other_names: String,
+    sex: String,
+    date_of_birth: Option<NaiveDate>,
+    address: String,
+    status: String,
+    admission_date: NaiveDate,
+}
+
+fn merge(input: &StudentInput, before: Option<&Student>, today: NaiveDate) -> Merged {
+    let pick = |new: &Option<String>, old: Option<&String>| -> String {
+        new.clone()
+            .or_else(|| old.cloned())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    Merged {
+        admission_no: input
+            .admission_no
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or_else(|| before.map(|b| b.admission_no.clone())),
+        first_name: pick(&input.first_name, before.map(|b| &b.first_name)),
+        last_name: pick(&input.last_name, before.map(|b| &b.last_name)),
+        other_names: pick(&input.other_names, before.map(|b| &b.other_names)),
+        sex: pick(&input.sex, before.map(|b| &b.sex)).to_lowercase(),
+        date_of_birth: input.date_of_birth.or(before.and_then(|b| b.date_of_birth)),
+        address: pick(&input.address, before.map(|b| &b.address)),
+        status: input
+            .status
+            .clone()
+            .or_else(|| before.map(|b| b.status.clone()))
+            .unwrap_or_else(|| "active".to_owned()),
+        admission_date: input
+            .admission_date
+            .or(before.map(|b| b.admission_date))
+            .unwrap_or(today),
+    }
+}
+
+fn validate(v: &mut Validator, m: &Merged, today: NaiveDate) {
+    if let Some(no) = &m.admission_no {
+        v.text("admission_no", no, 1, 40);
+    }
+    v.text("first_name", &m.first_name, 1, 80);
+    v.text("last_name", &m.last_name, 1, 80);
+    v.text("other_names", &m.other_names, 0, 120);
+    if !SEXES.contains(&m.sex.as_str()) {
+        v.add("sex", "Choose female or male.");
+    }
+    if let Some(dob) = m.date_of_birth {
+        if dob >= today {
+            v.add("date_of_birth", "The date of birth must be in the past.");
+        } else if today.year() - dob.year() > 40 {
+            v.add("date_of_birth", "Check the year of birth.");
+        }
+    }
+    v.text("address", &m.address, 0, 500);
+    if !STATUSES.contains(&m.status.as_str()) {
+        v.add("status", "Use active, withdrawn or graduated.");
+    }
+    if m.admission_date > today + chrono::Duration::days(366) {
+        v.add("admission_date", "The admission date is too far ahead.");
+    }
+}
+
+/// The next admission number from the school's pattern (`{YYYY}`, `{SEQ:n}`). The settings
+/// row lock serialises concurrent admissions; numbers already taken are skipped.
+pub async fn next_admission_no(conn: &mut PgConnection, admitted: NaiveDate) -> AppResult<String> {
+    for _ in 0..1000 {
+        let (pattern, seq): (String, i32) = sqlx::query_as(
+            "UPDATE general_settings SET next_admission_seq = next_admission_seq + 1
+              WHERE id = 1 RETURNING admission_number_pattern, next_admission_seq - 1",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let candidate = render_admission_pattern(&pattern, admitted.year(), seq);
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM students WHERE lower(admission_no) = lower($1))",
+        )
+        .bind(&candidate)
+        .fetch_one(&mut *conn)
+        .await?;
+        if !taken {
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::Conflict(
+        "Could not find a free admission number; check the admission number pattern.".into(),
+    ))
+}
+
+pub fn render_admission_pattern(pattern: &str, year: i32, seq: i32) -> String {
+    let mut out = pattern
+        .replace("{YYYY}", &year.to_string())
+        .replace("{YY}", &format!("{:02}", year.rem_euclid(100)));
+    while let Some(start) = out.find("{SEQ") {
+        let Some(end) = out[start..].find('}').map(|e| start + e) else {
+            break;
+        };
+        let width: usize = out[start + 4..end]
+            .trim_start_matches(':')
+            .parse()
+            .unwrap_or(0);
+        out.replace_range(start..=end, &format!("{seq:0width$}"));
+    }
+    out
+}
+
+pub fn validate_pattern(pattern: &str) -> Result<(), &'static str> {
+    if !pattern.contains("{SEQ") {
+        return Err("The pattern must contain {SEQ} or {SEQ:n} for the running number.");
+    }
+    if pattern.len() > 40 {
+        return Err("Use at most 40 characters.");
+    }
+    Ok(())
+}
+
+const ADMISSION_TAKEN: &str = "Another student has this admission number.";
+
+pub async fn create(
+    conn: &mut PgConnection,
+    input: &StudentInput,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> AppResult<Student> {
+    let m = merge(input, None, today);
+    let mut v = Validator::new();
+    validate(&mut v, &m, today);
+    let guardians = input.guardians.clone().unwrap_or_default();
+    if guardians.len() > 10 {
+        v.add("guardians", "At most 10 guardians.");
+    }
+    for (i, g) in guardians.iter().enumerate() {
+        for (field, messages) in g.problems() {
+            for msg in messages {
+                v.add(&format!("guardians[{i}].{field}"), msg);
+            }
+        }
+    }
+    let class = match input.academic_class_id {
+        Some(ac) => match super::registrations::current_session_class(conn, ac).await? {
+            Some(class) => Some(class),
+            None => {
+                v.add(
+                    "academic_class_id",
+                    "Choose a class of the current session.",
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(no) = &m.admission_no {
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM students WHERE lower(admission_no) = lower($1))",
+        )
+        .bind(no)
+        .fetch_one(&mut *conn)
+        .await?;
+        if taken {
+            v.add("admission_no", ADMISSION_TAKEN);
+        }
+    }
+    v.finish()?;
+    let admission_no = match m.admission_no.clone() {
+        Some(no) => no,
+        None => next_admission_no(conn, m.admission_date).await?,
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO students (admission_no, first_name, last_name, other_names, sex, date_of_birth,
+                               address, status, admission_date, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(&admission_no)
+    .bind(&m.first_name)
+    .bind(&m.last_name)
+    .bind(&m.other_names)
+    .bind(&m.sex)
+    .bind(m.date_of_birth)
+    .bind(&m.address)
+    .bind(&m.status)
+    .bind(m.admission_date)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| AppError::from(e).on_constraint("students_admission_no_key", "admission_no", ADMISSION_TAKEN))?;
+    for (i, g) in guardians.iter().enumerate() {
+        let mut g = g.clone();
+        g.student_id = Some(id);
+        if i == 0 && guardians.iter().all(|g| g.is_primary != Some(true)) {
+            g.is_primary = Some(true);
+        }
+        insert_guardian(conn, id, &g, now).await?;
+    }
+    if let Some((session_id, ac_id)) = class {
+        super::registrations::register(conn, id, session_id, ac_id, today, now).await?;
+    }
+    get(conn, id).await
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    input: &StudentInput,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> AppResult<(Student, Student)> {
+    let before = get(conn, id).await?;
+    if input.guardians.is_some() || input.academic_class_id.is_some() {
+        let mut v = Validator::new();
+        if input.guardians.is_some() {
+            v.add("guardians", "Change guardians through /guardians/.");
+        }
+        if input.academic_class_id.is_some() {
+            v.add(
+                "academic_class_id",
+                "Change classes through the class registrations.",
+            );
+        }
+        v.finish()?;
+    }
+    let m = merge(input, Some(&before), today);
+    let mut v = Validator::new();
+    validate(&mut v, &m, today);
+    v.finish()?;
+    sqlx::query(
+        "UPDATE students SET admission_no = $2, first_name = $3, last_name = $4, other_names = $5, sex = $6,
+                date_of_birth = $7, address = $8, status = $9, admission_date = $10, updated_at = $11
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(m.admission_no.as_deref().unwrap_or(&before.admission_no))
+    .bind(&m.first_name)
+    .bind(&m.last_name)
+    .bind(&m.other_names)
+    .bind(&m.sex)
+    .bind(m.date_of_birth)
+    .bind(&m.address)
+    .bind(&m.status)
+    .bind(m.admission_date)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| AppError::from(e).on_constraint("students_admission_no_key", "admission_no", ADMISSION_TAKEN))?;
+    // Leaving the school closes the current class registration; the history stays.
+    if m.status != "active" && before.status == "active" {
+        sqlx::query(
+            "UPDATE registrations SET is_current = FALSE, left_on = $2 WHERE student_id = $1 AND is_current",
+        )
+        .bind(id)
+        .bind(today)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let after = get(conn, id).await?;
+    Ok((before, after))
+}
+
+/// The audit view of a student: the fields people change.
+pub fn audit_view(s: &Student) -> serde_json::Value {
+    serde_json::json!({
+        "admission_no": s.admission_no, "first_name": s.first_name, "last_name": s.last_name,
+        "other_names": s.other_names, "sex": s.sex, "date_of_birth": s.date_of_birth,
+        "address": s.address, "status": s.status, "admission_date": s.admission_date,
+    })
+}
+
+/// Every matching student, unpaginated (exports).
+pub async fn list_all(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &StudentFilter,
+) -> AppResult<(Vec<Student>, i64)> {
+    let all = ListParams {
+        page: Some(1),
+        page_size: None,
+        ..params.clone()
+    };
+    let (_, count) = list(
+        conn,
+        &ListParams {
+            page_size: Some(1),
+            ..all.clone()
+        },
+        filter,
+    )
+    .await?;
+    let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut page = 1;
+    while (rows.len() as i64) < count {
+        let (mut chunk, _) = list(
+            conn,
+            &ListParams {
+                page: Some(page),
+                page_size: Some(crate::http::pagination::MAX_PAGE_SIZE),
+                ..all.clone()
+            },
+            filter,
+        )
+        .await?;
+        if chunk.is_empty() {
+            break;
+        }
+        rows.append(&mut chunk);
+        page += 1;
+    }
+    Ok((rows, count))
+}

@@ -1,0 +1,368 @@
+//! Guardians of a student: several per student, one primary. Phones in E.164 so the
+//! WhatsApp chatbot can find parents later.
+
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    app::AppState,
+    audit,
+    context::SchoolCtx,
+    error::{AppError, AppResult, ErrorBody, FieldErrors, Validator},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    permissions::guard,
+};
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Guardian {
+    pub id: i64,
+    pub student_id: i64,
+    #[schema(example = "Ngozi Okafor")]
+    pub full_name: String,
+    #[schema(example = "Mother")]
+    pub relationship: String,
+    /// E.164, e.g. `+2348031234567`
+    pub phone: String,
+    pub email: String,
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardianInput {
+    /// Required when creating through `/guardians/`.
+    pub student_id: Option<i64>,
+    pub full_name: Option<String>,
+    pub relationship: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub is_primary: Option<bool>,
+}
+
+/// Normalises a phone number to E.164 (`+` and 7 to 15 digits), ignoring spaces, dashes,
+/// dots and brackets. None when it is not one.
+pub fn normalise_phone(raw: &str) -> Option<String> {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = cleaned.strip_prefix('+')?;
+    let ok = (7..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then(|| format!("+{digits}"))
+}
+
+impl GuardianInput {
+    /// Field problems of this guardian (used alone and inside a student's form).
+    pub fn problems(&self) -> FieldErrors {
+        let mut v = Validator::new();
+        v.text("full_name", self.full_name.as_deref().unwrap_or(""), 2, 120);
+        v.text(
+            "relationship",
+            self.relationship.as_deref().unwrap_or(""),
+            0,
+            40,
+        );
+        let phone = self.phone.as_deref().unwrap_or("").trim();
+        if !phone.is_empty() && normalise_phone(phone).is_none() {
+            v.add(
+                "phone",
+                "Enter the phone in international format, e.g. +2348031234567.",
+            );
+        }
+        let email = self.email.as_deref().unwrap_or("").trim();
+        if !email.is_empty() {
+            v.email("email", email);
+        }
+        v.into_errors()
+    }
+}
+
+const COLS: &str = "id, student_id, full_name, relationship, phone, email, is_primary";
+
+pub async fn insert_guardian(
+    conn: &mut PgConnection,
+    student_id: i64,
+    g: &GuardianInput,
+    now: DateTime<Utc>,
+) -> AppResult<Guardian> {
+    let has_any: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM guardians WHERE student_id = $1)")
+            .bind(student_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let primary = g.is_primary.unwrap_or(!has_any);
+    if primary {
+        sqlx::query("UPDATE guardians SET is_primary = FALSE WHERE student_id = $1 AND is_primary")
+            .bind(student_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let phone = g
+        .phone
+        .as_deref()
+        .and_then(normalise_phone)
+        .unwrap_or_default();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO guardians (student_id, full_name, relationship, phone, email, is_primary, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLS}"
+    )))
+    .bind(student_id)
+    .bind(g.full_name.as_deref().unwrap_or("").trim())
+    .bind(g.relationship.as_deref().unwrap_or("").trim())
+    .bind(phone)
+    .bind(g.email.as_deref().unwrap_or("").trim().to_lowercase())
+    .bind(primary)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(Into::into)
+}
+
+pub async fn for_student(
+    conn: &mut PgConnection,
+    student_id: i64,
+) -> Result<Vec<Guardian>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM guardians WHERE student_id = $1 ORDER BY is_primary DESC, id"
+    )))
+    .bind(student_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> AppResult<Guardian> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM guardians WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(AppError::not_found)
+}
+
+pub async fn update_guardian(
+    conn: &mut PgConnection,
+    id: i64,
+    input: &GuardianInput,
+    now: DateTime<Utc>,
+) -> AppResult<(Guardian, Guardian)> {
+    let before = get(conn, id).await?;
+    if input.student_id.is_some_and(|s| s != before.student_id) {
+        return Err(AppError::field(
+            "student_id",
+            "A guardian cannot move to another student.",
+        ));
+    }
+    let merged = GuardianInput {
+        student_id: Some(before.student_id),
+        full_name: input.full_name.clone().or(Some(before.full_name.clone())),
+        relationship: input
+            .relationship
+            .clone()
+            .or(Some(before.relationship.clone())),
+        phone: input.phone.clone().or(Some(before.phone.clone())),
+        email: input.email.clone().or(Some(before.email.clone())),
+        is_primary: input.is_primary.or(Some(before.is_primary)),
+    };
+    let problems = merged.problems();
+    if !problems.is_empty() {
+        return Err(AppError::fields(problems));
+    }
+    if merged.is_primary == Some(true) && !before.is_primary {
+        sqlx::query("UPDATE guardians SET is_primary = FALSE WHERE student_id = $1 AND is_primary")
+            .bind(before.student_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let after = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE guardians SET full_name = $2, relationship = $3, phone = $4, email = $5, is_primary = $6, updated_at = $7
+          WHERE id = $1 RETURNING {COLS}"
+    )))
+    .bind(id)
+    .bind(merged.full_name.as_deref().unwrap_or("").trim())
+    .bind(merged.relationship.as_deref().unwrap_or("").trim())
+    .bind(merged.phone.as_deref().and_then(normalise_phone).unwrap_or_default())
+    .bind(merged.email.as_deref().unwrap_or("").trim().to_lowercase())
+    .bind(merged.is_primary.unwrap_or(false))
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok((before, after))
+}
+
+fn view(g: &Guardian) -> serde_json::Value {
+    serde_json::to_value(g).unwrap_or_default()
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GuardianFilter {
+    /// Only this student's guardians.
+    pub student: Option<i64>,
+}
+
+/// Guardians, searchable by name, phone or email.
+#[utoipa::path(get, path = "/api/v1/school/guardians/", tag = "school-students", security(("bearer" = [])),
+    params(ListParams, GuardianFilter),
+    responses((status = 200, description = "OK", body = Page<Guardian>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_guardians(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(filter): ApiQuery<GuardianFilter>,
+) -> AppResult<Json<Page<Guardian>>> {
+    let (limit, offset) = params.limit_offset()?;
+    let pattern = params.search_pattern()?;
+    let order = params.order_by(
+        &[("full_name", "lower(full_name)"), ("id", "id")],
+        "lower(full_name) ASC",
+    )?;
+    let where_sql =
+        "WHERE ($1::text IS NULL OR full_name ILIKE $1 OR phone ILIKE $1 OR email ILIKE $1)
+                       AND ($2::bigint IS NULL OR student_id = $2)";
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM guardians {where_sql}"
+    )))
+    .bind(&pattern)
+    .bind(filter.student)
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM guardians {where_sql} ORDER BY {order}, id LIMIT $3 OFFSET $4"
+    )))
+    .bind(&pattern)
+    .bind(filter.student)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *ctx.tx)
+    .await?;
+    Ok(Json(Page::new(rows, count, &params, &uri)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/school/guardians/", tag = "school-students", security(("bearer" = [])),
+    request_body = GuardianInput,
+    responses((status = 201, description = "Created", body = Guardian), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn create_guardian(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<GuardianInput>,
+) -> AppResult<(StatusCode, Json<Guardian>)> {
+    let mut problems = input.problems();
+    match input.student_id {
+        None => {
+            problems
+                .entry("student_id".into())
+                .or_default()
+                .push("This field is required.".into());
+        }
+        Some(id) => {
+            if super::db::get(&mut ctx.tx, id).await.is_err() {
+                problems
+                    .entry("student_id".into())
+                    .or_default()
+                    .push("There is no such student.".into());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::fields(problems));
+    }
+    let student_id = input.student_id.unwrap_or_default();
+    let g = insert_guardian(&mut ctx.tx, student_id, &input, ctx.now).await?;
+    ctx.audit("create", "guardian", g.id, audit::created(&view(&g)))
+        .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(g)))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Guardian id")),
+    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_guardian(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Guardian>> {
+    Ok(Json(get(&mut ctx.tx, id).await?))
+}
+
+async fn change(mut ctx: SchoolCtx, id: i64, input: GuardianInput) -> AppResult<Json<Guardian>> {
+    let (before, after) = update_guardian(&mut ctx.tx, id, &input, ctx.now).await?;
+    ctx.audit(
+        "update",
+        "guardian",
+        id,
+        audit::diff(&view(&before), &view(&after)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(after))
+}
+
+#[utoipa::path(put, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Guardian id")), request_body = GuardianInput,
+    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put_guardian(
+    ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<GuardianInput>,
+) -> AppResult<Json<Guardian>> {
+    change(ctx, id, input).await
+}
+
+#[utoipa::path(patch, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Guardian id")), request_body = GuardianInput,
+    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn patch_guardian(
+    ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<GuardianInput>,
+) -> AppResult<Json<Guardian>> {
+    change(ctx, id, input).await
+}
+
+pub async fn delete_guardian(ctx: &mut SchoolCtx, id: i64) -> AppResult<Guardian> {
+    let before = get(&mut ctx.tx, id).await?;
+    sqlx::query("DELETE FROM guardians WHERE id = $1")
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    if before.is_primary {
+        // Another guardian, if any, becomes primary.
+        sqlx::query(
+            "UPDATE guardians SET is_primary = TRUE WHERE id = (SELECT id FROM guardians WHERE student_id = $1 ORDER BY id LIMIT 1)",
+        )
+        .bind(before.student_id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    ctx.audit("delete", "guardian", id, json!({"deleted": view(&before)}))
+        .await?;
+    Ok(before)
+}
+
+#[utoipa::path(delete, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Guardian id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn remove_guardian(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    delete_guardian(&mut ctx, id).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_guardians, create_guardian))
+        .routes(routes!(
+            get_guardian,
+            put_guardian,
+            patch_guardian,
+            remove_guardian
+        ))
+        .layer(guard("guardians"))
+}
