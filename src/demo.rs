@@ -79,6 +79,9 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
             .await?;
             println!("demo: created {}", school.name);
         }
+        let created = schools::get_by_code(&mut conn, school.code)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo school {} missing", school.code))?;
         for (full_name, email, role) in school.staff {
             if users::find_by_email_in_scope(&mut conn, email, None)
                 .await?
@@ -108,7 +111,116 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
             )
             .await?;
         }
+        seed_records(pool, &created.schema_name, created.id).await?;
     }
+    Ok(())
+}
+
+const FIRST_NAMES_F: &[&str] = &[
+    "Adaeze", "Amina", "Chiamaka", "Folake", "Ifeoma", "Kemi", "Ngozi", "Nneka", "Tolu", "Zainab",
+    "Aisha", "Blessing", "Chioma", "Esther", "Fatima", "Grace", "Halima", "Joy", "Mercy",
+    "Temitope",
+];
+const FIRST_NAMES_M: &[&str] = &[
+    "Adebayo", "Chidi", "Emeka", "Femi", "Ibrahim", "Kunle", "Musa", "Obinna", "Segun", "Tunde",
+    "Abdul", "Daniel", "Ejike", "Gbenga", "Ikenna", "John", "Kayode", "Olumide", "Samuel", "Yusuf",
+];
+const SURNAMES: &[&str] = &[
+    "Okafor", "Adeyemi", "Bello", "Eze", "Ogunleye", "Nwosu", "Abubakar", "Olawale", "Okonkwo",
+    "Danjuma", "Adeleke", "Chukwu", "Ibekwe", "Lawal", "Obi", "Salami", "Uche", "Yakubu",
+];
+
+/// The school year and about six pupils per class, with a guardian each.
+async fn seed_records(pool: &PgPool, schema: &str, school_id: i64) -> anyhow::Result<()> {
+    use crate::{academics, students};
+    let mut tx = crate::db::begin_school(pool, schema).await?;
+    let has_session: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM academic_sessions)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if has_session {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    academics::setup::run(
+        &mut tx,
+        school_id,
+        &academics::setup::SetupForm::suggested(today),
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo set-up: {e:?}"))?;
+    let session = academics::current_session(&mut tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no session after set-up"))?;
+    let classes = academics::academic_classes(&mut tx, session.id).await?;
+    let mut n = 0usize;
+    for class in &classes {
+        for _ in 0..6 {
+            n += 1;
+            let female = n % 2 == 0;
+            let first = if female {
+                FIRST_NAMES_F[n % FIRST_NAMES_F.len()]
+            } else {
+                FIRST_NAMES_M[n % FIRST_NAMES_M.len()]
+            };
+            let last = SURNAMES[(n * 7) % SURNAMES.len()];
+            let age = 10
+                + (class
+                    .form_name
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse::<i64>()
+                    .unwrap_or(1))
+                + if class.form_name.starts_with("SS") {
+                    3
+                } else {
+                    0
+                };
+            let dob = today - chrono::Duration::days(age * 365 + (n as i64 * 37) % 300);
+            let parent = if female { "Mother" } else { "Father" };
+            let parent_first = if female {
+                FIRST_NAMES_F[(n + 3) % FIRST_NAMES_F.len()]
+            } else {
+                FIRST_NAMES_M[(n + 5) % FIRST_NAMES_M.len()]
+            };
+            let input = students::StudentInput {
+                first_name: Some(first.to_owned()),
+                last_name: Some(last.to_owned()),
+                sex: Some(if female { "female" } else { "male" }.to_owned()),
+                date_of_birth: Some(dob),
+                address: Some(format!(
+                    "{} {} Street, Ikeja, Lagos",
+                    3 + n % 40,
+                    SURNAMES[n % SURNAMES.len()]
+                )),
+                admission_date: Some(session.starts_on),
+                academic_class_id: Some(class.id),
+                guardians: Some(vec![students::guardians::GuardianInput {
+                    full_name: Some(format!("{parent_first} {last}")),
+                    relationship: Some(parent.to_owned()),
+                    phone: Some(format!("+23480{:08}", 31_000_000 + n * 7919)),
+                    email: Some(format!(
+                        "{}.{}@example.com",
+                        parent_first.to_lowercase(),
+                        last.to_lowercase()
+                    )),
+                    is_primary: Some(true),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            };
+            students::create(&mut tx, &input, today, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo student: {e:?}"))?;
+        }
+    }
+    tx.commit().await?;
+    println!(
+        "demo: {schema}: school year, {} classes and {n} students",
+        classes.len()
+    );
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! School changes go to the school's `audit_log`, platform changes to `platform_audit_log`.
 
 pub mod api;
+pub mod pages;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

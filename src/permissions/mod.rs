@@ -3,6 +3,7 @@
 //! same check guards the API and the pages.
 
 pub mod api;
+pub mod pages;
 pub mod roles;
 
 use std::collections::BTreeSet;

@@ -68,6 +68,7 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
         "terms",
         "forms",
         "classes",
+        "subjects",
         "academic_classes",
         "notices",
     ]);

@@ -32,7 +32,7 @@ use crate::{
 #[utoipa::path(get, path = "/api/v1/school/admissions/", tag = "school-students", security(("bearer" = [])),
     params(ListParams, StudentFilter),
     responses((status = 200, description = "OK", body = Page<Student>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list(
+async fn list_admissions(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -47,7 +47,7 @@ async fn list(
 #[utoipa::path(post, path = "/api/v1/school/admissions/", tag = "school-students", security(("bearer" = [])),
     request_body = StudentInput,
     responses((status = 201, description = "Created", body = Student), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn create(
+async fn admit_student(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<StudentInput>,
 ) -> AppResult<(StatusCode, Json<Student>)> {
@@ -69,7 +69,7 @@ pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Stude
 #[utoipa::path(get, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")),
     responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn get(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Student>> {
+async fn get_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Student>> {
     Ok(Json(db::get(&mut ctx.tx, id).await?))
 }
 
@@ -94,7 +94,7 @@ pub async fn change(ctx: &mut SchoolCtx, id: i64, input: &StudentInput) -> AppRe
 #[utoipa::path(put, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")), request_body = StudentInput,
     responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn put(
+async fn put_admission(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StudentInput>,
@@ -119,7 +119,7 @@ async fn put(
 #[utoipa::path(patch, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")), request_body = StudentInput,
     responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn patch(
+async fn patch_admission(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StudentInput>,
@@ -150,7 +150,7 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
 #[utoipa::path(delete, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn delete(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+async fn delete_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     remove(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -288,7 +288,10 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
 #[utoipa::path(get, path = "/api/v1/school/admissions/export/", tag = "school-students", security(("bearer" = [])),
     params(ExportParams),
     responses((status = 200, description = "The register as CSV or JSON", content_type = "text/csv"), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppResult<Response> {
+async fn export_register_api(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<ExportParams>,
+) -> AppResult<Response> {
     export_register(&mut ctx, &q).await
 }
 
@@ -354,10 +357,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(list, create))
-                .routes(routes!(get, put, patch, delete))
+                .routes(routes!(list_admissions, admit_student))
+                .routes(routes!(
+                    get_admission,
+                    put_admission,
+                    patch_admission,
+                    delete_admission
+                ))
                 .routes(routes!(full_record))
-                .routes(routes!(export))
+                .routes(routes!(export_register_api))
                 .layer(guard("students")),
         )
         .merge(

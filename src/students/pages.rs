@@ -1,9 +1,820 @@
-//! School pages for students.
+//! School pages for the student register: list with search-as-you-type, admission form,
+//! profile (details, photo, guardians, class history), withdrawal, CSV import and exports.
 
-use axum::Router;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Json, Router,
+    extract::Multipart,
+    http::{HeaderMap, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use tower_sessions::Session as WebSession;
 
-use crate::app::AppState;
+use super::{
+    api::{self, ExportParams},
+    db::{self, Student, StudentFilter, StudentInput},
+    guardians::{self, Guardian, GuardianInput},
+    import::{self, ImportPreview},
+    photos,
+    registrations::{self, ClassHistory},
+};
+use crate::{
+    academics::{self, AcademicClass},
+    app::AppState,
+    auth::csrf::CsrfToken,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::{ApiPath, ApiQuery, ListParams, Page},
+    permissions::{Action, guard_exact},
+    web::{FormErrors, Layout, field_errors, flash, is_htmx, see_other, with_status},
+};
+
+// ---- list ----
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    page: Option<i64>,
+    search: Option<String>,
+    status: Option<String>,
+    class: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/students.html")]
+struct StudentsPage {
+    layout: Layout,
+    page: Page<Student>,
+    search: String,
+    status: String,
+    class: Option<i64>,
+    classes: Vec<AcademicClass>,
+    can_add: bool,
+}
+
+impl StudentsPage {
+    fn is_class(&self, id: &i64) -> bool {
+        self.class == Some(*id)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/student_rows.html")]
+struct StudentRows {
+    page: Page<Student>,
+    search: String,
+}
+
+async fn current_classes(ctx: &mut SchoolCtx) -> AppResult<Vec<AcademicClass>> {
+    Ok(match academics::current_session(&mut ctx.tx).await? {
+        Some(s) => academics::academic_classes(&mut ctx.tx, s.id).await?,
+        None => Vec::new(),
+    })
+}
+
+async fn list(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Response> {
+    let params = ListParams {
+        page: q.page,
+        page_size: Some(25),
+        search: q.search.clone(),
+        ordering: None,
+    };
+    let class = q.class.as_deref().and_then(|c| c.parse().ok());
+    let status = q.status.clone().filter(|s| !s.is_empty());
+    let filter = StudentFilter {
+        status: status.clone(),
+        class,
+    };
+    let (rows, count) = db::list(&mut ctx.tx, &params, &filter).await?;
+    let page = Page::new(rows, count, &params, &uri)?;
+    let search = q.search.unwrap_or_default();
+    if is_htmx(&headers) {
+        return Ok(StudentRows { page, search }.into_response());
+    }
+    Ok(StudentsPage {
+        layout: ctx.layout("Students", "students", &csrf),
+        page,
+        search,
+        status: status.unwrap_or_default(),
+        class,
+        classes: current_classes(&mut ctx).await?,
+        can_add: ctx.perms.has("add_students"),
+    }
+    .into_response())
+}
+
+// ---- admission and edit form ----
+
+#[derive(Debug, Default, Deserialize)]
+struct StudentForm {
+    #[serde(default)]
+    admission_no: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    other_names: String,
+    #[serde(default)]
+    sex: String,
+    #[serde(default)]
+    date_of_birth: String,
+    #[serde(default)]
+    admission_date: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    class_id: String,
+    #[serde(default)]
+    guardian_name: String,
+    #[serde(default)]
+    guardian_relationship: String,
+    #[serde(default)]
+    guardian_phone: String,
+    #[serde(default)]
+    guardian_email: String,
+}
+
+impl StudentForm {
+    fn from_student(s: &Student) -> Self {
+        Self {
+            admission_no: s.admission_no.clone(),
+            first_name: s.first_name.clone(),
+            last_name: s.last_name.clone(),
+            other_names: s.other_names.clone(),
+            sex: s.sex.clone(),
+            date_of_birth: s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+            admission_date: s.admission_date.to_string(),
+            address: s.address.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Dates are checked here so a typo is a field error, not a lost form.
+    fn to_input(&self, creating: bool) -> Result<StudentInput, FormErrors> {
+        let mut errors = FormErrors::default();
+        let mut date = |field: &str, raw: &str| -> Option<NaiveDate> {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return None;
+            }
+            match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors
+                        .0
+                        .entry(field.to_owned())
+                        .or_default()
+                        .push("Enter a date as YYYY-MM-DD.".into());
+                    None
+                }
+            }
+        };
+        let dob = date("date_of_birth", &self.date_of_birth);
+        let admitted = date("admission_date", &self.admission_date);
+        let has_guardian = !self.guardian_name.trim().is_empty()
+            || !self.guardian_phone.trim().is_empty()
+            || !self.guardian_email.trim().is_empty();
+        let input = StudentInput {
+            admission_no: Some(self.admission_no.clone()).filter(|s| !s.trim().is_empty()),
+            first_name: Some(self.first_name.clone()),
+            last_name: Some(self.last_name.clone()),
+            other_names: Some(self.other_names.clone()),
+            sex: Some(self.sex.clone()),
+            date_of_birth: dob,
+            address: Some(self.address.clone()),
+            status: None,
+            admission_date: admitted,
+            guardians: (creating && has_guardian).then(|| {
+                vec![GuardianInput {
+                    student_id: None,
+                    full_name: Some(self.guardian_name.clone()),
+                    relationship: Some(self.guardian_relationship.clone()),
+                    phone: Some(self.guardian_phone.clone()),
+                    email: Some(self.guardian_email.clone()),
+                    is_primary: Some(true),
+                }]
+            }),
+            academic_class_id: if creating {
+                self.class_id.parse().ok()
+            } else {
+                None
+            },
+        };
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Guardian errors come back as `guardians[0].phone`; show them on the form's fields.
+fn form_errors(mut e: FormErrors) -> FormErrors {
+    let keys: Vec<String> =
+        e.0.keys()
+            .filter(|k| k.starts_with("guardians[0]."))
+            .cloned()
+            .collect();
+    for k in keys {
+        if let Some(v) = e.0.remove(&k) {
+            e.0.insert(
+                format!(
+                    "guardian_{}",
+                    k.trim_start_matches("guardians[0].")
+                        .replace("full_name", "name")
+                ),
+                v,
+            );
+        }
+    }
+    if let Some(v) = e.0.remove("academic_class_id") {
+        e.0.insert("class_id".into(), v);
+    }
+    e
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/student_form.html")]
+struct StudentFormPage {
+    layout: Layout,
+    form: StudentForm,
+    errors: FormErrors,
+    classes: Vec<AcademicClass>,
+    /// None when admitting.
+    student_id: Option<i64>,
+    pattern_hint: String,
+}
+
+async fn form_page(
+    ctx: &mut SchoolCtx,
+    csrf: &str,
+    form: StudentForm,
+    errors: FormErrors,
+    student_id: Option<i64>,
+) -> AppResult<Response> {
+    let classes = current_classes(ctx).await?;
+    let pattern = crate::settings::load(&mut ctx.tx)
+        .await?
+        .admission_number_pattern;
+    let title = if student_id.is_some() {
+        "Edit student"
+    } else {
+        "Admit a student"
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(with_status(
+        StudentFormPage {
+            layout: ctx.layout(title, "students", csrf),
+            form,
+            errors,
+            classes,
+            student_id,
+            pattern_hint: pattern,
+        }
+        .into_response(),
+        status,
+    ))
+}
+
+async fn new_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    let form = StudentForm {
+        admission_date: ctx.now.date_naive().to_string(),
+        ..Default::default()
+    };
+    form_page(&mut ctx, &csrf, form, FormErrors::default(), None).await
+}
+
+async fn create(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(form): Form<StudentForm>,
+) -> AppResult<Response> {
+    let input = match form.to_input(true) {
+        Ok(i) => i,
+        Err(errors) => return form_page(&mut ctx, &csrf, form, errors, None).await,
+    };
+    match api::admit(&mut ctx, &input).await {
+        Ok(s) => {
+            ctx.commit().await?;
+            flash::success(
+                &session,
+                format!("{} admitted with number {}.", s.full_name(), s.admission_no),
+            )
+            .await;
+            Ok(see_other(&headers, &format!("/students/{}", s.id)))
+        }
+        Err(e) => {
+            let errors = form_errors(field_errors(e)?);
+            ctx.restart().await?;
+            form_page(&mut ctx, &csrf, form, errors, None).await
+        }
+    }
+}
+
+async fn edit_form(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let s = db::get(&mut ctx.tx, id).await?;
+    form_page(
+        &mut ctx,
+        &csrf,
+        StudentForm::from_student(&s),
+        FormErrors::default(),
+        Some(id),
+    )
+    .await
+}
+
+async fn update(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(form): Form<StudentForm>,
+) -> AppResult<Response> {
+    db::get(&mut ctx.tx, id).await?;
+    let input = match form.to_input(false) {
+        Ok(i) => i,
+        Err(errors) => return form_page(&mut ctx, &csrf, form, errors, Some(id)).await,
+    };
+    match api::change(&mut ctx, id, &input).await {
+        Ok(s) => {
+            ctx.commit().await?;
+            flash::success(&session, format!("{}'s record was saved.", s.full_name())).await;
+            Ok(see_other(&headers, &format!("/students/{id}")))
+        }
+        Err(e) => {
+            let errors = field_errors(e)?;
+            ctx.restart().await?;
+            form_page(&mut ctx, &csrf, form, errors, Some(id)).await
+        }
+    }
+}
+
+// ---- profile ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/student_profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    student: Student,
+    guardians: Vec<Guardian>,
+    history: Vec<ClassHistory>,
+    age: Option<i32>,
+    can_change: bool,
+    can_delete: bool,
+    can_edit_guardians: bool,
+}
+
+pub fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    let mut age = today.year() - dob.year();
+    if (today.month(), today.day()) < (dob.month(), dob.day()) {
+        age -= 1;
+    }
+    age
+}
+
+async fn profile(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let student = db::get(&mut ctx.tx, id).await?;
+    let guardians = guardians::for_student(&mut ctx.tx, id).await?;
+    let history = registrations::history(&mut ctx.tx, id).await?;
+    Ok(ProfilePage {
+        layout: ctx.layout(&student.full_name(), "students", &csrf),
+        age: student
+            .date_of_birth
+            .map(|d| age_on(d, ctx.now.date_naive())),
+        student,
+        guardians,
+        history,
+        can_change: ctx.perms.has("change_students"),
+        can_delete: ctx.perms.has("delete_students"),
+        can_edit_guardians: ctx.perms.has("add_guardians"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+async fn set_status(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Response> {
+    let s = api::change(
+        &mut ctx,
+        id,
+        &StudentInput {
+            status: Some(f.status),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ctx.commit().await?;
+    let message = match s.status.as_str() {
+        "withdrawn" => format!("{} was withdrawn. The record is kept.", s.full_name()),
+        "graduated" => format!("{} is marked as graduated.", s.full_name()),
+        _ => format!("{} is active again.", s.full_name()),
+    };
+    flash::success(&session, message).await;
+    Ok(see_other(&headers, &format!("/students/{id}")))
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn delete(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<ConfirmForm>,
+) -> AppResult<Response> {
+    let s = db::get(&mut ctx.tx, id).await?;
+    if f.confirm.trim() != s.admission_no {
+        flash::error(
+            &session,
+            format!(
+                "Type the admission number {} to delete this record.",
+                s.admission_no
+            ),
+        )
+        .await;
+        return Ok(see_other(&headers, &format!("/students/{id}")));
+    }
+    api::remove(&mut ctx, id).await?;
+    ctx.commit().await?;
+    flash::success(
+        &session,
+        format!("The record of {} was deleted.", s.full_name()),
+    )
+    .await;
+    Ok(see_other(&headers, "/students"))
+}
+
+async fn photo(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    photos::load(&mut ctx, id).await
+}
+
+async fn upload_photo(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    multipart: Multipart,
+) -> AppResult<Response> {
+    match photos::read_photo(multipart).await {
+        Ok((bytes, kind)) => {
+            photos::save(&mut ctx, id, bytes, kind).await?;
+            ctx.commit().await?;
+            flash::success(&session, "Photo saved.").await;
+        }
+        Err(e @ AppError::Validation { .. }) => {
+            flash::error(&session, field_errors(e)?.get("photo")).await;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(see_other(&headers, &format!("/students/{id}")))
+}
+
+#[derive(Deserialize)]
+struct GuardianForm {
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    relationship: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    is_primary: Option<String>,
+}
+
+async fn add_guardian(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<GuardianForm>,
+) -> AppResult<Response> {
+    db::get(&mut ctx.tx, id).await?;
+    let input = GuardianInput {
+        student_id: Some(id),
+        full_name: Some(f.full_name),
+        relationship: Some(f.relationship),
+        phone: Some(f.phone),
+        email: Some(f.email),
+        is_primary: f.is_primary.map(|_| true),
+    };
+    let problems = input.problems();
+    if !problems.is_empty() {
+        flash::error(&session, FormErrors(problems).others(&[]).join(" ")).await;
+        return Ok(see_other(&headers, &format!("/students/{id}")));
+    }
+    let g = guardians::insert_guardian(&mut ctx.tx, id, &input, ctx.now).await?;
+    ctx.audit(
+        "create",
+        "guardian",
+        g.id,
+        crate::audit::created(&serde_json::to_value(&g).unwrap_or_default()),
+    )
+    .await?;
+    ctx.commit().await?;
+    flash::success(&session, format!("{} added as a guardian.", g.full_name)).await;
+    Ok(see_other(&headers, &format!("/students/{id}")))
+}
+
+async fn remove_guardian(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath((id, gid)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let g = guardians::get(&mut ctx.tx, gid).await?;
+    if g.student_id != id {
+        return Err(AppError::not_found());
+    }
+    guardians::delete_guardian(&mut ctx, gid).await?;
+    ctx.commit().await?;
+    flash::success(&session, format!("{} removed.", g.full_name)).await;
+    Ok(see_other(&headers, &format!("/students/{id}")))
+}
+
+async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    let record = api::record(&mut ctx, id).await?;
+    let name = format!(
+        "student-{}.json",
+        record
+            .student
+            .admission_no
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
+    Ok((
+        [(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )],
+        Json(record),
+    )
+        .into_response())
+}
+
+async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppResult<Response> {
+    api::export_register(&mut ctx, &q).await
+}
+
+// ---- import ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/student_import.html")]
+struct ImportPage {
+    layout: Layout,
+    preview: Option<ImportPreview>,
+    csv_text: String,
+    error: String,
+    columns: String,
+}
+
+fn import_page(
+    layout: Layout,
+    preview: Option<ImportPreview>,
+    csv_text: String,
+    error: String,
+) -> Response {
+    let status = if error.is_empty() && preview.as_ref().is_none_or(|p| p.error_rows == 0) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    with_status(
+        ImportPage {
+            layout,
+            preview,
+            csv_text,
+            error,
+            columns: import::COLUMNS.join(", "),
+        }
+        .into_response(),
+        status,
+    )
+}
+
+async fn import_form(ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    Ok(import_page(
+        ctx.layout("Import students", "students", &csrf),
+        None,
+        String::new(),
+        String::new(),
+    ))
+}
+
+/// Step 1: the uploaded file is checked and every row shown with its problems.
+async fn import_preview(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let mut text = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("file") {
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?;
+            text = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let layout = ctx.layout("Import students", "students", &csrf);
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(import_page(
+            layout,
+            None,
+            String::new(),
+            "Choose a CSV file to upload.".into(),
+        ));
+    };
+    match import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await {
+        Ok((preview, _)) => Ok(import_page(layout, Some(preview), text, String::new())),
+        Err(e) => Ok(import_page(
+            layout,
+            None,
+            String::new(),
+            field_errors(e)?.get("file"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmImport {
+    #[serde(default)]
+    csv_text: String,
+}
+
+/// Step 2: the same file, checked again and created in one transaction.
+async fn import_confirm(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<ConfirmImport>,
+) -> AppResult<Response> {
+    let today = ctx.now.date_naive();
+    let layout = ctx.layout("Import students", "students", &csrf);
+    let (preview, planned) = match import::check(&mut ctx.tx, &f.csv_text, today).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(import_page(
+                layout,
+                None,
+                String::new(),
+                field_errors(e)?.get("file"),
+            ));
+        }
+    };
+    if preview.error_rows > 0 {
+        return Ok(import_page(
+            layout,
+            Some(preview),
+            f.csv_text,
+            String::new(),
+        ));
+    }
+    match import::commit(&mut ctx.tx, &preview, planned, today, ctx.now).await {
+        Ok(ids) => {
+            ctx.audit(
+                "import",
+                "student",
+                "*",
+                serde_json::json!({"created": ids.len()}),
+            )
+            .await?;
+            ctx.commit().await?;
+            flash::success(&session, format!("{} students imported.", ids.len())).await;
+            Ok(see_other(&headers, "/students"))
+        }
+        Err(e) => {
+            let errors = field_errors(e)?;
+            let message = errors
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.join(" ")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(import_page(
+                layout,
+                Some(preview),
+                f.csv_text,
+                format!("Nothing was imported. {message}"),
+            ))
+        }
+    }
+}
+
+async fn import_template() -> Response {
+    registrations::csv_download(
+        import::TEMPLATE.as_bytes().to_vec(),
+        "students-template.csv",
+    )
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/students",
+            get(list).layer(guard_exact(Action::View, "students")),
+        )
+        .route(
+            "/students",
+            post(create).layer(guard_exact(Action::Add, "students")),
+        )
+        .route(
+            "/students/new",
+            get(new_form).layer(guard_exact(Action::Add, "students")),
+        )
+        .route(
+            "/students/export.csv",
+            get(export).layer(guard_exact(Action::View, "students")),
+        )
+        .route(
+            "/students/import",
+            get(import_form)
+                .post(import_preview)
+                .layer(guard_exact(Action::Add, "students")),
+        )
+        .route(
+            "/students/import/confirm",
+            post(import_confirm).layer(guard_exact(Action::Add, "students")),
+        )
+        .route("/students/import/template.csv", get(import_template))
+        .route(
+            "/students/{id}",
+            get(profile).layer(guard_exact(Action::View, "students")),
+        )
+        .route(
+            "/students/{id}",
+            post(update).layer(guard_exact(Action::Change, "students")),
+        )
+        .route(
+            "/students/{id}/edit",
+            get(edit_form).layer(guard_exact(Action::Change, "students")),
+        )
+        .route(
+            "/students/{id}/status",
+            post(set_status).layer(guard_exact(Action::Change, "students")),
+        )
+        .route(
+            "/students/{id}/delete",
+            post(delete).layer(guard_exact(Action::Delete, "students")),
+        )
+        .route(
+            "/students/{id}/photo",
+            get(photo).layer(guard_exact(Action::View, "students")),
+        )
+        .route(
+            "/students/{id}/photo",
+            post(upload_photo).layer(guard_exact(Action::Change, "students")),
+        )
+        .route(
+            "/students/{id}/record.json",
+            get(record_json).layer(guard_exact(Action::View, "students")),
+        )
+        .route(
+            "/students/{id}/guardians",
+            post(add_guardian).layer(guard_exact(Action::Add, "guardians")),
+        )
+        .route(
+            "/students/{id}/guardians/{gid}/delete",
+            post(remove_guardian).layer(guard_exact(Action::Delete, "guardians")),
+        )
 }

@@ -145,7 +145,7 @@ pub async fn history(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
     responses((status = 200, description = "OK", body = Vec<Registration>), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn list(
+async fn list_registrations(
     mut ctx: SchoolCtx,
     ApiPath((s, ac)): ApiPath<(i64, i64)>,
 ) -> AppResult<Json<Vec<Registration>>> {
@@ -160,7 +160,7 @@ async fn list(
     params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
     request_body = RegisterInput,
     responses((status = 201, description = "Created", body = Registration), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn create(
+async fn register_student(
     mut ctx: SchoolCtx,
     ApiPath((s, ac)): ApiPath<(i64, i64)>,
     ApiJson(input): ApiJson<RegisterInput>,
@@ -217,7 +217,7 @@ pub async fn add(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id"), ("registration_id" = i64, Path, description = "Registration id")),
     responses((status = 204, description = "Ended"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn end(
+async fn end_registration(
     mut ctx: SchoolCtx,
     ApiPath((s, ac, reg)): ApiPath<(i64, i64, i64)>,
 ) -> AppResult<StatusCode> {
@@ -247,7 +247,10 @@ async fn end(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
     responses((status = 200, description = "CSV of the class list", content_type = "text/csv"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn export(mut ctx: SchoolCtx, ApiPath((s, ac)): ApiPath<(i64, i64)>) -> AppResult<Response> {
+async fn export_class_list(
+    mut ctx: SchoolCtx,
+    ApiPath((s, ac)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
     let class = academics::academic_class(&mut ctx.tx, s, ac).await?;
     let rows = class_list(&mut ctx.tx, ac).await?;
     class_list_csv(&class, &rows)
@@ -311,8 +314,8 @@ pub fn csv_download(bytes: Vec<u8>, filename: &str) -> Response {
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(end))
-        .routes(routes!(export))
+        .routes(routes!(list_registrations, register_student))
+        .routes(routes!(end_registration))
+        .routes(routes!(export_class_list))
         .layer(guard("registrations"))
 }

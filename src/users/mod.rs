@@ -3,6 +3,7 @@
 pub mod api;
 pub mod pages;
 pub mod platform_api;
+pub mod staff_pages;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -187,12 +187,24 @@ pub fn platform_router() -> Router<AppState> {
 #[template(path = "pages/school_dashboard.html")]
 struct DashboardPage {
     layout: Layout,
-    school_name: String,
     user_name: String,
     role_names: Vec<String>,
-    staff_count: i64,
-    active_staff: i64,
+    counts: DashboardCounts,
+    session: Option<crate::academics::Session>,
+    term: Option<crate::academics::Term>,
     can_view_staff: bool,
+    can_view_students: bool,
+    can_add_students: bool,
+    can_setup: bool,
+}
+
+#[derive(sqlx::FromRow, Default)]
+struct DashboardCounts {
+    active_students: i64,
+    withdrawn_students: i64,
+    staff: i64,
+    classes: i64,
+    unregistered: i64,
 }
 
 async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
@@ -202,27 +214,32 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
     .bind(ctx.user.id)
     .fetch_all(&mut *ctx.tx)
     .await?;
-    let (staff_count, active_staff): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE is_active) FROM public.users WHERE client_id = $1",
+    // One round trip for every figure on the page.
+    let counts: DashboardCounts = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM students WHERE status = 'active') AS active_students,
+                (SELECT count(*) FROM students WHERE status = 'withdrawn') AS withdrawn_students,
+                (SELECT count(*) FROM public.users WHERE client_id = $1 AND is_active) AS staff,
+                (SELECT count(*) FROM academic_classes ac JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current) AS classes,
+                (SELECT count(*) FROM students st WHERE st.status = 'active' AND NOT EXISTS (
+                    SELECT 1 FROM registrations r JOIN academic_sessions s ON s.id = r.session_id AND s.is_current
+                     WHERE r.student_id = st.id AND r.is_current)) AS unregistered",
     )
     .bind(ctx.school.id)
     .fetch_one(&mut *ctx.tx)
     .await?;
+    let session = crate::academics::current_session(&mut ctx.tx).await?;
+    let term = crate::academics::current_term(&mut ctx.tx).await?;
     Ok(DashboardPage {
-        layout: Layout::school(
-            "Dashboard",
-            "dashboard",
-            csrf,
-            &ctx.school.name,
-            &ctx.user.full_name,
-            &ctx.perms,
-        ),
-        school_name: ctx.school.name.to_string(),
+        layout: ctx.layout("Dashboard", "dashboard", &csrf),
         user_name: ctx.user.full_name.clone(),
         role_names,
-        staff_count,
-        active_staff,
+        counts,
+        can_setup: session.is_none() && ctx.perms.has("add_sessions"),
+        session,
+        term,
         can_view_staff: ctx.perms.has("view_users"),
+        can_view_students: ctx.perms.has("view_students"),
+        can_add_students: ctx.perms.has("add_students"),
     }
     .into_response())
 }
@@ -236,6 +253,7 @@ pub struct StaffRow {
 #[template(path = "pages/staff.html")]
 struct StaffPage {
     layout: Layout,
+    can_add: bool,
     rows: Vec<StaffRow>,
     page: Page<()>,
     search: String,
@@ -304,6 +322,7 @@ async fn staff(
         .into_response());
     }
     Ok(StaffPage {
+        can_add: ctx.perms.has("add_users"),
         layout: Layout::school(
             "Staff",
             "staff",
@@ -348,6 +367,7 @@ pub fn school_router() -> Router<AppState> {
             get(dashboard).layer(axum::Extension(Guard::Authenticated)),
         )
         .route("/staff", get(staff).layer(guard("users")))
+        .merge(super::staff_pages::router())
         .route(
             "/staff/{id}/active",
             post(set_staff_active).layer(guard_exact(Action::Change, "users")),

@@ -185,7 +185,10 @@ pub fn school_pages(state: AppState) -> Router {
         .merge(auth::pages::router())
         .merge(crate::users::pages::school_router())
         .merge(crate::academics::pages::router())
-        .merge(crate::students::pages::router());
+        .merge(crate::students::pages::router())
+        .merge(crate::permissions::pages::router())
+        .merge(crate::audit::pages::router())
+        .merge(crate::settings::pages_router());
     with_browser_layers(router, state)
 }
 

@@ -8,5 +8,6 @@ mod errors;
 mod helpers;
 mod pages;
 mod permissions;
+mod records;
 mod schools;
 mod tenancy;

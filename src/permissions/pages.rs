@@ -1,0 +1,253 @@
+//! Roles in the browser: the list, and each role's permissions as a checkbox grid.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Router,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use tower_sessions::Session as WebSession;
+
+use super::{
+    Action, SCHOOL_RESOURCES,
+    api::{RoleInput, update_role},
+    codename, guard_exact,
+    roles::{self, Role},
+};
+use crate::{
+    app::AppState,
+    audit,
+    auth::csrf::CsrfToken,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::ApiPath,
+    web::{Layout, flash, see_other},
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/roles.html")]
+struct RolesPage {
+    layout: Layout,
+    roles: Vec<Role>,
+    can_add: bool,
+}
+
+async fn list(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    Ok(RolesPage {
+        layout: ctx.layout("Roles", "roles", &csrf),
+        roles: roles::all(&mut ctx.tx).await?,
+        can_add: ctx.perms.has("add_roles"),
+    }
+    .into_response())
+}
+
+/// One row of the grid: a resource and, per action, (codename, exists, checked).
+pub struct GridRow {
+    pub label: &'static str,
+    pub cells: Vec<(String, bool, bool)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/role_detail.html")]
+struct RolePage {
+    layout: Layout,
+    role: Role,
+    grid: Vec<GridRow>,
+    can_change: bool,
+    can_delete: bool,
+}
+
+fn grid(role: &Role) -> Vec<GridRow> {
+    SCHOOL_RESOURCES
+        .iter()
+        .map(|(resource, label, actions)| GridRow {
+            label,
+            cells: [Action::View, Action::Add, Action::Change, Action::Delete]
+                .into_iter()
+                .map(|a| {
+                    let code = codename(a, resource);
+                    let checked = role.permissions.contains(&code);
+                    (code, actions.contains(&a), checked)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+async fn detail(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let role = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(RolePage {
+        layout: ctx.layout(&role.name, "roles", &csrf),
+        grid: grid(&role),
+        role,
+        can_change: ctx.perms.has("change_roles"),
+        can_delete: ctx.perms.has("delete_roles"),
+    }
+    .into_response())
+}
+
+/// Saves the grid: the checked `perm` fields become the role's permissions. Unknown codes
+/// are refused by the same validation as the API.
+async fn save(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let permissions: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "perm")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let input = RoleInput {
+        name: get("name"),
+        description: get("description"),
+        permissions: Some(permissions),
+    };
+    match update_role(&mut ctx, id, &input).await {
+        Ok(role) => {
+            ctx.commit().await?;
+            flash::success(
+                &session,
+                format!(
+                    "{} saved: {} permissions.",
+                    role.name,
+                    role.permissions.len()
+                ),
+            )
+            .await;
+        }
+        Err(AppError::Validation { errors, .. }) => {
+            flash::error(
+                &session,
+                errors.into_values().flatten().collect::<Vec<_>>().join(" "),
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(see_other(&headers, &format!("/roles/{id}")))
+}
+
+async fn create(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
+    let mut v = crate::error::Validator::new();
+    v.text("name", &name, 2, 100);
+    if let Err(AppError::Validation { errors, .. }) = v.finish() {
+        flash::error(
+            &session,
+            errors.into_values().flatten().collect::<Vec<_>>().join(" "),
+        )
+        .await;
+        return Ok(see_other(&headers, "/roles"));
+    }
+    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "INSERT INTO roles (name, description, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
+    )
+    .bind(&name)
+    .bind(ctx.now)
+    .fetch_one(&mut *ctx.tx)
+    .await;
+    match inserted {
+        Ok(id) => {
+            ctx.audit("create", "role", id, audit::created(&json!({"name": name})))
+                .await?;
+            ctx.commit().await?;
+            flash::success(
+                &session,
+                format!("Role {name} created; tick its permissions below."),
+            )
+            .await;
+            Ok(see_other(&headers, &format!("/roles/{id}")))
+        }
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("roles_name_key") => {
+            flash::error(&session, "A role with this name already exists.").await;
+            Ok(see_other(&headers, "/roles"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let role = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if role.is_builtin || role.user_count > 0 {
+        flash::error(
+            &session,
+            if role.is_builtin {
+                "Built-in roles cannot be deleted.".to_owned()
+            } else {
+                format!(
+                    "{} staff hold this role; take it from them first.",
+                    role.user_count
+                )
+            },
+        )
+        .await;
+        return Ok(see_other(&headers, &format!("/roles/{id}")));
+    }
+    sqlx::query("DELETE FROM roles WHERE id = $1")
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    ctx.audit("delete", "role", id, json!({"name": role.name}))
+        .await?;
+    ctx.commit().await?;
+    flash::success(&session, format!("Role {} deleted.", role.name)).await;
+    Ok(see_other(&headers, "/roles"))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/roles",
+            get(list).layer(guard_exact(Action::View, "roles")),
+        )
+        .route(
+            "/roles",
+            post(create).layer(guard_exact(Action::Add, "roles")),
+        )
+        .route(
+            "/roles/{id}",
+            get(detail).layer(guard_exact(Action::View, "roles")),
+        )
+        .route(
+            "/roles/{id}",
+            post(save).layer(guard_exact(Action::Change, "roles")),
+        )
+        .route(
+            "/roles/{id}/delete",
+            post(delete).layer(guard_exact(Action::Delete, "roles")),
+        )
+}
