@@ -56,8 +56,9 @@ fn guard_of(parts: &Parts) -> AppResult<Guard> {
 fn check(perms: &PermissionSet, guard: Guard, parts: &Parts) -> AppResult<()> {
     match guard.required(&parts.method) {
         Some((action, resource)) if !perms.can(action, resource) => {
+            let what = crate::permissions::describe(action, resource);
             Err(AppError::Forbidden(format!(
-                "You need the `{}_{resource}` permission to do this.",
+                "Your role does not allow you to {what} (permission {}_{resource}). Ask an administrator if you need it.",
                 action.as_str()
             )))
         }

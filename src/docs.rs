@@ -17,6 +17,9 @@ use crate::{app::AppState, web::assets};
 pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.info.title = "Schoolyard API".to_owned();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // utoipa fills these from its own crate metadata otherwise.
+    openapi.info.contact = None;
+    openapi.info.license = None;
     openapi.info.description = Some(
         "Multi-tenant school management. The system API (`/api/v1/system/`) is for platform \
          users; the school API (`/api/v1/school/`) runs in the school found from the token, \

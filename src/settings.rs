@@ -24,6 +24,8 @@ pub struct Settings {
     #[schema(example = "ADM/{YYYY}/{SEQ:4}")]
     pub admission_number_pattern: String,
     pub next_admission_seq: i32,
+    /// Country code given to local phone numbers, e.g. `+234`.
+    pub phone_country_code: String,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -33,10 +35,11 @@ pub struct SettingsInput {
     pub motto: Option<String>,
     pub admission_number_pattern: Option<String>,
     pub next_admission_seq: Option<i32>,
+    pub phone_country_code: Option<String>,
 }
 
 pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
-    sqlx::query_as("SELECT address, motto, admission_number_pattern, next_admission_seq FROM general_settings WHERE id = 1")
+    sqlx::query_as("SELECT address, motto, admission_number_pattern, next_admission_seq, phone_country_code FROM general_settings WHERE id = 1")
         .fetch_one(conn)
         .await
 }
@@ -55,6 +58,16 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
             v.add("admission_number_pattern", msg);
         }
     }
+    if let Some(cc) = &input.phone_country_code {
+        let cc = cc.trim();
+        let ok = cc.len() >= 2
+            && cc.len() <= 5
+            && cc.starts_with('+')
+            && cc[1..].chars().all(|c| c.is_ascii_digit());
+        if !ok {
+            v.add("phone_country_code", "Use + and 1 to 4 digits, e.g. +234.");
+        }
+    }
     if let Some(n) = input.next_admission_seq {
         if n < 1 {
             v.add("next_admission_seq", "Must be 1 or more.");
@@ -64,13 +77,15 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
     sqlx::query(
         "UPDATE general_settings SET address = COALESCE($1, address), motto = COALESCE($2, motto),
                 admission_number_pattern = COALESCE($3, admission_number_pattern),
-                next_admission_seq = COALESCE($4, next_admission_seq), updated_at = $5 WHERE id = 1",
+                next_admission_seq = COALESCE($4, next_admission_seq),
+                phone_country_code = COALESCE($6, phone_country_code), updated_at = $5 WHERE id = 1",
     )
     .bind(input.address.as_deref().map(str::trim))
     .bind(input.motto.as_deref().map(str::trim))
     .bind(input.admission_number_pattern.as_deref().map(str::trim))
     .bind(input.next_admission_seq)
     .bind(ctx.now)
+    .bind(input.phone_country_code.as_deref().map(str::trim))
     .execute(&mut *ctx.tx)
     .await?;
     let after = load(&mut ctx.tx).await?;
@@ -157,6 +172,8 @@ struct SettingsForm {
     motto: String,
     #[serde(default)]
     admission_number_pattern: String,
+    #[serde(default)]
+    phone_country_code: String,
 }
 
 async fn save_settings_page(
@@ -171,6 +188,7 @@ async fn save_settings_page(
         motto: Some(f.motto.clone()),
         admission_number_pattern: Some(f.admission_number_pattern.clone()),
         next_admission_seq: None,
+        phone_country_code: Some(f.phone_country_code.clone()),
     };
     match save(&mut ctx, &input).await {
         Ok(_) => {
@@ -185,6 +203,7 @@ async fn save_settings_page(
             settings.address = f.address;
             settings.motto = f.motto;
             settings.admission_number_pattern = f.admission_number_pattern;
+            settings.phone_country_code = f.phone_country_code;
             Ok(crate::web::with_status(
                 SettingsPage {
                     layout: ctx.layout("Settings", "settings", &csrf),

@@ -7,6 +7,8 @@ CREATE TABLE general_settings (
     -- {YYYY} year of admission, {SEQ:n} running number padded to n digits.
     admission_number_pattern TEXT NOT NULL DEFAULT 'ADM/{YYYY}/{SEQ:4}',
     next_admission_seq       INTEGER NOT NULL DEFAULT 1,
+    -- Local phone numbers (0803…) are stored in E.164 with this country code.
+    phone_country_code       TEXT NOT NULL DEFAULT '+234',
     updated_at               TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 INSERT INTO general_settings (id) VALUES (1);

@@ -270,7 +270,7 @@ async fn delete_form(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
         .execute(&mut *ctx.tx)
         .await
         .map_err(in_use(
-            "This form still has class arms; delete or move them first.",
+            "This class level still has class arms; delete or move them first.",
         ))?;
     audited(ctx, "delete", "form", id, Some(&before), None).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -401,7 +401,7 @@ pub async fn save_form(
         .fetch_one(&mut *conn)
         .await,
     }
-    .map_err(|e| AppError::from(e).on_constraint("forms_name_key", "name", "A form with this name already exists."))?;
+    .map_err(|e| AppError::from(e).on_constraint("forms_name_key", "name", "A class level with this name already exists."))?;
     form(conn, new_id).await
 }
 
@@ -463,7 +463,7 @@ pub async fn save_class_arm(
         None => v.add("form_id", "This field is required."),
         Some(f) => {
             if form(conn, f).await.is_err() {
-                v.add("form_id", "There is no such form.");
+                v.add("form_id", "There is no such class level.");
             }
         }
     }

@@ -200,7 +200,10 @@ async fn add_arm(
         &session,
         &headers,
         "/academics",
-        |s: &ClassArm| format!("Class {} added.", s.name),
+        |(s, added): &(ClassArm, Option<String>)| match added {
+            Some(session) => format!("Class {} added and opened in {session}, offering every subject.", s.name),
+            None => format!("Class {} added.", s.name),
+        },
         async move |ctx: &mut SchoolCtx| {
             let s = save_class_arm(&mut ctx.tx, None, &input, ctx.now).await?;
             ctx.audit(
@@ -210,7 +213,20 @@ async fn add_arm(
                 crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
             )
             .await?;
-            Ok(s)
+            // A new arm is wanted this session: open it there, as the set-up does.
+            let mut added = None;
+            if let Some(session) = db::current_session(&mut ctx.tx).await? {
+                let subjects = db::subjects(&mut ctx.tx)
+                    .await?
+                    .into_iter()
+                    .map(|sub| SubjectTeacher { subject_id: sub.id, teacher_id: None })
+                    .collect();
+                let input = AcademicClassInput { class_id: Some(s.id), class_teacher_id: None, subjects: Some(subjects) };
+                let ac = save_academic_class(&mut ctx.tx, ctx.school.id, &session, None, &input, ctx.now).await?;
+                ctx.audit("create", "academic_class", ac.id, serde_json::json!({"class": {"to": ac.class_name}, "session": {"to": session.name}})).await?;
+                added = Some(session.name);
+            }
+            Ok((s, added))
         },
     )
     .await
@@ -642,7 +658,16 @@ async fn register_pupil(
         &session,
         &headers,
         &back,
-        |r: &Registration| format!("{} {} registered.", r.first_name, r.last_name),
+        |(r, before, class): &(Registration, Option<String>, String)| match before {
+            Some(b) if b == class => {
+                format!("{} {} is already in {class}.", r.first_name, r.last_name)
+            }
+            Some(b) => format!(
+                "{} {} moved from {b} to {class}.",
+                r.first_name, r.last_name
+            ),
+            None => format!("{} {} registered in {class}.", r.first_name, r.last_name),
+        },
         async move |ctx: &mut SchoolCtx| {
             let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
             let student: Option<i64> =
@@ -659,7 +684,11 @@ async fn register_pupil(
                     ),
                 )
             })?;
-            registrations::add(ctx, &class, student).await
+            let before = crate::students::get(&mut ctx.tx, student)
+                .await?
+                .current_class;
+            let reg = registrations::add(ctx, &class, student).await?;
+            Ok((reg, before, class.class_name.clone()))
         },
     )
     .await

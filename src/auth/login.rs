@@ -44,6 +44,10 @@ pub async fn check_credentials(
                 .await?;
             Ok(user)
         }
+        // Only someone who knows the password learns that the account is disabled.
+        Some(user) if matches && !user.is_active => Err(AppError::Unauthenticated(
+            "This account is disabled. Ask your administrator to enable it.".into(),
+        )),
         _ => {
             throttle::record_failure(&state.db, &state.config, &keys, now).await?;
             Err(AppError::Unauthenticated(INVALID_CREDENTIALS.into()))

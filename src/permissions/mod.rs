@@ -76,6 +76,23 @@ pub const PLATFORM_RESOURCES: &[(&str, &str, &[Action])] = &[
     ("platform_audit", "Platform audit log", VIEW_ONLY),
 ];
 
+/// "view staff accounts", "add student register", … for messages.
+pub fn describe(action: Action, resource: &str) -> String {
+    let label = SCHOOL_RESOURCES
+        .iter()
+        .chain(PLATFORM_RESOURCES)
+        .find(|(r, _, _)| *r == resource)
+        .map(|(_, l, _)| l.to_lowercase())
+        .unwrap_or_else(|| resource.replace('_', " "));
+    let verb = match action {
+        Action::View => "view",
+        Action::Add => "add to",
+        Action::Change => "change",
+        Action::Delete => "delete from",
+    };
+    format!("{verb} {label}")
+}
+
 pub fn codename(action: Action, resource: &str) -> String {
     format!("{}_{resource}", action.as_str())
 }

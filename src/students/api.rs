@@ -218,21 +218,37 @@ pub struct ExportParams {
     /// `csv` (default) or `json`
     pub format: Option<String>,
     pub status: Option<String>,
-    pub class: Option<i64>,
+    /// Academic class id.
+    pub class: Option<String>,
     pub search: Option<String>,
+}
+
+/// Empty form fields mean "no filter".
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// The register (all matching students) as CSV or JSON.
 pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult<Response> {
     let params = ListParams {
         page: Some(1),
-        page_size: Some(i64::MAX / 2),
-        search: q.search.clone(),
+        page_size: None,
+        search: given(&q.search),
         ordering: None,
     };
+    let class = match given(&q.class) {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| AppError::field("class", "Choose a class."))?,
+        ),
+        None => None,
+    };
     let filter = StudentFilter {
-        status: q.status.clone(),
-        class: q.class,
+        status: given(&q.status),
+        class,
     };
     // Unpaginated: the whole register in one query.
     let (rows, _) = db::list_all(&mut ctx.tx, &params, &filter).await?;

@@ -300,8 +300,9 @@ pub async fn create(
     if guardians.len() > 10 {
         v.add("guardians", "At most 10 guardians.");
     }
+    let cc = super::guardians::country_code(conn).await?;
     for (i, g) in guardians.iter().enumerate() {
-        for (field, messages) in g.problems() {
+        for (field, messages) in g.problems(&cc) {
             for msg in messages {
                 v.add(&format!("guardians[{i}].{field}"), msg);
             }

@@ -48,22 +48,37 @@ pub struct GuardianInput {
 }
 
 /// Normalises a phone number to E.164 (`+` and 7 to 15 digits), ignoring spaces, dashes,
-/// dots and brackets. None when it is not one.
-pub fn normalise_phone(raw: &str) -> Option<String> {
+/// dots and brackets. A local number (`0803…`) gets the school's country code; `00` is `+`.
+/// None when it is not a phone number.
+pub fn normalise_phone(raw: &str, country_code: &str) -> Option<String> {
     let cleaned: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
         .collect();
-    let digits = cleaned.strip_prefix('+')?;
+    let international = if let Some(rest) = cleaned.strip_prefix("00") {
+        format!("+{rest}")
+    } else if let Some(rest) = cleaned.strip_prefix('0') {
+        format!("{country_code}{rest}")
+    } else {
+        cleaned
+    };
+    let digits = international.strip_prefix('+')?;
     let ok = (7..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0');
     ok.then(|| format!("+{digits}"))
 }
 
+/// The school's country code for local phone numbers.
+pub async fn country_code(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT phone_country_code FROM general_settings WHERE id = 1")
+        .fetch_one(conn)
+        .await
+}
+
 impl GuardianInput {
     /// Field problems of this guardian (used alone and inside a student's form).
-    pub fn problems(&self) -> FieldErrors {
+    pub fn problems(&self, country_code: &str) -> FieldErrors {
         let mut v = Validator::new();
         v.text("full_name", self.full_name.as_deref().unwrap_or(""), 2, 120);
         v.text(
@@ -73,10 +88,10 @@ impl GuardianInput {
             40,
         );
         let phone = self.phone.as_deref().unwrap_or("").trim();
-        if !phone.is_empty() && normalise_phone(phone).is_none() {
+        if !phone.is_empty() && normalise_phone(phone, country_code).is_none() {
             v.add(
                 "phone",
-                "Enter the phone in international format, e.g. +2348031234567.",
+                "Enter a phone number such as 0803 123 4567 or +234 803 123 4567.",
             );
         }
         let email = self.email.as_deref().unwrap_or("").trim();
@@ -107,10 +122,11 @@ pub async fn insert_guardian(
             .execute(&mut *conn)
             .await?;
     }
+    let cc = country_code(conn).await?;
     let phone = g
         .phone
         .as_deref()
-        .and_then(normalise_phone)
+        .and_then(|p| normalise_phone(p, &cc))
         .unwrap_or_default();
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO guardians (student_id, full_name, relationship, phone, email, is_primary, created_at, updated_at)
@@ -174,7 +190,8 @@ pub async fn update_guardian(
         email: input.email.clone().or(Some(before.email.clone())),
         is_primary: input.is_primary.or(Some(before.is_primary)),
     };
-    let problems = merged.problems();
+    let cc = country_code(conn).await?;
+    let problems = merged.problems(&cc);
     if !problems.is_empty() {
         return Err(AppError::fields(problems));
     }
@@ -191,7 +208,7 @@ pub async fn update_guardian(
     .bind(id)
     .bind(merged.full_name.as_deref().unwrap_or("").trim())
     .bind(merged.relationship.as_deref().unwrap_or("").trim())
-    .bind(merged.phone.as_deref().and_then(normalise_phone).unwrap_or_default())
+    .bind(merged.phone.as_deref().and_then(|p| normalise_phone(p, &cc)).unwrap_or_default())
     .bind(merged.email.as_deref().unwrap_or("").trim().to_lowercase())
     .bind(merged.is_primary.unwrap_or(false))
     .bind(now)
@@ -256,7 +273,8 @@ async fn create_guardian(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<GuardianInput>,
 ) -> AppResult<(StatusCode, Json<Guardian>)> {
-    let mut problems = input.problems();
+    let cc = country_code(&mut ctx.tx).await?;
+    let mut problems = input.problems(&cc);
     match input.student_id {
         None => {
             problems

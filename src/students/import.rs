@@ -120,6 +120,7 @@ pub async fn check(
             .into_iter()
             .collect();
 
+    let cc = super::guardians::country_code(conn).await?;
     let mut rows = Vec::new();
     let mut planned = Vec::new();
     let mut seen_numbers: HashMap<String, usize> = HashMap::new();
@@ -223,7 +224,7 @@ pub async fn check(
                 email: Some(get("guardian_email")),
                 is_primary: Some(true),
             };
-            for (field, msgs) in g.problems() {
+            for (field, msgs) in g.problems(&cc) {
                 for m in msgs {
                     errors.push(format!(
                         "guardian {}: {}",

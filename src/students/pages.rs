@@ -37,7 +37,7 @@ use crate::{
 
 #[derive(Debug, Default, Deserialize)]
 struct ListQuery {
-    page: Option<i64>,
+    page: Option<String>,
     search: Option<String>,
     status: Option<String>,
     class: Option<String>,
@@ -49,6 +49,7 @@ struct StudentsPage {
     layout: Layout,
     page: Page<Student>,
     search: String,
+    filtered: bool,
     status: String,
     class: Option<i64>,
     classes: Vec<AcademicClass>,
@@ -66,6 +67,7 @@ impl StudentsPage {
 struct StudentRows {
     page: Page<Student>,
     search: String,
+    filtered: bool,
 }
 
 async fn current_classes(ctx: &mut SchoolCtx) -> AppResult<Vec<AcademicClass>> {
@@ -82,14 +84,21 @@ async fn list(
     uri: Uri,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Response> {
+    // A mistyped page number in the address bar shows page 1 rather than an error.
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .filter(|p: &i64| *p >= 1);
     let params = ListParams {
-        page: q.page,
+        page,
         page_size: Some(25),
         search: q.search.clone(),
         ordering: None,
     };
     let class = q.class.as_deref().and_then(|c| c.parse().ok());
     let status = q.status.clone().filter(|s| !s.is_empty());
+    let filtered = class.is_some() || status.is_some();
     let filter = StudentFilter {
         status: status.clone(),
         class,
@@ -98,12 +107,18 @@ async fn list(
     let page = Page::new(rows, count, &params, &uri)?;
     let search = q.search.unwrap_or_default();
     if is_htmx(&headers) {
-        return Ok(StudentRows { page, search }.into_response());
+        return Ok(StudentRows {
+            page,
+            search,
+            filtered,
+        }
+        .into_response());
     }
     Ok(StudentsPage {
         layout: ctx.layout("Students", "students", &csrf),
         page,
         search,
+        filtered,
         status: status.unwrap_or_default(),
         class,
         classes: current_classes(&mut ctx).await?,
@@ -159,8 +174,18 @@ impl StudentForm {
         }
     }
 
-    /// Dates are checked here so a typo is a field error, not a lost form.
     fn to_input(&self, creating: bool) -> Result<StudentInput, FormErrors> {
+        let (input, errors) = self.to_input_lenient(creating);
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Dates are checked here so a typo is a field error, not a lost form; the input comes
+    /// back with the bad dates left out, alongside their errors.
+    fn to_input_lenient(&self, creating: bool) -> (StudentInput, FormErrors) {
         let mut errors = FormErrors::default();
         let mut date = |field: &str, raw: &str| -> Option<NaiveDate> {
             let raw = raw.trim();
@@ -174,7 +199,7 @@ impl StudentForm {
                         .0
                         .entry(field.to_owned())
                         .or_default()
-                        .push("Enter a date as YYYY-MM-DD.".into());
+                        .push("Enter a valid date.".into());
                     None
                 }
             }
@@ -210,11 +235,7 @@ impl StudentForm {
                 None
             },
         };
-        if errors.is_empty() {
-            Ok(input)
-        } else {
-            Err(errors)
-        }
+        (input, errors)
     }
 }
 
@@ -305,10 +326,18 @@ async fn create(
     headers: HeaderMap,
     Form(form): Form<StudentForm>,
 ) -> AppResult<Response> {
-    let input = match form.to_input(true) {
-        Ok(i) => i,
-        Err(errors) => return form_page(&mut ctx, &csrf, form, errors, None).await,
-    };
+    let (input, mut date_errors) = form.to_input_lenient(true);
+    if !date_errors.is_empty() {
+        // Report every problem at once: check the rest too, then throw the attempt away.
+        if let Err(e) = api::admit(&mut ctx, &input).await {
+            let more = form_errors(field_errors(e)?);
+            for (k, v) in more.0 {
+                date_errors.0.entry(k).or_insert(v);
+            }
+        }
+        ctx.restart().await?;
+        return form_page(&mut ctx, &csrf, form, date_errors, None).await;
+    }
     match api::admit(&mut ctx, &input).await {
         Ok(s) => {
             ctx.commit().await?;
@@ -442,6 +471,10 @@ async fn set_status(
     let message = match s.status.as_str() {
         "withdrawn" => format!("{} was withdrawn. The record is kept.", s.full_name()),
         "graduated" => format!("{} is marked as graduated.", s.full_name()),
+        _ if s.current_class.is_none() => format!(
+            "{} is active again. Register them in a class from the Classes page.",
+            s.full_name()
+        ),
         _ => format!("{} is active again.", s.full_name()),
     };
     flash::success(&session, message).await;
@@ -537,7 +570,8 @@ async fn add_guardian(
         email: Some(f.email),
         is_primary: f.is_primary.map(|_| true),
     };
-    let problems = input.problems();
+    let cc = guardians::country_code(&mut ctx.tx).await?;
+    let problems = input.problems(&cc);
     if !problems.is_empty() {
         flash::error(&session, FormErrors(problems).others(&[]).join(" ")).await;
         return Ok(see_other(&headers, &format!("/students/{id}")));

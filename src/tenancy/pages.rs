@@ -24,7 +24,7 @@ use crate::{
     error::{AppError, AppResult},
     http::{ApiPath, ApiQuery, ListParams, Page},
     permissions::{Action, guard, guard_exact},
-    web::{FormErrors, Layout, is_htmx, see_other},
+    web::{FormErrors, Layout, flash, is_htmx, see_other},
 };
 
 #[derive(Template, WebTemplate)]
@@ -281,7 +281,7 @@ struct DomainForm {
 async fn add_domain(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
-    CsrfToken(csrf): CsrfToken,
+    session: tower_sessions::Session,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DomainForm>,
@@ -304,21 +304,37 @@ async fn add_domain(
             .await?;
             ctx.commit().await?;
             state.tenants.invalidate();
+            flash::success(&session, format!("{} now leads to this school.", d.domain)).await;
             Ok(see_other(&headers, &format!("/schools/{id}")))
         }
         Err(AppError::Validation { errors, .. }) => {
-            // The failed insert aborted the transaction: read the page in a fresh one.
-            ctx.tx.rollback().await?;
-            ctx.tx = crate::db::begin_platform(&state.db).await?;
             let message = FormErrors(errors).get("domain");
-            let host = headers
-                .get("host")
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned);
-            detail_page(&mut ctx, csrf, id, message, host.as_deref()).await
+            flash::error(&session, format!("The domain was not added: {message}")).await;
+            Ok(see_other(&headers, &format!("/schools/{id}")))
         }
         Err(e) => Err(e),
     }
+}
+
+async fn make_primary(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    session: tower_sessions::Session,
+    headers: HeaderMap,
+    ApiPath((id, domain_id)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let d = schools::make_primary(&mut ctx.tx, id, domain_id).await?;
+    ctx.audit(
+        "set_primary_domain",
+        "school",
+        id,
+        json!({"primary_domain": {"to": d.domain}}),
+    )
+    .await?;
+    ctx.commit().await?;
+    state.tenants.invalidate();
+    flash::success(&session, format!("{} is now the primary domain.", d.domain)).await;
+    Ok(see_other(&headers, &format!("/schools/{id}")))
 }
 
 async fn remove_domain(
@@ -419,6 +435,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/schools/{id}/domains",
             post(add_domain).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/domains/{domain_id}/primary",
+            post(make_primary).layer(guard_exact(Action::Change, "schools")),
         )
         .route(
             "/schools/{id}/domains/{domain_id}/delete",

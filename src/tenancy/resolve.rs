@@ -71,8 +71,14 @@ pub async fn resolve_tenant(
 ) -> Response {
     match resolve(&state, &mut req).await {
         Ok(scope) => {
+            let school = scope.school().cloned();
             req.extensions_mut().insert(scope);
-            next.run(req).await
+            let mut response = next.run(req).await;
+            // Error pages show the school's name.
+            if let Some(school) = school {
+                response.extensions_mut().insert(school);
+            }
+            response
         }
         Err(e) => e.into_response(),
     }

@@ -112,6 +112,27 @@ pub async fn validate_create(
             "Use 2 to 30 characters: lower-case letters, digits and hyphens.",
         );
     }
+    if !v.has("code") {
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.clients WHERE code = $1)")
+                .bind(&code)
+                .fetch_one(&mut *conn)
+                .await?;
+        if taken {
+            v.add("code", "Another school already uses this code.");
+        }
+    }
+    // Schema and domain default to the code; when the code itself is wrong, only the code
+    // is reported, not the values derived from it.
+    let schema_given = input
+        .schema_name
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty());
+    let domain_given = input
+        .domain
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    let code_ok = !v.has("code");
     let schema_raw = input
         .schema_name
         .as_deref()
@@ -122,7 +143,9 @@ pub async fn validate_create(
     let schema = match SchemaName::parse(&schema_raw) {
         Ok(s) => Some(s),
         Err(msg) => {
-            v.add("schema_name", msg);
+            if schema_given || code_ok {
+                v.add("schema_name", msg);
+            }
             None
         }
     };
@@ -132,7 +155,9 @@ pub async fn validate_create(
         .map(|d| d.trim().to_lowercase())
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| format!("{code}.{main_domain}"));
-    if !valid_domain(&domain) {
+    if !(domain_given || code_ok) {
+        // Derived from a wrong code: nothing to say about it yet.
+    } else if !valid_domain(&domain) {
         v.add("domain", "Enter a host name such as greenwood.example.com.");
     } else if domain == main_domain {
         v.add("domain", "This is the platform's own domain.");
@@ -167,17 +192,7 @@ pub async fn validate_create(
         }
     };
 
-    if !v.has("code") {
-        let taken: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.clients WHERE code = $1)")
-                .bind(&code)
-                .fetch_one(&mut *conn)
-                .await?;
-        if taken {
-            v.add("code", "Another school already uses this code.");
-        }
-    }
-    if let Some(schema) = &schema {
+    if let Some(schema) = schema.as_ref().filter(|_| schema_given || code_ok) {
         let taken: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM public.clients WHERE schema_name = $1)
                  OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
@@ -189,7 +204,7 @@ pub async fn validate_create(
             v.add("schema_name", "This schema name is already in use.");
         }
     }
-    if !v.has("domain") {
+    if !v.has("domain") && (domain_given || code_ok) {
         let taken: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.domains WHERE domain = $1)")
                 .bind(&domain)

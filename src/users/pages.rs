@@ -41,6 +41,8 @@ struct PlatformUsersPage {
     me: i64,
     form: NewUserForm,
     errors: FormErrors,
+    /// (id, name, description) of the platform roles.
+    roles: Vec<(i64, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,8 +53,9 @@ struct NewUserForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// `superadmin` or a platform role id.
     #[serde(default)]
-    is_superadmin: Option<String>,
+    kind: String,
 }
 
 async fn platform_users_page(
@@ -64,6 +67,10 @@ async fn platform_users_page(
     errors: FormErrors,
 ) -> AppResult<Response> {
     let (rows, count) = list_platform_users(&mut ctx.tx, params).await?;
+    let roles =
+        sqlx::query_as("SELECT id, name, description FROM public.platform_roles ORDER BY name")
+            .fetch_all(&mut *ctx.tx)
+            .await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -77,6 +84,7 @@ async fn platform_users_page(
         me: ctx.user.id,
         form,
         errors,
+        roles,
     }
     .into_response();
     *r.status_mut() = status;
@@ -106,18 +114,24 @@ async fn create_platform_user_page(
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     uri: Uri,
+    session: tower_sessions::Session,
     Form(form): Form<NewUserForm>,
 ) -> AppResult<Response> {
     let input = CreatePlatformUser {
         email: form.email.clone(),
         full_name: form.full_name.clone(),
         password: form.password.clone(),
-        is_superadmin: form.is_superadmin.is_some(),
-        roles: Vec::new(),
+        is_superadmin: form.kind == "superadmin",
+        roles: form.kind.parse().ok().into_iter().collect(),
     };
     match create_platform_user(&mut ctx, &input).await {
-        Ok(_) => {
+        Ok(user) => {
             ctx.commit().await?;
+            crate::web::flash::success(
+                &session,
+                format!("{} can now sign in to the console.", user.email),
+            )
+            .await;
             Ok(see_other(&headers, "/users"))
         }
         Err(AppError::Validation { errors, .. }) => {

@@ -132,6 +132,12 @@ pub async fn create_platform_user(
     for p in password::policy_problems(&input.password, &input.email) {
         v.add("password", p);
     }
+    if !input.is_superadmin && input.roles.is_empty() {
+        v.add(
+            "roles",
+            "Choose a role, or make the user a superadmin: without one they could do nothing.",
+        );
+    }
     if input.is_superadmin && !ctx.user.is_superadmin {
         v.add(
             "is_superadmin",

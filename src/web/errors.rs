@@ -15,6 +15,8 @@ use crate::error::RenderedError;
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/error.html")]
 struct ErrorPage {
+    brand: String,
+    show_home: bool,
     status: u16,
     title: String,
     detail: String,
@@ -50,6 +52,10 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
     let is_get = req.method() == Method::GET;
     let htmx = req.headers().get("hx-request").is_some_and(|v| v == "true");
     let response = next.run(req).await;
+    let scope_brand = response
+        .extensions()
+        .get::<crate::tenancy::SchoolRef>()
+        .map(|s| s.name.to_string());
     if path.starts_with("/api/") || path.starts_with("/static/") {
         return response;
     }
@@ -102,7 +108,12 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
             .collect();
         detail = format!("{detail} {}", fields.join("; "));
     }
+    let brand = scope_brand.unwrap_or_else(|| "Schoolyard".to_owned());
     let page = ErrorPage {
+        brand,
+        // An unknown or disabled school has no start page to go to.
+        show_home: !(body.code == "school_disabled"
+            || (status == StatusCode::NOT_FOUND && body.detail.starts_with("There is no school"))),
         status: status.as_u16(),
         title: title_for(status).to_owned(),
         detail,

@@ -95,12 +95,19 @@ impl Layout {
             label: "Dashboard",
             href: "/",
         }];
-        if perms.has("view_users") {
-            nav.push(NavItem {
-                key: "staff",
-                label: "Staff",
-                href: "/staff",
-            });
+        let items = [
+            ("view_students", "students", "Students", "/students"),
+            ("view_academic_classes", "classes", "Classes", "/classes"),
+            ("view_sessions", "academics", "Academics", "/academics"),
+            ("view_users", "staff", "Staff", "/staff"),
+            ("view_roles", "roles", "Roles", "/roles"),
+            ("view_audit", "audit", "Audit log", "/audit"),
+            ("view_settings", "settings", "Settings", "/settings"),
+        ];
+        for (perm, key, label, href) in items {
+            if perms.has(perm) {
+                nav.push(NavItem { key, label, href });
+            }
         }
         Self {
             title: title.to_owned(),

@@ -204,3 +204,136 @@ async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
             .unwrap();
     assert!(exists);
 }
+
+#[sqlx::test(migrations = false)]
+async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let school = app.create_school("maple").await;
+    app.create_staff("maple", "admin@maple.test", "School Admin")
+        .await;
+    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
+        .await
+        .unwrap();
+    let form = schoolyard::academics::setup::SetupForm {
+        forms: "JSS 1".into(),
+        arms: "A, B".into(),
+        subjects: "Mathematics".into(),
+        ..schoolyard::academics::setup::SetupForm::suggested(chrono::Utc::now().date_naive())
+    };
+    schoolyard::academics::setup::run(&mut tx, school.id, &form, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://maple.localhost:{port}");
+    c.goto(&format!("{base}/login")).await.unwrap();
+    let email = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("email"))
+        .await
+        .unwrap();
+    email.send_keys("admin@maple.test").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "Pupils on roll").await;
+
+    c.goto(&format!("{base}/students/new")).await.unwrap();
+    let first = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("first_name"))
+        .await
+        .unwrap();
+    first.send_keys("Oluwaseun").await.unwrap();
+    c.find(Locator::Id("last_name"))
+        .await
+        .unwrap()
+        .send_keys("Adebayo-Martins")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#sex option[value=female]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#class_id option:nth-child(3)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("guardian_name"))
+        .await
+        .unwrap()
+        .send_keys("Bolanle Adebayo-Martins")
+        .await
+        .unwrap();
+    c.find(Locator::Id("guardian_relationship"))
+        .await
+        .unwrap()
+        .send_keys("Mother")
+        .await
+        .unwrap();
+    c.find(Locator::Id("guardian_phone"))
+        .await
+        .unwrap()
+        .send_keys("0802 555 0199")
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "admitted with number").await;
+    wait_for_text(&c, "+2348025550199").await;
+    wait_for_text(&c, "JSS 1B").await;
+    save_screenshot("school-student-profile", &c.screenshot().await.unwrap());
+
+    // Find her by typing part of her name in the list's search box.
+    c.goto(&format!("{base}/students")).await.unwrap();
+    let search = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("search"))
+        .await
+        .unwrap();
+    search.send_keys("seun").await.unwrap();
+    let mut rows = String::new();
+    for _ in 0..100 {
+        rows = c
+            .find(Locator::Id("student-rows"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if rows.contains("Adebayo-Martins") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rows.contains("Adebayo-Martins, Oluwaseun"), "{rows}");
+    assert!(rows.contains("JSS 1B"), "{rows}");
+    save_screenshot("school-student-search", &c.screenshot().await.unwrap());
+    c.close().await.unwrap();
+    server.abort();
+}

@@ -377,3 +377,108 @@ async fn sessions_live_in_redis_when_configured(pool: PgPool) {
     let res = tower::ServiceExt::oneshot(other, req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// Every school page renders for an admin, and a teacher is refused the admin-only ones.
+#[sqlx::test(migrations = false)]
+async fn every_school_page_renders(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let school = app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    schoolyard::academics::setup::run(
+        &mut tx,
+        school.id,
+        &schoolyard::academics::setup::SetupForm::suggested(today),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let student = schoolyard::students::create(
+        &mut tx,
+        &schoolyard::students::StudentInput {
+            first_name: Some("Chidi".into()),
+            last_name: Some("Okafor".into()),
+            sex: Some("male".into()),
+            ..Default::default()
+        },
+        today,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut a = Browser::new(&app, &host("alpha"));
+    a.login("admin@alpha.test").await;
+    for path in [
+        "/",
+        "/students",
+        "/students/new",
+        "/students/import",
+        &format!("/students/{}", student.id),
+        &format!("/students/{}/edit", student.id),
+        "/classes",
+        "/classes/1",
+        "/academics",
+        "/setup",
+        "/staff",
+        "/staff/new",
+        "/roles",
+        "/roles/1",
+        "/audit",
+        "/settings",
+        "/students/export.csv?search=&status=&class=",
+    ] {
+        let res = a.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+    }
+    // A form with a bad date keeps every value and shows every problem at once.
+    let page = a.get("/students/new").await;
+    let token = csrf_of(&page.text());
+    let res = a
+        .post(
+            "/students",
+            &[
+                ("csrf_token", &token),
+                ("first_name", "Ada"),
+                ("last_name", ""),
+                ("sex", "female"),
+                ("date_of_birth", "31/31/2020"),
+                ("guardian_name", "Ngozi"),
+                ("guardian_phone", "call me"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("value=\"Ada\""), "keeps typed values");
+    for message in [
+        "Enter a valid date.",
+        "This field is required.",
+        "Enter a phone number",
+    ] {
+        assert!(html.contains(message), "missing {message}");
+    }
+    let mut t = Browser::new(&app, &host("alpha"));
+    t.login("teacher@alpha.test").await;
+    for path in [
+        "/students",
+        "/classes",
+        &format!("/students/{}", student.id),
+    ] {
+        assert_eq!(t.get(path).await.status, StatusCode::OK, "{path}");
+    }
+    for path in ["/students/new", "/staff", "/roles", "/audit", "/setup"] {
+        assert_eq!(t.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let profile = t.get(&format!("/students/{}", student.id)).await.text();
+    assert!(
+        !profile.contains("Edit details") && !profile.contains("Withdraw"),
+        "no change buttons for a teacher"
+    );
+}

@@ -372,7 +372,7 @@ async fn admissions_generate_numbers_and_refuse_duplicates(pool: PgPool) {
         "alpha",
         &t,
         json!({"first_name": "", "last_name": "Y", "sex": "other", "date_of_birth": "2099-01-01",
-        "guardians": [{"full_name": "G", "phone": "0803 123"}]}),
+        "guardians": [{"full_name": "G", "phone": "call me"}]}),
     )
     .await;
     let err = assert_error_shape(&bad, 422);
@@ -778,7 +778,7 @@ async fn csv_import_is_all_or_nothing(pool: PgPool) {
         "{header_row}GW/101,Chidi,Okafor,,male,2013-04-12,2025-09-08,,JSS 1A,Ngozi Okafor,Mother,+2348031234567,\n\
          GW/102,,Bello,,female,2013-01-01,,,JSS 1A,,,,\n\
          GW/101,Tunde,Bakare,,m,13/02/2013,,,JSS 9Z,,,,\n\
-         GW/001,Kemi,Ade,,f,2013-13-01,,,,,,0803,\n"
+         GW/001,Kemi,Ade,,f,2013-13-01,,,,,,phone-less,\n"
     );
     let res = post(&bad, false).await;
     let err = assert_error_shape(&res, 422);
@@ -1172,4 +1172,23 @@ async fn each_records_resource_checks_its_permissions(pool: PgPool) {
         .status,
         StatusCode::NO_CONTENT
     );
+}
+
+#[test]
+fn phone_numbers_normalise_to_e164() {
+    use schoolyard::students::guardians::normalise_phone;
+    assert_eq!(
+        normalise_phone("0803 123 4567", "+234").as_deref(),
+        Some("+2348031234567")
+    );
+    assert_eq!(
+        normalise_phone("+234 (803) 123-4567", "+234").as_deref(),
+        Some("+2348031234567")
+    );
+    assert_eq!(
+        normalise_phone("00447911123456", "+234").as_deref(),
+        Some("+447911123456")
+    );
+    assert_eq!(normalise_phone("call me", "+234"), None);
+    assert_eq!(normalise_phone("+12", "+234"), None);
 }
