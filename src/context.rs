@@ -8,7 +8,10 @@ use serde_json::Value;
 use crate::{
     app::AppState,
     audit::{self, Actor, Entry, Trail},
-    auth::{session::AuthSession, tokens::Audience},
+    auth::{
+        session::AuthSession,
+        tokens::{self, Audience, Claims},
+    },
     db::{self, Tx},
     error::{AppError, AppResult},
     http::{RequestMeta, extract::request_meta},
@@ -17,31 +20,27 @@ use crate::{
     users::User,
 };
 
-/// The user authenticated by a Bearer token, put in the request by tenant resolution.
+/// A verified Bearer token, put in the request by tenant resolution. Its user is loaded in
+/// the request's transaction (`SchoolCtx`, `PlatformCtx`).
 #[derive(Clone, Debug)]
-pub struct ApiPrincipal {
-    pub user: User,
+pub struct TokenClaims {
+    pub claims: Claims,
     pub audience: Audience,
-    /// The token family, revoked by logout.
-    pub family: uuid::Uuid,
 }
 
-/// Who is asking: a token (API) or a cookie session (pages).
-async fn principal(parts: &mut Parts, state: &AppState) -> AppResult<(User, bool)> {
-    if let Some(p) = parts.extensions.get::<ApiPrincipal>() {
-        return Ok((p.user.clone(), true));
+/// A cookie session's user (pages), if any.
+async fn session_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<User>> {
+    if parts.extensions.get::<AuthSession>().is_none() {
+        return Ok(None);
     }
-    if parts.extensions.get::<AuthSession>().is_some() {
-        let session = AuthSession::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("auth session unavailable")))?;
-        if let Some(su) = session.user {
-            return Ok((su.user, false));
-        }
-    }
-    Err(AppError::Unauthenticated(
-        "Authentication credentials were not provided.".into(),
-    ))
+    let session = AuthSession::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("auth session unavailable")))?;
+    Ok(session.user.map(|su| su.user))
+}
+
+fn not_authenticated() -> AppError {
+    AppError::Unauthenticated("Authentication credentials were not provided.".into())
 }
 
 fn guard_of(parts: &Parts) -> AppResult<Guard> {
@@ -106,22 +105,40 @@ impl FromRequestParts<AppState> for SchoolCtx {
             }
         };
         let guard = guard_of(parts)?;
-        let (user, via_token) = principal(parts, state).await?;
-        let member = user.client_id == Some(school.id);
-        // Platform superadmins may act in a school through the API (X-Schema-Name);
-        // a cookie session is only ever staff of this school.
-        if !(member || (via_token && user.is_superadmin)) {
-            return Err(if via_token {
-                AppError::forbidden()
-            } else {
-                AppError::Unauthenticated("Sign in to this school.".into())
-            });
+        let token = parts.extensions.get::<TokenClaims>().cloned();
+        let session_user = match &token {
+            Some(_) => None,
+            None => Some(session_user(parts, state).await?.ok_or_else(not_authenticated)?),
+        };
+        // A cookie session is only ever staff of this school.
+        if let Some(user) = &session_user {
+            if user.client_id != Some(school.id) {
+                return Err(AppError::Unauthenticated("Sign in to this school.".into()));
+            }
         }
         let mut tx = db::begin_school(&state.db, &school.schema).await?;
+        let (user, codes) = match (token, session_user) {
+            // The token's user and permissions in one round trip, inside the transaction.
+            (Some(t), _) => {
+                let (user, codes) = tokens::load_school_token_user(&mut tx, &t.claims).await?;
+                let member = user.client_id == Some(school.id) && t.audience == Audience::School;
+                // Platform superadmins may act in a school through the API (X-Schema-Name).
+                let superadmin = user.is_superadmin && t.audience == Audience::Platform;
+                if !(member || superadmin) {
+                    return Err(AppError::forbidden());
+                }
+                (user, codes)
+            }
+            (None, Some(user)) => {
+                let codes = roles::user_permissions(&mut tx, user.id).await?;
+                (user, codes)
+            }
+            (None, None) => return Err(not_authenticated()),
+        };
         let perms = if user.is_superadmin {
             PermissionSet::everything()
         } else {
-            PermissionSet::from_codes(roles::user_permissions(&mut tx, user.id).await?)
+            PermissionSet::from_codes(codes)
         };
         check(&perms, guard, parts)?;
         Ok(Self {
@@ -201,13 +218,18 @@ impl FromRequestParts<AppState> for PlatformCtx {
             Some(Scope::Platform | Scope::Global) => {}
             _ => return Err(AppError::not_found()),
         }
-        if let Some(p) = parts.extensions.get::<ApiPrincipal>() {
-            if p.audience != Audience::Platform {
-                return Err(AppError::forbidden());
-            }
-        }
         let guard = guard_of(parts)?;
-        let (user, via_token) = principal(parts, state).await?;
+        let token = parts.extensions.get::<TokenClaims>().cloned();
+        let mut tx = db::begin_platform(&state.db).await?;
+        let (user, via_token) = match &token {
+            Some(t) => {
+                if t.audience != Audience::Platform {
+                    return Err(AppError::forbidden());
+                }
+                (tokens::load_token_user(&mut tx, &t.claims).await?, true)
+            }
+            None => (session_user(parts, state).await?.ok_or_else(not_authenticated)?, false),
+        };
         if !user.is_platform() {
             // A school's cookie is no session on the console; a school token is refused.
             return Err(if via_token {
@@ -216,7 +238,6 @@ impl FromRequestParts<AppState> for PlatformCtx {
                 AppError::Unauthenticated("Sign in to the platform console.".into())
             });
         }
-        let mut tx = db::begin_platform(&state.db).await?;
         let perms = if user.is_superadmin {
             PermissionSet::everything()
         } else {

@@ -192,6 +192,14 @@ pub async fn terms(conn: &mut PgConnection, session_id: i64) -> Result<Vec<Term>
     .await
 }
 
+pub async fn all_terms(conn: &mut PgConnection) -> Result<Vec<Term>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TERM_COLS} FROM terms ORDER BY session_id, ordinal"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn term(conn: &mut PgConnection, session_id: i64, id: i64) -> AppResult<Term> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TERM_COLS} FROM terms WHERE session_id = $1 AND id = $2"

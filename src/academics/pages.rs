@@ -79,6 +79,7 @@ async fn act<T>(
 #[template(path = "pages/academics.html")]
 struct AcademicsPage {
     layout: Layout,
+    can_delete: bool,
     sessions: Vec<(Session, Vec<Term>)>,
     forms: Vec<(db::Form, Vec<ClassArm>)>,
     subjects: Vec<Subject>,
@@ -87,11 +88,16 @@ struct AcademicsPage {
 }
 
 async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
-    let mut sessions = Vec::new();
-    for s in db::sessions(&mut ctx.tx).await? {
-        let terms = db::terms(&mut ctx.tx, s.id).await?;
-        sessions.push((s, terms));
-    }
+    // Two queries for every session and term (no query per session).
+    let all_terms = db::all_terms(&mut ctx.tx).await?;
+    let sessions: Vec<(Session, Vec<Term>)> = db::sessions(&mut ctx.tx)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let terms = all_terms.iter().filter(|t| t.session_id == s.id).cloned().collect();
+            (s, terms)
+        })
+        .collect();
     let arms = db::class_arms(&mut ctx.tx).await?;
     let forms = db::forms(&mut ctx.tx)
         .await?
@@ -103,6 +109,7 @@ async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<R
         .collect();
     let subjects = db::subjects(&mut ctx.tx).await?;
     Ok(AcademicsPage {
+        can_delete: ctx.perms.has("delete_subjects"),
         layout: ctx.layout("Academics", "academics", &csrf),
         needs_setup: sessions.is_empty(),
         sessions,
@@ -759,6 +766,51 @@ async fn save_class_settings(
     .await
 }
 
+/// Deletes a row by id, refusing with the reason when something still uses it.
+async fn delete_row(
+    ctx: SchoolCtx,
+    session: &WebSession,
+    headers: &HeaderMap,
+    entity: &'static str,
+    sql: &'static str,
+    id: i64,
+    in_use_message: &'static str,
+) -> AppResult<Response> {
+    act(
+        ctx,
+        session,
+        headers,
+        "/academics",
+        |name: &String| format!("{name} deleted."),
+        async move |ctx: &mut SchoolCtx| {
+            let name: Option<String> = sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_optional(&mut *ctx.tx)
+                .await
+                .map_err(in_use(in_use_message))?;
+            let name = name.ok_or_else(AppError::not_found)?;
+            ctx.audit("delete", entity, id, serde_json::json!({"name": {"from": name}})).await?;
+            Ok(name)
+        },
+    )
+    .await
+}
+
+async fn delete_subject(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    delete_row(ctx, &session, &headers, "subject", "DELETE FROM subjects WHERE id = $1 RETURNING name", id,
+        "This subject is offered in a class; untick it on the class's page first.").await
+}
+
+async fn delete_form(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    delete_row(ctx, &session, &headers, "form", "DELETE FROM forms WHERE id = $1 RETURNING name", id,
+        "This class level still has class arms; delete them first.").await
+}
+
+async fn delete_arm(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
+    delete_row(ctx, &session, &headers, "class", "DELETE FROM classes WHERE id = $1 RETURNING name", id,
+        "This class is open in a session; it can only be deleted while no session uses it.").await
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -768,6 +820,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/academics/subjects",
             post(add_subject).layer(guard_exact(Action::Add, "subjects")),
+        )
+        .route(
+            "/academics/subjects/{id}/delete",
+            post(delete_subject).layer(guard_exact(Action::Delete, "subjects")),
+        )
+        .route(
+            "/academics/forms/{id}/delete",
+            post(delete_form).layer(guard_exact(Action::Delete, "forms")),
+        )
+        .route(
+            "/academics/arms/{id}/delete",
+            post(delete_arm).layer(guard_exact(Action::Delete, "classes")),
         )
         .route(
             "/academics/forms",

@@ -13,7 +13,7 @@ use crate::{
         login::check_credentials,
         tokens::{self, Audience, TokenType},
     },
-    context::{ApiPrincipal, SchoolCtx},
+    context::{SchoolCtx, TokenClaims},
     db,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, RequestMeta},
@@ -243,7 +243,7 @@ async fn school_refresh(
 
 async fn logout(
     state: &AppState,
-    principal: Option<Extension<ApiPrincipal>>,
+    principal: Option<Extension<TokenClaims>>,
 ) -> AppResult<StatusCode> {
     let Some(Extension(p)) = principal else {
         return Err(AppError::Unauthenticated(
@@ -251,7 +251,7 @@ async fn logout(
         ));
     };
     let mut conn = state.db.acquire().await?;
-    tokens::revoke_family(&mut conn, p.family, Utc::now()).await?;
+    tokens::revoke_family(&mut conn, p.claims.fam, Utc::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -261,7 +261,7 @@ async fn logout(
     responses((status = 204, description = "Signed out"), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn school_logout(
     State(state): State<AppState>,
-    principal: Option<Extension<ApiPrincipal>>,
+    principal: Option<Extension<TokenClaims>>,
 ) -> AppResult<StatusCode> {
     logout(&state, principal).await
 }
@@ -271,7 +271,7 @@ async fn school_logout(
     responses((status = 204, description = "Signed out"), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn system_logout(
     State(state): State<AppState>,
-    principal: Option<Extension<ApiPrincipal>>,
+    principal: Option<Extension<TokenClaims>>,
 ) -> AppResult<StatusCode> {
     logout(&state, principal).await
 }

@@ -45,6 +45,13 @@ pub struct Claims {
     pub fam: Uuid,
     /// The user's session version when issued; disabling the user invalidates the token.
     pub sv: i32,
+    /// The user's school, so the tenant is known without a database round trip. The user is
+    /// still loaded (and checked) inside the school's transaction.
+    #[serde(default)]
+    pub sch: Option<i64>,
+    /// Platform superadmin when issued (re-checked against the stored user).
+    #[serde(default)]
+    pub sa: bool,
 }
 
 impl Claims {
@@ -134,6 +141,8 @@ impl JwtKeys {
             typ: TokenType::Access,
             fam: family,
             sv: user.session_version,
+            sch: user.client_id,
+            sa: user.is_superadmin,
         };
         let refresh_expires = now + self.refresh_ttl;
         let refresh = Claims {
@@ -215,21 +224,59 @@ pub async fn revoke_all_for_user(
     Ok(())
 }
 
-/// Loads the user behind an access token: active, same session version, family not revoked.
-/// One round trip.
-pub async fn load_token_user(pool: &sqlx::PgPool, claims: &Claims) -> Result<User, AppError> {
+/// The `WHERE` that makes a token's user valid: active, same session version, family not
+/// revoked. Shared by the platform and school loads so both check the same things.
+pub const TOKEN_USER_CHECK: &str = "u.id = $1 AND u.is_active AND u.session_version = $2
+    AND NOT EXISTS (SELECT 1 FROM public.refresh_tokens r WHERE r.family_id = $3 AND r.revoked_at IS NOT NULL)";
+
+/// Loads the user behind an access token (platform requests). One round trip.
+pub async fn load_token_user(conn: &mut PgConnection, claims: &Claims) -> Result<User, AppError> {
     let user_id = claims.user_id()?;
+    let cols = crate::users::USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let user: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {cols} FROM public.users u
-          WHERE u.id = $1 AND u.is_active AND u.session_version = $2
-            AND NOT EXISTS (SELECT 1 FROM public.refresh_tokens r
-                             WHERE r.family_id = $3 AND r.revoked_at IS NOT NULL)",
-        cols = crate::users::USER_COLUMNS
+        "SELECT {cols} FROM public.users u WHERE {TOKEN_USER_CHECK}"
     )))
     .bind(user_id)
     .bind(claims.sv)
     .bind(claims.fam)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     user.ok_or_else(invalid_token)
+}
+
+#[derive(sqlx::FromRow)]
+struct UserWithPermissions {
+    #[sqlx(flatten)]
+    user: User,
+    permissions: Vec<String>,
+}
+
+/// Inside a school transaction: the token's user and their permissions in this school, in
+/// one round trip.
+pub async fn load_school_token_user(
+    conn: &mut PgConnection,
+    claims: &Claims,
+) -> Result<(User, Vec<String>), AppError> {
+    let user_id = claims.user_id()?;
+    let cols = crate::users::USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row: Option<UserWithPermissions> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols}, ARRAY(SELECT DISTINCT p.permission FROM user_roles ur
+                               JOIN role_permissions p ON p.role_id = ur.role_id
+                              WHERE ur.user_id = u.id) AS permissions
+           FROM public.users u WHERE {TOKEN_USER_CHECK}"
+    )))
+    .bind(user_id)
+    .bind(claims.sv)
+    .bind(claims.fam)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| (r.user, r.permissions)).ok_or_else(invalid_token)
 }

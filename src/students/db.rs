@@ -53,12 +53,11 @@ impl Student {
     }
 }
 
-/// One select for students with their current class (no query per row).
-const STUDENT_SELECT: &str =
-    "SELECT s.id, s.admission_no, s.first_name, s.last_name, s.other_names, s.sex,
+/// Students with their current class, in one select (no query per row).
+const STUDENT_COLUMNS: &str = "s.id, s.admission_no, s.first_name, s.last_name, s.other_names, s.sex,
         s.date_of_birth, s.address, s.status, s.admission_date, s.has_photo,
-        r.academic_class_id AS current_class_id, c.name AS current_class, s.created_at, s.updated_at
-   FROM students s
+        r.academic_class_id AS current_class_id, c.name AS current_class, s.created_at, s.updated_at";
+const STUDENT_FROM: &str = "FROM students s
    LEFT JOIN registrations r ON r.student_id = s.id AND r.is_current
         AND r.session_id = (SELECT id FROM academic_sessions WHERE is_current)
    LEFT JOIN academic_classes ac ON ac.id = r.academic_class_id
@@ -108,16 +107,10 @@ pub async fn list(
            AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM registrations rr
                 WHERE rr.student_id = s.id AND rr.is_current AND rr.academic_class_id = $3))"
     );
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM students s {where_sql}"
-    )))
-    .bind(&pattern)
-    .bind(&filter.status)
-    .bind(filter.class)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{STUDENT_SELECT} {where_sql} ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
+    // The page and the total in one round trip: the window count is taken before LIMIT.
+    let rows: Vec<Counted> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STUDENT_COLUMNS}, count(*) OVER () AS total {STUDENT_FROM} {where_sql}
+          ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
     )))
     .bind(&pattern)
     .bind(&filter.status)
@@ -126,12 +119,34 @@ pub async fn list(
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
-    Ok((rows, count))
+    let count = match rows.first() {
+        Some(first) => first.total,
+        // Past the last page (or nothing matches): count on its own.
+        None if offset > 0 => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM students s {where_sql}"
+            )))
+            .bind(&pattern)
+            .bind(&filter.status)
+            .bind(filter.class)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => 0,
+    };
+    Ok((rows.into_iter().map(|r| r.student).collect(), count))
+}
+
+#[derive(FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    student: Student,
+    total: i64,
 }
 
 pub async fn get(conn: &mut PgConnection, id: i64) -> AppResult<Student> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{STUDENT_SELECT} WHERE s.id = $1"
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)

@@ -11,8 +11,8 @@ use axum::{
 use super::{SchoolRef, Scope};
 use crate::{
     app::AppState,
-    auth::tokens::{self, Audience, JwtKeys, TokenType},
-    context::ApiPrincipal,
+    auth::tokens::{Audience, JwtKeys, TokenType},
+    context::TokenClaims,
     error::{AppError, AppResult},
 };
 
@@ -86,7 +86,9 @@ pub async fn resolve_tenant(
 
 async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     let path = req.uri().path().to_owned();
-    let token_user = match bearer(req) {
+    // The token is verified here (signature, expiry, audience, type); its user is loaded
+    // and checked in the request's transaction by the context extractors.
+    let token = match bearer(req) {
         Some(token) => {
             let claims = state.jwt.verify(
                 token,
@@ -95,14 +97,9 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
             )?;
             let audience = JwtKeys::audience_of(&claims)
                 .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
-            let user = tokens::load_token_user(&state.db, &claims).await?;
-            let principal = ApiPrincipal {
-                user,
-                audience,
-                family: claims.fam,
-            };
-            req.extensions_mut().insert(principal.clone());
-            Some(principal)
+            let token = TokenClaims { claims, audience };
+            req.extensions_mut().insert(token.clone());
+            Some(token)
         }
         None => None,
     };
@@ -114,9 +111,9 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
 
     // 3. X-Schema-Name: honoured only for an authenticated platform superadmin.
     if let Some(schema) = req.headers().get("x-schema-name") {
-        let allowed = token_user
+        let allowed = token
             .as_ref()
-            .is_some_and(|p| p.user.is_superadmin && p.audience == Audience::Platform);
+            .is_some_and(|t| t.claims.sa && t.audience == Audience::Platform);
         if !allowed {
             return Err(AppError::Forbidden(
                 "X-Schema-Name is only accepted from platform superadmins.".into(),
@@ -134,8 +131,8 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     }
 
     // 2. Bearer JWT: a school user's token selects that user's school, whatever the host.
-    if let Some(p) = &token_user {
-        if let Some(client_id) = p.user.client_id {
+    if let Some(t) = &token {
+        if let Some(client_id) = t.claims.sch {
             let school = state
                 .tenants
                 .by_id(&state.db, client_id)

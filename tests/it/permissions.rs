@@ -344,6 +344,12 @@ async fn platform_operator_role_limits_the_system_api(pool: PgPool) {
               Some(json!({"email": "support@platform.test", "full_name": "Sam Support", "password": crate::helpers::PASSWORD, "roles": [support]})))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    // An operator without any role could do nothing: refused.
+    let res = app
+        .call(Method::POST, "localhost", "/api/v1/system/users/", Some(&root),
+              Some(json!({"email": "nobody@platform.test", "full_name": "No Body", "password": crate::helpers::PASSWORD})))
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["roles"].is_array());
     let t = app.platform_token("support@platform.test").await;
     assert_eq!(
         app.call(
