@@ -108,7 +108,11 @@ impl FromRequestParts<AppState> for SchoolCtx {
         let token = parts.extensions.get::<TokenClaims>().cloned();
         let session_user = match &token {
             Some(_) => None,
-            None => Some(session_user(parts, state).await?.ok_or_else(not_authenticated)?),
+            None => Some(
+                session_user(parts, state)
+                    .await?
+                    .ok_or_else(not_authenticated)?,
+            ),
         };
         // A cookie session is only ever staff of this school.
         if let Some(user) = &session_user {
@@ -228,7 +232,12 @@ impl FromRequestParts<AppState> for PlatformCtx {
                 }
                 (tokens::load_token_user(&mut tx, &t.claims).await?, true)
             }
-            None => (session_user(parts, state).await?.ok_or_else(not_authenticated)?, false),
+            None => (
+                session_user(parts, state)
+                    .await?
+                    .ok_or_else(not_authenticated)?,
+                false,
+            ),
         };
         if !user.is_platform() {
             // A school's cookie is no session on the console; a school token is refused.

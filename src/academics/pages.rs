@@ -94,7 +94,11 @@ async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<R
         .await?
         .into_iter()
         .map(|s| {
-            let terms = all_terms.iter().filter(|t| t.session_id == s.id).cloned().collect();
+            let terms = all_terms
+                .iter()
+                .filter(|t| t.session_id == s.id)
+                .cloned()
+                .collect();
             (s, terms)
         })
         .collect();
@@ -789,26 +793,71 @@ async fn delete_row(
                 .await
                 .map_err(in_use(in_use_message))?;
             let name = name.ok_or_else(AppError::not_found)?;
-            ctx.audit("delete", entity, id, serde_json::json!({"name": {"from": name}})).await?;
+            ctx.audit(
+                "delete",
+                entity,
+                id,
+                serde_json::json!({"name": {"from": name}}),
+            )
+            .await?;
             Ok(name)
         },
     )
     .await
 }
 
-async fn delete_subject(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
-    delete_row(ctx, &session, &headers, "subject", "DELETE FROM subjects WHERE id = $1 RETURNING name", id,
-        "This subject is offered in a class; untick it on the class's page first.").await
+async fn delete_subject(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    delete_row(
+        ctx,
+        &session,
+        &headers,
+        "subject",
+        "DELETE FROM subjects WHERE id = $1 RETURNING name",
+        id,
+        "This subject is offered in a class; untick it on the class's page first.",
+    )
+    .await
 }
 
-async fn delete_form(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
-    delete_row(ctx, &session, &headers, "form", "DELETE FROM forms WHERE id = $1 RETURNING name", id,
-        "This class level still has class arms; delete them first.").await
+async fn delete_form(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    delete_row(
+        ctx,
+        &session,
+        &headers,
+        "form",
+        "DELETE FROM forms WHERE id = $1 RETURNING name",
+        id,
+        "This class level still has class arms; delete them first.",
+    )
+    .await
 }
 
-async fn delete_arm(ctx: SchoolCtx, session: WebSession, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
-    delete_row(ctx, &session, &headers, "class", "DELETE FROM classes WHERE id = $1 RETURNING name", id,
-        "This class is open in a session; it can only be deleted while no session uses it.").await
+async fn delete_arm(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    delete_row(
+        ctx,
+        &session,
+        &headers,
+        "class",
+        "DELETE FROM classes WHERE id = $1 RETURNING name",
+        id,
+        "This class is open in a session; it can only be deleted while no session uses it.",
+    )
+    .await
 }
 
 pub fn router() -> Router<AppState> {

@@ -278,5 +278,6 @@ pub async fn load_school_token_user(
     .bind(claims.fam)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| (r.user, r.permissions)).ok_or_else(invalid_token)
+    row.map(|r| (r.user, r.permissions))
+        .ok_or_else(invalid_token)
 }

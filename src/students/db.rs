@@ -101,33 +101,58 @@ pub async fn list(
         }
     }
     let pattern = params.search_pattern()?.map(|p| p.to_lowercase());
-    let where_sql = format!(
-        "WHERE ($1::text IS NULL OR {SEARCH_EXPR} LIKE $1)
-           AND ($2::text IS NULL OR s.status = $2)
-           AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM registrations rr
-                WHERE rr.student_id = s.id AND rr.is_current AND rr.academic_class_id = $3))"
-    );
-    // Two statements on purpose: a window count(*) OVER () in the page query would make
-    // PostgreSQL join and sort every matching row instead of walking the name index for 50
-    // (measured: 2.5 times slower on 1,000 students).
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    // Only the filters in use go into the statement. A catch-all `($1 IS NULL OR …)` made
+    // PostgreSQL's cached generic plan join every registration for each page (7 ms instead
+    // of 0.3 ms); each combination of filters is its own statement with its own good plan.
+    let mut conditions = Vec::new();
+    let mut n = 0;
+    if pattern.is_some() {
+        n += 1;
+        conditions.push(format!("{SEARCH_EXPR} LIKE ${n}"));
+    }
+    if filter.status.is_some() {
+        n += 1;
+        conditions.push(format!("s.status = ${n}"));
+    }
+    if filter.class.is_some() {
+        n += 1;
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM registrations rr WHERE rr.student_id = s.id AND rr.is_current AND rr.academic_class_id = ${n})"
+        ));
+    }
+    let where_sql = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let mut count_query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM students s {where_sql}"
-    )))
-    .bind(&pattern)
-    .bind(&filter.status)
-    .bind(filter.class)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id LIMIT $4 OFFSET $5"
-    )))
-    .bind(&pattern)
-    .bind(&filter.status)
-    .bind(filter.class)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
+    )));
+    let mut page_query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    )));
+    if let Some(p) = &pattern {
+        count_query = count_query.bind(p.clone());
+        page_query = page_query.bind(p.clone());
+    }
+    if let Some(status) = &filter.status {
+        count_query = count_query.bind(status.clone());
+        page_query = page_query.bind(status.clone());
+    }
+    if let Some(class) = filter.class {
+        count_query = count_query.bind(class);
+        page_query = page_query.bind(class);
+    }
+    // Two statements on purpose: a window count(*) OVER () in the page query would make
+    // PostgreSQL join and sort every matching row instead of walking the name index.
+    let count: i64 = count_query.fetch_one(&mut *conn).await?;
+    let rows = page_query
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok((rows, count))
 }
 

@@ -23,7 +23,6 @@ use super::{
     registrations::{self, ClassHistory},
 };
 use crate::{
-    academics::{self, AcademicClass},
     app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
@@ -52,7 +51,7 @@ struct StudentsPage {
     filtered: bool,
     status: String,
     class: Option<i64>,
-    classes: Vec<AcademicClass>,
+    classes: Vec<ClassOption>,
     can_add: bool,
 }
 
@@ -70,11 +69,23 @@ struct StudentRows {
     filtered: bool,
 }
 
-async fn current_classes(ctx: &mut SchoolCtx) -> AppResult<Vec<AcademicClass>> {
-    Ok(match academics::current_session(&mut ctx.tx).await? {
-        Some(s) => academics::academic_classes(&mut ctx.tx, s.id).await?,
-        None => Vec::new(),
-    })
+/// Classes of the current session for pickers: id and name only (one light query).
+async fn current_classes(ctx: &mut SchoolCtx) -> AppResult<Vec<ClassOption>> {
+    Ok(sqlx::query_as(
+        "SELECT ac.id, c.name AS class_name FROM academic_classes ac
+           JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current
+           JOIN classes c ON c.id = ac.class_id
+           JOIN forms f ON f.id = c.form_id
+          ORDER BY f.ordinal, lower(c.name)",
+    )
+    .fetch_all(&mut *ctx.tx)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ClassOption {
+    pub id: i64,
+    pub class_name: String,
 }
 
 async fn list(
@@ -270,7 +281,7 @@ struct StudentFormPage {
     layout: Layout,
     form: StudentForm,
     errors: FormErrors,
-    classes: Vec<AcademicClass>,
+    classes: Vec<ClassOption>,
     /// None when admitting.
     student_id: Option<i64>,
     pattern_hint: String,
