@@ -177,7 +177,7 @@ fn is_retryable(e: &sqlx::Error) -> bool {
                     .message()
                     .contains("cached plan must not change result type")
         }
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
         _ => false,
     }
 }
