@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::{
     Json, Router,
-    extract::{MatchedPath, Request, State},
+    extract::{Request, State},
     http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -75,20 +75,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// Request count and latency per route.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    // Static label values: no allocation per request, and a bounded number of series.
+    let area = match req.uri().path() {
+        p if p.starts_with("/api/v1/school/") => "school_api",
+        p if p.starts_with("/api/v1/system/") => "system_api",
+        p if p.starts_with("/api/") => "docs",
+        p if p.starts_with("/static/") => "static",
+        _ => "pages",
+    };
     let response = next.run(req).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
+    let class = match response.status().as_u16() {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("http_requests_total", "area" => area, "status" => class).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "area" => area, "status" => class)
         .record(started.elapsed().as_secs_f64());
     response
 }

@@ -47,6 +47,10 @@ fn title_for(status: StatusCode) -> &'static str {
 }
 
 pub async fn render_html_errors(req: Request, next: Next) -> Response {
+    // The JSON API keeps its error shape; nothing to do there.
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
     let is_get = req.method() == Method::GET;
