@@ -90,9 +90,9 @@ pub async fn set_school_search_path(tx: &mut Tx, schema: &str) -> Result<(), sql
         "SELECT set_config('search_path', quote_ident($1) || ', public', true),
                 set_config('plan_cache_mode', 'force_generic_plan', true)",
     )
-        .bind(schema)
-        .execute(&mut **tx)
-        .await?;
+    .bind(schema)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
