@@ -90,27 +90,16 @@ async fn wait_for_text(c: &Client, text: &str) {
     panic!("page never showed {text:?}: {}", c.source().await.unwrap());
 }
 
-#[sqlx::test(migrations = false)]
-async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    app.create_superadmin("ops@platform.test").await;
-    app.create_school("existing").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
-
-    let driver = start_driver().await;
-    let c = browser(&driver).await;
-    let base = format!("http://localhost:{port}");
-    c.goto(&format!("{base}/schools")).await.unwrap();
-    // Redirected to sign in.
-    let email = c
+/// Opens `url`, fills the sign-in form and waits for `expect` on the next page.
+async fn sign_in(c: &Client, url: &str, email: &str, expect: &str) {
+    c.goto(url).await.unwrap();
+    let field = c
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id("email"))
         .await
         .unwrap();
-    email.send_keys("ops@platform.test").await.unwrap();
+    field.send_keys(email).await.unwrap();
     c.find(Locator::Id("password"))
         .await
         .unwrap()
@@ -123,7 +112,29 @@ async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
         .click()
         .await
         .unwrap();
-    wait_for_text(&c, "New school").await;
+    wait_for_text(c, expect).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("ops@platform.test").await;
+    app.create_school("existing").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://localhost:{port}");
+    // Asking for a page first: redirected to sign in.
+    sign_in(
+        &c,
+        &format!("{base}/schools"),
+        "ops@platform.test",
+        "New school",
+    )
+    .await;
     save_screenshot("console-schools", &c.screenshot().await.unwrap());
 
     c.find(Locator::LinkText("New school"))
@@ -231,27 +242,13 @@ async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let base = format!("http://maple.localhost:{port}");
-    c.goto(&format!("{base}/login")).await.unwrap();
-    let email = c
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("email"))
-        .await
-        .unwrap();
-    email.send_keys("admin@maple.test").await.unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_text(&c, "Pupils on roll").await;
+    sign_in(
+        &c,
+        &format!("{base}/login"),
+        "admin@maple.test",
+        "Pupils on roll",
+    )
+    .await;
 
     c.goto(&format!("{base}/students/new")).await.unwrap();
     let first = c
