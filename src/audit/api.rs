@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
-    http::{ApiQuery, ListParams, Page},
+    http::{ApiQuery, ListParams, Page, pagination::Conditions},
     permissions::guard,
 };
 
@@ -37,31 +37,54 @@ pub async fn list_audit(
     f: &AuditFilter,
 ) -> AppResult<(Vec<AuditRow>, i64)> {
     let (limit, offset) = params.limit_offset()?;
-    let where_sql = "WHERE ($1::bigint IS NULL OR actor_id = $1)
-        AND ($2::text IS NULL OR entity = $2)
-        AND ($3::text IS NULL OR entity_id = $3)
-        AND ($4::text IS NULL OR action = $4)
-        AND ($5::date IS NULL OR occurred_at >= $5::date)
-        AND ($6::date IS NULL OR occurred_at < $6::date + 1)";
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let mut c = Conditions::default();
+    if f.user.is_some() {
+        c.push("actor_id = $?");
+    }
+    if f.entity.is_some() {
+        c.push("entity = $?");
+    }
+    if f.entity_id.is_some() {
+        c.push("entity_id = $?");
+    }
+    if f.action.is_some() {
+        c.push("action = $?");
+    }
+    if f.date_from.is_some() {
+        c.push("occurred_at >= $?::date");
+    }
+    if f.date_to.is_some() {
+        c.push("occurred_at < $?::date + 1");
+    }
+    let where_sql = c.where_sql();
+    let n = c.next_param();
+    let mut count_q = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM audit_log {where_sql}"
-    )))
-    .bind(f.user)
-    .bind(&f.entity)
-    .bind(&f.entity_id)
-    .bind(&f.action)
-    .bind(f.date_from)
-    .bind(f.date_to)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    )));
+    let mut rows_q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, occurred_at, actor_id, actor_email, action, entity, entity_id, changes, client_ip, request_id
-           FROM audit_log {where_sql} ORDER BY occurred_at DESC, id DESC LIMIT $7 OFFSET $8"
-    )))
-    .bind(f.user).bind(&f.entity).bind(&f.entity_id).bind(&f.action).bind(f.date_from).bind(f.date_to)
-    .bind(limit).bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
+           FROM audit_log {where_sql} ORDER BY occurred_at DESC, id DESC LIMIT ${n} OFFSET ${}",
+        n + 1
+    )));
+    // Bind in the order the conditions were added.
+    if let Some(v) = f.user {
+        count_q = count_q.bind(v);
+        rows_q = rows_q.bind(v);
+    }
+    for v in [&f.entity, &f.entity_id, &f.action].into_iter().flatten() {
+        count_q = count_q.bind(v.clone());
+        rows_q = rows_q.bind(v.clone());
+    }
+    for v in [f.date_from, f.date_to].into_iter().flatten() {
+        count_q = count_q.bind(v);
+        rows_q = rows_q.bind(v);
+    }
+    let count: i64 = count_q.fetch_one(&mut *conn).await?;
+    let rows = rows_q
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok((rows, count))
 }
 

@@ -135,3 +135,33 @@ fn page_url(uri: &Uri, page: i64) -> String {
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     format!("{}?{}", uri.path(), query)
 }
+
+/// A `WHERE` built from only the filters in use, each with one parameter numbered in order.
+/// A catch-all `($1 IS NULL OR col = $1)` would share one cached generic plan across every
+/// combination of filters, and generic plans are forced in school transactions; this way each
+/// combination is its own statement with a plan that fits it.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    parts: Vec<String>,
+}
+
+impl Conditions {
+    /// Adds a condition; `$?` in it becomes the next parameter number.
+    pub fn push(&mut self, template: &str) {
+        let n = self.parts.len() + 1;
+        self.parts.push(template.replace("$?", &format!("${n}")));
+    }
+
+    /// The number of the first parameter after the conditions' own.
+    pub fn next_param(&self) -> usize {
+        self.parts.len() + 1
+    }
+
+    pub fn where_sql(&self) -> String {
+        if self.parts.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.parts.join(" AND "))
+        }
+    }
+}
