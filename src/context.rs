@@ -199,6 +199,18 @@ impl SchoolCtx {
         .await
     }
 
+    /// Audits the creation of `value`: every field as its new value.
+    pub async fn audit_created<T: serde::Serialize>(
+        &mut self,
+        entity: &str,
+        id: i64,
+        value: &T,
+    ) -> AppResult<()> {
+        let fields = serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))?;
+        self.audit("create", entity, id, audit::created(&fields))
+            .await
+    }
+
     pub async fn commit(self) -> AppResult<()> {
         self.tx.commit().await?;
         Ok(())

@@ -38,9 +38,6 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("too many attempts; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
-    /// A transient failure the client should retry (e.g. a school mid-migration).
-    #[error("{0}")]
-    Retry(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -113,7 +110,6 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Retry(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(e) if is_retryable(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(e) if is_conflict(e) => StatusCode::CONFLICT,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -133,7 +129,6 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::TooManyRequests { .. } => "throttled",
-            AppError::Retry(_) => "retry",
             AppError::Database(e) if is_retryable(e) => "retry",
             AppError::Database(e) if is_conflict(e) => "conflict",
             AppError::Database(_) | AppError::Internal(_) => "server_error",

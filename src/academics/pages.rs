@@ -152,13 +152,7 @@ async fn add_subject(
         |s: &Subject| format!("Subject {} added.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let s = save_subject(&mut ctx.tx, None, &input, ctx.now).await?;
-            ctx.audit(
-                "create",
-                "subject",
-                s.id,
-                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
-            )
-            .await?;
+            ctx.audit_created("subject", s.id, &s).await?;
             Ok(s)
         },
     )
@@ -183,13 +177,7 @@ async fn add_form(
         |s: &db::Form| format!("Class level {} added.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let s = save_form(&mut ctx.tx, None, &input, ctx.now).await?;
-            ctx.audit(
-                "create",
-                "form",
-                s.id,
-                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
-            )
-            .await?;
+            ctx.audit_created("form", s.id, &s).await?;
             Ok(s)
         },
     )
@@ -217,13 +205,7 @@ async fn add_arm(
         },
         async move |ctx: &mut SchoolCtx| {
             let s = save_class_arm(&mut ctx.tx, None, &input, ctx.now).await?;
-            ctx.audit(
-                "create",
-                "class",
-                s.id,
-                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
-            )
-            .await?;
+            ctx.audit_created("class", s.id, &s).await?;
             // A new arm is wanted this session: open it there, as the set-up does.
             let mut added = None;
             if let Some(session) = db::current_session(&mut ctx.tx).await? {
@@ -272,13 +254,7 @@ async fn add_session(
         |s: &Session| format!("Session {} added.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let s = save_session(&mut ctx.tx, None, &input, ctx.now).await?;
-            ctx.audit(
-                "create",
-                "session",
-                s.id,
-                crate::audit::created(&serde_json::to_value(&s).unwrap_or_default()),
-            )
-            .await?;
+            ctx.audit_created("session", s.id, &s).await?;
             Ok(s)
         },
     )
@@ -323,13 +299,7 @@ async fn add_term(
         async move |ctx: &mut SchoolCtx| {
             let s = db::session(&mut ctx.tx, f.session_id).await?;
             let t = save_term(&mut ctx.tx, &s, None, &input, ctx.now).await?;
-            ctx.audit(
-                "create",
-                "term",
-                t.id,
-                crate::audit::created(&serde_json::to_value(&t).unwrap_or_default()),
-            )
-            .await?;
+            ctx.audit_created("term", t.id, &t).await?;
             Ok(t)
         },
     )

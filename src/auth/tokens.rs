@@ -232,11 +232,7 @@ pub const TOKEN_USER_CHECK: &str = "u.id = $1 AND u.is_active AND u.session_vers
 /// Loads the user behind an access token (platform requests). One round trip.
 pub async fn load_token_user(conn: &mut PgConnection, claims: &Claims) -> Result<User, AppError> {
     let user_id = claims.user_id()?;
-    let cols = crate::users::USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = crate::users::USER_COLUMNS_U;
     let user: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols} FROM public.users u WHERE {TOKEN_USER_CHECK}"
     )))
@@ -262,11 +258,7 @@ pub async fn load_school_token_user(
     claims: &Claims,
 ) -> Result<(User, Vec<String>), AppError> {
     let user_id = claims.user_id()?;
-    let cols = crate::users::USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = crate::users::USER_COLUMNS_U;
     let row: Option<UserWithPermissions> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols}, ARRAY(SELECT DISTINCT p.permission FROM user_roles ur
                                JOIN role_permissions p ON p.role_id = ur.role_id

@@ -250,8 +250,7 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
         status: given(&q.status),
         class,
     };
-    // Unpaginated: the whole register in one query.
-    let (rows, _) = db::list_all(&mut ctx.tx, &params, &filter).await?;
+    let rows = db::list_all(&mut ctx.tx, &params, &filter).await?;
     match q.format.as_deref().unwrap_or("csv") {
         "json" => Ok((
             [(

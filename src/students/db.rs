@@ -76,12 +76,31 @@ pub struct StudentFilter {
     pub class: Option<i64>,
 }
 
+/// One page of matching students and how many match in all.
 pub async fn list(
     conn: &mut PgConnection,
     params: &ListParams,
     filter: &StudentFilter,
 ) -> AppResult<(Vec<Student>, i64)> {
     let (limit, offset) = params.limit_offset()?;
+    select(conn, params, filter, Some((limit, offset))).await
+}
+
+/// Every matching student in one statement (exports): no paging, no separate count.
+pub async fn list_all(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &StudentFilter,
+) -> AppResult<Vec<Student>> {
+    Ok(select(conn, params, filter, None).await?.0)
+}
+
+async fn select(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &StudentFilter,
+    page: Option<(i64, i64)>,
+) -> AppResult<(Vec<Student>, i64)> {
     let order = params.order_by(
         &[
             ("last_name", "lower(s.last_name), lower(s.first_name)"),
@@ -116,31 +135,38 @@ pub async fn list(
         );
     }
     let where_sql = c.where_sql();
-    let n = c.next_param() - 1;
+    let n = c.next_param();
+    let limit_sql = match page {
+        Some(_) => format!("LIMIT ${n} OFFSET ${}", n + 1),
+        None => String::new(),
+    };
     let mut count_query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM students s {where_sql}"
     )));
-    let mut page_query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
+    let mut rows_query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id {limit_sql}"
     )));
     if let Some(p) = &pattern {
         count_query = count_query.bind(p.clone());
-        page_query = page_query.bind(p.clone());
+        rows_query = rows_query.bind(p.clone());
     }
     if let Some(status) = &filter.status {
         count_query = count_query.bind(status.clone());
-        page_query = page_query.bind(status.clone());
+        rows_query = rows_query.bind(status.clone());
     }
     if let Some(class) = filter.class {
         count_query = count_query.bind(class);
-        page_query = page_query.bind(class);
+        rows_query = rows_query.bind(class);
     }
+    let Some((limit, offset)) = page else {
+        let rows: Vec<Student> = rows_query.fetch_all(&mut *conn).await?;
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        return Ok((rows, count));
+    };
     // Two statements on purpose: a window count(*) OVER () in the page query would make
     // PostgreSQL join and sort every matching row instead of walking the name index.
     let count: i64 = count_query.fetch_one(&mut *conn).await?;
-    let rows = page_query
+    let rows = rows_query
         .bind(limit)
         .bind(offset)
         .fetch_all(&mut *conn)
@@ -453,46 +479,4 @@ pub fn audit_view(s: &Student) -> serde_json::Value {
         "other_names": s.other_names, "sex": s.sex, "date_of_birth": s.date_of_birth,
         "address": s.address, "status": s.status, "admission_date": s.admission_date,
     })
-}
-
-/// Every matching student, unpaginated (exports).
-pub async fn list_all(
-    conn: &mut PgConnection,
-    params: &ListParams,
-    filter: &StudentFilter,
-) -> AppResult<(Vec<Student>, i64)> {
-    let all = ListParams {
-        page: Some(1),
-        page_size: None,
-        ..params.clone()
-    };
-    let (_, count) = list(
-        conn,
-        &ListParams {
-            page_size: Some(1),
-            ..all.clone()
-        },
-        filter,
-    )
-    .await?;
-    let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    let mut page = 1;
-    while (rows.len() as i64) < count {
-        let (mut chunk, _) = list(
-            conn,
-            &ListParams {
-                page: Some(page),
-                page_size: Some(crate::http::pagination::MAX_PAGE_SIZE),
-                ..all.clone()
-            },
-            filter,
-        )
-        .await?;
-        if chunk.is_empty() {
-            break;
-        }
-        rows.append(&mut chunk);
-        page += 1;
-    }
-    Ok((rows, count))
 }

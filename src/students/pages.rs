@@ -588,13 +588,7 @@ async fn add_guardian(
         return Ok(see_other(&headers, &format!("/students/{id}")));
     }
     let g = guardians::insert_guardian(&mut ctx.tx, id, &input, ctx.now).await?;
-    ctx.audit(
-        "create",
-        "guardian",
-        g.id,
-        crate::audit::created(&serde_json::to_value(&g).unwrap_or_default()),
-    )
-    .await?;
+    ctx.audit_created("guardian", g.id, &g).await?;
     ctx.commit().await?;
     flash::success(&session, format!("{} added as a guardian.", g.full_name)).await;
     Ok(see_other(&headers, &format!("/students/{id}")))

@@ -177,43 +177,7 @@ struct SchoolDetailPage {
     setup: SetupOut,
     can_change: bool,
     can_delete: bool,
-    domain_error: String,
     port_suffix: String,
-}
-
-async fn detail_page(
-    ctx: &mut PlatformCtx,
-    csrf: String,
-    id: i64,
-    domain_error: String,
-    host_header: Option<&str>,
-) -> AppResult<Response> {
-    let school = schools::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let domains = schools::domains(&mut ctx.tx, id).await?;
-    let setup = schools::setup(&mut ctx.tx, id).await?;
-    let port_suffix = host_header
-        .and_then(|h| h.rsplit_once(':').map(|(_, p)| format!(":{p}")))
-        .unwrap_or_default();
-    let status = if domain_error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut r = SchoolDetailPage {
-        layout: Layout::platform(&school.name, "schools", csrf, &ctx.user.full_name),
-        can_change: ctx.perms.has("change_schools"),
-        can_delete: ctx.perms.has("delete_schools"),
-        school,
-        domains,
-        setup,
-        domain_error,
-        port_suffix,
-    }
-    .into_response();
-    *r.status_mut() = status;
-    Ok(r)
 }
 
 async fn detail(
@@ -222,11 +186,27 @@ async fn detail(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let host = headers
+    let school = schools::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let domains = schools::domains(&mut ctx.tx, id).await?;
+    let setup = schools::setup(&mut ctx.tx, id).await?;
+    // Links to the school's site keep the port the console is served on.
+    let port_suffix = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
-        .map(str::to_owned);
-    detail_page(&mut ctx, csrf, id, String::new(), host.as_deref()).await
+        .and_then(|h| h.rsplit_once(':').map(|(_, p)| format!(":{p}")))
+        .unwrap_or_default();
+    Ok(SchoolDetailPage {
+        layout: Layout::platform(&school.name, "schools", csrf, &ctx.user.full_name),
+        can_change: ctx.perms.has("change_schools"),
+        can_delete: ctx.perms.has("delete_schools"),
+        school,
+        domains,
+        setup,
+        port_suffix,
+    }
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountChanges, NewUser, USER_COLUMNS, User, UserOut};
+use super::{AccountChanges, NewUser, USER_COLUMNS_U, User, UserOut};
 use crate::{
     app::AppState,
     audit,
@@ -67,11 +67,7 @@ pub async fn list_staff(
     .bind(filter.role)
     .fetch_one(&mut *conn)
     .await?;
-    let cols = USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = USER_COLUMNS_U;
     let rows: Vec<UserWithRoles> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols},
                 COALESCE((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM user_roles r WHERE r.user_id = u.id), '{{}}') AS role_ids

@@ -57,6 +57,9 @@ impl User {
 
 pub const USER_COLUMNS: &str = "id, email, password_hash, full_name, client_id, is_superadmin, \
      is_active, session_version, last_login, created_at, updated_at";
+/// The same columns of `public.users u`, for queries that join.
+pub const USER_COLUMNS_U: &str = "u.id, u.email, u.password_hash, u.full_name, u.client_id, \
+     u.is_superadmin, u.is_active, u.session_version, u.last_login, u.created_at, u.updated_at";
 
 /// The public view of a user.
 #[derive(Debug, Clone, Serialize, ToSchema)]

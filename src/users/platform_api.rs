@@ -10,7 +10,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountChanges, NewUser, USER_COLUMNS, User, UserOut};
+use super::{AccountChanges, NewUser, USER_COLUMNS_U, User, UserOut};
 use crate::{
     app::AppState,
     audit,
@@ -49,11 +49,7 @@ pub async fn list_platform_users(
     .bind(&pattern)
     .fetch_one(&mut *conn)
     .await?;
-    let cols = USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = USER_COLUMNS_U;
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols}, COALESCE((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM public.platform_user_roles r
                                    WHERE r.user_id = u.id), '{{}}') AS role_ids

@@ -90,6 +90,20 @@ async fn wait_for_text(c: &Client, text: &str) {
     panic!("page never showed {text:?}: {}", c.source().await.unwrap());
 }
 
+/// The text of the element `id` once `ready` holds for it (search-as-you-type results),
+/// or its last text after 10 s for the caller's assertions.
+async fn wait_for_rows(c: &Client, id: &str, ready: impl Fn(&str) -> bool) -> String {
+    let mut rows = String::new();
+    for _ in 0..100 {
+        rows = c.find(Locator::Id(id)).await.unwrap().text().await.unwrap();
+        if ready(&rows) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rows
+}
+
 /// Opens `url`, fills the sign-in form and waits for `expect` on the next page.
 async fn sign_in(c: &Client, url: &str, email: &str, expect: &str) {
     c.goto(url).await.unwrap();
@@ -182,26 +196,10 @@ async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
         .unwrap();
     wait_for_text(&c, "Existing School").await;
     search.send_keys("mari").await.unwrap();
-    for _ in 0..100 {
-        let rows = c
-            .find(Locator::Id("school-rows"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if rows.contains("Marigold International School") && !rows.contains("Existing School") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let rows = c
-        .find(Locator::Id("school-rows"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rows = wait_for_rows(&c, "school-rows", |rows| {
+        rows.contains("Marigold International School") && !rows.contains("Existing School")
+    })
+    .await;
     assert!(rows.contains("Marigold International School"), "{rows}");
     assert!(!rows.contains("Existing School"), "{rows}");
     save_screenshot("console-search", &c.screenshot().await.unwrap());
@@ -314,20 +312,7 @@ async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
         .await
         .unwrap();
     search.send_keys("seun").await.unwrap();
-    let mut rows = String::new();
-    for _ in 0..100 {
-        rows = c
-            .find(Locator::Id("student-rows"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if rows.contains("Adebayo-Martins") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let rows = wait_for_rows(&c, "student-rows", |rows| rows.contains("Adebayo-Martins")).await;
     assert!(rows.contains("Adebayo-Martins, Oluwaseun"), "{rows}");
     assert!(rows.contains("JSS 1B"), "{rows}");
     save_screenshot("school-student-search", &c.screenshot().await.unwrap());

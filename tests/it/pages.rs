@@ -67,6 +67,26 @@ impl<'a> Browser<'a> {
         res
     }
 
+    /// Posts a multipart upload of one file field (plain HTML forms put the CSRF token in
+    /// the action URL).
+    async fn upload(&mut self, path: &str, field: &str, filename: &str, bytes: &[u8]) -> Response {
+        let mut body = format!(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n--XYZ--\r\n");
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, &self.host)
+            .header(header::COOKIE, self.cookie.clone().unwrap_or_default())
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+            .body(Body::from(body))
+            .unwrap();
+        self.app.send(req).await
+    }
+
     async fn get(&mut self, path: &str) -> Response {
         self.send(Method::GET, path, None, &[]).await
     }
@@ -480,5 +500,185 @@ async fn every_school_page_renders(pool: PgPool) {
     assert!(
         !profile.contains("Edit details") && !profile.contains("Withdraw"),
         "no change buttons for a teacher"
+    );
+}
+
+/// The school's forms as an office would use them: each post lands and says what happened.
+#[sqlx::test(migrations = false)]
+async fn school_forms_work_end_to_end(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let school = app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
+        .await
+        .unwrap();
+    let form = schoolyard::academics::setup::SetupForm {
+        forms: "JSS 1".into(),
+        arms: "A".into(),
+        subjects: "Mathematics".into(),
+        ..schoolyard::academics::setup::SetupForm::suggested(chrono::Utc::now().date_naive())
+    };
+    schoolyard::academics::setup::run(&mut tx, school.id, &form, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut a = Browser::new(&app, &host("alpha"));
+    a.login("admin@alpha.test").await;
+    let token = csrf_of(&a.get("/academics").await.text());
+    let flash_after = |res: &Response| location(res);
+
+    // A new arm is opened in the current session at once.
+    let form_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.forms")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let res = a
+        .post(
+            "/academics/arms",
+            &[
+                ("csrf_token", &token),
+                ("name", "JSS 1B"),
+                ("form_id", &form_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(flash_after(&res), "/academics");
+    assert!(
+        a.get("/academics").await.text().contains("opened in"),
+        "flash says the class was opened"
+    );
+    assert!(a.get("/classes").await.text().contains("JSS 1B"));
+
+    // A subject still offered cannot be deleted, and the page says why.
+    let maths: i64 = sqlx::query_scalar("SELECT id FROM alpha.subjects")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    a.post(
+        &format!("/academics/subjects/{maths}/delete"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert!(
+        a.get("/academics")
+            .await
+            .text()
+            .contains("offered in a class")
+    );
+
+    // Roles: create one and tick a permission in the grid.
+    let res = a
+        .post(
+            "/roles",
+            &[("csrf_token", &token), ("name", "Exams Officer")],
+        )
+        .await;
+    let role_page = flash_after(&res);
+    assert!(role_page.starts_with("/roles/"), "{role_page}");
+    a.post(
+        &role_page,
+        &[
+            ("csrf_token", &token),
+            ("name", "Exams Officer"),
+            ("description", "Runs the exams"),
+            ("perm", "view_students"),
+        ],
+    )
+    .await;
+    let perms: Vec<String> = sqlx::query_scalar("SELECT permission FROM alpha.role_permissions p JOIN alpha.roles r ON r.id = p.role_id WHERE r.name = 'Exams Officer'")
+        .fetch_all(&app.pool).await.unwrap();
+    assert_eq!(perms, ["view_students"]);
+    let role_id = role_page.trim_start_matches("/roles/").to_owned();
+
+    // Staff: add a member with that role; a bad password re-renders with the field error.
+    let res = a
+        .post(
+            "/staff/new",
+            &[
+                ("csrf_token", &token),
+                ("full_name", "Sade Bello"),
+                ("email", "sade@alpha.test"),
+                ("password", "password"),
+                ("role", &role_id),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("value=\"Sade Bello\"") && res.text().contains("too common"));
+    let res = a
+        .post(
+            "/staff/new",
+            &[
+                ("csrf_token", &token),
+                ("full_name", "Sade Bello"),
+                ("email", "sade@alpha.test"),
+                ("password", crate::helpers::PASSWORD),
+                ("role", &role_id),
+            ],
+        )
+        .await;
+    assert_eq!(flash_after(&res), "/staff");
+    assert!(a.get("/staff").await.text().contains("can now sign in"));
+
+    // Settings: a pattern without a running number is refused next to the field.
+    let res = a
+        .post(
+            "/settings",
+            &[
+                ("csrf_token", &token),
+                ("address", "1 School Road"),
+                ("motto", "Learn"),
+                ("admission_number_pattern", "ADM"),
+                ("phone_country_code", "+234"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("{SEQ}"));
+
+    // Import through the page: preview, then confirm; the pupil lands in the class.
+    let csv = "first_name,last_name,sex,class\nTobi,Ade,m,JSS 1A\n";
+    let preview = a
+        .upload(
+            &format!("/students/import?csrf_token={token}"),
+            "file",
+            "pupils.csv",
+            csv.as_bytes(),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    assert!(preview.text().contains("All 1 rows are fine"));
+    let res = a
+        .post(
+            "/students/import/confirm",
+            &[("csrf_token", &token), ("csv_text", csv)],
+        )
+        .await;
+    assert_eq!(flash_after(&res), "/students");
+    assert!(
+        a.get("/students")
+            .await
+            .text()
+            .contains("1 students imported")
+    );
+
+    // Registering the same pupil again says so instead of pretending.
+    let class_id: i64 = sqlx::query_scalar("SELECT ac.id FROM alpha.academic_classes ac JOIN alpha.classes c ON c.id = ac.class_id WHERE c.name = 'JSS 1A'")
+        .fetch_one(&app.pool).await.unwrap();
+    let number: String = sqlx::query_scalar("SELECT admission_no FROM alpha.students")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    a.post(
+        &format!("/classes/{class_id}/register"),
+        &[("csrf_token", &token), ("admission_no", &number)],
+    )
+    .await;
+    assert!(
+        a.get(&format!("/classes/{class_id}"))
+            .await
+            .text()
+            .contains("is already in JSS 1A")
     );
 }
