@@ -2,6 +2,7 @@
 //! schools, each school's data in its own PostgreSQL schema.
 
 pub mod academics;
+pub mod assessment;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -38,4 +39,5 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(academics::api::router())
         .merge(students::api::router())
         .merge(settings::router())
+        .merge(assessment::api::router())
 }

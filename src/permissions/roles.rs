@@ -44,7 +44,10 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
 
     let mut teacher = view(&structure);
     teacher.extend(view(&pupils));
-    teacher.extend(edit(&["marks", "attendance", "comments"]));
+    teacher.extend(edit(&["attendance", "comments"]));
+    // add_marks: marks for the subjects they teach; change_marks would allow any subject.
+    teacher.push(codename(Action::View, "marks"));
+    teacher.push(codename(Action::Add, "marks"));
     teacher.push(codename(Action::View, "results"));
 
     let mut class_teacher = teacher.clone();

@@ -204,7 +204,7 @@ async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p == "change_marks")
+            .any(|p| p == "add_marks")
     );
     let id = teacher["id"].as_i64().unwrap();
     let res = app

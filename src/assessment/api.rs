@@ -1,0 +1,469 @@
+//! `/api/v1/school/exam-sessions/…`, `/exams/{id}/marks/`, results, report cards, comments
+//! and the assessment settings.
+
+use axum::{
+    Json,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    comments::{self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait},
+    config::{self, Component, GradeBand, GradingScale, ReportSettings, ReportSettingsInput},
+    exams::{self, Exam, ExamInput, ExamSession, ExamSessionInput},
+    marks::{self, MarkInput, MarkSheet, SaveSummary},
+    pdf, report,
+    results::{self, ClassResults},
+};
+use crate::{
+    app::AppState,
+    audit,
+    context::SchoolCtx,
+    error::{AppError, AppResult, ErrorBody},
+    http::{ApiJson, ApiPath, ApiQuery},
+    permissions::{Action, guard, guard_exact},
+};
+
+fn to_value<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+// ---- exam sessions ----
+
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/", tag = "school-assessment", security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = Vec<ExamSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_exam_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ExamSession>>> {
+    Ok(Json(exams::exam_sessions(&mut ctx.tx).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/school/exam-sessions/", tag = "school-assessment", security(("bearer" = [])),
+    request_body = ExamSessionInput,
+    responses((status = 201, description = "Created", body = ExamSession), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn create_exam_session(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<ExamSessionInput>,
+) -> AppResult<(StatusCode, Json<ExamSession>)> {
+    let es = exams::save_exam_session(&mut ctx.tx, None, &input, ctx.now).await?;
+    ctx.audit_created("exam_session", es.id, &es).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(es)))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id")),
+    responses((status = 200, description = "OK", body = ExamSession), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_exam_session(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ExamSession>> {
+    Ok(Json(exams::exam_session(&mut ctx.tx, id).await?))
+}
+
+/// Renames the session or moves it through draft → open → closed → published (any step
+/// back is allowed too, e.g. reopening to correct a mark).
+#[utoipa::path(patch, path = "/api/v1/school/exam-sessions/{id}/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id")), request_body = ExamSessionInput,
+    responses((status = 200, description = "OK", body = ExamSession), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn patch_exam_session(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ExamSessionInput>,
+) -> AppResult<Json<ExamSession>> {
+    let before = exams::exam_session(&mut ctx.tx, id).await?;
+    let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
+    ctx.audit(
+        "update",
+        "exam_session",
+        id,
+        audit::diff(&to_value(&before), &to_value(&after)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(after))
+}
+
+#[utoipa::path(delete, path = "/api/v1/school/exam-sessions/{id}/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "It has marks", body = ErrorBody)))]
+async fn delete_exam_session(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    let es = exams::delete_exam_session(&mut ctx.tx, id).await?;
+    ctx.audit("delete", "exam_session", id, json!({"deleted": to_value(&es)}))
+        .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- exams ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClassFilter {
+    /// An academic class id.
+    pub academic_class: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/exams/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ClassFilter),
+    responses((status = 200, description = "OK", body = Vec<Exam>), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn list_exams(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(filter): ApiQuery<ClassFilter>,
+) -> AppResult<Json<Vec<Exam>>> {
+    exams::exam_session(&mut ctx.tx, id).await?;
+    Ok(Json(
+        exams::exams(&mut ctx.tx, id, filter.academic_class).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/school/exam-sessions/{id}/exams/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id")), request_body = ExamInput,
+    responses((status = 201, description = "Created", body = Exam), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn create_exam(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ExamInput>,
+) -> AppResult<(StatusCode, Json<Exam>)> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let exam = exams::create_exam(&mut ctx.tx, &es, &input, ctx.now).await?;
+    ctx.audit_created("exam", exam.id, &exam).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(exam)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Generated {
+    pub created: i64,
+}
+
+/// Sets up an exam for every subject of every class of the session (or of
+/// `?academic_class=`), with the school's default components. Exams already there stay.
+#[utoipa::path(post, path = "/api/v1/school/exam-sessions/{id}/exams/generate/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ClassFilter),
+    responses((status = 200, description = "How many were created", body = Generated), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn generate_exams(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(filter): ApiQuery<ClassFilter>,
+) -> AppResult<Json<Generated>> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let created = exams::create_all_exams(&mut ctx.tx, &es, filter.academic_class, ctx.now).await?;
+    if created > 0 {
+        ctx.audit("create", "exam", id, json!({"generated": created}))
+            .await?;
+    }
+    ctx.commit().await?;
+    Ok(Json(Generated { created }))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/exams/{id}/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam id")),
+    responses((status = 200, description = "OK", body = Exam), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_exam(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Exam>> {
+    Ok(Json(exams::exam(&mut ctx.tx, id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/school/exams/{id}/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "It has marks", body = ErrorBody)))]
+async fn delete_exam(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    let exam = exams::delete_exam(&mut ctx.tx, id).await?;
+    ctx.audit("delete", "exam", id, json!({"deleted": to_value(&exam)}))
+        .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- marks ----
+
+#[utoipa::path(get, path = "/api/v1/school/exams/{id}/marks/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam id")),
+    responses((status = 200, description = "Every registered pupil with their scores", body = MarkSheet), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_marks(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<MarkSheet>> {
+    Ok(Json(marks::sheet(&mut ctx, id).await?))
+}
+
+/// Saves the scores of many pupils at once: every row is checked first and nothing is saved
+/// if any is wrong (422 naming `rows[i].scores.<component>`). Needs the exam session open,
+/// and the user to teach the subject or hold `change_marks`.
+#[utoipa::path(post, path = "/api/v1/school/exams/{id}/marks/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam id")), request_body = Vec<MarkInput>,
+    responses((status = 200, description = "Saved", body = SaveSummary), (status = 403, description = "Not the subject teacher", body = ErrorBody),
+        (status = 409, description = "Exam session not open", body = ErrorBody), (status = 422, description = "A row is not valid; nothing saved", body = ErrorBody)))]
+async fn post_marks(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(rows): ApiJson<Vec<MarkInput>>,
+) -> AppResult<Json<SaveSummary>> {
+    let summary = marks::save(&mut ctx, id, &rows).await?;
+    ctx.commit().await?;
+    Ok(Json(summary))
+}
+
+// ---- results and report cards ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// The academic class.
+    pub academic_class: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/results/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ResultsQuery),
+    responses((status = 200, description = "The class's computed results", body = ClassResults), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_results(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
+) -> AppResult<Json<ClassResults>> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    Ok(Json(
+        results::class_results(&mut ctx.tx, &es, q.academic_class).await?,
+    ))
+}
+
+pub async fn ensure_class_in_session(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    academic_class_id: i64,
+) -> AppResult<()> {
+    let ok: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM academic_classes WHERE id = $1 AND session_id = $2)",
+    )
+    .bind(academic_class_id)
+    .bind(es.session_id)
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(
+            "No such class in this exam session's academic session.".into(),
+        ))
+    }
+}
+
+/// The class of a registration, checked to be in the exam session's academic session.
+pub async fn registration_class(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    registration: i64,
+) -> AppResult<i64> {
+    sqlx::query_scalar(
+        "SELECT academic_class_id FROM registrations WHERE id = $1 AND session_id = $2 AND is_current",
+    )
+    .bind(registration)
+    .bind(es.session_id)
+    .fetch_optional(&mut *ctx.tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such pupil in this exam session.".into()))
+}
+
+/// One pupil's report card as an A4 PDF.
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/report-cards/{registration}/pdf/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ("registration" = i64, Path, description = "The pupil's registration")),
+    responses((status = 200, description = "application/pdf", content_type = "application/pdf"), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn report_card_pdf(
+    mut ctx: SchoolCtx,
+    ApiPath((id, registration)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let class = registration_class(&mut ctx, &es, registration).await?;
+    let (_, cards) = report::class_cards(
+        &mut ctx.tx,
+        &ctx.school.name,
+        &es,
+        class,
+        Some(registration),
+        true,
+    )
+    .await?;
+    let bytes = pdf::render_cards(&cards).map_err(|e| AppError::Internal(e.into()))?;
+    let name = cards
+        .first()
+        .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
+        .unwrap_or_default();
+    Ok(pdf_response(bytes, &format!("report-{name}.pdf")))
+}
+
+pub fn pdf_response(bytes: Vec<u8>, file_name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{file_name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+// ---- comments and ratings ----
+
+#[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/comments/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ResultsQuery),
+    responses((status = 200, description = "Comments and ratings of every pupil of the class", body = Vec<PupilComments>), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_comments(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
+) -> AppResult<Json<Vec<PupilComments>>> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    Ok(Json(
+        comments::class_comments(&mut ctx.tx, id, q.academic_class).await?,
+    ))
+}
+
+/// Saves comments and ratings of many pupils of one class; all or nothing.
+#[utoipa::path(post, path = "/api/v1/school/exam-sessions/{id}/comments/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id"), ResultsQuery), request_body = Vec<PupilCommentsInput>,
+    responses((status = 200, description = "Saved", body = Vec<PupilComments>), (status = 403, description = "Not the class teacher", body = ErrorBody), (status = 422, description = "A row is not valid; nothing saved", body = ErrorBody)))]
+async fn post_comments(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
+    ApiJson(rows): ApiJson<Vec<PupilCommentsInput>>,
+) -> AppResult<Json<Vec<PupilComments>>> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    comments::save_class_comments(&mut ctx, &es, q.academic_class, &rows).await?;
+    let saved = comments::class_comments(&mut ctx.tx, id, q.academic_class).await?;
+    ctx.commit().await?;
+    Ok(Json(saved))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/comment-bank/", tag = "school-assessment", security(("bearer" = [])),
+    responses((status = 200, description = "Reusable comments", body = Vec<BankComment>)))]
+async fn list_bank(mut ctx: SchoolCtx) -> AppResult<Json<Vec<BankComment>>> {
+    Ok(Json(comments::bank(&mut ctx.tx).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/school/comment-bank/", tag = "school-assessment", security(("bearer" = [])),
+    request_body = BankCommentInput,
+    responses((status = 201, description = "Added", body = BankComment), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn add_bank(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<BankCommentInput>,
+) -> AppResult<(StatusCode, Json<BankComment>)> {
+    let c = comments::add_to_bank(&mut ctx, &input).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+#[utoipa::path(get, path = "/api/v1/school/rating-traits/", tag = "school-assessment", security(("bearer" = [])),
+    responses((status = 200, description = "Affective and psychomotor traits", body = Vec<RatingTrait>)))]
+async fn list_traits(mut ctx: SchoolCtx) -> AppResult<Json<Vec<RatingTrait>>> {
+    Ok(Json(comments::traits(&mut ctx.tx).await?))
+}
+
+// ---- settings ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentSettings {
+    /// Default components of a new exam.
+    pub components: Vec<Component>,
+    pub grading: GradingScale,
+    pub report: ReportSettings,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentSettingsInput {
+    /// Replaces the default components (maximum scores adding up to 100).
+    pub components: Option<Vec<Component>>,
+    /// Replaces the grading scale (one band must start at 0).
+    pub grading: Option<Vec<GradeBand>>,
+    pub report: Option<ReportSettingsInput>,
+}
+
+async fn load_assessment_settings(ctx: &mut SchoolCtx) -> AppResult<AssessmentSettings> {
+    Ok(AssessmentSettings {
+        components: config::components(&mut ctx.tx).await?,
+        grading: config::grading_scale(&mut ctx.tx).await?,
+        report: config::report_settings(&mut ctx.tx).await?,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/school/settings/assessment/", tag = "school-settings", security(("bearer" = [])),
+    responses((status = 200, description = "Components, grading scale and report settings", body = AssessmentSettings)))]
+async fn get_assessment_settings(mut ctx: SchoolCtx) -> AppResult<Json<AssessmentSettings>> {
+    Ok(Json(load_assessment_settings(&mut ctx).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/school/settings/assessment/", tag = "school-settings", security(("bearer" = [])),
+    request_body = AssessmentSettingsInput,
+    responses((status = 200, description = "Saved", body = AssessmentSettings), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn patch_assessment_settings(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<AssessmentSettingsInput>,
+) -> AppResult<Json<AssessmentSettings>> {
+    let before = load_assessment_settings(&mut ctx).await?;
+    if let Some(list) = &input.components {
+        config::save_components(&mut ctx.tx, list).await?;
+    }
+    if let Some(bands) = &input.grading {
+        config::save_grading_scale(&mut ctx.tx, bands).await?;
+    }
+    if let Some(report) = &input.report {
+        config::save_report_settings(&mut ctx.tx, report, ctx.now).await?;
+    }
+    let after = load_assessment_settings(&mut ctx).await?;
+    ctx.audit(
+        "update",
+        "assessment_settings",
+        1,
+        audit::diff(&to_value(&before), &to_value(&after)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(after))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(list_exam_sessions, create_exam_session))
+                .routes(routes!(get_exam_session, patch_exam_session, delete_exam_session))
+                .layer(guard("exam_sessions")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(list_exams, create_exam))
+                .routes(routes!(generate_exams))
+                .routes(routes!(get_exam, delete_exam))
+                .layer(guard("exams")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_marks, post_marks))
+                .layer(guard("marks")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_results))
+                .routes(routes!(report_card_pdf))
+                .layer(guard_exact(Action::View, "results")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_comments, post_comments))
+                .routes(routes!(list_bank, add_bank))
+                .routes(routes!(list_traits))
+                .layer(guard("comments")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_assessment_settings, patch_assessment_settings))
+                .layer(guard("settings")),
+        )
+}

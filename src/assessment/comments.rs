@@ -1,0 +1,275 @@
+//! Report comments (class teacher, head teacher, subject teacher), the comment bank, and
+//! affective/psychomotor ratings, each filled for a whole class at once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::{exams::ExamSession, marks::LIST_NAME};
+use crate::{
+    context::SchoolCtx,
+    error::{AppError, AppResult, FieldErrors, Validator},
+};
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct BankComment {
+    pub id: i64,
+    /// `class_teacher`, `head_teacher` or `subject`.
+    pub kind: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankCommentInput {
+    pub kind: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
+pub struct RatingTrait {
+    pub id: i64,
+    /// `affective` or `psychomotor`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// One pupil's comments and ratings in an exam session.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct PupilComments {
+    pub registration: i64,
+    pub admission_no: String,
+    pub full_name: String,
+    pub class_teacher_comment: String,
+    pub head_teacher_comment: String,
+    /// Trait name → rating 1–5.
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub ratings: BTreeMap<String, i16>,
+}
+
+/// Saves what is given for each pupil; fields left out are unchanged.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PupilCommentsInput {
+    pub registration: i64,
+    pub class_teacher_comment: Option<String>,
+    pub head_teacher_comment: Option<String>,
+    /// Trait name → rating 1–5, or null to clear.
+    #[schema(value_type = Object)]
+    pub ratings: Option<BTreeMap<String, Option<i16>>>,
+}
+
+pub async fn bank(conn: &mut PgConnection) -> Result<Vec<BankComment>, sqlx::Error> {
+    sqlx::query_as("SELECT id, kind, text FROM comment_bank ORDER BY kind, lower(text)")
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn add_to_bank(
+    ctx: &mut SchoolCtx,
+    input: &BankCommentInput,
+) -> AppResult<BankComment> {
+    let mut v = Validator::new();
+    if !matches!(input.kind.as_str(), "class_teacher" | "head_teacher" | "subject") {
+        v.add("kind", "Choose class_teacher, head_teacher or subject.");
+    }
+    v.text("text", &input.text, 2, 300);
+    v.finish()?;
+    let c: BankComment = sqlx::query_as(
+        "INSERT INTO comment_bank (kind, text, created_at) VALUES ($1, $2, $3) RETURNING id, kind, text",
+    )
+    .bind(&input.kind)
+    .bind(input.text.trim())
+    .bind(ctx.now)
+    .fetch_one(&mut *ctx.tx)
+    .await
+    .map_err(|e| {
+        AppError::from(e).on_constraint(
+            "comment_bank_text_key",
+            "text",
+            "This comment is already in the bank.",
+        )
+    })?;
+    ctx.audit_created("comment_bank", c.id, &c).await?;
+    Ok(c)
+}
+
+pub async fn traits(conn: &mut PgConnection) -> Result<Vec<RatingTrait>, sqlx::Error> {
+    sqlx::query_as("SELECT id, kind, name FROM rating_traits ORDER BY kind, ordinal, id")
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn class_comments(
+    conn: &mut PgConnection,
+    exam_session_id: i64,
+    academic_class_id: i64,
+) -> Result<Vec<PupilComments>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.id AS registration, s.admission_no, {LIST_NAME} AS full_name,
+                COALESCE(rc.class_teacher_comment, '') AS class_teacher_comment,
+                COALESCE(rc.head_teacher_comment, '') AS head_teacher_comment,
+                COALESCE((SELECT json_object_agg(t.name, rt.value) FROM ratings rt
+                            JOIN rating_traits t ON t.id = rt.trait_id
+                           WHERE rt.exam_session_id = $1 AND rt.registration_id = r.id), '{{}}'::json) AS ratings
+           FROM registrations r JOIN students s ON s.id = r.student_id
+           LEFT JOIN report_comments rc ON rc.exam_session_id = $1 AND rc.registration_id = r.id
+          WHERE r.academic_class_id = $2 AND r.is_current
+          ORDER BY lower(s.last_name), lower(s.first_name), s.id"
+    )))
+    .bind(exam_session_id)
+    .bind(academic_class_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Saves comments and ratings for pupils of one class, all or nothing. The class teacher
+/// writes class-teacher comments and ratings; the head teacher comment needs change_results
+/// (which also allows everything else here).
+pub async fn save_class_comments(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    academic_class_id: i64,
+    rows: &[PupilCommentsInput],
+) -> AppResult<usize> {
+    let class_teacher: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT class_teacher_id FROM academic_classes WHERE id = $1")
+            .bind(academic_class_id)
+            .fetch_optional(&mut *ctx.tx)
+            .await?;
+    let Some(class_teacher) = class_teacher else {
+        return Err(AppError::NotFound("No such class.".into()));
+    };
+    let is_head = ctx.perms.has("change_results");
+    let is_class_teacher = class_teacher == Some(ctx.user.id) || is_head;
+    if es.status == "published" {
+        return Err(AppError::Conflict(
+            "Results of this exam session are published; unpublish them to change comments."
+                .into(),
+        ));
+    }
+    let in_class: HashSet<i64> = sqlx::query_scalar(
+        "SELECT id FROM registrations WHERE academic_class_id = $1 AND is_current",
+    )
+    .bind(academic_class_id)
+    .fetch_all(&mut *ctx.tx)
+    .await?
+    .into_iter()
+    .collect();
+    let traits: HashMap<String, i64> = traits(&mut ctx.tx)
+        .await?
+        .into_iter()
+        .map(|t| (t.name.to_lowercase(), t.id))
+        .collect();
+
+    let mut errors = FieldErrors::new();
+    let mut add = |f: String, m: String| errors.entry(f).or_default().push(m);
+    let mut forbidden = None;
+    for (i, row) in rows.iter().enumerate() {
+        let label = format!("Row {}", i + 1);
+        if !in_class.contains(&row.registration) {
+            add(
+                format!("rows[{i}].registration"),
+                format!("{label}: this pupil is not registered in this class."),
+            );
+        }
+        if row.head_teacher_comment.is_some() && !is_head {
+            forbidden = Some("Only the head teacher writes the head teacher's comment.");
+        }
+        if (row.class_teacher_comment.is_some() || row.ratings.is_some()) && !is_class_teacher {
+            forbidden = Some("Only the class teacher writes this class's comments and ratings.");
+        }
+        for (field, text) in [
+            ("class_teacher_comment", &row.class_teacher_comment),
+            ("head_teacher_comment", &row.head_teacher_comment),
+        ] {
+            if text.as_ref().is_some_and(|t| t.trim().chars().count() > 500) {
+                add(
+                    format!("rows[{i}].{field}"),
+                    format!("{label}: at most 500 characters."),
+                );
+            }
+        }
+        for (name, value) in row.ratings.iter().flatten() {
+            if !traits.contains_key(&name.trim().to_lowercase()) {
+                add(
+                    format!("rows[{i}].ratings.{name}"),
+                    format!("{label}: unknown trait {name:?}."),
+                );
+            }
+            if value.is_some_and(|v| !(1..=5).contains(&v)) {
+                add(
+                    format!("rows[{i}].ratings.{name}"),
+                    format!("{label}: a rating is from 1 to 5."),
+                );
+            }
+        }
+    }
+    if let Some(msg) = forbidden {
+        return Err(AppError::Forbidden(msg.into()));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation {
+            detail: "Some rows are not valid; nothing was saved.".into(),
+            errors,
+        });
+    }
+    for row in rows {
+        if row.class_teacher_comment.is_some() || row.head_teacher_comment.is_some() {
+            sqlx::query(
+                "INSERT INTO report_comments (exam_session_id, registration_id, class_teacher_comment,
+                        class_teacher_by, head_teacher_comment, head_teacher_by, updated_at)
+                 VALUES ($1, $2, COALESCE($3, ''), CASE WHEN $3 IS NOT NULL THEN $5 END,
+                         COALESCE($4, ''), CASE WHEN $4 IS NOT NULL THEN $5 END, $6)
+                 ON CONFLICT (exam_session_id, registration_id) DO UPDATE SET
+                    class_teacher_comment = COALESCE($3, report_comments.class_teacher_comment),
+                    class_teacher_by = CASE WHEN $3 IS NOT NULL THEN $5 ELSE report_comments.class_teacher_by END,
+                    head_teacher_comment = COALESCE($4, report_comments.head_teacher_comment),
+                    head_teacher_by = CASE WHEN $4 IS NOT NULL THEN $5 ELSE report_comments.head_teacher_by END,
+                    updated_at = $6",
+            )
+            .bind(es.id)
+            .bind(row.registration)
+            .bind(row.class_teacher_comment.as_deref().map(str::trim))
+            .bind(row.head_teacher_comment.as_deref().map(str::trim))
+            .bind(ctx.user.id)
+            .bind(ctx.now)
+            .execute(&mut *ctx.tx)
+            .await?;
+        }
+        if let Some(ratings) = &row.ratings {
+            let (ids, values): (Vec<i64>, Vec<Option<i16>>) = ratings
+                .iter()
+                .filter_map(|(n, v)| traits.get(&n.trim().to_lowercase()).map(|id| (*id, *v)))
+                .unzip();
+            sqlx::query(
+                "WITH given AS (SELECT * FROM UNNEST($3::bigint[], $4::smallint[]) AS g(trait_id, value)),
+                      cleared AS (DELETE FROM ratings r USING given g
+                                   WHERE g.value IS NULL AND r.exam_session_id = $1
+                                     AND r.registration_id = $2 AND r.trait_id = g.trait_id)
+                 INSERT INTO ratings (exam_session_id, registration_id, trait_id, value)
+                 SELECT $1, $2, trait_id, value FROM given WHERE value IS NOT NULL
+                 ON CONFLICT (exam_session_id, registration_id, trait_id) DO UPDATE SET value = EXCLUDED.value",
+            )
+            .bind(es.id)
+            .bind(row.registration)
+            .bind(&ids)
+            .bind(&values)
+            .execute(&mut *ctx.tx)
+            .await?;
+        }
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.registration).collect();
+    ctx.audit(
+        "update",
+        "report_comments",
+        es.id,
+        json!({"academic_class_id": academic_class_id, "registrations": ids}),
+    )
+    .await?;
+    Ok(rows.len())
+}

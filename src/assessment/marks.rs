@@ -1,0 +1,340 @@
+//! Marks: the sheet of one exam (every pupil of the class with their scores) and the bulk
+//! save, which either stores every row or none.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::{
+    card::format_score,
+    config::{self, GradingScale, is_half_step},
+    exams::{self, Exam, ExamSession},
+};
+use crate::{
+    context::SchoolCtx,
+    error::{AppError, AppResult, FieldErrors},
+};
+
+/// Surname first, as class lists are read out.
+pub const LIST_NAME: &str = "s.last_name || ' ' || s.first_name || CASE WHEN s.other_names <> '' THEN ' ' || s.other_names ELSE '' END";
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarkRow {
+    /// The pupil's registration in the class: the key for saving.
+    pub registration: i64,
+    pub student_id: i64,
+    pub admission_no: String,
+    pub full_name: String,
+    /// Component name → score (null: not entered).
+    pub scores: BTreeMap<String, Option<f64>>,
+    /// Sum of the scores entered; null when none is.
+    pub total: Option<f64>,
+    pub grade: Option<String>,
+    pub remark: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarkSheet {
+    pub exam: Exam,
+    /// The exam session's status: marks may change only while it is `open`.
+    pub status: String,
+    /// Whether the current user may save marks for this exam now.
+    pub can_edit: bool,
+    pub rows: Vec<MarkRow>,
+}
+
+/// One pupil's scores to save: `{"registration": 12, "scores": {"CA1": 14.5, "Exam": null}}`.
+/// A null score clears that component; components left out are unchanged.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkInput {
+    pub registration: i64,
+    #[schema(value_type = Object, example = json!({"CA1": 14.5, "CA2": 18, "Exam": 52}))]
+    pub scores: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SaveSummary {
+    /// Rows received.
+    pub rows: usize,
+    /// Scores that changed (set, changed or cleared).
+    pub changed: usize,
+}
+
+#[derive(FromRow)]
+struct PupilRow {
+    registration: i64,
+    student_id: i64,
+    admission_no: String,
+    full_name: String,
+}
+
+async fn pupils(conn: &mut PgConnection, academic_class_id: i64) -> Result<Vec<PupilRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
+           FROM registrations r JOIN students s ON s.id = r.student_id
+          WHERE r.academic_class_id = $1 AND r.is_current
+          ORDER BY lower(s.last_name), lower(s.first_name), s.id"
+    )))
+    .bind(academic_class_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// (component id, registration, score) of an exam.
+async fn scores(conn: &mut PgConnection, exam_id: i64) -> Result<Vec<(i64, i64, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT component_id, registration_id, score::float8 FROM marks WHERE exam_id = $1",
+    )
+    .bind(exam_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// May this user save marks for this exam? Its subject teacher, or anyone with change_marks.
+pub fn may_enter(ctx: &SchoolCtx, exam: &Exam) -> bool {
+    ctx.perms.has("change_marks")
+        || (ctx.perms.has("add_marks") && exam.teacher_id == Some(ctx.user.id))
+}
+
+pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
+    let exam = exams::exam(&mut ctx.tx, exam_id).await?;
+    let session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
+    let scale = config::grading_scale(&mut ctx.tx).await?;
+    let pupils = pupils(&mut ctx.tx, exam.academic_class_id).await?;
+    let mut by_cell: HashMap<(i64, i64), f64> = HashMap::new();
+    for (component, registration, score) in scores(&mut ctx.tx, exam_id).await? {
+        by_cell.insert((component, registration), score);
+    }
+    let rows = pupils
+        .into_iter()
+        .map(|p| {
+            let scores: BTreeMap<String, Option<f64>> = exam
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), by_cell.get(&(c.id, p.registration)).copied()))
+                .collect();
+            mark_row(p, scores, &scale)
+        })
+        .collect();
+    let can_edit = session.is_open() && may_enter(ctx, &exam);
+    Ok(MarkSheet {
+        status: session.status,
+        can_edit,
+        exam,
+        rows,
+    })
+}
+
+fn mark_row(p: PupilRow, scores: BTreeMap<String, Option<f64>>, scale: &GradingScale) -> MarkRow {
+    let entered: Vec<f64> = scores.values().flatten().copied().collect();
+    let total = (!entered.is_empty()).then(|| entered.iter().sum::<f64>());
+    let (grade, remark) = match total {
+        Some(t) => {
+            let (g, r) = scale.grade(t);
+            (Some(g), Some(r))
+        }
+        None => (None, None),
+    };
+    MarkRow {
+        registration: p.registration,
+        student_id: p.student_id,
+        admission_no: p.admission_no,
+        full_name: p.full_name,
+        scores,
+        total,
+        grade,
+        remark,
+    }
+}
+
+/// Refuses changes unless the exam session is open.
+pub fn ensure_open(session: &ExamSession) -> AppResult<()> {
+    match session.status.as_str() {
+        "open" => Ok(()),
+        "draft" => Err(AppError::Conflict(format!(
+            "{} is not open for marks yet.",
+            session.name
+        ))),
+        other => Err(AppError::Conflict(format!(
+            "{} is {other}: marks can no longer be changed. Ask the head teacher to reopen it.",
+            session.name
+        ))),
+    }
+}
+
+/// Validates every row, then saves them all in the caller's transaction; any bad row → 422
+/// naming `rows[i].field`, nothing saved.
+pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppResult<SaveSummary> {
+    let exam = exams::exam(&mut ctx.tx, exam_id).await?;
+    // FOR SHARE: a concurrent close waits for this save (and the other way round).
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM exam_sessions WHERE id = $1 FOR SHARE")
+            .bind(exam.exam_session_id)
+            .fetch_one(&mut *ctx.tx)
+            .await?;
+    let mut session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
+    session.status = status;
+    if !may_enter(ctx, &exam) {
+        return Err(AppError::Forbidden(format!(
+            "You do not teach {} in {}; only staff allowed to change marks may enter them.",
+            exam.subject_name, exam.class_name
+        )));
+    }
+    ensure_open(&session)?;
+    if rows.is_empty() {
+        return Err(AppError::field("rows", "Send at least one row."));
+    }
+    if rows.len() > 500 {
+        return Err(AppError::field("rows", "At most 500 rows at a time."));
+    }
+
+    let pupils = pupils(&mut ctx.tx, exam.academic_class_id).await?;
+    let in_class: HashMap<i64, &PupilRow> = pupils.iter().map(|p| (p.registration, p)).collect();
+    let components: HashMap<String, &exams::ExamComponent> = exam
+        .components
+        .iter()
+        .map(|c| (c.name.to_lowercase(), c))
+        .collect();
+
+    let mut errors = FieldErrors::new();
+    let mut add = |field: String, msg: String| errors.entry(field).or_default().push(msg);
+    let mut seen = HashSet::new();
+    // (component id, registration, Some(score) | None to clear)
+    let mut cells: Vec<(i64, i64, Option<f64>)> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let label = format!("Row {}", i + 1);
+        match in_class.get(&row.registration) {
+            None => {
+                add(
+                    format!("rows[{i}].registration"),
+                    format!("{label}: this pupil is not registered in {}.", exam.class_name),
+                );
+                continue;
+            }
+            Some(_) if !seen.insert(row.registration) => {
+                add(
+                    format!("rows[{i}].registration"),
+                    format!("{label}: this pupil appears twice."),
+                );
+                continue;
+            }
+            Some(_) => {}
+        }
+        for (name, value) in &row.scores {
+            let field = format!("rows[{i}].scores.{name}");
+            let Some(component) = components.get(&name.trim().to_lowercase()) else {
+                let known: Vec<&str> = exam.components.iter().map(|c| c.name.as_str()).collect();
+                add(
+                    field,
+                    format!("{label}: unknown component {name:?}; this exam has {}.", known.join(", ")),
+                );
+                continue;
+            };
+            let max = component.max_score;
+            let out_of_range = || {
+                format!(
+                    "{label}: {} must be a number from 0 to {}, in whole or half marks.",
+                    component.name,
+                    format_score(max)
+                )
+            };
+            match parse_score(value) {
+                Ok(None) => cells.push((component.id, row.registration, None)),
+                Ok(Some(score)) if (0.0..=max).contains(&score) && is_half_step(score) => {
+                    cells.push((component.id, row.registration, Some(score)))
+                }
+                _ => add(field, out_of_range()),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation {
+            detail: "Some rows are not valid; nothing was saved.".into(),
+            errors,
+        });
+    }
+
+    let before: HashMap<(i64, i64), f64> = scores(&mut ctx.tx, exam_id)
+        .await?
+        .into_iter()
+        .map(|(c, r, s)| ((c, r), s))
+        .collect();
+    let changed: Vec<&(i64, i64, Option<f64>)> = cells
+        .iter()
+        .filter(|(c, r, s)| before.get(&(*c, *r)).copied() != *s)
+        .collect();
+    let (set, clear): (Vec<&(i64, i64, Option<f64>)>, Vec<_>) =
+        changed.iter().partition(|(_, _, s)| s.is_some());
+    if !set.is_empty() {
+        let comp: Vec<i64> = set.iter().map(|c| c.0).collect();
+        let reg: Vec<i64> = set.iter().map(|c| c.1).collect();
+        let score: Vec<f64> = set.iter().map(|c| c.2.unwrap_or_default()).collect();
+        sqlx::query(
+            "INSERT INTO marks (component_id, registration_id, exam_id, score, updated_by, updated_at)
+             SELECT c, r, $4, s, $5, $6 FROM UNNEST($1::bigint[], $2::bigint[], $3::float8[]) AS x(c, r, s)
+             ON CONFLICT (component_id, registration_id)
+             DO UPDATE SET score = EXCLUDED.score, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&comp)
+        .bind(&reg)
+        .bind(&score)
+        .bind(exam_id)
+        .bind(ctx.user.id)
+        .bind(ctx.now)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    if !clear.is_empty() {
+        let comp: Vec<i64> = clear.iter().map(|c| c.0).collect();
+        let reg: Vec<i64> = clear.iter().map(|c| c.1).collect();
+        sqlx::query(
+            "DELETE FROM marks m USING UNNEST($1::bigint[], $2::bigint[]) AS x(c, r)
+              WHERE m.component_id = x.c AND m.registration_id = x.r",
+        )
+        .bind(&comp)
+        .bind(&reg)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    if !changed.is_empty() {
+        let names: HashMap<i64, &str> =
+            exam.components.iter().map(|c| (c.id, c.name.as_str())).collect();
+        let detail: Vec<Value> = changed
+            .iter()
+            .map(|(c, r, s)| {
+                json!({
+                    "admission_no": in_class.get(r).map(|p| p.admission_no.as_str()),
+                    "component": names.get(c),
+                    "from": before.get(&(*c, *r)),
+                    "to": s,
+                })
+            })
+            .collect();
+        ctx.audit(
+            "update",
+            "marks",
+            exam_id,
+            json!({"exam": format!("{} {}", exam.class_name, exam.subject_name), "scores": detail}),
+        )
+        .await?;
+    }
+    Ok(SaveSummary {
+        rows: rows.len(),
+        changed: changed.len(),
+    })
+}
+
+/// A score from JSON: a number, a numeric string ("14.5"), or null/"" to clear.
+fn parse_score(value: &Value) -> Result<Option<f64>, ()> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_f64().map(Some).ok_or(()),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => s.trim().parse::<f64>().map(Some).map_err(|_| ()),
+        _ => Err(()),
+    }
+}

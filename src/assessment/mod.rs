@@ -1,0 +1,12 @@
+//! Assessment: configuration, exam sessions and exams, marks, results, comments and ratings,
+//! report cards (HTML and PDF) and their batch generation.
+
+pub mod api;
+pub mod card;
+pub mod comments;
+pub mod config;
+pub mod exams;
+pub mod marks;
+pub mod pdf;
+pub mod report;
+pub mod results;
