@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, assert_error_shape, host};
 
 /// A school with the guided set-up done (session 2025/2026, JSS 1A/1B, JSS 2A/2B,
 /// three subjects) and an admin token.
-async fn school(app: &TestApp, code: &str) -> String {
+pub(crate) async fn school(app: &TestApp, code: &str) -> String {
     let school = app.create_school(code).await;
     app.create_staff(code, &format!("admin@{code}.test"), "School Admin")
         .await;
@@ -41,7 +41,7 @@ async fn school(app: &TestApp, code: &str) -> String {
     app.school_token(code, &format!("admin@{code}.test")).await
 }
 
-async fn class_id(app: &TestApp, code: &str, token: &str, name: &str) -> (i64, i64) {
+pub(crate) async fn class_id(app: &TestApp, code: &str, token: &str, name: &str) -> (i64, i64) {
     let sessions = app
         .call(
             Method::GET,

@@ -1,0 +1,633 @@
+//! Assessment: marks entry rules, the figures of a hand-computed class, cumulative third
+//! term, report card PDFs and batch jobs.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, assert_error_shape, host};
+use crate::records::{class_id, school};
+
+/// A class of the school with registered pupils, its exam session (status `open`) for a
+/// term and one exam per subject.
+pub(crate) struct Fixture {
+    pub token: String,
+    pub session_id: i64,
+    pub class_id: i64,
+    pub exam_session: i64,
+    /// subject name → exam id
+    pub exams: std::collections::HashMap<String, i64>,
+    /// pupil first name → registration id
+    pub pupils: std::collections::HashMap<String, i64>,
+}
+
+pub(crate) async fn fixture(app: &TestApp, code: &str, pupils: &[&str]) -> Fixture {
+    let token = school(app, code).await;
+    let (session_id, class) = class_id(app, code, &token, "JSS 1A").await;
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
+            .bind(code)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    let mut ids = std::collections::HashMap::new();
+    for (i, name) in pupils.iter().enumerate() {
+        let student: i64 = sqlx::query_scalar(
+            "INSERT INTO students (admission_no, first_name, last_name, sex, date_of_birth, admission_date, created_at, updated_at)
+             VALUES ($1, $2, 'Test', $3, '2013-05-04', '2025-09-08', now(), now()) RETURNING id",
+        )
+        .bind(format!("ADM/{code}/{i:03}"))
+        .bind(name)
+        .bind(if i % 2 == 0 { "female" } else { "male" })
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let reg: i64 = sqlx::query_scalar(
+            "INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
+             VALUES ($1, $2, $3, '2025-09-08', now()) RETURNING id",
+        )
+        .bind(student)
+        .bind(session_id)
+        .bind(class)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        ids.insert((*name).to_owned(), reg);
+    }
+    tx.commit().await.unwrap();
+    let (exam_session, exams) = open_exam_session(app, code, &token, session_id, 1, class).await;
+    Fixture {
+        token,
+        session_id,
+        class_id: class,
+        exam_session,
+        exams,
+        pupils: ids,
+    }
+}
+
+/// Creates the exam session of term `ordinal`, opens it and sets up the class's exams.
+pub(crate) async fn open_exam_session(
+    app: &TestApp,
+    code: &str,
+    token: &str,
+    session_id: i64,
+    ordinal: i64,
+    class: i64,
+) -> (i64, std::collections::HashMap<String, i64>) {
+    let h = host(code);
+    let terms = app
+        .call(
+            Method::GET,
+            &h,
+            &format!("/api/v1/school/sessions/{session_id}/terms/"),
+            Some(token),
+            None,
+        )
+        .await
+        .json();
+    let term = terms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["ordinal"] == ordinal)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            "/api/v1/school/exam-sessions/",
+            Some(token),
+            Some(json!({"term_id": term, "status": "open"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let es = res.json()["id"].as_i64().unwrap();
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &format!("/api/v1/school/exam-sessions/{es}/exams/generate/?academic_class={class}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let list = app
+        .call(
+            Method::GET,
+            &h,
+            &format!("/api/v1/school/exam-sessions/{es}/exams/?academic_class={class}"),
+            Some(token),
+            None,
+        )
+        .await
+        .json();
+    let exams = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["subject_name"].as_str().unwrap().to_owned(),
+                e["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (es, exams)
+}
+
+pub(crate) async fn save_marks(
+    app: &TestApp,
+    code: &str,
+    token: &str,
+    exam: i64,
+    rows: Value,
+) -> crate::helpers::Response {
+    app.call(
+        Method::POST,
+        &host(code),
+        &format!("/api/v1/school/exams/{exam}/marks/"),
+        Some(token),
+        Some(rows),
+    )
+    .await
+}
+
+fn scores(ca1: f64, ca2: f64, exam: f64) -> Value {
+    json!({"CA1": ca1, "CA2": ca2, "Exam": exam})
+}
+
+/// The hand-computed class: ties in a subject and overall, an absent pupil, a pupil in one
+/// subject only, a pupil without marks and a half mark on a grade boundary (74.5 → B2).
+async fn enter_fixture_marks(app: &TestApp, f: &Fixture) {
+    let p = |n: &str| f.pupils[n];
+    let rows = [
+        (
+            "English Language",
+            json!([
+                {"registration": p("Ada"), "scores": scores(15.0, 18.0, 50.0)},
+                {"registration": p("Bola"), "scores": scores(20.0, 20.0, 43.0)},
+                {"registration": p("Chi"), "scores": scores(10.0, 10.0, 40.0)},
+                {"registration": p("Femi"), "scores": scores(20.0, 20.0, 35.0)},
+            ]),
+        ),
+        (
+            "Mathematics",
+            json!([
+                {"registration": p("Ada"), "scores": scores(10.0, 10.0, 40.0)},
+                {"registration": p("Bola"), "scores": scores(15.0, 15.0, 45.0)},
+                {"registration": p("Chi"), "scores": scores(18.0, 18.0, 55.0)},
+                {"registration": p("Dayo"), "scores": scores(5.0, 5.0, 20.0)},
+                {"registration": p("Femi"), "scores": scores(20.0, 20.0, 30.0)},
+            ]),
+        ),
+        (
+            "Basic Science",
+            json!([
+                {"registration": p("Ada"), "scores": scores(12.5, 14.0, 48.0)},
+                {"registration": p("Bola"), "scores": scores(10.0, 10.0, 30.0)},
+            ]),
+        ),
+    ];
+    for (subject, body) in rows {
+        let res = save_marks(app, "alpha", &f.token, f.exams[subject], body).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+}
+
+const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
+
+fn pupil<'a>(results: &'a Value, f: &Fixture, name: &str) -> &'a Value {
+    results["pupils"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["registration"] == f.pupils[name])
+        .unwrap()
+}
+
+fn subject_of<'a>(results: &'a Value, f: &Fixture, pupil_name: &str, subject: &str) -> &'a Value {
+    let exam = f.exams[subject];
+    pupil(results, f, pupil_name)["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["exam_id"] == exam)
+        .unwrap()
+}
+
+async fn results(app: &TestApp, f: &Fixture) -> Value {
+    let res = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!(
+                "/api/v1/school/exam-sessions/{}/results/?academic_class={}",
+                f.exam_session, f.class_id
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    res.json()
+}
+
+#[sqlx::test(migrations = false)]
+async fn results_match_the_hand_computed_class(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &CLASS).await;
+    enter_fixture_marks(&app, &f).await;
+    let r = results(&app, &f).await;
+
+    // Per subject: ties share a position (1, 1, 3); absent pupils are not counted.
+    let english: Vec<(i64, f64)> = ["Ada", "Bola", "Femi", "Chi"]
+        .iter()
+        .map(|n| {
+            let s = subject_of(&r, &f, n, "English Language");
+            (s["position"].as_i64().unwrap(), s["total"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(english, [(1, 83.0), (1, 83.0), (3, 75.0), (4, 60.0)]);
+    let stats = |subject: &str| {
+        r["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subject_name"] == subject)
+            .unwrap()
+            .clone()
+    };
+    let e = stats("English Language");
+    assert_eq!(
+        (&e["pupils"], &e["average"], &e["highest"], &e["lowest"]),
+        (&json!(4), &json!(75.25), &json!(83.0), &json!(60.0))
+    );
+    let m = stats("Mathematics");
+    assert_eq!(
+        (&m["pupils"], &m["average"], &m["highest"], &m["lowest"]),
+        (&json!(5), &json!(65.2), &json!(91.0), &json!(30.0))
+    );
+    let b = stats("Basic Science");
+    assert_eq!(
+        (&b["pupils"], &b["average"], &b["highest"], &b["lowest"]),
+        (&json!(2), &json!(62.25), &json!(74.5), &json!(50.0))
+    );
+    // 74.5 falls between B2 (70) and A1 (75): B2, no gap for half marks.
+    let ada_bs = subject_of(&r, &f, "Ada", "Basic Science");
+    assert_eq!(ada_bs["total"], 74.5);
+    assert_eq!(ada_bs["grade"], "B2");
+    assert_eq!(ada_bs["remark"], "Very good");
+    assert_eq!(subject_of(&r, &f, "Bola", "Basic Science")["grade"], "C6");
+    assert_eq!(subject_of(&r, &f, "Chi", "Mathematics")["position"], 1);
+    assert_eq!(subject_of(&r, &f, "Dayo", "Mathematics")["position"], 5);
+
+    // Overall: ranked by average over subjects taken, competition ranking.
+    let overall = |n: &str| {
+        let p = pupil(&r, &f, n);
+        (
+            p["total"].as_f64().unwrap(),
+            p["subjects_taken"].as_i64().unwrap(),
+            p["average"].clone(),
+            p["position"].clone(),
+            p["grade"].clone(),
+        )
+    };
+    assert_eq!(
+        overall("Chi"),
+        (151.0, 2, json!(75.5), json!(1), json!("A1"))
+    );
+    assert_eq!(
+        overall("Ada"),
+        (217.5, 3, json!(72.5), json!(2), json!("B2"))
+    );
+    assert_eq!(
+        overall("Femi"),
+        (145.0, 2, json!(72.5), json!(2), json!("B2"))
+    );
+    assert_eq!(
+        overall("Bola"),
+        (208.0, 3, json!(69.33), json!(4), json!("B3"))
+    );
+    assert_eq!(overall("Dayo"), (30.0, 1, json!(30.0), json!(5), json!("F9")));
+    assert_eq!(overall("Efe"), (0.0, 0, Value::Null, Value::Null, Value::Null));
+    assert_eq!(r["out_of"], 5);
+    assert_eq!(r["class_average"], 63.97);
+
+    // Ranked by total instead when the school says so.
+    let res = app
+        .call(
+            Method::PATCH,
+            &host("alpha"),
+            "/api/v1/school/settings/assessment/",
+            Some(&f.token),
+            Some(json!({"report": {"rank_by": "total"}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&app, &f).await;
+    let positions: Vec<i64> = ["Ada", "Bola", "Chi", "Femi", "Dayo"]
+        .iter()
+        .map(|n| pupil(&r, &f, n)["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5]);
+}
+
+#[sqlx::test(migrations = false)]
+async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let t = f.token.clone();
+    let maths_t1 = f.exams["Mathematics"];
+    let ada = f.pupils["Ada"];
+    let bola = f.pupils["Bola"];
+    let res = save_marks(
+        &app,
+        "alpha",
+        &t,
+        maths_t1,
+        json!([{"registration": ada, "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (_, t2) = open_exam_session(&app, "alpha", &t, f.session_id, 2, f.class_id).await;
+    let res = save_marks(
+        &app,
+        "alpha",
+        &t,
+        t2["Mathematics"],
+        json!([
+            {"registration": ada, "scores": scores(10.0, 10.0, 50.0)},
+            {"registration": bola, "scores": scores(10.0, 10.0, 30.0)},
+        ]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (es3, t3) = open_exam_session(&app, "alpha", &t, f.session_id, 3, f.class_id).await;
+    let res = save_marks(
+        &app,
+        "alpha",
+        &t,
+        t3["Mathematics"],
+        json!([
+            {"registration": ada, "scores": scores(20.0, 20.0, 40.0)},
+            {"registration": bola, "scores": scores(10.0, 10.0, 50.0)},
+        ]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let f3 = Fixture {
+        exam_session: es3,
+        exams: t3.clone(),
+        token: t.clone(),
+        pupils: f.pupils.clone(),
+        ..f
+    };
+    // Average of the terms present: Ada (60, 70, 80) → 70; Bola (–, 50, 70) → 60.
+    let r = results(&app, &f3).await;
+    assert_eq!(r["cumulative_method"], "average");
+    let ada_m = subject_of(&r, &f3, "Ada", "Mathematics");
+    assert_eq!(ada_m["term_totals"], json!([60.0, 70.0, 80.0]));
+    assert_eq!(ada_m["cumulative"], 70.0);
+    let bola_m = subject_of(&r, &f3, "Bola", "Mathematics");
+    assert_eq!(bola_m["term_totals"], json!([null, 50.0, 70.0]));
+    assert_eq!(bola_m["cumulative"], 60.0);
+    assert_eq!(pupil(&r, &f3, "Ada")["cumulative_position"], 1);
+    assert_eq!(pupil(&r, &f3, "Bola")["cumulative_position"], 2);
+
+    // Weighted 20/30/50: Ada 12 + 21 + 40 = 73; Bola (50×30 + 70×50) / 80 = 62.5.
+    let res = app
+        .call(
+            Method::PATCH,
+            &host("alpha"),
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            Some(json!({"report": {"cumulative_method": "weighted"}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&app, &f3).await;
+    assert_eq!(subject_of(&r, &f3, "Ada", "Mathematics")["cumulative"], 73.0);
+    assert_eq!(subject_of(&r, &f3, "Bola", "Mathematics")["cumulative"], 62.5);
+    assert_eq!(pupil(&r, &f3, "Bola")["cumulative_average"], 62.5);
+
+    // Weights must add up to 100.
+    let bad = app
+        .call(
+            Method::PATCH,
+            &host("alpha"),
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            Some(json!({"report": {"first_term_weight": 50}})),
+        )
+        .await;
+    assert!(assert_error_shape(&bad, 422)["errors"]["third_term_weight"].is_array());
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let exam = f.exams["Mathematics"];
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        exam,
+        json!([
+            {"registration": f.pupils["Ada"], "scores": scores(15.0, 18.0, 50.0)},
+            {"registration": f.pupils["Bola"], "scores": {"CA1": 20.5, "CA2": 10.25, "Exam": -1, "Project": 5}},
+            {"registration": 999_999, "scores": {"CA1": 1}},
+        ]),
+    )
+    .await;
+    let body = assert_error_shape(&res, 422);
+    let errors = &body["errors"];
+    assert!(errors["rows[1].scores.CA1"][0].as_str().unwrap().contains("Row 2"));
+    assert!(errors["rows[1].scores.CA1"][0].as_str().unwrap().contains("0 to 20"));
+    assert!(errors["rows[1].scores.CA2"].is_array(), "quarter marks refused");
+    assert!(errors["rows[1].scores.Exam"].is_array());
+    assert!(errors["rows[1].scores.Project"].is_array());
+    assert!(errors["rows[2].registration"].is_array());
+    assert!(errors.get("rows[0].scores.CA1").is_none());
+    // Nothing was saved, not even the good row.
+    let sheet = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!("/api/v1/school/exams/{exam}/marks/"),
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    assert!(sheet["rows"].as_array().unwrap().iter().all(|r| r["total"].is_null()));
+
+    // Half marks, clearing with null and a numeric string are accepted.
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        exam,
+        json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 12.5, "CA2": "7", "Exam": null}}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let sheet = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!("/api/v1/school/exams/{exam}/marks/"),
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    let ada = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["registration"] == f.pupils["Ada"])
+        .unwrap();
+    assert_eq!(ada["scores"], json!({"CA1": 12.5, "CA2": 7.0, "Exam": null}));
+    assert_eq!(ada["total"], 19.5);
+    assert_eq!(ada["grade"], "F9");
+    // Every change is in the audit log.
+    let audit = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            "/api/v1/school/audit/?entity=marks",
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(audit["count"], 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada"]).await;
+    let h = host("alpha");
+    let maths = f.exams["Mathematics"];
+    let english = f.exams["English Language"];
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    app.create_staff("alpha", "head@alpha.test", "Head").await;
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE academic_class_subjects SET teacher_id = $1
+          WHERE academic_class_id = $2 AND subject_id = (SELECT id FROM subjects WHERE name = 'Mathematics')",
+    )
+    .bind(teacher)
+    .bind(f.class_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let tt = app.school_token("alpha", "teacher@alpha.test").await;
+    let row = json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]);
+
+    // The subject teacher may; a teacher of another subject may not.
+    let res = save_marks(&app, "alpha", &tt, maths, row.clone()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = save_marks(&app, "alpha", &tt, english, row.clone()).await;
+    let body = assert_error_shape(&res, 403);
+    assert!(body["detail"].as_str().unwrap().contains("English Language"));
+    // The head (no marks permission at all) may not either; the admin (change_marks) may.
+    let head = app.school_token("alpha", "head@alpha.test").await;
+    assert_error_shape(&save_marks(&app, "alpha", &head, english, row.clone()).await, 403);
+    let res = save_marks(&app, "alpha", &f.token, english, row.clone()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // Closed: every change refused with a clear message, marks kept.
+    let res = app
+        .call(
+            Method::PATCH,
+            &h,
+            &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
+            Some(&head),
+            Some(json!({"status": "closed"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = save_marks(&app, "alpha", &tt, maths, json!([{"registration": f.pupils["Ada"], "scores": {"Exam": 60}}])).await;
+    let body = assert_error_shape(&res, 409);
+    assert!(body["detail"].as_str().unwrap().contains("closed"));
+    let sheet = app
+        .call(
+            Method::GET,
+            &h,
+            &format!("/api/v1/school/exams/{maths}/marks/"),
+            Some(&tt),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(sheet["rows"][0]["total"], 60.0);
+    assert_eq!(sheet["can_edit"], false);
+}
+
+#[sqlx::test(migrations = false)]
+async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let t = school(&app, "alpha").await;
+    let h = host("alpha");
+    let s = app
+        .call(Method::GET, &h, "/api/v1/school/settings/assessment/", Some(&t), None)
+        .await
+        .json();
+    assert_eq!(s["components"].as_array().unwrap().len(), 3);
+    assert_eq!(s["grading"]["bands"][0]["grade"], "A1");
+    assert_eq!(s["grading"]["bands"].as_array().unwrap().len(), 9);
+    let bad = app
+        .call(
+            Method::PATCH,
+            &h,
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            Some(json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 60}],
+                        "grading": [{"grade": "P", "min_score": 50}]})),
+        )
+        .await;
+    let body = assert_error_shape(&bad, 422);
+    assert!(body["errors"]["components"][0].as_str().unwrap().contains("100"));
+    let ok = app
+        .call(
+            Method::PATCH,
+            &h,
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            Some(json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}],
+                        "grading": [{"grade": "P", "min_score": 50, "remark": "Pass"}, {"grade": "F", "min_score": 0, "remark": "Fail"}]})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(ok.json()["components"][1]["max_score"], 70.0);
+    let bad = app
+        .call(
+            Method::PATCH,
+            &h,
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            Some(json!({"grading": [{"grade": "P", "min_score": 50}]})),
+        )
+        .await;
+    assert!(assert_error_shape(&bad, 422)["errors"]["bands"].is_array());
+}
