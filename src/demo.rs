@@ -112,7 +112,114 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
             .await?;
         }
         seed_records(pool, &created.schema_name, created.id).await?;
+        let teacher = school.staff.iter().find(|(_, _, role)| *role == "Teacher");
+        seed_assessment(pool, &created.schema_name, teacher.map(|t| t.1)).await?;
     }
+    Ok(())
+}
+
+/// The first term's exam session, open, with marks for every class but one subject of the
+/// first class, which the demo teacher teaches and can fill in the grid.
+async fn seed_assessment(
+    pool: &PgPool,
+    schema: &str,
+    teacher_email: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::assessment::exams;
+    let mut tx = crate::db::begin_school(pool, schema).await?;
+    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM exam_sessions)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if seeded {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    sqlx::query(
+        "UPDATE general_settings SET address = '14 Unity Road, Ikeja, Lagos', motto = 'Knowledge, Discipline, Service'
+          WHERE address = ''",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let term: Option<i64> = sqlx::query_scalar(
+        "SELECT t.id FROM terms t JOIN academic_sessions s ON s.id = t.session_id
+          WHERE s.is_current ORDER BY t.ordinal LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(term) = term else {
+        return Ok(());
+    };
+    let input = exams::ExamSessionInput {
+        term_id: Some(term),
+        status: Some("open".into()),
+        ..Default::default()
+    };
+    let es = exams::save_exam_session(&mut tx, None, &input, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo exam session: {e:?}"))?;
+    exams::create_all_exams(&mut tx, &es, None, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo exams: {e:?}"))?;
+    // The teacher's subject: Mathematics of the first class, left for the grid.
+    let open_exam: Option<i64> = sqlx::query_scalar(
+        "SELECT e.id FROM exams e JOIN subjects s ON s.id = e.subject_id
+           JOIN academic_classes ac ON ac.id = e.academic_class_id JOIN classes c ON c.id = ac.class_id
+           JOIN forms f ON f.id = c.form_id
+          WHERE e.exam_session_id = $1 AND s.name = 'Mathematics'
+          ORDER BY f.ordinal, lower(c.name) LIMIT 1",
+    )
+    .bind(es.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let (Some(exam), Some(email)) = (open_exam, teacher_email) {
+        sqlx::query(
+            "UPDATE academic_class_subjects acs SET teacher_id = u.id
+               FROM exams e, public.users u
+              WHERE e.id = $1 AND acs.academic_class_id = e.academic_class_id
+                AND acs.subject_id = e.subject_id AND lower(u.email) = lower($2)",
+        )
+        .bind(exam)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Plausible, repeatable marks: 35%–95% of each component, in half marks.
+    sqlx::query(
+        "INSERT INTO marks (component_id, registration_id, exam_id, score, updated_at)
+         SELECT ec.id, r.id, e.id,
+                round((0.35 + (abs(hashtext(ec.id::text || '/' || r.id::text)) % 1000) / 1000.0 * 0.6)
+                      * ec.max_score * 2) / 2, now()
+           FROM exams e JOIN exam_components ec ON ec.exam_id = e.id
+           JOIN registrations r ON r.academic_class_id = e.academic_class_id AND r.is_current
+          WHERE e.exam_session_id = $1 AND e.id IS DISTINCT FROM $2",
+    )
+    .bind(es.id)
+    .bind(open_exam)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO report_comments (exam_session_id, registration_id, class_teacher_comment, head_teacher_comment, updated_at)
+         SELECT $1, r.id,
+                (ARRAY['A hardworking and well-behaved pupil. Keep it up.',
+                       'Good progress this term; can do even better with more effort.',
+                       'Needs to pay more attention in class and complete assignments.'])[1 + r.id % 3],
+                (ARRAY['An excellent result. Well done.', 'A good result. Aim higher next term.',
+                       'Below expectations. More effort is needed.'])[1 + r.id % 3], now()
+           FROM registrations r WHERE r.is_current",
+    )
+    .bind(es.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO ratings (exam_session_id, registration_id, trait_id, value)
+         SELECT $1, r.id, t.id, 2 + abs(hashtext(r.id::text || t.id::text)) % 4
+           FROM registrations r CROSS JOIN rating_traits t WHERE r.is_current",
+    )
+    .bind(es.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    println!("demo: {schema}: {} open, with marks", es.name);
     Ok(())
 }
 

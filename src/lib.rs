@@ -15,6 +15,7 @@ pub mod docs;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod migrate;
 pub mod permissions;
 pub mod settings;
@@ -40,4 +41,5 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(students::api::router())
         .merge(settings::router())
         .merge(assessment::api::router())
+        .merge(assessment::batch::router())
 }

@@ -24,3 +24,10 @@ document.addEventListener("change", function (event) {
     el.form.requestSubmit();
   }
 });
+
+// Print buttons (report cards).
+document.addEventListener("click", function (event) {
+  if (event.target.closest && event.target.closest("[data-print]")) {
+    window.print();
+  }
+});

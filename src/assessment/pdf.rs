@@ -642,8 +642,7 @@ impl Painter {
         self.line((x, y1), (x, y2), thickness, color);
     }
 
-    fn rect(&mut self, (x, y, w, h): (f32, f32, f32, f32), mode: PaintMode) -> Op {
-        let _ = self;
+    fn rect((x, y, w, h): (f32, f32, f32, f32), mode: PaintMode) -> Op {
         Op::DrawRectangle {
             rectangle: Rect {
                 x: Pt(x),
@@ -657,13 +656,13 @@ impl Painter {
     }
 
     fn fill_rect(&mut self, area: (f32, f32, f32, f32), color: Rgb3) {
-        let rect = self.rect(area, PaintMode::Fill);
+        let rect = Self::rect(area, PaintMode::Fill);
         self.ops.push(Op::SetFillColor { col: color.color() });
         self.ops.push(rect);
     }
 
     fn stroke_rect(&mut self, area: (f32, f32, f32, f32), thickness: f32, color: Rgb3) {
-        let rect = self.rect(area, PaintMode::Stroke);
+        let rect = Self::rect(area, PaintMode::Stroke);
         self.ops.extend([
             Op::SetOutlineColor { col: color.color() },
             Op::SetOutlineThickness { pt: Pt(thickness) },
@@ -750,25 +749,43 @@ impl Table {
 /// Vertical rhythm of a card; the roomiest one that keeps the card on one page wins.
 #[derive(Debug, Clone, Copy)]
 struct Density {
+    /// Subject table rows.
     row_h: f32,
+    /// Space between sections.
     gap: f32,
+    /// Rating table rows.
+    rating_h: f32,
+    /// Lines of comment text.
+    line_h: f32,
 }
 
 const ROOMY: Density = Density {
     row_h: 14.0,
     gap: 10.0,
+    rating_h: 11.0,
+    line_h: 11.5,
 };
 const NORMAL: Density = Density {
     row_h: 13.0,
     gap: 8.0,
+    rating_h: 11.0,
+    line_h: 11.5,
 };
 const TIGHT: Density = Density {
     row_h: 12.0,
     gap: 6.0,
+    rating_h: 10.5,
+    line_h: 11.0,
+};
+const COMPACT: Density = Density {
+    row_h: 11.5,
+    gap: 4.5,
+    rating_h: 10.0,
+    line_h: 10.5,
 };
 
 fn layout_card(card: &ReportCard, pictures: &Pictures) -> Vec<PdfPage> {
-    let sheet = [ROOMY, NORMAL, TIGHT]
+    let sheet = [ROOMY, NORMAL, TIGHT, COMPACT]
         .into_iter()
         .map(|density| Sheet::layout(card, pictures, density))
         .find(|sheet| sheet.done.is_empty())
@@ -814,12 +831,9 @@ impl<'a> Sheet<'a> {
 
     /// Starts a new page unless `height` still fits. A fresh page never breaks again, so
     /// an oversized block overflows instead of looping.
-    fn ensure(&mut self, height: f32) -> bool {
+    fn ensure(&mut self, height: f32) {
         if self.y + height > BOTTOM && self.y > self.page_top + 0.5 {
             self.break_page();
-            true
-        } else {
-            false
         }
     }
 
@@ -926,49 +940,51 @@ impl<'a> Sheet<'a> {
         };
         let band = (LEFT + side, CONTENT_W - 2.0 * side);
 
+        // (text, style, distance from the previous baseline), centred as a block.
+        let mut lines: Vec<(String, Style, f32)> = Vec::new();
         let (name, size) = fit(&school.name, Face::Bold, 18.0, 11.0, band.1);
-        let mut baseline = TOP + size * 0.95;
-        self.page.text_box(
-            &name,
-            band,
-            baseline,
-            Align::Center,
-            Style::new(Face::Bold, size, ACCENT),
-        );
-        let address = wrap(&school.address, Face::Regular, 8.5, band.1);
-        for (i, line) in address.iter().enumerate().take(2) {
+        if !name.is_empty() {
+            lines.push((name, Style::new(Face::Bold, size, ACCENT), size * 0.95));
+        }
+        let small = Style::new(Face::Regular, 8.5, INK);
+        let mut address = wrap(&school.address, Face::Regular, 8.5, band.1);
+        if address.len() > 2 {
             // A third line would crowd the title bar: fold the rest into the second.
-            let line = if i == 1 && address.len() > 2 {
-                address.get(1..).unwrap_or_default().join(" ")
-            } else {
-                line.clone()
-            };
-            baseline += 11.5;
-            self.page.text_box(
-                &line,
-                band,
-                baseline,
-                Align::Center,
-                Style::new(Face::Regular, 8.5, INK),
-            );
+            let rest = address.split_off(1).join(" ");
+            address.push(rest);
         }
+        lines.extend(address.into_iter().map(|line| (line, small, 11.5)));
         if !school.motto.trim().is_empty() {
-            baseline += 11.5;
-            self.page.text_box(
-                &format!("“{}”", school.motto.trim()),
-                band,
-                baseline,
-                Align::Center,
-                Style::new(Face::Italic, 8.5, MUTED),
-            );
+            let motto = format!("“{}”", school.motto.trim());
+            lines.push((motto, Style::new(Face::Italic, 8.5, MUTED), 11.5));
         }
-        block_h = block_h.max(baseline + 4.0 - TOP);
+        let text_h = lines.iter().map(|(_, _, advance)| advance).sum::<f32>() + 4.0;
+        // Beside a logo or photo the text block is centred on them vertically.
+        let mut baseline = TOP + ((block_h - text_h) / 2.0).max(0.0);
+        for (text, style, advance) in &lines {
+            baseline += advance;
+            self.page
+                .text_box(text, band, baseline, Align::Center, *style);
+        }
+        block_h = block_h.max(text_h);
         self.y = TOP + block_h + 6.0;
 
-        // Title bar.
+        // Title bar: the report's title on the left, the exam session on the right.
         let bar_h = 18.0;
+        let baseline = self.y + 12.4;
         self.page
             .fill_rect((LEFT, self.y, CONTENT_W, bar_h), ACCENT);
+        let exam = pdf_text(period.exam_session.trim());
+        let exam_w = measure(&exam, Face::Regular, 8.5).min(CONTENT_W * 0.4);
+        if exam_w > 0.0 {
+            self.page.text_box(
+                &exam,
+                (RIGHT - 8.0 - exam_w, exam_w),
+                baseline,
+                Align::Right,
+                Style::new(Face::Regular, 8.5, WHITE),
+            );
+        }
         let title = ["REPORT CARD —", period.term.trim(), period.session.trim()]
             .into_iter()
             .filter(|s| !s.is_empty())
@@ -976,22 +992,12 @@ impl<'a> Sheet<'a> {
             .join(" ");
         self.page.text_box(
             &title,
-            (LEFT + 6.0, CONTENT_W - 12.0),
-            self.y + 12.6,
-            Align::Center,
+            (LEFT + 8.0, CONTENT_W - 16.0 - exam_w - 12.0),
+            baseline,
+            Align::Left,
             Style::new(Face::Bold, 11.0, WHITE),
         );
         self.y += bar_h;
-        if !period.exam_session.trim().is_empty() {
-            self.page.text_box(
-                &period.exam_session,
-                (LEFT, CONTENT_W),
-                self.y + 10.0,
-                Align::Center,
-                Style::new(Face::Italic, 8.5, MUTED),
-            );
-            self.y += 13.0;
-        }
         self.gap();
     }
 
@@ -1056,10 +1062,7 @@ impl<'a> Sheet<'a> {
         self.page.text("Name:", LEFT + 6.0, top + 13.5, label);
         self.page.text_box(
             &pupil.full_name,
-            (
-                LEFT + 6.0 + name_label_w,
-                CONTENT_W - 12.0 - name_label_w,
-            ),
+            (LEFT + 6.0 + name_label_w, CONTENT_W - 12.0 - name_label_w),
             top + 14.0,
             Align::Left,
             Style::new(Face::Bold, 11.5, INK),
@@ -1085,10 +1088,14 @@ impl<'a> Sheet<'a> {
                 );
             }
         }
-        self.page
-            .vline(LEFT + col_w, top + NAME_ROW + 3.0, top + height - 3.0, 0.4, RULE);
-        self.page
-            .hline(LEFT, RIGHT, top + NAME_ROW, 0.4, RULE);
+        self.page.vline(
+            LEFT + col_w,
+            top + NAME_ROW + 3.0,
+            top + height - 3.0,
+            0.4,
+            RULE,
+        );
+        self.page.hline(LEFT, RIGHT, top + NAME_ROW, 0.4, RULE);
         self.page
             .stroke_rect((LEFT, top, CONTENT_W, height), 0.7, RULE);
         self.y = top + height;
@@ -1185,7 +1192,11 @@ impl<'a> Sheet<'a> {
     /// Column rules and the outer frame of the part of `table` on this page.
     fn table_rules(&mut self, table: &Table, top: f32) {
         let mut x = table.x;
-        for column in table.columns.iter().take(table.columns.len().saturating_sub(1)) {
+        for column in table
+            .columns
+            .iter()
+            .take(table.columns.len().saturating_sub(1))
+        {
             x += column.width;
             self.page.vline(x, top, self.y, 0.35, RULE);
         }
@@ -1256,8 +1267,7 @@ impl<'a> Sheet<'a> {
             self.page
                 .vline(x, y1, y1 + CELL_H * grid_rows as f32, 0.35, RULE);
         }
-        self.page
-            .hline(LEFT, RIGHT, top + TITLE_H, 0.5, RULE);
+        self.page.hline(LEFT, RIGHT, top + TITLE_H, 0.5, RULE);
 
         if let Some(cumulative) = &card.cumulative {
             let y = top + TITLE_H + CELL_H * grid_rows as f32;
@@ -1303,6 +1313,7 @@ impl<'a> Sheet<'a> {
 
     fn ratings(&mut self) {
         const GUTTER: f32 = 14.0;
+        const KEY_H: f32 = 10.0;
         let groups: Vec<&RatingGroup> = self
             .card
             .ratings
@@ -1313,16 +1324,21 @@ impl<'a> Sheet<'a> {
             return;
         }
         let table_w = (CONTENT_W - GUTTER) / 2.0;
-        for pair in groups.chunks(2) {
+        let pairs = groups.chunks(2).count();
+        for (p, pair) in groups.chunks(2).enumerate() {
             let tables: Vec<Table> = pair
                 .iter()
                 .enumerate()
-                .map(|(i, group)| rating_table(group, LEFT + (table_w + GUTTER) * i as f32, table_w))
+                .map(|(i, group)| {
+                    let x = LEFT + (table_w + GUTTER) * i as f32;
+                    rating_table(group, x, table_w, self.density.rating_h)
+                })
                 .collect();
             let tallest = tables.iter().map(Table::height).fold(0.0, f32::max);
-            self.ensure(tallest);
+            // The last pair takes the key line along to its page.
+            let key_h = if p + 1 == pairs { KEY_H } else { 0.0 };
+            self.ensure(tallest + 4.0 + key_h);
             if self.y + tallest <= BOTTOM {
-                // Side by side.
                 let top = self.y;
                 for table in &tables {
                     self.y = top;
@@ -1339,14 +1355,14 @@ impl<'a> Sheet<'a> {
             }
             self.y += 4.0;
         }
-        self.ensure(10.0);
+        self.ensure(KEY_H);
         self.page.text(
             "Key: 5 Excellent, 4 Very good, 3 Good, 2 Fair, 1 Poor",
             LEFT,
             self.y + 7.0,
             Style::new(Face::Italic, 7.5, MUTED),
         );
-        self.y += 10.0;
+        self.y += KEY_H;
         self.gap();
     }
 
@@ -1359,7 +1375,7 @@ impl<'a> Sheet<'a> {
     }
 
     fn comment(&mut self, comment: &CommentLine) {
-        const LINE_H: f32 = 11.5;
+        let line_h = self.density.line_h;
         let text_style = Style::new(Face::Regular, 9.0, INK);
         let lines = wrap(&comment.text, Face::Regular, 9.0, CONTENT_W);
         let by = comment
@@ -1368,7 +1384,7 @@ impl<'a> Sheet<'a> {
             .map(str::trim)
             .filter(|b| !b.is_empty());
         // Title plus the first two lines (or the writing line) stay together.
-        self.ensure(12.0 + LINE_H * 2.0);
+        self.ensure(12.0 + line_h * 2.0);
         self.page.text_box(
             &comment.title,
             (LEFT, CONTENT_W),
@@ -1380,16 +1396,16 @@ impl<'a> Sheet<'a> {
         if lines.is_empty() {
             // Nothing typed in: leave a ruled line to write on by hand.
             self.page
-                .hline(LEFT, RIGHT, self.y + LINE_H + 2.0, 0.5, RULE);
-            self.y += LINE_H + 6.0;
+                .hline(LEFT, RIGHT, self.y + line_h + 2.0, 0.5, RULE);
+            self.y += line_h + 6.0;
         }
         for line in &lines {
-            self.ensure(LINE_H);
+            self.ensure(line_h);
             self.page.text(line, LEFT, self.y + 8.5, text_style);
-            self.y += LINE_H;
+            self.y += line_h;
         }
         if let Some(by) = by {
-            self.ensure(LINE_H);
+            self.ensure(line_h);
             self.page.text_box(
                 &format!("— {by}"),
                 (LEFT, CONTENT_W),
@@ -1397,7 +1413,7 @@ impl<'a> Sheet<'a> {
                 Align::Right,
                 Style::new(Face::Italic, 8.0, MUTED),
             );
-            self.y += LINE_H;
+            self.y += line_h;
         }
         self.y += 5.0;
     }
@@ -1432,7 +1448,7 @@ impl<'a> Sheet<'a> {
 
     /// A compact key of the grade bands, pushed to the bottom of the last page.
     fn grading_key(&mut self) {
-        const TITLE_H: f32 = 11.0;
+        const LABEL_W: f32 = 40.0;
         const CELL_H: f32 = 23.0;
         let key: &[GradeKey] = &self.card.grading_key;
         if key.is_empty() {
@@ -1440,19 +1456,23 @@ impl<'a> Sheet<'a> {
         }
         let rows = key.len().div_ceil(10);
         let per_row = key.len().div_ceil(rows);
-        let cell_w = CONTENT_W / per_row as f32;
-        let height = TITLE_H + CELL_H * rows as f32;
+        let cell_w = (CONTENT_W - LABEL_W) / per_row as f32;
+        let height = CELL_H * rows as f32;
         self.ensure(height);
         let top = (BOTTOM - height).max(self.y);
-        self.page.text(
-            "GRADING KEY",
-            LEFT,
-            top + 7.5,
-            Style::new(Face::Bold, 7.5, MUTED),
-        );
+
+        let label = Style::new(Face::Bold, 7.0, MUTED);
+        self.page.fill_rect((LEFT, top, LABEL_W, height), SHADE);
+        self.page
+            .stroke_rect((LEFT, top, LABEL_W, height), 0.4, RULE);
+        let middle = top + height / 2.0;
+        for (text, baseline) in [("GRADING", middle - 1.0), ("KEY", middle + 7.0)] {
+            self.page
+                .text_box(text, (LEFT, LABEL_W), baseline, Align::Center, label);
+        }
         for (i, band) in key.iter().enumerate() {
-            let x = LEFT + cell_w * (i % per_row) as f32;
-            let y = top + TITLE_H + CELL_H * (i / per_row) as f32;
+            let x = LEFT + LABEL_W + cell_w * (i % per_row) as f32;
+            let y = top + CELL_H * (i / per_row) as f32;
             self.page.fill_rect((x, y, cell_w, 11.0), SHADE);
             self.page.stroke_rect((x, y, cell_w, CELL_H), 0.4, RULE);
             let range = format!(
@@ -1562,7 +1582,10 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
         specs.push(ColumnSpec::numeric(
             &head,
             column(&|s| {
-                Cell::new(optional_score(s.scores.get(i).copied().flatten()), Face::Regular)
+                Cell::new(
+                    optional_score(s.scores.get(i).copied().flatten()),
+                    Face::Regular,
+                )
             }),
         ));
     }
@@ -1647,7 +1670,8 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
                 .clamp(MIN_NUMBER_W, MAX_NUMBER_W)
         })
         .collect();
-    widths.push(remark.natural_width(font, head_font).clamp(52.0, 100.0));
+    // A teacher's remark may be long; it shrinks into the cell rather than starve the subject.
+    widths.push(remark.natural_width(font, head_font).clamp(52.0, 84.0));
     specs.push(remark);
 
     // Many components on a wide card: squeeze the fixed columns, never the subject.
@@ -1678,11 +1702,12 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
         .enumerate()
         .map(|(r, subject)| {
             let mut row = vec![Cell::new(subject.subject.clone(), Face::Regular)];
-            row.extend(
-                specs
-                    .iter()
-                    .map(|spec| spec.cells.get(r).cloned().unwrap_or_else(|| Cell::new("", Face::Regular))),
-            );
+            row.extend(specs.iter().map(|spec| {
+                spec.cells
+                    .get(r)
+                    .cloned()
+                    .unwrap_or_else(|| Cell::new("", Face::Regular))
+            }));
             row
         })
         .collect();
@@ -1699,7 +1724,7 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
 }
 
 /// Trait | 5 | 4 | 3 | 2 | 1 with an "X" under the rating given.
-fn rating_table(group: &RatingGroup, x: f32, width: f32) -> Table {
+fn rating_table(group: &RatingGroup, x: f32, width: f32, row_h: f32) -> Table {
     const MARK_W: f32 = 17.0;
     let mut columns = vec![Column {
         head: vec![group.title.clone()],
@@ -1729,8 +1754,8 @@ fn rating_table(group: &RatingGroup, x: f32, width: f32) -> Table {
         rows,
         font: 7.5,
         head_font: 7.5,
-        row_h: 11.0,
-        head_h: 13.0,
+        row_h,
+        head_h: row_h + 2.0,
     }
 }
 
@@ -1770,7 +1795,7 @@ mod tests {
         let natural = measure(name, Face::Bold, 10.0);
         let (text, size) = fit(name, Face::Bold, 10.0, 8.0, natural * 0.9);
         assert_eq!(text, name);
-        assert!(size < 10.0 && size >= 8.0);
+        assert!((8.0..10.0).contains(&size));
         let (text, size) = fit(name, Face::Bold, 10.0, 8.0, 100.0);
         assert!(text.ends_with('…'));
         assert!(measure(&text, Face::Bold, size) <= 100.0);
@@ -1802,5 +1827,92 @@ mod tests {
     #[test]
     fn empty_batch_is_an_error() {
         assert!(matches!(render_cards(&[]), Err(PdfError::NoCards)));
+    }
+
+    fn card(subjects: usize) -> ReportCard {
+        use super::super::card::*;
+        let day = chrono::NaiveDate::default();
+        ReportCard {
+            school: SchoolHeader {
+                name: "Test School".into(),
+                address: "1 Road".into(),
+                motto: String::new(),
+                logo: None,
+            },
+            pupil: PupilHeader {
+                full_name: "Ada Obi".into(),
+                admission_no: "A/1".into(),
+                class_name: "JSS 1".into(),
+                sex: "Female".into(),
+                age: None,
+                photo: None,
+                class_size: 0,
+            },
+            period: Period {
+                session: "2025/2026".into(),
+                term: "First Term".into(),
+                term_starts: day,
+                term_ends: day,
+                next_term_begins: None,
+                exam_session: String::new(),
+            },
+            attendance: None,
+            components: vec![ComponentHeader {
+                name: "Exam".into(),
+                max_score: 100.0,
+            }],
+            subjects: (0..subjects)
+                .map(|i| SubjectLine {
+                    subject: format!("Subject {i}"),
+                    scores: vec![],
+                    total: f64::NAN,
+                    grade: String::new(),
+                    remark: String::new(),
+                    position: Some(0),
+                    class_average: f64::INFINITY,
+                    highest: 0.0,
+                    lowest: 0.0,
+                    term_totals: None,
+                    cumulative: None,
+                    teacher_remark: None,
+                })
+                .collect(),
+            overall: Overall {
+                total: 0.0,
+                average: f64::NAN,
+                subjects_taken: 0,
+                position: None,
+                out_of: 0,
+                grade: String::new(),
+                remark: String::new(),
+                class_average: 0.0,
+            },
+            cumulative: None,
+            ratings: vec![],
+            comments: vec![],
+            grading_key: vec![],
+            settings: CardSettings {
+                show_position: true,
+                show_class_stats: true,
+            },
+        }
+    }
+
+    #[test]
+    fn odd_cards_render_without_failing() -> Result<(), PdfError> {
+        let mut broken = card(0);
+        broken.school.logo = Some(b"\x89PNG\r\n\x1a\nnot a png".to_vec());
+        broken.pupil.photo = Some(vec![0xFF, 0xD8, 0xFF]);
+        broken.pupil.full_name = "Ọlọ́run 日本 \u{0} \t".into();
+        let bytes = render_cards(&[broken, card(3)])?;
+        assert!(bytes.starts_with(b"%PDF"));
+        Ok(())
+    }
+
+    #[test]
+    fn long_tables_continue_on_later_pages() {
+        let pictures = Pictures::default();
+        assert_eq!(layout_card(&card(15), &pictures).len(), 1);
+        assert!(layout_card(&card(80), &pictures).len() >= 2);
     }
 }

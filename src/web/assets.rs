@@ -32,6 +32,11 @@ const FILES: &[(&str, &[u8], &str)] = &[
         "text/javascript; charset=utf-8",
     ),
     (
+        "marks.js",
+        include_bytes!("../../static/marks.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
         "vendor/htmx.min.js",
         include_bytes!("../../static/vendor/htmx-2.0.11.min.js"),
         "text/javascript; charset=utf-8",

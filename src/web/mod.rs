@@ -98,6 +98,7 @@ impl Layout {
         let items = [
             ("view_students", "students", "Students", "/students"),
             ("view_academic_classes", "classes", "Classes", "/classes"),
+            ("view_exam_sessions", "exams", "Exams", "/exams"),
             ("view_sessions", "academics", "Academics", "/academics"),
             ("view_users", "staff", "Staff", "/staff"),
             ("view_roles", "roles", "Roles", "/roles"),
@@ -195,7 +196,9 @@ pub fn school_pages(state: AppState) -> Router {
         .merge(crate::students::pages::router())
         .merge(crate::permissions::pages::router())
         .merge(crate::audit::pages::router())
-        .merge(crate::settings::pages_router());
+        .merge(crate::settings::pages_router())
+        .merge(crate::assessment::pages::router())
+        .merge(crate::assessment::batch::pages_router());
     with_browser_layers(router, state)
 }
 

@@ -1,0 +1,897 @@
+//! School pages for assessment: exam sessions, the mark-entry grid, results, report cards,
+//! comments and ratings, and the assessment settings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Router,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::Value;
+use tower_sessions::Session as WebSession;
+
+use super::{
+    batch::{self, BatchPanel},
+    api::{ensure_class_in_session, pdf_response, registration_class},
+    card::{ReportCard, format_score, ordinal},
+    comments::{self, BankComment, PupilComments, PupilCommentsInput, RatingTrait},
+    config::{self, Component, GradeBand, ReportSettings, ReportSettingsInput},
+    exams::{self, Exam, ExamSession, ExamSessionInput},
+    marks::{self, MarkInput, MarkSheet},
+    pdf, report,
+    results::{ClassResults, PupilResult},
+};
+use crate::{
+    academics::db as academics,
+    app::AppState,
+    auth::csrf::CsrfToken,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::ApiPath,
+    permissions::{Action, guard_exact},
+    web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
+};
+
+fn message_of(e: &AppError) -> String {
+    match e {
+        AppError::Validation { errors, .. } => errors
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.body().detail,
+    }
+}
+
+/// Runs a change and redirects back with its outcome as a flash message.
+async fn act(
+    mut ctx: SchoolCtx,
+    session: &WebSession,
+    headers: &HeaderMap,
+    back: &str,
+    change: impl AsyncFnOnce(&mut SchoolCtx) -> AppResult<String>,
+) -> AppResult<Response> {
+    match change(&mut ctx).await {
+        Ok(message) => {
+            ctx.commit().await?;
+            flash::success(session, message).await;
+        }
+        Err(
+            e @ (AppError::Validation { .. }
+            | AppError::Conflict(_)
+            | AppError::NotFound(_)
+            | AppError::Forbidden(_)),
+        ) => flash::error(session, message_of(&e)).await,
+        Err(e) => return Err(e),
+    }
+    Ok(see_other(headers, back))
+}
+
+// ---- exam sessions ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/exam_sessions.html")]
+struct ExamSessionsPage {
+    layout: Layout,
+    sessions: Vec<ExamSession>,
+    /// Terms without an exam session yet: (id, "First Term 2025/2026").
+    free_terms: Vec<(i64, String)>,
+    can_add: bool,
+}
+
+async fn exam_sessions_page(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    let sessions = exams::exam_sessions(&mut ctx.tx).await?;
+    let free_terms: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT t.id, t.name || ' ' || s.name FROM terms t JOIN academic_sessions s ON s.id = t.session_id
+          WHERE NOT EXISTS (SELECT 1 FROM exam_sessions es WHERE es.term_id = t.id)
+          ORDER BY t.is_current DESC, s.starts_on DESC, t.ordinal",
+    )
+    .fetch_all(&mut *ctx.tx)
+    .await?;
+    Ok(ExamSessionsPage {
+        layout: ctx.layout("Exams", "exams", &csrf),
+        sessions,
+        free_terms,
+        can_add: ctx.perms.has("add_exam_sessions"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct NewExamSession {
+    term_id: i64,
+}
+
+async fn create_exam_session(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<NewExamSession>,
+) -> AppResult<Response> {
+    act(ctx, &session, &headers, "/exams", async |ctx| {
+        let input = ExamSessionInput {
+            term_id: Some(f.term_id),
+            ..Default::default()
+        };
+        let es = exams::save_exam_session(&mut ctx.tx, None, &input, ctx.now).await?;
+        ctx.audit_created("exam_session", es.id, &es).await?;
+        Ok(format!("{} created. Open it when teachers may enter marks.", es.name))
+    })
+    .await
+}
+
+struct ClassExams {
+    class_id: i64,
+    class_name: String,
+    exams: Vec<Exam>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/exam_session.html")]
+struct ExamSessionPage {
+    layout: Layout,
+    es: ExamSession,
+    classes: Vec<ClassExams>,
+    /// Classes of the session without exams yet.
+    missing: i64,
+    can_manage: bool,
+    can_set_up: bool,
+    can_change_any: bool,
+    can_results: bool,
+    can_comment: bool,
+    user_id: i64,
+    panel: BatchPanel,
+}
+
+impl ExamSessionPage {
+    fn may_enter(&self, exam: &Exam) -> bool {
+        self.can_change_any || exam.teacher_id == Some(self.user_id)
+    }
+    fn next_statuses(&self) -> Vec<(&'static str, &'static str)> {
+        match self.es.status.as_str() {
+            "draft" => vec![("open", "Open for marks")],
+            "open" => vec![("closed", "Close mark entry")],
+            "closed" => vec![("published", "Publish results"), ("open", "Reopen")],
+            _ => vec![("closed", "Unpublish")],
+        }
+    }
+}
+
+async fn exam_session_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let all = exams::exams(&mut ctx.tx, id, None).await?;
+    let class_list = academics::academic_classes(&mut ctx.tx, es.session_id).await?;
+    let mut classes: Vec<ClassExams> = class_list
+        .iter()
+        .map(|c| ClassExams {
+            class_id: c.id,
+            class_name: c.class_name.clone(),
+            exams: Vec::new(),
+        })
+        .collect();
+    for exam in all {
+        if let Some(c) = classes.iter_mut().find(|c| c.class_id == exam.academic_class_id) {
+            c.exams.push(exam);
+        }
+    }
+    let missing = classes.iter().filter(|c| c.exams.is_empty()).count() as i64;
+    let panel = BatchPanel {
+        batch: batch::latest(&mut ctx.tx, id, None).await?,
+        start_url: format!("/exams/sessions/{id}/report-batch"),
+        csrf: csrf.clone(),
+        whole_school: true,
+        now: ctx.now,
+    };
+    Ok(ExamSessionPage {
+        panel,
+        layout: ctx.layout(&es.name, "exams", &csrf),
+        can_manage: ctx.perms.has("change_exam_sessions"),
+        can_set_up: ctx.perms.has("add_exams"),
+        can_change_any: ctx.perms.has("change_marks"),
+        can_results: ctx.perms.has("view_results"),
+        can_comment: ctx.perms.has("view_comments"),
+        user_id: ctx.user.id,
+        es,
+        classes,
+        missing,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+async fn change_status(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Response> {
+    let back = format!("/exams/sessions/{id}");
+    act(ctx, &session, &headers, &back, async |ctx| {
+        let before = exams::exam_session(&mut ctx.tx, id).await?;
+        let input = ExamSessionInput {
+            status: Some(f.status.clone()),
+            ..Default::default()
+        };
+        let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
+        ctx.audit(
+            "update",
+            "exam_session",
+            id,
+            serde_json::json!({"status": {"from": before.status, "to": after.status}}),
+        )
+        .await?;
+        Ok(format!("{} is now {}.", after.name, after.status))
+    })
+    .await
+}
+
+async fn generate_exams(
+    ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let back = format!("/exams/sessions/{id}");
+    act(ctx, &session, &headers, &back, async |ctx| {
+        let es = exams::exam_session(&mut ctx.tx, id).await?;
+        let n = exams::create_all_exams(&mut ctx.tx, &es, None, ctx.now).await?;
+        if n > 0 {
+            ctx.audit("create", "exam", id, serde_json::json!({"generated": n}))
+                .await?;
+        }
+        Ok(match n {
+            0 => "Every class subject already has its exam.".to_owned(),
+            1 => "1 exam set up.".to_owned(),
+            n => format!("{n} exams set up."),
+        })
+    })
+    .await
+}
+
+// ---- mark entry ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/marks.html")]
+struct MarksPage {
+    layout: Layout,
+    es: ExamSession,
+    sheet: MarkSheet,
+    bands_json: String,
+    /// Why the grid is read-only, when it is.
+    locked_reason: Option<String>,
+}
+
+impl MarksPage {
+    fn marks_js(&self) -> String {
+        crate::web::assets::url("marks.js")
+    }
+    fn value(&self, scores: &BTreeMap<String, Option<f64>>, name: &str) -> String {
+        scores
+            .get(name)
+            .copied()
+            .flatten()
+            .map(format_score)
+            .unwrap_or_default()
+    }
+    fn total(&self, total: &Option<f64>) -> String {
+        total.map(format_score).unwrap_or_else(|| "–".into())
+    }
+    fn max(&self, max: &f64) -> String {
+        format_score(*max)
+    }
+}
+
+async fn marks_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    let sheet = marks::sheet(&mut ctx, id).await?;
+    let es = exams::exam_session(&mut ctx.tx, sheet.exam.exam_session_id).await?;
+    let scale = config::grading_scale(&mut ctx.tx).await?;
+    let locked_reason = if sheet.can_edit {
+        None
+    } else if !marks::may_enter(&ctx, &sheet.exam) {
+        Some(format!(
+            "You can see these marks but not change them: {} in {} is entered by its subject teacher.",
+            sheet.exam.subject_name, sheet.exam.class_name
+        ))
+    } else {
+        marks::ensure_open(&es).err().map(|e| message_of(&e))
+    };
+    Ok(MarksPage {
+        layout: ctx.layout(
+            &format!("{} · {}", sheet.exam.class_name, sheet.exam.subject_name),
+            "exams",
+            &csrf,
+        ),
+        bands_json: serde_json::to_string(&scale.bands).unwrap_or_else(|_| "[]".into()),
+        es,
+        sheet,
+        locked_reason,
+    }
+    .into_response())
+}
+
+/// One row of the grid, saved by htmx: `registration` and `score_<component id>` fields.
+/// Answers 200 with the row's figures, or 4xx with a plain message the grid shows.
+async fn save_mark_row(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    Form(fields): Form<HashMap<String, String>>,
+) -> AppResult<Response> {
+    let plain = |status: StatusCode, text: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response()
+    };
+    let exam = exams::exam(&mut ctx.tx, id).await?;
+    let Some(registration) = fields
+        .get("registration")
+        .and_then(|r| r.trim().parse::<i64>().ok())
+    else {
+        return Ok(plain(StatusCode::BAD_REQUEST, "No pupil given.".into()));
+    };
+    let scores: BTreeMap<String, Value> = exam
+        .components
+        .iter()
+        .filter_map(|c| {
+            fields
+                .get(&format!("score_{}", c.id))
+                .map(|v| (c.name.clone(), Value::String(v.clone())))
+        })
+        .collect();
+    let row = MarkInput {
+        registration,
+        scores,
+    };
+    match marks::save(&mut ctx, id, std::slice::from_ref(&row)).await {
+        Ok(_) => {
+            ctx.commit().await?;
+            Ok(plain(StatusCode::OK, "Saved".into()))
+        }
+        Err(e @ AppError::Validation { .. }) => {
+            // "Row 1: CA1 must be…" reads oddly for a single row.
+            let text = message_of(&e).replace("Row 1: ", "");
+            Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, text))
+        }
+        Err(e @ (AppError::Conflict(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
+            Ok(plain(e.status(), message_of(&e)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---- results and report cards ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/results.html")]
+struct ResultsPage {
+    layout: Layout,
+    es: ExamSession,
+    results: ClassResults,
+    can_comment: bool,
+    panel: BatchPanel,
+}
+
+impl ResultsPage {
+    fn cell(&self, pupil: &PupilResult, exam_id: &i64) -> String {
+        pupil
+            .subjects
+            .iter()
+            .find(|s| s.exam_id == *exam_id)
+            .map(|s| format_score(s.total))
+            .unwrap_or_else(|| "–".into())
+    }
+    fn num(&self, v: &Option<f64>) -> String {
+        v.map(format_score).unwrap_or_else(|| "–".into())
+    }
+    fn fmt(&self, v: &f64) -> String {
+        format_score(*v)
+    }
+    fn pos(&self, v: &Option<i64>) -> String {
+        v.map(ordinal).unwrap_or_else(|| "–".into())
+    }
+}
+
+async fn results_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath((id, class)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, class).await?;
+    let results = super::results::class_results(&mut ctx.tx, &es, class).await?;
+    let panel = BatchPanel {
+        batch: batch::latest(&mut ctx.tx, id, Some(class)).await?,
+        start_url: format!("/exams/sessions/{id}/classes/{class}/report-batch"),
+        csrf: csrf.clone(),
+        whole_school: false,
+        now: ctx.now,
+    };
+    Ok(ResultsPage {
+        layout: ctx.layout(&format!("Results · {}", results.class_name), "exams", &csrf),
+        can_comment: ctx.perms.has("view_comments"),
+        es,
+        results,
+        panel,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/report_card.html")]
+struct ReportCardPage {
+    layout: Layout,
+    es_id: i64,
+    registration: i64,
+    card: ReportCard,
+    student_id: i64,
+    has_photo: bool,
+}
+
+impl ReportCardPage {
+    fn score(&self, v: &Option<f64>) -> String {
+        v.map(format_score).unwrap_or_else(|| "–".into())
+    }
+    fn num(&self, v: &f64) -> String {
+        format_score(*v)
+    }
+    fn pos(&self, v: &Option<i64>) -> String {
+        v.map(ordinal).unwrap_or_else(|| "–".into())
+    }
+    fn rating(&self, v: &Option<i16>) -> String {
+        v.map(|v| v.to_string()).unwrap_or_else(|| "–".into())
+    }
+    fn date(&self, d: &chrono::NaiveDate) -> String {
+        d.format("%-d %B %Y").to_string()
+    }
+}
+
+async fn report_card_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath((id, registration)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let class = registration_class(&mut ctx, &es, registration).await?;
+    let (_, mut cards) = report::class_cards(
+        &mut ctx.tx,
+        &ctx.school.name,
+        &es,
+        class,
+        Some(registration),
+        false,
+    )
+    .await?;
+    let card = cards.pop().ok_or_else(AppError::not_found)?;
+    let (student_id, has_photo): (i64, bool) = sqlx::query_as(
+        "SELECT s.id, s.has_photo FROM registrations r JOIN students s ON s.id = r.student_id WHERE r.id = $1",
+    )
+    .bind(registration)
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    Ok(ReportCardPage {
+        layout: ctx.layout(&format!("Report card · {}", card.pupil.full_name), "exams", &csrf),
+        es_id: id,
+        registration,
+        card,
+        student_id,
+        has_photo,
+    }
+    .into_response())
+}
+
+async fn report_card_pdf(
+    mut ctx: SchoolCtx,
+    ApiPath((id, registration)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    let class = registration_class(&mut ctx, &es, registration).await?;
+    let (_, cards) = report::class_cards(
+        &mut ctx.tx,
+        &ctx.school.name,
+        &es,
+        class,
+        Some(registration),
+        true,
+    )
+    .await?;
+    let bytes = pdf::render_cards(&cards).map_err(|e| AppError::Internal(e.into()))?;
+    let name = cards
+        .first()
+        .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
+        .unwrap_or_default();
+    Ok(pdf_response(bytes, &format!("report-{name}.pdf")))
+}
+
+// ---- comments and ratings ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/comments.html")]
+struct CommentsPage {
+    layout: Layout,
+    es: ExamSession,
+    class_id: i64,
+    class_name: String,
+    rows: Vec<PupilComments>,
+    traits: Vec<RatingTrait>,
+    bank: Vec<BankComment>,
+    can_class: bool,
+    can_head: bool,
+    errors: FormErrors,
+}
+
+impl CommentsPage {
+    fn rated(&self, row: &PupilComments, name: &str, value: &i16) -> bool {
+        row.ratings.get(name) == Some(value)
+    }
+    fn error(&self, i: &usize) -> String {
+        self.errors
+            .0
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("rows[{i}]")))
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+async fn comments_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiPath((id, class)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, class).await?;
+    render_comments(&mut ctx, &csrf, es, class, None, FormErrors::default()).await
+}
+
+async fn render_comments(
+    ctx: &mut SchoolCtx,
+    csrf: &str,
+    es: ExamSession,
+    class: i64,
+    typed: Option<Vec<PupilComments>>,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let ac = academics::academic_class_by_id(&mut ctx.tx, class).await?;
+    let rows = match typed {
+        Some(rows) => rows,
+        None => comments::class_comments(&mut ctx.tx, es.id, class).await?,
+    };
+    let is_head = ctx.perms.has("change_results");
+    Ok(CommentsPage {
+        layout: ctx.layout(&format!("Comments · {}", ac.class_name), "exams", csrf),
+        class_id: class,
+        class_name: ac.class_name.clone(),
+        rows,
+        traits: comments::traits(&mut ctx.tx).await?,
+        bank: comments::bank(&mut ctx.tx).await?,
+        can_class: is_head || ac.class_teacher_id == Some(ctx.user.id),
+        can_head: is_head,
+        errors,
+        es,
+    }
+    .into_response())
+}
+
+/// The whole class's comments and ratings in one form: `ct_<reg>`, `ht_<reg>`,
+/// `r_<reg>_<trait id>` fields.
+async fn save_comments(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    ApiPath((id, class)): ApiPath<(i64, i64)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(&mut ctx, &es, class).await?;
+    let traits = comments::traits(&mut ctx.tx).await?;
+    let current = comments::class_comments(&mut ctx.tx, id, class).await?;
+    let get = |key: String| {
+        fields
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let is_head = ctx.perms.has("change_results");
+    let class_teacher: Option<i64> =
+        sqlx::query_scalar("SELECT class_teacher_id FROM academic_classes WHERE id = $1")
+            .bind(class)
+            .fetch_one(&mut *ctx.tx)
+            .await?;
+    let can_class = is_head || class_teacher == Some(ctx.user.id);
+    let mut rows = Vec::new();
+    let mut typed = Vec::new();
+    for p in &current {
+        let r = p.registration;
+        let ct = get(format!("ct_{r}")).filter(|_| can_class);
+        let ht = get(format!("ht_{r}")).filter(|_| is_head);
+        let ratings: BTreeMap<String, Option<i16>> = traits
+            .iter()
+            .filter_map(|t| {
+                get(format!("r_{r}_{}", t.id))
+                    .map(|v| (t.name.clone(), v.trim().parse::<i16>().ok()))
+            })
+            .collect();
+        let mut shown = p.clone();
+        if let Some(c) = &ct {
+            shown.class_teacher_comment = c.clone();
+        }
+        if let Some(c) = &ht {
+            shown.head_teacher_comment = c.clone();
+        }
+        shown.ratings = ratings
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| (k.clone(), v)))
+            .collect();
+        typed.push(shown);
+        rows.push(PupilCommentsInput {
+            registration: r,
+            class_teacher_comment: ct,
+            head_teacher_comment: ht,
+            ratings: can_class.then_some(ratings),
+        });
+    }
+    match comments::save_class_comments(&mut ctx, &es, class, &rows).await {
+        Ok(n) => {
+            ctx.commit().await?;
+            flash::success(&session, format!("Comments and ratings saved for {n} pupils.")).await;
+            Ok(see_other(
+                &headers,
+                &format!("/exams/sessions/{id}/classes/{class}/comments"),
+            ))
+        }
+        Err(e) => {
+            let errors = match e {
+                AppError::Conflict(_) | AppError::Forbidden(_) => {
+                    flash::error(&session, message_of(&e)).await;
+                    return Ok(see_other(
+                        &headers,
+                        &format!("/exams/sessions/{id}/classes/{class}/comments"),
+                    ));
+                }
+                other => field_errors(other)?,
+            };
+            ctx.restart().await?;
+            let page = render_comments(&mut ctx, &csrf, es, class, Some(typed), errors).await?;
+            Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+    }
+}
+
+// ---- assessment settings ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/assessment_settings.html")]
+struct AssessmentSettingsPage {
+    layout: Layout,
+    components: Vec<Component>,
+    bands: Vec<GradeBand>,
+    report: ReportSettings,
+    errors: FormErrors,
+    can_change: bool,
+}
+
+impl AssessmentSettingsPage {
+    fn num(&self, v: &f64) -> String {
+        format_score(*v)
+    }
+}
+
+async fn assessment_settings_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    Ok(AssessmentSettingsPage {
+        layout: ctx.layout("Assessment settings", "settings", &csrf),
+        components: config::components(&mut ctx.tx).await?,
+        bands: config::grading_scale(&mut ctx.tx).await?.bands,
+        report: config::report_settings(&mut ctx.tx).await?,
+        errors: FormErrors::default(),
+        can_change: ctx.perms.has("change_settings"),
+    }
+    .into_response())
+}
+
+/// Components and bands as text lines ("CA1 20", "A1 75 Excellent"), plus report settings.
+#[derive(Deserialize)]
+struct AssessmentForm {
+    #[serde(default)]
+    components: String,
+    #[serde(default)]
+    bands: String,
+    #[serde(default)]
+    show_position: Option<String>,
+    #[serde(default)]
+    show_class_stats: Option<String>,
+    rank_by: String,
+    cumulative_method: String,
+    first_term_weight: String,
+    second_term_weight: String,
+    third_term_weight: String,
+}
+
+fn parse_components(text: &str) -> Result<Vec<Component>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (name, max) = line
+                .rsplit_once(char::is_whitespace)
+                .ok_or_else(|| format!("\"{line}\": write a name and a maximum, e.g. CA1 20."))?;
+            let max_score = max
+                .parse::<f64>()
+                .map_err(|_| format!("\"{line}\": the maximum must be a number."))?;
+            Ok(Component {
+                name: name.trim().to_owned(),
+                max_score,
+            })
+        })
+        .collect()
+}
+
+fn parse_bands(text: &str) -> Result<Vec<GradeBand>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let grade = parts.next().unwrap_or_default().to_owned();
+            let min = parts.next().unwrap_or_default();
+            let min_score = min.parse::<f64>().map_err(|_| {
+                format!("\"{line}\": write the grade, its minimum score and a remark, e.g. A1 75 Excellent.")
+            })?;
+            Ok(GradeBand {
+                grade,
+                min_score,
+                remark: parts.next().unwrap_or_default().trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+async fn save_assessment_settings(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    session: WebSession,
+    headers: HeaderMap,
+    Form(f): Form<AssessmentForm>,
+) -> AppResult<Response> {
+    let mut form_errors = crate::error::FieldErrors::new();
+    let components = parse_components(&f.components).unwrap_or_else(|m| {
+        form_errors.insert("components".into(), vec![m]);
+        Vec::new()
+    });
+    let bands = parse_bands(&f.bands).unwrap_or_else(|m| {
+        form_errors.insert("bands".into(), vec![m]);
+        Vec::new()
+    });
+    let weight = |s: &str| s.trim().parse::<i16>().ok();
+    let report_input = ReportSettingsInput {
+        show_position: Some(f.show_position.is_some()),
+        show_class_stats: Some(f.show_class_stats.is_some()),
+        rank_by: Some(f.rank_by.clone()),
+        cumulative_method: Some(f.cumulative_method.clone()),
+        first_term_weight: Some(weight(&f.first_term_weight).unwrap_or(-1)),
+        second_term_weight: Some(weight(&f.second_term_weight).unwrap_or(-1)),
+        third_term_weight: Some(weight(&f.third_term_weight).unwrap_or(-1)),
+    };
+    let outcome: AppResult<()> = async {
+        if !form_errors.is_empty() {
+            return Err(AppError::fields(form_errors));
+        }
+        config::save_components(&mut ctx.tx, &components).await?;
+        config::save_grading_scale(&mut ctx.tx, &bands).await?;
+        config::save_report_settings(&mut ctx.tx, &report_input, ctx.now).await?;
+        ctx.audit(
+            "update",
+            "assessment_settings",
+            1,
+            serde_json::json!({"components": f.components, "bands": f.bands}),
+        )
+        .await
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            ctx.commit().await?;
+            flash::success(&session, "Assessment settings saved.").await;
+            Ok(see_other(&headers, "/settings/assessment"))
+        }
+        Err(e) => {
+            let errors = field_errors(e)?;
+            ctx.restart().await?;
+            let mut report = config::report_settings(&mut ctx.tx).await?;
+            report.rank_by = f.rank_by.clone();
+            report.cumulative_method = f.cumulative_method.clone();
+            Ok(with_status(
+                AssessmentSettingsPage {
+                    layout: ctx.layout("Assessment settings", "settings", &csrf),
+                    components: parse_components(&f.components).unwrap_or_default(),
+                    bands: parse_bands(&f.bands).unwrap_or_default(),
+                    report,
+                    errors,
+                    can_change: true,
+                }
+                .into_response(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    let view = |r| guard_exact(Action::View, r);
+    Router::new()
+        .route("/exams", get(exam_sessions_page).layer(view("exam_sessions")))
+        .route(
+            "/exams",
+            post(create_exam_session).layer(guard_exact(Action::Add, "exam_sessions")),
+        )
+        .route(
+            "/exams/sessions/{id}",
+            get(exam_session_page).layer(view("exam_sessions")),
+        )
+        .route(
+            "/exams/sessions/{id}/status",
+            post(change_status).layer(guard_exact(Action::Change, "exam_sessions")),
+        )
+        .route(
+            "/exams/sessions/{id}/generate",
+            post(generate_exams).layer(guard_exact(Action::Add, "exams")),
+        )
+        .route("/exams/{id}/marks", get(marks_page).layer(view("marks")))
+        .route(
+            "/exams/{id}/marks",
+            post(save_mark_row).layer(guard_exact(Action::Add, "marks")),
+        )
+        .route(
+            "/exams/sessions/{id}/classes/{class}/results",
+            get(results_page).layer(view("results")),
+        )
+        .route(
+            "/exams/sessions/{id}/report-cards/{registration}",
+            get(report_card_page).layer(view("results")),
+        )
+        .route(
+            "/exams/sessions/{id}/report-cards/{registration}/pdf",
+            get(report_card_pdf).layer(view("results")),
+        )
+        .route(
+            "/exams/sessions/{id}/classes/{class}/comments",
+            get(comments_page).layer(view("comments")),
+        )
+        .route(
+            "/exams/sessions/{id}/classes/{class}/comments",
+            post(save_comments).layer(guard_exact(Action::Add, "comments")),
+        )
+        .route(
+            "/settings/assessment",
+            get(assessment_settings_page).layer(view("settings")),
+        )
+        .route(
+            "/settings/assessment",
+            post(save_assessment_settings).layer(guard_exact(Action::Change, "settings")),
+        )
+}

@@ -1,0 +1,155 @@
+// Mark-entry grid: totals and grades follow the typing, Enter and the arrow keys move
+// between cells, and each changed row saves itself through htmx (a "save" event on the
+// row). A row that failed to save stays marked "Not saved" until it does.
+(function () {
+  "use strict";
+
+  function gradeOf(bands, total) {
+    for (var i = 0; i < bands.length; i++) {
+      if (total >= bands[i].min_score) return bands[i];
+    }
+    return null;
+  }
+
+  function parseScore(text) {
+    var t = text.trim();
+    if (t === "") return { empty: true };
+    if (!/^\d+(\.\d+)?$/.test(t)) return { bad: true };
+    return { value: parseFloat(t) };
+  }
+
+  function fmt(n) {
+    return String(Math.round(n * 100) / 100);
+  }
+
+  function setState(row, state, text) {
+    row.dataset.state = state;
+    var cell = row.querySelector(".status");
+    if (cell) cell.textContent = text;
+  }
+
+  function recompute(row, bands) {
+    var total = 0, any = false, ok = true;
+    row.querySelectorAll("input[data-max]").forEach(function (input) {
+      var s = parseScore(input.value);
+      var max = parseFloat(input.dataset.max);
+      var bad = s.bad || (!s.empty && (s.value > max || s.value * 2 % 1 !== 0));
+      input.classList.toggle("invalid", !!bad);
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      if (bad) ok = false;
+      if (!s.empty && !s.bad) { total += s.value; any = true; }
+    });
+    var band = any ? gradeOf(bands, total) : null;
+    row.querySelector(".total").textContent = any ? fmt(total) : "–";
+    row.querySelector(".grade").textContent = band ? band.grade : "–";
+    return ok;
+  }
+
+  function save(row) {
+    if (row.dataset.state === "invalid") return;
+    setState(row, "saving", "Saving…");
+    htmx.trigger(row, "save");
+  }
+
+  function init(grid) {
+    var bands = JSON.parse(grid.dataset.bands || "[]");
+    var timers = new WeakMap();
+    var inputs = function () { return Array.prototype.slice.call(grid.querySelectorAll("input[data-max]")); };
+    var cols = grid.querySelectorAll("thead th[data-component]").length;
+
+    grid.addEventListener("input", function (e) {
+      var row = e.target.closest("tr[data-registration]");
+      if (!row) return;
+      var ok = recompute(row, bands);
+      if (ok) {
+        setState(row, "dirty", "Unsaved");
+        clearTimeout(timers.get(row));
+        timers.set(row, setTimeout(function () { save(row); }, 800));
+      } else {
+        clearTimeout(timers.get(row));
+        setState(row, "invalid", "Check the marked cell");
+      }
+    });
+
+    // Leaving a changed row saves it at once.
+    grid.addEventListener("focusout", function (e) {
+      var row = e.target.closest("tr[data-registration]");
+      if (!row || row.contains(e.relatedTarget)) return;
+      if (row.dataset.state === "dirty" || row.dataset.state === "failed") {
+        clearTimeout(timers.get(row));
+        save(row);
+      }
+    });
+
+    grid.addEventListener("keydown", function (e) {
+      var input = e.target;
+      if (!input.matches || !input.matches("input[data-max]")) return;
+      var all = inputs();
+      var i = all.indexOf(input);
+      var target = null;
+      var atStart = input.selectionStart === 0 && input.selectionEnd === 0;
+      var atEnd = input.selectionStart === input.value.length;
+      if (e.key === "Enter" || e.key === "ArrowDown") target = all[i + cols];
+      else if (e.key === "ArrowUp") target = all[i - cols];
+      else if (e.key === "ArrowLeft" && atStart) target = all[i - 1];
+      else if (e.key === "ArrowRight" && atEnd) target = all[i + 1];
+      else return;
+      e.preventDefault();
+      if (target) { target.focus(); target.select(); }
+    });
+
+    grid.addEventListener("focusin", function (e) {
+      if (e.target.matches && e.target.matches("input[data-max]")) e.target.select();
+    });
+
+    grid.addEventListener("htmx:afterRequest", function (e) {
+      var row = e.target.closest("tr[data-registration]");
+      if (!row) return;
+      var xhr = e.detail.xhr;
+      if (e.detail.successful) {
+        // Typed again while saving: the next save is already scheduled.
+        if (row.dataset.state === "saving") setState(row, "saved", "Saved ✓");
+      } else if (xhr && xhr.status >= 400 && xhr.status < 500) {
+        setState(row, "failed", "Not saved: " + (xhr.responseText || "refused"));
+      } else {
+        setState(row, "failed", "Not saved (connection) – retrying");
+        setTimeout(function () { if (row.dataset.state === "failed") save(row); }, 4000);
+      }
+      updateSummary(grid);
+    });
+
+    grid.addEventListener("htmx:sendError", function (e) {
+      var row = e.target.closest("tr[data-registration]");
+      if (row) {
+        setState(row, "failed", "Not saved (connection) – retrying");
+        setTimeout(function () { if (row.dataset.state === "failed") save(row); }, 4000);
+      }
+      updateSummary(grid);
+    });
+
+    var retry = document.querySelector("[data-save-unsaved]");
+    if (retry) {
+      retry.addEventListener("click", function () {
+        grid.querySelectorAll("tr[data-state=dirty], tr[data-state=failed]").forEach(save);
+      });
+    }
+
+    window.addEventListener("beforeunload", function (e) {
+      if (grid.querySelector("tr[data-state=dirty], tr[data-state=failed], tr[data-state=saving], tr[data-state=invalid]")) {
+        e.preventDefault();
+        e.returnValue = "";
+      }
+    });
+  }
+
+  function updateSummary(grid) {
+    var el = document.getElementById("unsaved-count");
+    if (!el) return;
+    var n = grid.querySelectorAll("tr[data-state=dirty], tr[data-state=failed], tr[data-state=invalid]").length;
+    el.textContent = n === 0 ? "All changes saved." : n + (n === 1 ? " row" : " rows") + " not saved yet.";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("table[data-mark-grid]").forEach(init);
+  });
+})();
