@@ -631,3 +631,27 @@ async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
         .await;
     assert!(assert_error_shape(&bad, 422)["errors"]["bands"].is_array());
 }
+
+/// Makes `teacher` the subject teacher of `subject` in the class.
+pub(crate) async fn assign_teacher(app: &TestApp, code: &str, class: i64, subject: &str, teacher: i64) {
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
+            .bind(code)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE academic_class_subjects SET teacher_id = $1
+          WHERE academic_class_id = $2 AND subject_id = (SELECT id FROM subjects WHERE name = $3)",
+    )
+    .bind(teacher)
+    .bind(class)
+    .bind(subject)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}

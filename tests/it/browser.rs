@@ -319,3 +319,87 @@ async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
     c.close().await.unwrap();
     server.abort();
 }
+
+/// The marks grid: a teacher types two scores with the keyboard, sees the total and grade
+/// follow, and finds them saved after a reload.
+#[sqlx::test(migrations = false)]
+async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
+    use fantoccini::key::Key;
+    let app = TestApp::new(pool).await;
+    let f = crate::assessment::fixture(&app, "alpha", &["Ada", "Bola", "Chi"]).await;
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    crate::assessment::assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
+    let exam = f.exams["Mathematics"];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://alpha.localhost:{port}");
+    sign_in(&c, &format!("{base}/login"), "teacher@alpha.test", "Sign out").await;
+    c.goto(&format!("{base}/exams/{exam}/marks")).await.unwrap();
+    let first = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("tr[data-registration] input"))
+        .await
+        .unwrap();
+    first.click().await.unwrap();
+    first.send_keys("15").await.unwrap();
+    let tab = String::from(char::from(Key::Tab));
+    first.send_keys(&tab).await.unwrap();
+    // Tab moved to CA2 of the same pupil.
+    let focused = c
+        .execute("return document.activeElement.getAttribute('aria-label')", vec![])
+        .await
+        .unwrap();
+    assert!(focused.as_str().unwrap_or_default().starts_with("CA2"), "{focused}");
+    let active = c.active_element().await.unwrap();
+    active.send_keys("17.5").await.unwrap();
+    let row = c
+        .find(Locator::Css("tr[data-registration]"))
+        .await
+        .unwrap();
+    let total = row.find(Locator::Css(".total")).await.unwrap();
+    assert_eq!(total.text().await.unwrap(), "32.5");
+    assert_eq!(
+        row.find(Locator::Css(".grade")).await.unwrap().text().await.unwrap(),
+        "F9"
+    );
+    // Enter goes down to the next pupil; leaving the row saves it.
+    let enter = String::from(char::from(Key::Enter));
+    active.send_keys(&enter).await.unwrap();
+    let status = row.find(Locator::Css(".status")).await.unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = status.text().await.unwrap();
+        if text.starts_with("Saved") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.starts_with("Saved"), "row status: {text:?}");
+    save_screenshot("marks-grid", &c.screenshot().await.unwrap());
+
+    c.refresh().await.unwrap();
+    let first = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("tr[data-registration] input"))
+        .await
+        .unwrap();
+    assert_eq!(first.prop("value").await.unwrap().as_deref(), Some("15"));
+    let row = c
+        .find(Locator::Css("tr[data-registration]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        row.find(Locator::Css(".total")).await.unwrap().text().await.unwrap(),
+        "32.5"
+    );
+    c.close().await.unwrap();
+    server.abort();
+}
