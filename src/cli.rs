@@ -299,9 +299,21 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
         tracing::warn!("JWT_SECRET is the development default; set it in production");
     }
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
-    let state = AppState::build(config, pool).await?;
+    let workers = config.job_workers;
+    let state = AppState::build(config, pool.clone()).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    app::serve(state, listener).await
+    if args.no_workers {
+        return app::serve(state, listener).await;
+    }
+    let jobs = tokio::spawn(crate::jobs::run_workers(
+        pool,
+        workers,
+        app::shutdown_signal(),
+    ));
+    app::serve(state, listener).await?;
+    // Let running jobs finish their current class after the server stops.
+    jobs.await??;
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -324,7 +336,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker => {
-            println!("no background jobs are defined yet; nothing to run");
+            let pool = db::connect(&config).await?;
+            tracing::info!(workers = config.job_workers, "running job workers");
+            crate::jobs::run_workers(pool, config.job_workers, app::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::School {

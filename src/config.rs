@@ -21,6 +21,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub db_max_lifetime: Duration,
     pub migrate_concurrency: usize,
+    /// Background jobs run at once per process (each renders one class at a time).
+    pub job_workers: usize,
     /// How long a host -> school lookup is cached when no change notification arrives.
     pub tenant_cache_ttl: Duration,
     pub login_max_failures_per_account: i32,
@@ -82,6 +84,7 @@ impl Config {
             db_max_connections: parse("DB_MAX_CONNECTIONS", 16)?,
             db_max_lifetime: Duration::from_secs(parse("DB_MAX_LIFETIME_SECS", 30 * 60)?),
             migrate_concurrency: parse("MIGRATE_CONCURRENCY", 4)?,
+            job_workers: parse("JOB_WORKERS", 2)?,
             tenant_cache_ttl: Duration::from_secs(parse("TENANT_CACHE_TTL_SECS", 60)?),
             login_max_failures_per_account: parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             login_max_failures_per_address: parse("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)?,
@@ -108,6 +111,7 @@ impl Config {
             db_max_connections: 16,
             db_max_lifetime: Duration::from_secs(600),
             migrate_concurrency: 4,
+            job_workers: 2,
             tenant_cache_ttl: Duration::from_secs(60),
             login_max_failures_per_account: 5,
             login_max_failures_per_address: 30,

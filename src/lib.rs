@@ -2,8 +2,8 @@
 //! schools, each school's data in its own PostgreSQL schema.
 
 pub mod academics;
-pub mod assessment;
 pub mod app;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod cli;

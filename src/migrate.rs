@@ -38,6 +38,9 @@ pub async fn run_public(pool: &PgPool) -> anyhow::Result<usize> {
     let before = applied_count(&mut conn, "public").await?;
     migrator.run(&mut *conn).await?;
     let after = applied_count(&mut conn, "public").await?;
+    drop(conn);
+    // The job queue's own tables (schema `apalis`, with its own migrations table there).
+    crate::jobs::setup(pool).await?;
     Ok(after - before)
 }
 

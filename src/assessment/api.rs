@@ -12,7 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    comments::{self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait},
+    comments::{
+        self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait,
+    },
     config::{self, Component, GradeBand, GradingScale, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamInput, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet, SaveSummary},
@@ -89,10 +91,18 @@ async fn patch_exam_session(
 #[utoipa::path(delete, path = "/api/v1/school/exam-sessions/{id}/", tag = "school-assessment", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Exam session id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "It has marks", body = ErrorBody)))]
-async fn delete_exam_session(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+async fn delete_exam_session(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
     let es = exams::delete_exam_session(&mut ctx.tx, id).await?;
-    ctx.audit("delete", "exam_session", id, json!({"deleted": to_value(&es)}))
-        .await?;
+    ctx.audit(
+        "delete",
+        "exam_session",
+        id,
+        json!({"deleted": to_value(&es)}),
+    )
+    .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -433,7 +443,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(list_exam_sessions, create_exam_session))
-                .routes(routes!(get_exam_session, patch_exam_session, delete_exam_session))
+                .routes(routes!(
+                    get_exam_session,
+                    patch_exam_session,
+                    delete_exam_session
+                ))
                 .layer(guard("exam_sessions")),
         )
         .merge(

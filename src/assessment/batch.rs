@@ -67,17 +67,20 @@ impl Batch {
     }
 }
 
-const BATCH_SELECT: &str = "SELECT b.id, b.exam_session_id, b.academic_class_id, b.status, b.total, b.done, b.error,
+const BATCH_SELECT: &str =
+    "SELECT b.id, b.exam_session_id, b.academic_class_id, b.status, b.total, b.done, b.error,
         b.attempts, b.created_at, b.updated_at, b.finished_at,
         (SELECT count(*) FROM report_batch_files f WHERE f.batch_id = b.id) AS files
    FROM report_batches b";
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Batch> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{BATCH_SELECT} WHERE b.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("No such report batch.".into()))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{BATCH_SELECT} WHERE b.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such report batch.".into()))
 }
 
 /// The newest batch of an exam session for a class (or the whole school).
@@ -148,9 +151,10 @@ pub async fn requeue(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> A
     get(conn, id).await
 }
 
-/// Runs one batch in the school whose schema the job names. Errors are recorded on the batch
-/// (status `failed`, with the reason) as well as returned.
-pub async fn run(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
+/// Runs one batch in the school whose schema the job names. An error is recorded on the
+/// batch and returned: the batch goes back to `queued` for the queue's next attempt, or to
+/// `failed`, with the reason, after the last one.
+pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::Result<()> {
     // The payload is data: only a real, active school's schema is entered.
     let known: Option<bool> =
         sqlx::query_scalar("SELECT is_active FROM public.clients WHERE schema_name = $1")
@@ -158,7 +162,10 @@ pub async fn run(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
             .fetch_optional(pool)
             .await?;
     if known != Some(true) {
-        anyhow::bail!("report job for unknown or disabled school schema {:?}", job.schema);
+        anyhow::bail!(
+            "report job for unknown or disabled school schema {:?}",
+            job.schema
+        );
     }
     match render(pool, job).await {
         Ok(()) => Ok(()),
@@ -166,10 +173,11 @@ pub async fn run(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
             tracing::warn!(batch = %job.batch_id, schema = %job.schema, error = %e, "report batch failed");
             let mut tx = db::begin_school(pool, &job.schema).await?;
             sqlx::query(
-                "UPDATE report_batches SET status = 'failed', error = $2, updated_at = now() WHERE id = $1",
+                "UPDATE report_batches SET status = $3, error = $2, updated_at = now() WHERE id = $1",
             )
             .bind(job.batch_id)
             .bind(e.to_string())
+            .bind(if last_attempt { "failed" } else { "queued" })
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -226,10 +234,9 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
 
     for (class_id, class_name, pupils) in classes {
         let mut tx = db::begin_school(pool, &job.schema).await?;
-        let (_, cards) =
-            report::class_cards(&mut tx, &school_name, &es, class_id, None, true)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.body().detail))?;
+        let (_, cards) = report::class_cards(&mut tx, &school_name, &es, class_id, None, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.body().detail))?;
         let bytes = if cards.is_empty() {
             None
         } else {
@@ -314,7 +321,6 @@ use askama_web::WebTemplate;
 use axum::{
     Json,
     body::Body,
-    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -356,10 +362,8 @@ impl From<Batch> for BatchOut {
     }
 }
 
-/// Records the request and queues the job after the commit (a job must never see a batch
-/// that does not exist yet). If queueing fails the batch stays `queued` and can be retried.
+/// Records the request and queues its job in the same transaction.
 async fn start(
-    state: &AppState,
     mut ctx: SchoolCtx,
     exam_session_id: i64,
     academic_class_id: Option<i64>,
@@ -384,29 +388,31 @@ async fn start(
             serde_json::json!({"exam_session_id": exam_session_id, "academic_class_id": academic_class_id}),
         )
         .await?;
+        let job = ReportJob {
+            schema: ctx.school.schema.to_string(),
+            batch_id: batch.id,
+        };
+        crate::jobs::enqueue_report(&mut ctx.tx, &job).await?;
     }
-    let schema = ctx.school.schema.to_string();
     ctx.commit().await?;
-    if created {
-        crate::jobs::enqueue_report(
-            state,
-            ReportJob {
-                schema,
-                batch_id: batch.id,
-            },
-        )
-        .await?;
-    }
     Ok((batch, created))
 }
 
-async fn retry(state: &AppState, mut ctx: SchoolCtx, id: Uuid) -> AppResult<Batch> {
+async fn retry(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Batch> {
     let batch = requeue(&mut ctx.tx, id, ctx.now).await?;
-    ctx.audit("update", "report_batch", id, serde_json::json!({"retried": true}))
-        .await?;
-    let schema = ctx.school.schema.to_string();
+    ctx.audit(
+        "update",
+        "report_batch",
+        id,
+        serde_json::json!({"retried": true}),
+    )
+    .await?;
+    let job = ReportJob {
+        schema: ctx.school.schema.to_string(),
+        batch_id: id,
+    };
+    crate::jobs::enqueue_report(&mut ctx.tx, &job).await?;
     ctx.commit().await?;
-    crate::jobs::enqueue_report(state, ReportJob { schema, batch_id: id }).await?;
     Ok(batch)
 }
 
@@ -416,12 +422,11 @@ async fn retry(state: &AppState, mut ctx: SchoolCtx, id: Uuid) -> AppResult<Batc
     responses((status = 202, description = "Queued", body = BatchOut), (status = 200, description = "Already in progress: the same batch", body = BatchOut),
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn api_start(
-    State(state): State<AppState>,
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<BatchInput>,
 ) -> AppResult<(StatusCode, Json<BatchOut>)> {
-    let (batch, created) = start(&state, ctx, id, input.academic_class_id).await?;
+    let (batch, created) = start(ctx, id, input.academic_class_id).await?;
     let status = if created {
         StatusCode::ACCEPTED
     } else {
@@ -441,11 +446,10 @@ async fn api_status(mut ctx: SchoolCtx, ApiPath(id): ApiPath<Uuid>) -> AppResult
     params(("id" = Uuid, Path, description = "Batch id")),
     responses((status = 202, description = "Queued again", body = BatchOut), (status = 409, description = "Not failed", body = ErrorBody)))]
 async fn api_retry(
-    State(state): State<AppState>,
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<(StatusCode, Json<BatchOut>)> {
-    let batch = retry(&state, ctx, id).await?;
+    let batch = retry(ctx, id).await?;
     Ok((StatusCode::ACCEPTED, Json(batch.into())))
 }
 
@@ -467,7 +471,9 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
     let list = files(&mut ctx.tx, id).await?;
     if batch.academic_class_id.is_some() {
         let Some((class, name, _)) = list.first() else {
-            return Err(AppError::NotFound("This batch printed no report cards.".into()));
+            return Err(AppError::NotFound(
+                "This batch printed no report cards.".into(),
+            ));
         };
         let bytes = file_content(&mut ctx.tx, id, *class).await?;
         return Ok(super::api::pdf_response(bytes, name));
@@ -543,14 +549,13 @@ pub struct BatchPanel {
 }
 
 async fn page_start_class(
-    State(state): State<AppState>,
     ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     ApiPath((id, class)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
     let start_url = format!("/exams/sessions/{id}/classes/{class}/report-batch");
     let now = ctx.now;
-    let (batch, _) = start(&state, ctx, id, Some(class)).await?;
+    let (batch, _) = start(ctx, id, Some(class)).await?;
     Ok(BatchPanel {
         batch: Some(batch),
         start_url,
@@ -562,14 +567,13 @@ async fn page_start_class(
 }
 
 async fn page_start_school(
-    State(state): State<AppState>,
     ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let start_url = format!("/exams/sessions/{id}/report-batch");
     let now = ctx.now;
-    let (batch, _) = start(&state, ctx, id, None).await?;
+    let (batch, _) = start(ctx, id, None).await?;
     Ok(BatchPanel {
         batch: Some(batch),
         start_url,
@@ -607,13 +611,12 @@ async fn page_status(
 }
 
 async fn page_retry(
-    State(state): State<AppState>,
     ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let now = ctx.now;
-    let batch = retry(&state, ctx, id).await?;
+    let batch = retry(ctx, id).await?;
     Ok(BatchPanel {
         start_url: start_url_of(&batch),
         whole_school: batch.academic_class_id.is_none(),

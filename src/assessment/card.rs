@@ -152,7 +152,8 @@ pub struct CardSettings {
 
 /// "74.5", "75", "8.25": marks without needless trailing zeros.
 pub fn format_score(value: f64) -> String {
-    let rounded = (value * 100.0).round() / 100.0;
+    // `+ 0.0` turns -0 (an empty float sum) into 0.
+    let rounded = (value * 100.0).round() / 100.0 + 0.0;
     let text = format!("{rounded:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

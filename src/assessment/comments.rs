@@ -69,12 +69,12 @@ pub async fn bank(conn: &mut PgConnection) -> Result<Vec<BankComment>, sqlx::Err
         .await
 }
 
-pub async fn add_to_bank(
-    ctx: &mut SchoolCtx,
-    input: &BankCommentInput,
-) -> AppResult<BankComment> {
+pub async fn add_to_bank(ctx: &mut SchoolCtx, input: &BankCommentInput) -> AppResult<BankComment> {
     let mut v = Validator::new();
-    if !matches!(input.kind.as_str(), "class_teacher" | "head_teacher" | "subject") {
+    if !matches!(
+        input.kind.as_str(),
+        "class_teacher" | "head_teacher" | "subject"
+    ) {
         v.add("kind", "Choose class_teacher, head_teacher or subject.");
     }
     v.text("text", &input.text, 2, 300);
@@ -148,8 +148,7 @@ pub async fn save_class_comments(
     let is_class_teacher = class_teacher == Some(ctx.user.id) || is_head;
     if es.status == "published" {
         return Err(AppError::Conflict(
-            "Results of this exam session are published; unpublish them to change comments."
-                .into(),
+            "Results of this exam session are published; unpublish them to change comments.".into(),
         ));
     }
     let in_class: HashSet<i64> = sqlx::query_scalar(
@@ -187,7 +186,10 @@ pub async fn save_class_comments(
             ("class_teacher_comment", &row.class_teacher_comment),
             ("head_teacher_comment", &row.head_teacher_comment),
         ] {
-            if text.as_ref().is_some_and(|t| t.trim().chars().count() > 500) {
+            if text
+                .as_ref()
+                .is_some_and(|t| t.trim().chars().count() > 500)
+            {
                 add(
                     format!("rows[{i}].{field}"),
                     format!("{label}: at most 500 characters."),

@@ -119,7 +119,10 @@ pub fn validate_components(v: &mut Validator, field: &str, list: &[Component]) {
                 "Give a name of 1 to 20 characters.",
             );
         } else if !seen.insert(name.to_lowercase()) {
-            v.add(&format!("{field}[{i}].name"), "Each name must be different.");
+            v.add(
+                &format!("{field}[{i}].name"),
+                "Each name must be different.",
+            );
         }
         if !(c.max_score > 0.0 && c.max_score <= 100.0 && is_half_step(c.max_score)) {
             v.add(
@@ -187,7 +190,10 @@ pub async fn save_grading_scale(
                 "Give a grade of 1 to 5 characters.",
             );
         } else if !grades.insert(grade.to_lowercase()) {
-            v.add(&format!("bands[{i}].grade"), "Each grade must be different.");
+            v.add(
+                &format!("bands[{i}].grade"),
+                "Each grade must be different.",
+            );
         }
         if !(0.0..=100.0).contains(&b.min_score) || !is_half_step(b.min_score) {
             v.add(
@@ -205,7 +211,10 @@ pub async fn save_grading_scale(
         }
     }
     if !bands.is_empty() && !bands.iter().any(|b| b.min_score == 0.0) {
-        v.add("bands", "The lowest band must start at 0 so every score has a grade.");
+        v.add(
+            "bands",
+            "The lowest band must start at 0 so every score has a grade.",
+        );
     }
     v.finish()?;
     sqlx::query("DELETE FROM grade_bands")
@@ -262,13 +271,21 @@ pub async fn save_report_settings(
         s.cumulative_method = x.clone();
     }
     let weights = [
-        ("first_term_weight", input.first_term_weight, &mut s.first_term_weight),
+        (
+            "first_term_weight",
+            input.first_term_weight,
+            &mut s.first_term_weight,
+        ),
         (
             "second_term_weight",
             input.second_term_weight,
             &mut s.second_term_weight,
         ),
-        ("third_term_weight", input.third_term_weight, &mut s.third_term_weight),
+        (
+            "third_term_weight",
+            input.third_term_weight,
+            &mut s.third_term_weight,
+        ),
     ];
     for (field, new, slot) in weights {
         if let Some(w) = new {

@@ -263,11 +263,13 @@ pub async fn exams_taught(
 }
 
 pub async fn exam(conn: &mut PgConnection, id: i64) -> AppResult<Exam> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{EXAM_SELECT} WHERE e.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("No such exam.".into()))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{EXAM_SELECT} WHERE e.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such exam.".into()))
 }
 
 async fn insert_exam(

@@ -72,7 +72,10 @@ struct PupilRow {
     full_name: String,
 }
 
-async fn pupils(conn: &mut PgConnection, academic_class_id: i64) -> Result<Vec<PupilRow>, sqlx::Error> {
+async fn pupils(
+    conn: &mut PgConnection,
+    academic_class_id: i64,
+) -> Result<Vec<PupilRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
            FROM registrations r JOIN students s ON s.id = r.student_id
@@ -85,7 +88,10 @@ async fn pupils(conn: &mut PgConnection, academic_class_id: i64) -> Result<Vec<P
 }
 
 /// (component id, registration, score) of an exam.
-async fn scores(conn: &mut PgConnection, exam_id: i64) -> Result<Vec<(i64, i64, f64)>, sqlx::Error> {
+async fn scores(
+    conn: &mut PgConnection,
+    exam_id: i64,
+) -> Result<Vec<(i64, i64, f64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT component_id, registration_id, score::float8 FROM marks WHERE exam_id = $1",
     )
@@ -115,7 +121,12 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
             let scores: BTreeMap<String, Option<f64>> = exam
                 .components
                 .iter()
-                .map(|c| (c.name.clone(), by_cell.get(&(c.id, p.registration)).copied()))
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        by_cell.get(&(c.id, p.registration)).copied(),
+                    )
+                })
                 .collect();
             mark_row(p, scores, &scale)
         })
@@ -150,6 +161,9 @@ fn mark_row(p: PupilRow, scores: BTreeMap<String, Option<f64>>, scale: &GradingS
         remark,
     }
 }
+
+/// (component id, registration, Some(score), or None to clear it)
+type Cell = (i64, i64, Option<f64>);
 
 /// Refuses changes unless the exam session is open.
 pub fn ensure_open(session: &ExamSession) -> AppResult<()> {
@@ -204,14 +218,17 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
     let mut add = |field: String, msg: String| errors.entry(field).or_default().push(msg);
     let mut seen = HashSet::new();
     // (component id, registration, Some(score) | None to clear)
-    let mut cells: Vec<(i64, i64, Option<f64>)> = Vec::new();
+    let mut cells: Vec<Cell> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let label = format!("Row {}", i + 1);
         match in_class.get(&row.registration) {
             None => {
                 add(
                     format!("rows[{i}].registration"),
-                    format!("{label}: this pupil is not registered in {}.", exam.class_name),
+                    format!(
+                        "{label}: this pupil is not registered in {}.",
+                        exam.class_name
+                    ),
                 );
                 continue;
             }
@@ -230,7 +247,10 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
                 let known: Vec<&str> = exam.components.iter().map(|c| c.name.as_str()).collect();
                 add(
                     field,
-                    format!("{label}: unknown component {name:?}; this exam has {}.", known.join(", ")),
+                    format!(
+                        "{label}: unknown component {name:?}; this exam has {}.",
+                        known.join(", ")
+                    ),
                 );
                 continue;
             };
@@ -263,12 +283,11 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .into_iter()
         .map(|(c, r, s)| ((c, r), s))
         .collect();
-    let changed: Vec<&(i64, i64, Option<f64>)> = cells
+    let changed: Vec<&Cell> = cells
         .iter()
         .filter(|(c, r, s)| before.get(&(*c, *r)).copied() != *s)
         .collect();
-    let (set, clear): (Vec<&(i64, i64, Option<f64>)>, Vec<_>) =
-        changed.iter().partition(|(_, _, s)| s.is_some());
+    let (set, clear): (Vec<&Cell>, Vec<&Cell>) = changed.iter().partition(|(_, _, s)| s.is_some());
     if !set.is_empty() {
         let comp: Vec<i64> = set.iter().map(|c| c.0).collect();
         let reg: Vec<i64> = set.iter().map(|c| c.1).collect();
@@ -301,8 +320,11 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .await?;
     }
     if !changed.is_empty() {
-        let names: HashMap<i64, &str> =
-            exam.components.iter().map(|c| (c.id, c.name.as_str())).collect();
+        let names: HashMap<i64, &str> = exam
+            .components
+            .iter()
+            .map(|c| (c.id, c.name.as_str()))
+            .collect();
         let detail: Vec<Value> = changed
             .iter()
             .map(|(c, r, s)| {

@@ -16,8 +16,8 @@ use serde_json::Value;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    batch::{self, BatchPanel},
     api::{ensure_class_in_session, pdf_response, registration_class},
+    batch::{self, BatchPanel},
     card::{ReportCard, format_score, ordinal},
     comments::{self, BankComment, PupilComments, PupilCommentsInput, RatingTrait},
     config::{self, Component, GradeBand, ReportSettings, ReportSettingsInput},
@@ -121,7 +121,10 @@ async fn create_exam_session(
         };
         let es = exams::save_exam_session(&mut ctx.tx, None, &input, ctx.now).await?;
         ctx.audit_created("exam_session", es.id, &es).await?;
-        Ok(format!("{} created. Open it when teachers may enter marks.", es.name))
+        Ok(format!(
+            "{} created. Open it when teachers may enter marks.",
+            es.name
+        ))
     })
     .await
 }
@@ -180,7 +183,10 @@ async fn exam_session_page(
         })
         .collect();
     for exam in all {
-        if let Some(c) = classes.iter_mut().find(|c| c.class_id == exam.academic_class_id) {
+        if let Some(c) = classes
+            .iter_mut()
+            .find(|c| c.class_id == exam.academic_class_id)
+        {
             c.exams.push(exam);
         }
     }
@@ -490,7 +496,11 @@ async fn report_card_page(
     .fetch_one(&mut *ctx.tx)
     .await?;
     Ok(ReportCardPage {
-        layout: ctx.layout(&format!("Report card · {}", card.pupil.full_name), "exams", &csrf),
+        layout: ctx.layout(
+            &format!("Report card · {}", card.pupil.full_name),
+            "exams",
+            &csrf,
+        ),
         es_id: id,
         registration,
         card,
@@ -656,7 +666,11 @@ async fn save_comments(
     match comments::save_class_comments(&mut ctx, &es, class, &rows).await {
         Ok(n) => {
             ctx.commit().await?;
-            flash::success(&session, format!("Comments and ratings saved for {n} pupils.")).await;
+            flash::success(
+                &session,
+                format!("Comments and ratings saved for {n} pupils."),
+            )
+            .await;
             Ok(see_other(
                 &headers,
                 &format!("/exams/sessions/{id}/classes/{class}/comments"),
@@ -844,7 +858,10 @@ async fn save_assessment_settings(
 pub fn router() -> Router<AppState> {
     let view = |r| guard_exact(Action::View, r);
     Router::new()
-        .route("/exams", get(exam_sessions_page).layer(view("exam_sessions")))
+        .route(
+            "/exams",
+            get(exam_sessions_page).layer(view("exam_sessions")),
+        )
         .route(
             "/exams",
             post(create_exam_session).layer(guard_exact(Action::Add, "exam_sessions")),

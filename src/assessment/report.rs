@@ -61,8 +61,13 @@ pub async fn class_cards(
 ) -> AppResult<(ClassResults, Vec<ReportCard>)> {
     let scale = config::grading_scale(conn).await?;
     let settings = config::report_settings(conn).await?;
-    let data = results::fetch(conn, es, academic_class_id, settings.cumulative_method != "none")
-        .await?;
+    let data = results::fetch(
+        conn,
+        es,
+        academic_class_id,
+        settings.cumulative_method != "none",
+    )
+    .await?;
     let results = results::compute(&data, &scale, &settings);
     if let Some(r) = only {
         if !results.pupils.iter().any(|p| p.registration == r) {
@@ -270,13 +275,12 @@ pub async fn class_cards(
             })
             .collect();
         let c = comments.get(&pupil.registration);
-        let comment = |title: &str, text: Option<&String>, by: Option<&Option<String>>| {
-            CommentLine {
+        let comment =
+            |title: &str, text: Option<&String>, by: Option<&Option<String>>| CommentLine {
                 title: title.to_owned(),
                 text: text.cloned().unwrap_or_default(),
                 by: by.cloned().flatten(),
-            }
-        };
+            };
         let ratings = ["affective", "psychomotor"]
             .iter()
             .map(|kind| RatingGroup {

@@ -194,7 +194,13 @@ pub async fn class_results(
 ) -> Result<ClassResults, sqlx::Error> {
     let scale = config::grading_scale(conn).await?;
     let settings = config::report_settings(conn).await?;
-    let data = fetch(conn, es, academic_class_id, settings.cumulative_method != "none").await?;
+    let data = fetch(
+        conn,
+        es,
+        academic_class_id,
+        settings.cumulative_method != "none",
+    )
+    .await?;
     Ok(compute(&data, &scale, &settings))
 }
 
@@ -206,7 +212,7 @@ fn rank_key(value: f64) -> i64 {
 /// Competition ranking (1, 1, 3) of `values`, highest first: key → position.
 pub fn competition_ranks<K: Copy + Eq + std::hash::Hash>(values: &[(K, f64)]) -> HashMap<K, i64> {
     let mut sorted: Vec<(K, i64)> = values.iter().map(|(k, v)| (*k, rank_key(*v))).collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
     let mut ranks = HashMap::with_capacity(sorted.len());
     let mut previous: Option<(i64, i64)> = None;
     for (i, (k, v)) in sorted.into_iter().enumerate() {
@@ -257,7 +263,10 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
     let mut by_exam: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
     for (exam, registration, total) in &data.totals {
         if in_class.contains_key(registration) {
-            by_exam.entry(*exam).or_default().push((*registration, *total));
+            by_exam
+                .entry(*exam)
+                .or_default()
+                .push((*registration, *total));
         }
     }
     let with_cumulative = data.term_ordinal == 3 && settings.cumulative_method != "none";
@@ -271,7 +280,10 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
     let mut subjects = Vec::with_capacity(data.subjects.len());
     let mut per_pupil: Vec<Vec<SubjectResult>> = vec![Vec::new(); data.pupils.len()];
     for subject in &data.subjects {
-        let marks = by_exam.get(&subject.exam_id).map(Vec::as_slice).unwrap_or(&[]);
+        let marks = by_exam
+            .get(&subject.exam_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let ranks = competition_ranks(marks);
         let n = marks.len();
         let sum: f64 = marks.iter().map(|(_, t)| t).sum();
@@ -322,7 +334,8 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
         .zip(per_pupil)
         .map(|(p, results)| {
             let taken = results.len() as i64;
-            let total: f64 = results.iter().map(|r| r.total).sum();
+            // An empty float sum is -0.
+            let total: f64 = results.iter().map(|r| r.total).sum::<f64>() + 0.0;
             let average = (taken > 0).then(|| total / taken as f64);
             if let Some(avg) = average {
                 standing.push((p.registration, if rank_by_total { total } else { avg }));

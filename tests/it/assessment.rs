@@ -165,7 +165,7 @@ fn scores(ca1: f64, ca2: f64, exam: f64) -> Value {
 
 /// The hand-computed class: ties in a subject and overall, an absent pupil, a pupil in one
 /// subject only, a pupil without marks and a half mark on a grade boundary (74.5 → B2).
-async fn enter_fixture_marks(app: &TestApp, f: &Fixture) {
+pub(crate) async fn enter_fixture_marks(app: &TestApp, f: &Fixture) {
     let p = |n: &str| f.pupils[n];
     let rows = [
         (
@@ -201,7 +201,7 @@ async fn enter_fixture_marks(app: &TestApp, f: &Fixture) {
     }
 }
 
-const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
+pub(crate) const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
 
 fn pupil<'a>(results: &'a Value, f: &Fixture, name: &str) -> &'a Value {
     results["pupils"]
@@ -251,7 +251,10 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
         .iter()
         .map(|n| {
             let s = subject_of(&r, &f, n, "English Language");
-            (s["position"].as_i64().unwrap(), s["total"].as_f64().unwrap())
+            (
+                s["position"].as_i64().unwrap(),
+                s["total"].as_f64().unwrap(),
+            )
         })
         .collect();
     assert_eq!(english, [(1, 83.0), (1, 83.0), (3, 75.0), (4, 60.0)]);
@@ -315,8 +318,14 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
         overall("Bola"),
         (208.0, 3, json!(69.33), json!(4), json!("B3"))
     );
-    assert_eq!(overall("Dayo"), (30.0, 1, json!(30.0), json!(5), json!("F9")));
-    assert_eq!(overall("Efe"), (0.0, 0, Value::Null, Value::Null, Value::Null));
+    assert_eq!(
+        overall("Dayo"),
+        (30.0, 1, json!(30.0), json!(5), json!("F9"))
+    );
+    assert_eq!(
+        overall("Efe"),
+        (0.0, 0, Value::Null, Value::Null, Value::Null)
+    );
     assert_eq!(r["out_of"], 5);
     assert_eq!(r["class_average"], 63.97);
 
@@ -413,8 +422,14 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let r = results(&app, &f3).await;
-    assert_eq!(subject_of(&r, &f3, "Ada", "Mathematics")["cumulative"], 73.0);
-    assert_eq!(subject_of(&r, &f3, "Bola", "Mathematics")["cumulative"], 62.5);
+    assert_eq!(
+        subject_of(&r, &f3, "Ada", "Mathematics")["cumulative"],
+        73.0
+    );
+    assert_eq!(
+        subject_of(&r, &f3, "Bola", "Mathematics")["cumulative"],
+        62.5
+    );
     assert_eq!(pupil(&r, &f3, "Bola")["cumulative_average"], 62.5);
 
     // Weights must add up to 100.
@@ -449,9 +464,22 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
     .await;
     let body = assert_error_shape(&res, 422);
     let errors = &body["errors"];
-    assert!(errors["rows[1].scores.CA1"][0].as_str().unwrap().contains("Row 2"));
-    assert!(errors["rows[1].scores.CA1"][0].as_str().unwrap().contains("0 to 20"));
-    assert!(errors["rows[1].scores.CA2"].is_array(), "quarter marks refused");
+    assert!(
+        errors["rows[1].scores.CA1"][0]
+            .as_str()
+            .unwrap()
+            .contains("Row 2")
+    );
+    assert!(
+        errors["rows[1].scores.CA1"][0]
+            .as_str()
+            .unwrap()
+            .contains("0 to 20")
+    );
+    assert!(
+        errors["rows[1].scores.CA2"].is_array(),
+        "quarter marks refused"
+    );
     assert!(errors["rows[1].scores.Exam"].is_array());
     assert!(errors["rows[1].scores.Project"].is_array());
     assert!(errors["rows[2].registration"].is_array());
@@ -467,7 +495,13 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
         )
         .await
         .json();
-    assert!(sheet["rows"].as_array().unwrap().iter().all(|r| r["total"].is_null()));
+    assert!(
+        sheet["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["total"].is_null())
+    );
 
     // Half marks, clearing with null and a numeric string are accepted.
     let res = save_marks(
@@ -495,7 +529,10 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
         .iter()
         .find(|r| r["registration"] == f.pupils["Ada"])
         .unwrap();
-    assert_eq!(ada["scores"], json!({"CA1": 12.5, "CA2": 7.0, "Exam": null}));
+    assert_eq!(
+        ada["scores"],
+        json!({"CA1": 12.5, "CA2": 7.0, "Exam": null})
+    );
     assert_eq!(ada["total"], 19.5);
     assert_eq!(ada["grade"], "F9");
     // Every change is in the audit log.
@@ -549,10 +586,18 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let res = save_marks(&app, "alpha", &tt, english, row.clone()).await;
     let body = assert_error_shape(&res, 403);
-    assert!(body["detail"].as_str().unwrap().contains("English Language"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("English Language")
+    );
     // The head (no marks permission at all) may not either; the admin (change_marks) may.
     let head = app.school_token("alpha", "head@alpha.test").await;
-    assert_error_shape(&save_marks(&app, "alpha", &head, english, row.clone()).await, 403);
+    assert_error_shape(
+        &save_marks(&app, "alpha", &head, english, row.clone()).await,
+        403,
+    );
     let res = save_marks(&app, "alpha", &f.token, english, row.clone()).await;
     assert_eq!(res.status, StatusCode::OK);
 
@@ -567,7 +612,14 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let res = save_marks(&app, "alpha", &tt, maths, json!([{"registration": f.pupils["Ada"], "scores": {"Exam": 60}}])).await;
+    let res = save_marks(
+        &app,
+        "alpha",
+        &tt,
+        maths,
+        json!([{"registration": f.pupils["Ada"], "scores": {"Exam": 60}}]),
+    )
+    .await;
     let body = assert_error_shape(&res, 409);
     assert!(body["detail"].as_str().unwrap().contains("closed"));
     let sheet = app
@@ -590,7 +642,13 @@ async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
     let t = school(&app, "alpha").await;
     let h = host("alpha");
     let s = app
-        .call(Method::GET, &h, "/api/v1/school/settings/assessment/", Some(&t), None)
+        .call(
+            Method::GET,
+            &h,
+            "/api/v1/school/settings/assessment/",
+            Some(&t),
+            None,
+        )
         .await
         .json();
     assert_eq!(s["components"].as_array().unwrap().len(), 3);
@@ -607,7 +665,12 @@ async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
         )
         .await;
     let body = assert_error_shape(&bad, 422);
-    assert!(body["errors"]["components"][0].as_str().unwrap().contains("100"));
+    assert!(
+        body["errors"]["components"][0]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
     let ok = app
         .call(
             Method::PATCH,
@@ -633,7 +696,13 @@ async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
 }
 
 /// Makes `teacher` the subject teacher of `subject` in the class.
-pub(crate) async fn assign_teacher(app: &TestApp, code: &str, class: i64, subject: &str, teacher: i64) {
+pub(crate) async fn assign_teacher(
+    app: &TestApp,
+    code: &str,
+    class: i64,
+    subject: &str,
+    teacher: i64,
+) {
     let schema: String =
         sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
             .bind(code)
@@ -654,4 +723,209 @@ pub(crate) async fn assign_teacher(app: &TestApp, code: &str, class: i64, subjec
     .await
     .unwrap();
     tx.commit().await.unwrap();
+}
+
+fn pdf_text(bytes: &[u8]) -> (usize, String) {
+    let doc = lopdf::Document::load_mem(bytes).expect("a valid PDF");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).unwrap_or_default();
+    (pages.len(), text)
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_report_card_pdf_parses_back_with_the_pupils_figures(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &CLASS).await;
+    enter_fixture_marks(&app, &f).await;
+    let res = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!(
+                "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+                f.exam_session, f.pupils["Ada"]
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers["content-type"], "application/pdf");
+    let (pages, text) = pdf_text(&res.body);
+    assert_eq!(pages, 1);
+    assert!(text.contains("Ada Test"), "{text}");
+    assert!(text.contains("217.5"), "{text}");
+    assert!(text.contains("74.5"), "{text}");
+    // A pupil of another class or session is not found here.
+    let res = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!(
+                "/api/v1/school/exam-sessions/{}/report-cards/999999/pdf/",
+                f.exam_session
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_error_shape(&res, 404);
+}
+
+/// Waits for a batch to finish (the app's workers run it) and returns its final state.
+pub(crate) async fn wait_for_batch(app: &TestApp, code: &str, token: &str, id: &str) -> Value {
+    for _ in 0..300 {
+        let b = app
+            .call(
+                Method::GET,
+                &host(code),
+                &format!("/api/v1/school/report-batches/{id}/"),
+                Some(token),
+                None,
+            )
+            .await
+            .json();
+        if b["status"] == "done" || b["status"] == "failed" {
+            return b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("batch {id} never finished");
+}
+
+async fn download(app: &TestApp, code: &str, token: &str, id: &str) -> crate::helpers::Response {
+    app.call(
+        Method::GET,
+        &host(code),
+        &format!("/api/v1/school/report-batches/{id}/download/"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let _workers = app.start_workers();
+    let a = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let b = fixture(&app, "beta", &["Yemi", "Zara"]).await;
+    for (f, code) in [(&a, "alpha"), (&b, "beta")] {
+        for name in f.pupils.keys() {
+            let row = json!([{"registration": f.pupils[name], "scores": scores(10.0, 10.0, 50.0)}]);
+            let res = save_marks(&app, code, &f.token, f.exams["Mathematics"], row).await;
+            assert_eq!(res.status, StatusCode::OK);
+        }
+    }
+    // Queued together: alpha's whole school and beta's class.
+    let start = |code: &'static str, f: &Fixture, body: Value| {
+        let path = format!(
+            "/api/v1/school/exam-sessions/{}/report-batches/",
+            f.exam_session
+        );
+        let token = f.token.clone();
+        let app = &app;
+        async move {
+            app.call(Method::POST, &host(code), &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let (ra, rb) = tokio::join!(
+        start("alpha", &a, json!({})),
+        start("beta", &b, json!({"academic_class_id": b.class_id}))
+    );
+    assert_eq!(ra.status, StatusCode::ACCEPTED, "{}", ra.text());
+    assert_eq!(rb.status, StatusCode::ACCEPTED, "{}", rb.text());
+    let (ida, idb) = (
+        ra.json()["id"].as_str().unwrap().to_owned(),
+        rb.json()["id"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        ra.json()["status_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{ida}/"))
+    );
+    // Asking again while it runs gives the same batch, not a second one.
+    let again = start("beta", &b, json!({"academic_class_id": b.class_id})).await;
+    if again.status == StatusCode::OK {
+        assert_eq!(again.json()["id"], idb.as_str());
+    }
+
+    let done_a = wait_for_batch(&app, "alpha", &a.token, &ida).await;
+    let done_b = wait_for_batch(&app, "beta", &b.token, &idb).await;
+    assert_eq!(done_a["status"], "done", "{done_a}");
+    assert_eq!(done_b["status"], "done", "{done_b}");
+    assert_eq!(done_b["total"], 2);
+    assert_eq!(done_b["done"], 2);
+
+    // beta's class: one PDF, a page per pupil, only beta's pupils.
+    let pdf = download(&app, "beta", &b.token, &idb).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    let (pages, text) = pdf_text(&pdf.body);
+    assert_eq!(pages, 2);
+    assert!(
+        text.contains("Yemi Test") && text.contains("Zara Test"),
+        "{text}"
+    );
+    assert!(!text.contains("Ada") && !text.contains("Bola"), "{text}");
+    // alpha's whole school: a zip with a PDF per class that has pupils, alpha's only.
+    let zip = download(&app, "alpha", &a.token, &ida).await;
+    assert_eq!(zip.status, StatusCode::OK);
+    assert_eq!(zip.headers["content-type"], "application/zip");
+    assert!(zip.body.starts_with(b"PK\x03\x04"));
+    let text = String::from_utf8_lossy(&zip.body);
+    assert!(text.contains("JSS 1A - First Term 2025-2026.pdf"));
+    let start_pdf = zip.body.windows(5).position(|w| w == b"%PDF-").unwrap();
+    let end_pdf = zip.body.windows(5).rposition(|w| w == b"%%EOF").unwrap() + 5;
+    let (_, text) = pdf_text(&zip.body[start_pdf..end_pdf]);
+    assert!(
+        text.contains("Ada Test") && !text.contains("Yemi"),
+        "{text}"
+    );
+    // beta cannot see alpha's batch.
+    assert_error_shape(&download(&app, "beta", &b.token, &ida).await, 404);
+
+    // A failed batch shows why, can be retried, and a rerun leaves one file, not two.
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'beta'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE report_batches SET status = 'failed', error = 'printer on fire' WHERE id = $1::uuid")
+        .bind(&idb)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let failed = app
+        .call(
+            Method::GET,
+            &host("beta"),
+            &format!("/api/v1/school/report-batches/{idb}/"),
+            Some(&b.token),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(failed["error"], "printer on fire");
+    assert_error_shape(&download(&app, "beta", &b.token, &idb).await, 409);
+    let retry = app
+        .call(
+            Method::POST,
+            &host("beta"),
+            &format!("/api/v1/school/report-batches/{idb}/retry/"),
+            Some(&b.token),
+            None,
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.text());
+    let done = wait_for_batch(&app, "beta", &b.token, &idb).await;
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["files"], 1);
+    assert_eq!(done["attempts"], 2);
+    assert!(done["error"].is_null());
 }

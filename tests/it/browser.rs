@@ -95,7 +95,12 @@ async fn wait_for_text(c: &Client, text: &str) {
 async fn wait_for_rows(c: &Client, id: &str, ready: impl Fn(&str) -> bool) -> String {
     let mut rows = String::new();
     for _ in 0..100 {
-        rows = c.find(Locator::Id(id)).await.unwrap().text().await.unwrap();
+        // htmx may swap the element between finding it and reading it: look again.
+        if let Ok(el) = c.find(Locator::Id(id)).await {
+            if let Ok(text) = el.text().await {
+                rows = text;
+            }
+        }
         if ready(&rows) {
             break;
         }
@@ -339,7 +344,13 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let base = format!("http://alpha.localhost:{port}");
-    sign_in(&c, &format!("{base}/login"), "teacher@alpha.test", "Sign out").await;
+    sign_in(
+        &c,
+        &format!("{base}/login"),
+        "teacher@alpha.test",
+        "Sign out",
+    )
+    .await;
     c.goto(&format!("{base}/exams/{exam}/marks")).await.unwrap();
     let first = c
         .wait()
@@ -353,20 +364,28 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
     first.send_keys(&tab).await.unwrap();
     // Tab moved to CA2 of the same pupil.
     let focused = c
-        .execute("return document.activeElement.getAttribute('aria-label')", vec![])
+        .execute(
+            "return document.activeElement.getAttribute('aria-label')",
+            vec![],
+        )
         .await
         .unwrap();
-    assert!(focused.as_str().unwrap_or_default().starts_with("CA2"), "{focused}");
+    assert!(
+        focused.as_str().unwrap_or_default().starts_with("CA2"),
+        "{focused}"
+    );
     let active = c.active_element().await.unwrap();
     active.send_keys("17.5").await.unwrap();
-    let row = c
-        .find(Locator::Css("tr[data-registration]"))
-        .await
-        .unwrap();
+    let row = c.find(Locator::Css("tr[data-registration]")).await.unwrap();
     let total = row.find(Locator::Css(".total")).await.unwrap();
     assert_eq!(total.text().await.unwrap(), "32.5");
     assert_eq!(
-        row.find(Locator::Css(".grade")).await.unwrap().text().await.unwrap(),
+        row.find(Locator::Css(".grade"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "F9"
     );
     // Enter goes down to the next pupil; leaving the row saves it.
@@ -392,14 +411,115 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(first.prop("value").await.unwrap().as_deref(), Some("15"));
-    let row = c
-        .find(Locator::Css("tr[data-registration]"))
-        .await
-        .unwrap();
+    let row = c.find(Locator::Css("tr[data-registration]")).await.unwrap();
     assert_eq!(
-        row.find(Locator::Css(".total")).await.unwrap().text().await.unwrap(),
+        row.find(Locator::Css(".total"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "32.5"
     );
+    c.close().await.unwrap();
+    server.abort();
+}
+
+/// The head of a school walks from the exam session to a class's results, a report card,
+/// the class's comments, and prints the class's report cards in the background.
+#[sqlx::test(migrations = false)]
+async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = crate::assessment::fixture(&app, "alpha", &crate::assessment::CLASS).await;
+    crate::assessment::enter_fixture_marks(&app, &f).await;
+    let _workers = app.start_workers();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://alpha.localhost:{port}");
+    sign_in(&c, &format!("{base}/login"), "admin@alpha.test", "Sign out").await;
+
+    c.goto(&format!("{base}/exams/sessions/{}", f.exam_session))
+        .await
+        .unwrap();
+    wait_for_text(&c, "Results &amp; report cards").await;
+    save_screenshot("exam-session", &c.screenshot().await.unwrap());
+
+    c.goto(&format!(
+        "{base}/exams/sessions/{}/classes/{}/results",
+        f.exam_session, f.class_id
+    ))
+    .await
+    .unwrap();
+    wait_for_text(&c, "Class average").await;
+    let sheet = c
+        .find(Locator::Css("table.broadsheet"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sheet.contains("217.5"), "{sheet}");
+    save_screenshot("results", &c.screenshot().await.unwrap());
+
+    // Print the class: the panel polls until the PDF is ready.
+    c.find(Locator::Css("#batch-panel button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let panel = wait_for_rows(&c, "batch-panel", |t| t.contains("Download PDF")).await;
+    assert!(panel.contains("Ready: 6 report cards"), "{panel}");
+    save_screenshot("batch-done", &c.screenshot().await.unwrap());
+
+    c.goto(&format!(
+        "{base}/exams/sessions/{}/report-cards/{}",
+        f.exam_session, f.pupils["Ada"]
+    ))
+    .await
+    .unwrap();
+    wait_for_text(&c, "Download PDF").await;
+    let card = c
+        .find(Locator::Css("article.report-card"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(card.contains("Ada Test"), "{card}");
+    assert!(card.contains("2nd of 5"), "{card}");
+    save_screenshot("report-card", &c.screenshot().await.unwrap());
+
+    c.goto(&format!(
+        "{base}/exams/sessions/{}/classes/{}/comments",
+        f.exam_session, f.class_id
+    ))
+    .await
+    .unwrap();
+    let ct = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("input[name=ct_{}]", f.pupils["Ada"])))
+        .await
+        .unwrap();
+    ct.send_keys("A careful, cheerful pupil.").await.unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "Comments and ratings saved").await;
+    save_screenshot("comments", &c.screenshot().await.unwrap());
+
+    c.goto(&format!("{base}/settings/assessment"))
+        .await
+        .unwrap();
+    wait_for_text(&c, "Grading scale").await;
+    save_screenshot("assessment-settings", &c.screenshot().await.unwrap());
     c.close().await.unwrap();
     server.abort();
 }

@@ -41,7 +41,25 @@ impl Response {
     }
 }
 
+/// Job workers running for a test; stopped when dropped.
+pub struct Workers(tokio::task::JoinHandle<anyhow::Result<()>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl TestApp {
+    /// Runs the background job workers against this test's database.
+    pub fn start_workers(&self) -> Workers {
+        Workers(tokio::spawn(schoolyard::jobs::run_workers(
+            self.pool.clone(),
+            2,
+            std::future::pending(),
+        )))
+    }
+
     pub async fn new(pool: PgPool) -> Self {
         Self::with_config(pool, Config::for_tests("")).await
     }
