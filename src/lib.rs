@@ -42,4 +42,5 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(assessment::api::router())
         .merge(assessment::batch::router())
+        .merge(assessment::logo::router())
 }

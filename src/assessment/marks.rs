@@ -34,6 +34,8 @@ pub struct MarkRow {
     pub total: Option<f64>,
     pub grade: Option<String>,
     pub remark: Option<String>,
+    /// The subject teacher's remark for the report card (optional).
+    pub teacher_remark: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -54,6 +56,9 @@ pub struct MarkInput {
     pub registration: i64,
     #[schema(value_type = Object, example = json!({"CA1": 14.5, "CA2": 18, "Exam": 52}))]
     pub scores: BTreeMap<String, Value>,
+    /// The subject teacher's remark on the report card; "" removes it, absent leaves it.
+    #[serde(default)]
+    pub teacher_remark: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,6 +120,13 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
     for (component, registration, score) in scores(&mut ctx.tx, exam_id).await? {
         by_cell.insert((component, registration), score);
     }
+    let mut remarks: HashMap<i64, String> =
+        sqlx::query_as("SELECT registration_id, remark FROM subject_remarks WHERE exam_id = $1")
+            .bind(exam_id)
+            .fetch_all(&mut *ctx.tx)
+            .await?
+            .into_iter()
+            .collect();
     let rows = pupils
         .into_iter()
         .map(|p| {
@@ -128,7 +140,8 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
                     )
                 })
                 .collect();
-            mark_row(p, scores, &scale)
+            let remark = remarks.remove(&p.registration).unwrap_or_default();
+            mark_row(p, scores, remark, &scale)
         })
         .collect();
     let can_edit = session.is_open() && may_enter(ctx, &exam);
@@ -140,7 +153,12 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
     })
 }
 
-fn mark_row(p: PupilRow, scores: BTreeMap<String, Option<f64>>, scale: &GradingScale) -> MarkRow {
+fn mark_row(
+    p: PupilRow,
+    scores: BTreeMap<String, Option<f64>>,
+    teacher_remark: String,
+    scale: &GradingScale,
+) -> MarkRow {
     let entered: Vec<f64> = scores.values().flatten().copied().collect();
     let total = (!entered.is_empty()).then(|| entered.iter().sum::<f64>());
     let (grade, remark) = match total {
@@ -159,6 +177,7 @@ fn mark_row(p: PupilRow, scores: BTreeMap<String, Option<f64>>, scale: &GradingS
         total,
         grade,
         remark,
+        teacher_remark,
     }
 }
 
@@ -241,6 +260,16 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
             }
             Some(_) => {}
         }
+        if row
+            .teacher_remark
+            .as_ref()
+            .is_some_and(|r| r.trim().chars().count() > 200)
+        {
+            add(
+                format!("rows[{i}].teacher_remark"),
+                format!("{label}: a remark is at most 200 characters."),
+            );
+        }
         for (name, value) in &row.scores {
             let field = format!("rows[{i}].scores.{name}");
             let Some(component) = components.get(&name.trim().to_lowercase()) else {
@@ -316,6 +345,34 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         )
         .bind(&comp)
         .bind(&reg)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    let remarks: Vec<(i64, &str)> = rows
+        .iter()
+        .filter_map(|r| {
+            r.teacher_remark
+                .as_deref()
+                .map(|t| (r.registration, t.trim()))
+        })
+        .collect();
+    if !remarks.is_empty() {
+        let regs: Vec<i64> = remarks.iter().map(|r| r.0).collect();
+        let texts: Vec<&str> = remarks.iter().map(|r| r.1).collect();
+        sqlx::query(
+            "WITH given AS (SELECT * FROM UNNEST($2::bigint[], $3::text[]) AS g(registration_id, remark)),
+                  cleared AS (DELETE FROM subject_remarks s USING given g
+                               WHERE g.remark = '' AND s.exam_id = $1 AND s.registration_id = g.registration_id)
+             INSERT INTO subject_remarks (exam_id, registration_id, remark, updated_by, updated_at)
+             SELECT $1, registration_id, remark, $4, $5 FROM given WHERE remark <> ''
+             ON CONFLICT (exam_id, registration_id)
+             DO UPDATE SET remark = EXCLUDED.remark, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(exam_id)
+        .bind(&regs)
+        .bind(&texts)
+        .bind(ctx.user.id)
+        .bind(ctx.now)
         .execute(&mut *ctx.tx)
         .await?;
     }

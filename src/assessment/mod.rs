@@ -7,6 +7,7 @@ pub mod card;
 pub mod comments;
 pub mod config;
 pub mod exams;
+pub mod logo;
 pub mod marks;
 pub mod pages;
 pub mod pdf;

@@ -278,6 +278,8 @@ struct MarksPage {
     es: ExamSession,
     sheet: MarkSheet,
     bands_json: String,
+    /// Reusable subject-teacher remarks.
+    bank: Vec<String>,
     /// Why the grid is read-only, when it is.
     locked_reason: Option<String>,
 }
@@ -327,6 +329,12 @@ async fn marks_page(
             &csrf,
         ),
         bands_json: serde_json::to_string(&scale.bands).unwrap_or_else(|_| "[]".into()),
+        bank: comments::bank(&mut ctx.tx)
+            .await?
+            .into_iter()
+            .filter(|b| b.kind == "subject")
+            .map(|b| b.text)
+            .collect(),
         es,
         sheet,
         locked_reason,
@@ -368,6 +376,7 @@ async fn save_mark_row(
     let row = MarkInput {
         registration,
         scores,
+        teacher_remark: fields.get("remark").cloned(),
     };
     match marks::save(&mut ctx, id, std::slice::from_ref(&row)).await {
         Ok(_) => {
@@ -452,6 +461,7 @@ struct ReportCardPage {
     card: ReportCard,
     student_id: i64,
     has_photo: bool,
+    has_logo: bool,
 }
 
 impl ReportCardPage {
@@ -495,7 +505,11 @@ async fn report_card_page(
     .bind(registration)
     .fetch_one(&mut *ctx.tx)
     .await?;
+    let has_logo: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM school_logo)")
+        .fetch_one(&mut *ctx.tx)
+        .await?;
     Ok(ReportCardPage {
+        has_logo,
         layout: ctx.layout(
             &format!("Report card · {}", card.pupil.full_name),
             "exams",
@@ -705,6 +719,7 @@ struct AssessmentSettingsPage {
     report: ReportSettings,
     errors: FormErrors,
     can_change: bool,
+    has_logo: bool,
 }
 
 impl AssessmentSettingsPage {
@@ -724,6 +739,9 @@ async fn assessment_settings_page(
         report: config::report_settings(&mut ctx.tx).await?,
         errors: FormErrors::default(),
         can_change: ctx.perms.has("change_settings"),
+        has_logo: sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM school_logo)")
+            .fetch_one(&mut *ctx.tx)
+            .await?,
     }
     .into_response())
 }
@@ -847,6 +865,7 @@ async fn save_assessment_settings(
                     report,
                     errors,
                     can_change: true,
+                    has_logo: false,
                 }
                 .into_response(),
                 StatusCode::UNPROCESSABLE_ENTITY,

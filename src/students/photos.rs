@@ -29,14 +29,22 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Reads the `photo` field of a multipart body, enforcing the size limit.
-pub async fn read_photo(mut multipart: Multipart) -> AppResult<(Vec<u8>, &'static str)> {
-    let bad = |msg: &str| AppError::field("photo", msg.to_owned());
+pub async fn read_photo(multipart: Multipart) -> AppResult<(Vec<u8>, &'static str)> {
+    read_image(multipart, "photo").await
+}
+
+/// Reads the image in field `name` of a multipart body: at most 2 MB, JPEG, PNG or WebP.
+pub async fn read_image(
+    mut multipart: Multipart,
+    name: &str,
+) -> AppResult<(Vec<u8>, &'static str)> {
+    let bad = |msg: &str| AppError::field(name, msg.to_owned());
     while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?
     {
-        if field.name() != Some("photo") {
+        if field.name() != Some(name) {
             continue;
         }
         let mut bytes = Vec::new();
@@ -46,17 +54,17 @@ pub async fn read_photo(mut multipart: Multipart) -> AppResult<(Vec<u8>, &'stati
             .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?
         {
             if bytes.len() + chunk.len() > MAX_PHOTO_BYTES {
-                return Err(bad("The photo must be at most 2 MB."));
+                return Err(bad("The image must be at most 2 MB."));
             }
             bytes.extend_from_slice(&chunk);
         }
         if bytes.is_empty() {
-            return Err(bad("Choose a photo to upload."));
+            return Err(bad("Choose an image to upload."));
         }
         let kind = sniff_image(&bytes).ok_or_else(|| bad("Upload a JPEG, PNG or WebP image."))?;
         return Ok((bytes, kind));
     }
-    Err(bad("Choose a photo to upload."))
+    Err(bad("Choose an image to upload."))
 }
 
 pub async fn save(

@@ -198,7 +198,8 @@ pub fn school_pages(state: AppState) -> Router {
         .merge(crate::audit::pages::router())
         .merge(crate::settings::pages_router())
         .merge(crate::assessment::pages::router())
-        .merge(crate::assessment::batch::pages_router());
+        .merge(crate::assessment::batch::pages_router())
+        .merge(crate::assessment::logo::pages_router());
     with_browser_layers(router, state)
 }
 

@@ -1,0 +1,117 @@
+//! The school's logo, printed on report cards: uploaded like a pupil's photo (checked by
+//! content, at most 2 MB) and stored in the school's schema.
+
+use axum::{
+    extract::Multipart,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use tower_sessions::Session as WebSession;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    app::AppState,
+    context::SchoolCtx,
+    error::{AppError, AppResult, ErrorBody},
+    permissions::{Action, guard, guard_exact},
+    students::photos::read_image,
+    web::{field_errors, flash, see_other},
+};
+
+async fn save(ctx: &mut SchoolCtx, bytes: Vec<u8>, kind: &str) -> AppResult<()> {
+    let size = bytes.len();
+    sqlx::query(
+        "INSERT INTO school_logo (id, content_type, content, updated_at) VALUES (1, $1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET content_type = $1, content = $2, updated_at = $3",
+    )
+    .bind(kind)
+    .bind(bytes)
+    .bind(ctx.now)
+    .execute(&mut *ctx.tx)
+    .await?;
+    ctx.audit(
+        "upload_logo",
+        "settings",
+        1,
+        json!({"logo": {"content_type": kind, "bytes": size}}),
+    )
+    .await
+}
+
+async fn load(ctx: &mut SchoolCtx) -> AppResult<Response> {
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT content_type, content FROM school_logo WHERE id = 1")
+            .fetch_optional(&mut *ctx.tx)
+            .await?;
+    let (kind, bytes) = row.ok_or_else(|| AppError::NotFound("The school has no logo.".into()))?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&kind)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    Ok(res)
+}
+
+#[utoipa::path(get, path = "/api/v1/school/settings/logo/", tag = "school-settings", security(("bearer" = [])),
+    responses((status = 200, description = "The logo image"), (status = 404, description = "No logo", body = ErrorBody)))]
+async fn get_logo(mut ctx: SchoolCtx) -> AppResult<Response> {
+    load(&mut ctx).await
+}
+
+/// Uploads the logo: multipart field `logo`, a JPEG, PNG or WebP image of at most 2 MB.
+#[utoipa::path(put, path = "/api/v1/school/settings/logo/", tag = "school-settings", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "Field `logo`: the image"),
+    responses((status = 204, description = "Saved"), (status = 422, description = "Not an image, or too large", body = ErrorBody)))]
+async fn put_logo(mut ctx: SchoolCtx, multipart: Multipart) -> AppResult<StatusCode> {
+    let (bytes, kind) = read_image(multipart, "logo").await?;
+    save(&mut ctx, bytes, kind).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_logo, put_logo))
+        .layer(guard("settings"))
+}
+
+async fn logo_page(mut ctx: SchoolCtx) -> AppResult<Response> {
+    load(&mut ctx).await
+}
+
+async fn upload_logo_page(
+    mut ctx: SchoolCtx,
+    session: WebSession,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> AppResult<Response> {
+    match read_image(multipart, "logo").await {
+        Ok((bytes, kind)) => {
+            save(&mut ctx, bytes, kind).await?;
+            ctx.commit().await?;
+            flash::success(&session, "Logo saved; report cards print it.").await;
+        }
+        Err(e) => flash::error(&session, field_errors(e)?.get("logo")).await,
+    }
+    Ok(see_other(&headers, "/settings/assessment"))
+}
+
+pub fn pages_router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/settings/logo",
+            get(logo_page).layer(guard_exact(Action::View, "results")),
+        )
+        .route(
+            "/settings/logo",
+            post(upload_logo_page).layer(guard_exact(Action::Change, "settings")),
+        )
+}
