@@ -14,7 +14,7 @@
   function parseScore(text) {
     var t = text.trim();
     if (t === "") return { empty: true };
-    if (!/^\d+(\.\d+)?$/.test(t)) return { bad: true };
+    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t)) return { bad: true };
     return { value: parseFloat(t) };
   }
 
@@ -45,10 +45,23 @@
     return ok;
   }
 
+  // One request per row at a time: a change made while one is in flight is sent when it
+  // returns, so "Saved" always means the latest values were stored.
   function save(row) {
     if (row.dataset.state === "invalid") return;
+    if (row._inflight) { row._again = true; return; }
+    row._inflight = true;
+    row._again = false;
     setState(row, "saving", "Saving…");
     htmx.trigger(row, "save");
+  }
+
+  function refusal(xhr) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.indexOf("text/plain") === 0 && xhr.responseText) return xhr.responseText;
+    if (xhr.status === 401) return "you were signed out; sign in again in another tab, then save";
+    if (xhr.status === 403) return "not allowed; reload the page";
+    return "refused (" + xhr.status + ")";
   }
 
   function init(grid) {
@@ -61,8 +74,10 @@
       var row = e.target.closest("tr[data-registration]");
       if (!row) return;
       var ok = recompute(row, bands);
+      updateSummary(grid);
       if (ok) {
-        setState(row, "dirty", "Unsaved");
+        if (row._inflight) row._again = true;
+        setState(row, row._inflight ? "saving" : "dirty", row._inflight ? "Saving…" : "Unsaved");
         clearTimeout(timers.get(row));
         timers.set(row, setTimeout(function () { save(row); }, 800));
       } else {
@@ -102,25 +117,22 @@
       if (e.target.matches && e.target.matches("input[data-max]")) e.target.select();
     });
 
+    // htmx fires afterRequest for every outcome, network errors included (status 0).
     grid.addEventListener("htmx:afterRequest", function (e) {
       var row = e.target.closest("tr[data-registration]");
       if (!row) return;
       var xhr = e.detail.xhr;
-      if (e.detail.successful) {
-        // Typed again while saving: the next save is already scheduled.
-        if (row.dataset.state === "saving") setState(row, "saved", "Saved ✓");
+      row._inflight = false;
+      if (row._again) {
+        clearTimeout(timers.get(row));
+        save(row);
+      } else if (row.dataset.state === "invalid") {
+        // Typed a bad value meanwhile: the row waits for a correction.
+      } else if (e.detail.successful) {
+        setState(row, "saved", "Saved ✓");
       } else if (xhr && xhr.status >= 400 && xhr.status < 500) {
-        setState(row, "failed", "Not saved: " + (xhr.responseText || "refused"));
+        setState(row, "failed", "Not saved: " + refusal(xhr));
       } else {
-        setState(row, "failed", "Not saved (connection) – retrying");
-        setTimeout(function () { if (row.dataset.state === "failed") save(row); }, 4000);
-      }
-      updateSummary(grid);
-    });
-
-    grid.addEventListener("htmx:sendError", function (e) {
-      var row = e.target.closest("tr[data-registration]");
-      if (row) {
         setState(row, "failed", "Not saved (connection) – retrying");
         setTimeout(function () { if (row.dataset.state === "failed") save(row); }, 4000);
       }

@@ -100,6 +100,8 @@ CREATE TABLE marks (
     PRIMARY KEY (component_id, registration_id)
 );
 CREATE INDEX marks_exam_idx ON marks (exam_id, registration_id);
+-- A pupil's marks: deleting a registration, earlier terms of a pupil.
+CREATE INDEX marks_registration_idx ON marks (registration_id);
 
 -- Reusable comments offered when writing report comments.
 CREATE TABLE comment_bank (
@@ -184,6 +186,8 @@ CREATE TABLE report_batches (
 CREATE UNIQUE INDEX report_batches_in_flight_key
     ON report_batches (exam_session_id, coalesce(academic_class_id, 0))
     WHERE status IN ('queued', 'running');
+
+CREATE INDEX report_batches_scope_idx ON report_batches (exam_session_id, academic_class_id, created_at DESC);
 
 CREATE TABLE report_batch_files (
     batch_id          UUID NOT NULL REFERENCES report_batches (id) ON DELETE CASCADE,

@@ -794,15 +794,27 @@ pub async fn save_academic_class(
         )
     })?;
     if let Some(list) = &input.subjects {
-        sqlx::query("DELETE FROM academic_class_subjects WHERE academic_class_id = $1")
-            .bind(ac_id)
-            .execute(&mut *conn)
-            .await?;
         let subject_ids: Vec<i64> = list.iter().map(|s| s.subject_id).collect();
         let teacher_ids: Vec<Option<i64>> = list.iter().map(|s| s.teacher_id).collect();
+        // Subjects kept are updated in place: their exams (and marks) refer to them.
+        sqlx::query(
+            "DELETE FROM academic_class_subjects WHERE academic_class_id = $1 AND subject_id <> ALL($2::bigint[])",
+        )
+        .bind(ac_id)
+        .bind(&subject_ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            AppError::from(e).on_constraint(
+                "exams_subject_fkey",
+                "subjects",
+                "A subject you removed already has an exam in this class; keep it, or delete its exam first.",
+            )
+        })?;
         sqlx::query(
             "INSERT INTO academic_class_subjects (academic_class_id, subject_id, teacher_id)
-             SELECT $1, s, t FROM unnest($2::bigint[], $3::bigint[]) AS x(s, t)",
+             SELECT $1, s, t FROM unnest($2::bigint[], $3::bigint[]) AS x(s, t)
+             ON CONFLICT (academic_class_id, subject_id) DO UPDATE SET teacher_id = EXCLUDED.teacher_id",
         )
         .bind(ac_id)
         .bind(&subject_ids)

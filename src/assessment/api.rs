@@ -416,6 +416,7 @@ async fn patch_assessment_settings(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<AssessmentSettingsInput>,
 ) -> AppResult<Json<AssessmentSettings>> {
+    config::lock(&mut ctx.tx).await?;
     let before = load_assessment_settings(&mut ctx).await?;
     if let Some(list) = &input.components {
         config::save_components(&mut ctx.tx, list).await?;
@@ -458,9 +459,11 @@ pub fn router() -> OpenApiRouter<AppState> {
                 .layer(guard("exams")),
         )
         .merge(
+            // Saving is checked in `marks::save`: the subject teacher with add_marks, or
+            // anyone with change_marks.
             OpenApiRouter::new()
                 .routes(routes!(get_marks, post_marks))
-                .layer(guard("marks")),
+                .layer(guard_exact(Action::View, "marks")),
         )
         .merge(
             OpenApiRouter::new()

@@ -61,9 +61,10 @@ impl Batch {
         matches!(self.status.as_str(), "queued" | "running")
     }
 
-    /// A running batch silent for ten minutes lost its worker (a crash or a deploy).
+    /// A batch silent for five minutes lost its worker (a crash or a deploy); the queue
+    /// redelivers it after a minute or so, and the page offers a retry after this.
     pub fn stalled(&self, now: DateTime<Utc>) -> bool {
-        self.in_flight() && now - self.updated_at > chrono::Duration::minutes(10)
+        self.in_flight() && now - self.updated_at > chrono::Duration::minutes(5)
     }
 }
 
@@ -192,11 +193,13 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
             .bind(&job.schema)
             .fetch_one(pool)
             .await?;
-    // Claim: only a queued batch starts, so a job delivered twice runs once.
+    // Claim: a queued batch, or a running one silent for two minutes (its worker died and
+    // the queue redelivered the job). A job delivered twice to live workers runs once.
     let mut tx = db::begin_school(pool, &job.schema).await?;
     let claimed: Option<(i64, Option<i64>)> = sqlx::query_as(
         "UPDATE report_batches SET status = 'running', attempts = attempts + 1, done = 0, updated_at = now()
-          WHERE id = $1 AND status = 'queued' RETURNING exam_session_id, academic_class_id",
+          WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND updated_at < now() - interval '2 minutes'))
+          RETURNING exam_session_id, academic_class_id",
     )
     .bind(job.batch_id)
     .fetch_optional(&mut *tx)
@@ -213,10 +216,12 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
         "SELECT ac.id, c.name, (SELECT count(*) FROM registrations r WHERE r.academic_class_id = ac.id AND r.is_current)
            FROM academic_classes ac JOIN classes c ON c.id = ac.class_id JOIN forms f ON f.id = c.form_id
           WHERE ac.session_id = $1 AND ($2::bigint IS NULL OR ac.id = $2)
+            AND EXISTS (SELECT 1 FROM exams e WHERE e.exam_session_id = $3 AND e.academic_class_id = ac.id)
           ORDER BY f.ordinal, lower(c.name)",
     )
     .bind(es.session_id)
     .bind(only_class)
+    .bind(es.id)
     .fetch_all(&mut *tx)
     .await?;
     let total: i64 = classes.iter().map(|c| c.2).sum();
@@ -237,12 +242,15 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
         let (_, cards) = report::class_cards(&mut tx, &school_name, &es, class_id, None, true)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.body().detail))?;
+        // Let go of the connection while rendering.
+        tx.commit().await?;
         let bytes = if cards.is_empty() {
             None
         } else {
             // Rendering is CPU work: keep it off the async threads.
             Some(tokio::task::spawn_blocking(move || pdf::render_cards(&cards)).await??)
         };
+        let mut tx = db::begin_school(pool, &job.schema).await?;
         if let Some(bytes) = bytes {
             let file_name = format!(
                 "{} - {} {}.pdf",
@@ -274,9 +282,20 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
 
     let mut tx = db::begin_school(pool, &job.schema).await?;
     sqlx::query(
-        "UPDATE report_batches SET status = 'done', finished_at = now(), updated_at = now() WHERE id = $1",
+        "UPDATE report_batches SET status = 'done', error = NULL, finished_at = now(), updated_at = now() WHERE id = $1",
     )
     .bind(job.batch_id)
+    .execute(&mut *tx)
+    .await?;
+    // Only the newest finished batch of a scope is kept: its PDFs replace the older ones.
+    sqlx::query(
+        "DELETE FROM report_batches
+          WHERE exam_session_id = $2 AND academic_class_id IS NOT DISTINCT FROM $3
+            AND id <> $1 AND status IN ('done', 'failed')",
+    )
+    .bind(job.batch_id)
+    .bind(exam_session_id)
+    .bind(only_class)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -146,7 +146,13 @@ pub async fn save_class_comments(
     };
     let is_head = ctx.perms.has("change_results");
     let is_class_teacher = class_teacher == Some(ctx.user.id) || is_head;
-    if es.status == "published" {
+    // FOR SHARE: publishing waits for this save (and the other way round).
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM exam_sessions WHERE id = $1 FOR SHARE")
+            .bind(es.id)
+            .fetch_one(&mut *ctx.tx)
+            .await?;
+    if status == "published" {
         return Err(AppError::Conflict(
             "Results of this exam session are published; unpublish them to change comments.".into(),
         ));
@@ -195,8 +201,21 @@ pub async fn save_class_comments(
                     format!("{label}: at most 500 characters."),
                 );
             }
+            if text.as_ref().is_some_and(|t| t.contains('\0')) {
+                add(
+                    format!("rows[{i}].{field}"),
+                    format!("{label}: the text contains a character that cannot be saved."),
+                );
+            }
         }
+        let mut seen_traits = HashSet::new();
         for (name, value) in row.ratings.iter().flatten() {
+            if !seen_traits.insert(name.trim().to_lowercase()) {
+                add(
+                    format!("rows[{i}].ratings.{name}"),
+                    format!("{label}: {name:?} is given twice."),
+                );
+            }
             if !traits.contains_key(&name.trim().to_lowercase()) {
                 add(
                     format!("rows[{i}].ratings.{name}"),
@@ -229,9 +248,12 @@ pub async fn save_class_comments(
                          COALESCE($4, ''), CASE WHEN $4 IS NOT NULL THEN $5 END, $6)
                  ON CONFLICT (exam_session_id, registration_id) DO UPDATE SET
                     class_teacher_comment = COALESCE($3, report_comments.class_teacher_comment),
-                    class_teacher_by = CASE WHEN $3 IS NOT NULL THEN $5 ELSE report_comments.class_teacher_by END,
+                    -- Signed by whoever last changed the text, not by whoever saved the form.
+                    class_teacher_by = CASE WHEN $3 IS DISTINCT FROM report_comments.class_teacher_comment AND $3 IS NOT NULL
+                                            THEN $5 ELSE report_comments.class_teacher_by END,
                     head_teacher_comment = COALESCE($4, report_comments.head_teacher_comment),
-                    head_teacher_by = CASE WHEN $4 IS NOT NULL THEN $5 ELSE report_comments.head_teacher_by END,
+                    head_teacher_by = CASE WHEN $4 IS DISTINCT FROM report_comments.head_teacher_comment AND $4 IS NOT NULL
+                                           THEN $5 ELSE report_comments.head_teacher_by END,
                     updated_at = $6",
             )
             .bind(es.id)

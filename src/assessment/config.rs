@@ -93,6 +93,15 @@ pub fn is_half_step(value: f64) -> bool {
     value.is_finite() && (value * 2.0).fract() == 0.0
 }
 
+/// Serialises changes to the assessment settings: each replaces whole lists, and two
+/// overlapping saves must not merge theirs.
+pub async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM report_settings WHERE id = 1 FOR UPDATE")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn components(conn: &mut PgConnection) -> Result<Vec<Component>, sqlx::Error> {
     sqlx::query_as(
         "SELECT name, max_score::float8 AS max_score FROM assessment_components ORDER BY ordinal",
@@ -295,7 +304,9 @@ pub async fn save_report_settings(
             *slot = w;
         }
     }
-    let sum = s.first_term_weight + s.second_term_weight + s.third_term_weight;
+    let sum = i32::from(s.first_term_weight)
+        + i32::from(s.second_term_weight)
+        + i32::from(s.third_term_weight);
     if sum != 100 && !v.has("first_term_weight") {
         v.add(
             "third_term_weight",

@@ -154,18 +154,32 @@ pub async fn save_exam_session(
     exam_session(conn, id).await
 }
 
-/// Deletes an exam session that holds no marks yet.
+/// Locks an exam session against concurrent mark saves (which hold it FOR SHARE).
+async fn lock_exam_session(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+    sqlx::query("SELECT 1 FROM exam_sessions WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such exam session.".into()))?;
+    Ok(())
+}
+
+/// Deletes an exam session that holds no marks, comments or ratings yet.
 pub async fn delete_exam_session(conn: &mut PgConnection, id: i64) -> AppResult<ExamSession> {
+    lock_exam_session(conn, id).await?;
     let es = exam_session(conn, id).await?;
     let has_marks: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id WHERE e.exam_session_id = $1)",
+        "SELECT EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id WHERE e.exam_session_id = $1)
+             OR EXISTS (SELECT 1 FROM report_comments WHERE exam_session_id = $1)
+             OR EXISTS (SELECT 1 FROM ratings WHERE exam_session_id = $1)",
     )
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
     if has_marks {
         return Err(AppError::Conflict(
-            "This exam session already has marks; close it instead of deleting it.".into(),
+            "This exam session already has marks or comments; close it instead of deleting it."
+                .into(),
         ));
     }
     sqlx::query("DELETE FROM exam_sessions WHERE id = $1")
@@ -242,22 +256,6 @@ pub async fn exams(
     )))
     .bind(exam_session_id)
     .bind(academic_class_id)
-    .fetch_all(conn)
-    .await
-}
-
-/// The exams of a teacher (or every exam when `teacher_id` is None) in an exam session.
-pub async fn exams_taught(
-    conn: &mut PgConnection,
-    exam_session_id: i64,
-    teacher_id: i64,
-) -> Result<Vec<Exam>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{EXAM_SELECT} WHERE e.exam_session_id = $1 AND acs.teacher_id = $2
-         ORDER BY f.ordinal, lower(c.name), lower(s.name)"
-    )))
-    .bind(exam_session_id)
-    .bind(teacher_id)
     .fetch_all(conn)
     .await
 }
@@ -397,6 +395,8 @@ pub async fn create_all_exams(
 
 /// Deletes an exam without marks.
 pub async fn delete_exam(conn: &mut PgConnection, id: i64) -> AppResult<Exam> {
+    let e = exam(conn, id).await?;
+    lock_exam_session(conn, e.exam_session_id).await?;
     let e = exam(conn, id).await?;
     if e.marked_count > 0 {
         return Err(AppError::Conflict(

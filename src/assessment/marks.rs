@@ -270,8 +270,13 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
                 format!("{label}: a remark is at most 200 characters."),
             );
         }
+        let mut given = HashSet::new();
         for (name, value) in &row.scores {
             let field = format!("rows[{i}].scores.{name}");
+            if !given.insert(name.trim().to_lowercase()) {
+                add(field, format!("{label}: {name:?} is given twice."));
+                continue;
+            }
             let Some(component) = components.get(&name.trim().to_lowercase()) else {
                 let known: Vec<&str> = exam.components.iter().map(|c| c.name.as_str()).collect();
                 add(

@@ -146,6 +146,7 @@ struct ExamSessionPage {
     can_manage: bool,
     can_set_up: bool,
     can_change_any: bool,
+    can_add_marks: bool,
     can_results: bool,
     can_comment: bool,
     user_id: i64,
@@ -154,7 +155,7 @@ struct ExamSessionPage {
 
 impl ExamSessionPage {
     fn may_enter(&self, exam: &Exam) -> bool {
-        self.can_change_any || exam.teacher_id == Some(self.user_id)
+        self.can_change_any || (self.can_add_marks && exam.teacher_id == Some(self.user_id))
     }
     fn next_statuses(&self) -> Vec<(&'static str, &'static str)> {
         match self.es.status.as_str() {
@@ -204,6 +205,7 @@ async fn exam_session_page(
         can_manage: ctx.perms.has("change_exam_sessions"),
         can_set_up: ctx.perms.has("add_exams"),
         can_change_any: ctx.perms.has("change_marks"),
+        can_add_marks: ctx.perms.has("add_marks"),
         can_results: ctx.perms.has("view_results"),
         can_comment: ctx.perms.has("view_comments"),
         user_id: ctx.user.id,
@@ -649,14 +651,22 @@ async fn save_comments(
     let mut typed = Vec::new();
     for p in &current {
         let r = p.registration;
-        let ct = get(format!("ct_{r}")).filter(|_| can_class);
-        let ht = get(format!("ht_{r}")).filter(|_| is_head);
+        // Only what this user changed is sent: a save never re-signs or reverts the
+        // comments someone else wrote meanwhile.
+        let ct =
+            get(format!("ct_{r}")).filter(|c| can_class && c.trim() != p.class_teacher_comment);
+        let ht = get(format!("ht_{r}")).filter(|c| is_head && c.trim() != p.head_teacher_comment);
         let ratings: BTreeMap<String, Option<i16>> = traits
             .iter()
             .filter_map(|t| {
                 get(format!("r_{r}_{}", t.id))
                     .map(|v| (t.name.clone(), v.trim().parse::<i16>().ok()))
             })
+            .collect();
+        let changed_ratings: BTreeMap<String, Option<i16>> = ratings
+            .iter()
+            .filter(|(name, value)| p.ratings.get(*name).copied() != **value)
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
         let mut shown = p.clone();
         if let Some(c) = &ct {
@@ -674,7 +684,7 @@ async fn save_comments(
             registration: r,
             class_teacher_comment: ct,
             head_teacher_comment: ht,
-            ratings: can_class.then_some(ratings),
+            ratings: (can_class && !changed_ratings.is_empty()).then_some(changed_ratings),
         });
     }
     match comments::save_class_comments(&mut ctx, &es, class, &rows).await {
@@ -833,6 +843,7 @@ async fn save_assessment_settings(
         if !form_errors.is_empty() {
             return Err(AppError::fields(form_errors));
         }
+        config::lock(&mut ctx.tx).await?;
         config::save_components(&mut ctx.tx, &components).await?;
         config::save_grading_scale(&mut ctx.tx, &bands).await?;
         config::save_report_settings(&mut ctx.tx, &report_input, ctx.now).await?;
@@ -900,7 +911,7 @@ pub fn router() -> Router<AppState> {
         .route("/exams/{id}/marks", get(marks_page).layer(view("marks")))
         .route(
             "/exams/{id}/marks",
-            post(save_mark_row).layer(guard_exact(Action::Add, "marks")),
+            post(save_mark_row).layer(view("marks")),
         )
         .route(
             "/exams/sessions/{id}/classes/{class}/results",

@@ -242,7 +242,7 @@ pub async fn class_cards(
             "Weighted {}/{}/{}",
             settings.first_term_weight, settings.second_term_weight, settings.third_term_weight
         ),
-        _ => "Average of the three terms".to_owned(),
+        _ => "Average of the terms taken".to_owned(),
     };
 
     let mut cards = Vec::new();

@@ -349,9 +349,10 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
             if let Some(c) = cumulative_average {
                 cumulative_standing.push((p.registration, c));
             }
+            // Graded on the average as printed (2 places), so the two never disagree.
             let (grade, remark) = match average {
                 Some(a) => {
-                    let (g, r) = scale.grade(a);
+                    let (g, r) = scale.grade(round2(a));
                     (Some(g), Some(r))
                 }
                 None => (None, None),
@@ -368,7 +369,7 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
                 position: None,
                 grade,
                 remark,
-                cumulative_grade: cumulative_average.map(|c| scale.grade(c).0),
+                cumulative_grade: cumulative_average.map(|c| scale.grade(round2(c)).0),
                 cumulative_average: cumulative_average.map(round2),
                 cumulative_position: None,
             }

@@ -131,6 +131,21 @@ async fn patch_admission(
 
 pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
     let before = db::get(&mut ctx.tx, id).await?;
+    // Deleting is for records entered by mistake: a pupil with results is withdrawn instead,
+    // so their marks and report comments are never lost with the record.
+    let has_results: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM marks m JOIN registrations r ON r.id = m.registration_id WHERE r.student_id = $1)
+             OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id WHERE r.student_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    if has_results {
+        return Err(AppError::Conflict(
+            "This pupil has marks or report comments; set their status to withdrawn instead of deleting the record."
+                .into(),
+        ));
+    }
     sqlx::query("DELETE FROM students WHERE id = $1")
         .bind(id)
         .execute(&mut *ctx.tx)

@@ -929,3 +929,128 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
     assert_eq!(done["attempts"], 2);
     assert!(done["error"].is_null());
 }
+
+#[sqlx::test(migrations = false)]
+async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let h = host("alpha");
+    let maths = f.exams["Mathematics"];
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        maths,
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // The class's subject teachers can still be changed after exams were set up.
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let class = app
+        .call(
+            Method::GET,
+            &h,
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{}/",
+                f.session_id, f.class_id
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    let subjects: Vec<Value> = class["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!({"subject_id": s["subject_id"], "teacher_id": teacher}))
+        .collect();
+    let res = app
+        .call(
+            Method::PUT,
+            &h,
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{}/",
+                f.session_id, f.class_id
+            ),
+            Some(&f.token),
+            Some(json!({"class_id": class["class_id"], "subjects": subjects})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // Removing a subject that has an exam is refused with a reason, not a 500.
+    let res = app
+        .call(
+            Method::PUT,
+            &h,
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{}/",
+                f.session_id, f.class_id
+            ),
+            Some(&f.token),
+            Some(json!({"class_id": class["class_id"], "subjects": [subjects[0].clone()]})),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["subjects"].is_array());
+
+    // The same component twice in a row is a 422, not a database error.
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        maths,
+        json!([{"registration": f.pupils["Bola"], "scores": {"CA1": 10, "ca1": 12}}]),
+    )
+    .await;
+    assert_error_shape(&res, 422);
+
+    // A pupil with marks is withdrawn, not deleted (their marks would go with them).
+    let student: i64 = app
+        .call(
+            Method::GET,
+            &h,
+            &format!("/api/v1/school/exams/{maths}/marks/"),
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["registration"] == f.pupils["Ada"])
+        .unwrap()["student_id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .call(
+            Method::DELETE,
+            &h,
+            &format!("/api/v1/school/admissions/{student}/"),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert!(
+        assert_error_shape(&res, 409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn")
+    );
+
+    // An exam session with marks cannot be deleted.
+    let res = app
+        .call(
+            Method::DELETE,
+            &h,
+            &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_error_shape(&res, 409);
+}
