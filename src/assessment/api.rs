@@ -265,10 +265,13 @@ pub async fn registration_class(
     es: &ExamSession,
     registration: i64,
 ) -> AppResult<i64> {
-    sqlx::query_scalar(
-        "SELECT academic_class_id FROM registrations WHERE id = $1 AND session_id = $2 AND is_current",
-    )
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT r.academic_class_id FROM registrations r
+          WHERE r.id = $1 AND r.session_id = $3 AND {}",
+        super::results::IN_EXAM_SESSION
+    )))
     .bind(registration)
+    .bind(es.id)
     .bind(es.session_id)
     .fetch_optional(&mut *ctx.tx)
     .await?

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use super::{exams::ExamSession, marks::LIST_NAME};
+use super::{exams::ExamSession, marks::LIST_NAME, results::IN_EXAM_SESSION};
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors, Validator},
@@ -118,9 +118,10 @@ pub async fn class_comments(
                            WHERE rt.exam_session_id = $1 AND rt.registration_id = r.id), '{{}}'::json) AS ratings
            FROM registrations r JOIN students s ON s.id = r.student_id
            LEFT JOIN report_comments rc ON rc.exam_session_id = $1 AND rc.registration_id = r.id
-          WHERE r.academic_class_id = $2 AND r.is_current
+          WHERE r.academic_class_id = $3 AND {IN_EXAM_SESSION}
           ORDER BY lower(s.last_name), lower(s.first_name), s.id"
     )))
+    .bind(exam_session_id)
     .bind(exam_session_id)
     .bind(academic_class_id)
     .fetch_all(conn)
@@ -157,10 +158,11 @@ pub async fn save_class_comments(
             "Results of this exam session are published; unpublish them to change comments.".into(),
         ));
     }
-    let in_class: HashSet<i64> = sqlx::query_scalar(
-        "SELECT id FROM registrations WHERE academic_class_id = $1 AND is_current",
-    )
+    let in_class: HashSet<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT r.id FROM registrations r WHERE r.academic_class_id = $1 AND {IN_EXAM_SESSION}"
+    )))
     .bind(academic_class_id)
+    .bind(es.id)
     .fetch_all(&mut *ctx.tx)
     .await?
     .into_iter()

@@ -77,17 +77,22 @@ struct PupilRow {
     full_name: String,
 }
 
+/// The pupils of an exam: registered in its class now, or holding marks in it (they moved
+/// arm or left after sitting it).
 async fn pupils(
     conn: &mut PgConnection,
     academic_class_id: i64,
+    exam_id: i64,
 ) -> Result<Vec<PupilRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
            FROM registrations r JOIN students s ON s.id = r.student_id
-          WHERE r.academic_class_id = $1 AND r.is_current
+          WHERE r.academic_class_id = $1
+            AND (r.is_current OR EXISTS (SELECT 1 FROM marks m WHERE m.registration_id = r.id AND m.exam_id = $2))
           ORDER BY lower(s.last_name), lower(s.first_name), s.id"
     )))
     .bind(academic_class_id)
+    .bind(exam_id)
     .fetch_all(conn)
     .await
 }
@@ -115,7 +120,7 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
     let exam = exams::exam(&mut ctx.tx, exam_id).await?;
     let session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
     let scale = config::grading_scale(&mut ctx.tx).await?;
-    let pupils = pupils(&mut ctx.tx, exam.academic_class_id).await?;
+    let pupils = pupils(&mut ctx.tx, exam.academic_class_id, exam.id).await?;
     let mut by_cell: HashMap<(i64, i64), f64> = HashMap::new();
     for (component, registration, score) in scores(&mut ctx.tx, exam_id).await? {
         by_cell.insert((component, registration), score);
@@ -225,7 +230,7 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         return Err(AppError::field("rows", "At most 500 rows at a time."));
     }
 
-    let pupils = pupils(&mut ctx.tx, exam.academic_class_id).await?;
+    let pupils = pupils(&mut ctx.tx, exam.academic_class_id, exam.id).await?;
     let in_class: HashMap<i64, &PupilRow> = pupils.iter().map(|p| (p.registration, p)).collect();
     let components: HashMap<String, &exams::ExamComponent> = exam
         .components

@@ -10,7 +10,7 @@ use super::{
     card::*,
     config,
     exams::ExamSession,
-    results::{self, ClassResults},
+    results::{self, ClassResults, IN_EXAM_SESSION},
 };
 use crate::error::{AppError, AppResult};
 
@@ -91,14 +91,15 @@ pub async fn class_cards(
             .bind(es.term_id)
             .fetch_one(&mut *conn)
             .await?;
-    let details: Vec<PupilDetails> = sqlx::query_as(
+    let details: Vec<PupilDetails> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.id AS registration, s.id AS student_id,
                 s.first_name || CASE WHEN s.other_names <> '' THEN ' ' || s.other_names ELSE '' END || ' ' || s.last_name AS display_name,
                 s.sex, s.date_of_birth, s.has_photo
            FROM registrations r JOIN students s ON s.id = r.student_id
-          WHERE r.academic_class_id = $1 AND r.is_current AND ($2::bigint IS NULL OR r.id = $2)",
-    )
+          WHERE r.academic_class_id = $1 AND {IN_EXAM_SESSION} AND ($3::bigint IS NULL OR r.id = $3)"
+    )))
     .bind(academic_class_id)
+    .bind(es.id)
     .bind(only)
     .fetch_all(&mut *conn)
     .await?;

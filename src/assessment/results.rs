@@ -80,6 +80,13 @@ pub struct SubjectResult {
     pub cumulative: Option<f64>,
 }
 
+/// Whether registration `r` belongs to its class's results in exam session `$2`: registered
+/// there now, or holding marks of that session (a pupil who moved arm or left afterwards
+/// keeps their place in past results).
+pub const IN_EXAM_SESSION: &str =
+    "(r.is_current OR EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id
+                                   WHERE m.registration_id = r.id AND e.exam_session_id = $2))";
+
 /// A subject (exam) of the class.
 #[derive(Debug, Clone, FromRow)]
 pub struct ExamSubject {
@@ -136,10 +143,11 @@ pub async fn fetch(
     let pupils: Vec<Pupil> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
            FROM registrations r JOIN students s ON s.id = r.student_id
-          WHERE r.academic_class_id = $1 AND r.is_current
+          WHERE r.academic_class_id = $1 AND {IN_EXAM_SESSION}
           ORDER BY lower(s.last_name), lower(s.first_name), s.id"
     )))
     .bind(academic_class_id)
+    .bind(es.id)
     .fetch_all(&mut *conn)
     .await?;
     let totals: Vec<(i64, i64, f64)> = sqlx::query_as(
@@ -163,7 +171,7 @@ pub async fn fetch(
                JOIN registrations r ON r.id = m.registration_id
               WHERE es.session_id = $1 AND t.ordinal < $2
                 AND r.student_id IN (SELECT student_id FROM registrations
-                                      WHERE academic_class_id = $3 AND is_current)
+                                      WHERE academic_class_id = $3)
               GROUP BY t.ordinal, r.student_id, e.subject_id",
         )
         .bind(es.session_id)

@@ -1054,3 +1054,48 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
         .await;
     assert_error_shape(&res, 409);
 }
+
+/// A pupil who changes arm after the exams keeps their place in the old class's results.
+#[sqlx::test(migrations = false)]
+async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &CLASS).await;
+    enter_fixture_marks(&app, &f).await;
+    let (_, other_class) = class_id(&app, "alpha", &f.token, "JSS 1B").await;
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    sqlx::query(
+        "WITH old AS (UPDATE registrations SET is_current = FALSE, left_on = '2026-01-04' WHERE id = $1
+                      RETURNING student_id, session_id)
+         INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
+         SELECT student_id, session_id, $2, '2026-01-05', now() FROM old",
+    )
+    .bind(f.pupils["Chi"])
+    .bind(other_class)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = results(&app, &f).await;
+    assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
+    assert_eq!(r["out_of"], 5);
+    let res = app
+        .call(
+            Method::GET,
+            &host("alpha"),
+            &format!(
+                "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+                f.exam_session, f.pupils["Chi"]
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
