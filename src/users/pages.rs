@@ -210,6 +210,8 @@ struct DashboardPage {
     can_view_students: bool,
     can_add_students: bool,
     can_setup: bool,
+    /// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics", marked, pupils).
+    to_mark: Vec<(i64, String, i64, i64)>,
 }
 
 #[derive(sqlx::FromRow, Default)]
@@ -243,7 +245,28 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
     .await?;
     let session = crate::academics::current_session(&mut ctx.tx).await?;
     let term = crate::academics::current_term(&mut ctx.tx).await?;
+    let to_mark: Vec<(i64, String, i64, i64)> = if ctx.perms.has("add_marks") {
+        sqlx::query_as(
+            "SELECT e.id, c.name || ' · ' || s.name,
+                    (SELECT count(DISTINCT m.registration_id) FROM marks m WHERE m.exam_id = e.id),
+                    (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current)
+               FROM exams e
+               JOIN exam_sessions es ON es.id = e.exam_session_id AND es.status = 'open'
+               JOIN academic_class_subjects acs ON acs.academic_class_id = e.academic_class_id AND acs.subject_id = e.subject_id
+               JOIN academic_classes ac ON ac.id = e.academic_class_id
+               JOIN classes c ON c.id = ac.class_id
+               JOIN subjects s ON s.id = e.subject_id
+              WHERE acs.teacher_id = $1
+              ORDER BY lower(c.name), lower(s.name)",
+        )
+        .bind(ctx.user.id)
+        .fetch_all(&mut *ctx.tx)
+        .await?
+    } else {
+        Vec::new()
+    };
     Ok(DashboardPage {
+        to_mark,
         layout: ctx.layout("Dashboard", "dashboard", &csrf),
         user_name: ctx.user.full_name.clone(),
         role_names,

@@ -1099,3 +1099,140 @@ async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = false)]
+async fn assessment_pages_follow_permissions(pool: PgPool) {
+    use crate::pages::{Browser, csrf_of};
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &CLASS).await;
+    enter_fixture_marks(&app, &f).await;
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
+    let h = host("alpha");
+
+    let mut a = Browser::new(&app, &h);
+    a.login("admin@alpha.test").await;
+    for path in [
+        "/exams".to_owned(),
+        format!("/exams/sessions/{}", f.exam_session),
+        format!("/exams/{}/marks", f.exams["Mathematics"]),
+        format!(
+            "/exams/sessions/{}/classes/{}/results",
+            f.exam_session, f.class_id
+        ),
+        format!(
+            "/exams/sessions/{}/classes/{}/comments",
+            f.exam_session, f.class_id
+        ),
+        format!(
+            "/exams/sessions/{}/report-cards/{}",
+            f.exam_session, f.pupils["Ada"]
+        ),
+        "/settings/assessment".to_owned(),
+    ] {
+        let res = a.get(&path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+    }
+    let pdf = a
+        .get(&format!(
+            "/exams/sessions/{}/report-cards/{}/pdf",
+            f.exam_session, f.pupils["Ada"]
+        ))
+        .await;
+    assert!(pdf.body.starts_with(b"%PDF"));
+
+    // The settings form re-renders with the problem and what was typed.
+    let page = a.get("/settings/assessment").await;
+    let token = csrf_of(&page.text());
+    let res = a
+        .post(
+            "/settings/assessment",
+            &[
+                ("csrf_token", &token),
+                ("components", "CA 30\nExam 60"),
+                ("bands", "A 70 Excellent\nF 0 Fail"),
+                ("rank_by", "average"),
+                ("cumulative_method", "average"),
+                ("first_term_weight", "20"),
+                ("second_term_weight", "30"),
+                ("third_term_weight", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("must add up to 100"), "{html}");
+    assert!(html.contains("CA 30"));
+
+    // A teacher: their subject's grid is editable, another subject's is read-only, and
+    // neither exam-session status nor settings are theirs to change.
+    let mut t = Browser::new(&app, &h);
+    t.login("teacher@alpha.test").await;
+    let dashboard = t.get("/").await.text();
+    assert!(dashboard.contains("Marks to enter") && dashboard.contains("JSS 1A · Mathematics"));
+    let mine = t
+        .get(&format!("/exams/{}/marks", f.exams["Mathematics"]))
+        .await
+        .text();
+    assert!(mine.contains("data-mark-grid"));
+    let other = t
+        .get(&format!("/exams/{}/marks", f.exams["English Language"]))
+        .await
+        .text();
+    assert!(!other.contains("data-mark-grid"));
+    assert!(other.contains("entered by its subject teacher"));
+    let token = csrf_of(&mine);
+    let res = t
+        .post(
+            &format!("/exams/{}/marks", f.exams["English Language"]),
+            &[
+                ("csrf_token", &token),
+                ("registration", &f.pupils["Ada"].to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = t
+        .post(
+            &format!("/exams/sessions/{}/status", f.exam_session),
+            &[("csrf_token", &token), ("status", "published")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        t.get("/settings/assessment").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A row saved through the page: plain-text answers the grid shows.
+    let res = t
+        .post(
+            &format!("/exams/{}/marks", f.exams["Mathematics"]),
+            &[
+                ("csrf_token", &token),
+                ("registration", &f.pupils["Efe"].to_string()),
+                (
+                    &format!("score_{}", first_component(&app, &f, "Mathematics").await),
+                    "25",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("from 0 to 20"), "{}", res.text());
+}
+
+async fn first_component(app: &TestApp, f: &Fixture, subject: &str) -> i64 {
+    app.call(
+        Method::GET,
+        &host("alpha"),
+        &format!("/api/v1/school/exams/{}/", f.exams[subject]),
+        Some(&f.token),
+        None,
+    )
+    .await
+    .json()["components"][0]["id"]
+        .as_i64()
+        .unwrap()
+}

@@ -9,14 +9,14 @@ use sqlx::PgPool;
 use crate::helpers::{PASSWORD, Response, TestApp, host};
 
 /// A tiny cookie-keeping client for one host.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     host: String,
     cookie: Option<String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp, host: &str) -> Self {
+    pub(crate) fn new(app: &'a TestApp, host: &str) -> Self {
         Self {
             app,
             host: host.to_owned(),
@@ -87,15 +87,15 @@ impl<'a> Browser<'a> {
         self.app.send(req).await
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         self.send(Method::GET, path, None, &[]).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         self.send(Method::POST, path, Some(form), &[]).await
     }
 
-    async fn login(&mut self, email: &str) -> Response {
+    pub(crate) async fn login(&mut self, email: &str) -> Response {
         let page = self.get("/login").await;
         let token = csrf_of(&page.text());
         self.post(
@@ -111,7 +111,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("csrf field") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
