@@ -14,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     comments::{
         self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait,
+        RatingTraitInput,
     },
     config::{self, Component, GradeBand, GradingScale, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamInput, ExamSession, ExamSessionInput},
@@ -372,6 +373,42 @@ async fn add_bank(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
+/// Replaces the comment bank (the texts offered when writing comments).
+#[utoipa::path(put, path = "/api/v1/school/comment-bank/", tag = "school-assessment", security(("bearer" = [])),
+    request_body = Vec<BankCommentInput>,
+    responses((status = 200, description = "Saved", body = Vec<BankComment>), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put_bank(
+    mut ctx: SchoolCtx,
+    ApiJson(list): ApiJson<Vec<BankCommentInput>>,
+) -> AppResult<Json<Vec<BankComment>>> {
+    let saved = comments::save_bank(&mut ctx.tx, &list, ctx.now).await?;
+    ctx.audit("update", "comment_bank", 1, json!({"entries": saved.len()}))
+        .await?;
+    ctx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Replaces the rated traits, in order. A trait with ratings cannot be dropped.
+#[utoipa::path(put, path = "/api/v1/school/rating-traits/", tag = "school-assessment", security(("bearer" = [])),
+    request_body = Vec<RatingTraitInput>,
+    responses((status = 200, description = "Saved", body = Vec<RatingTrait>), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put_traits(
+    mut ctx: SchoolCtx,
+    ApiJson(list): ApiJson<Vec<RatingTraitInput>>,
+) -> AppResult<Json<Vec<RatingTrait>>> {
+    let before = comments::traits(&mut ctx.tx).await?;
+    let saved = comments::save_traits(&mut ctx.tx, &list).await?;
+    ctx.audit(
+        "update",
+        "rating_traits",
+        1,
+        audit::diff(&to_value(&before), &to_value(&saved)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(saved))
+}
+
 #[utoipa::path(get, path = "/api/v1/school/rating-traits/", tag = "school-assessment", security(("bearer" = [])),
     responses((status = 200, description = "Affective and psychomotor traits", body = Vec<RatingTrait>)))]
 async fn list_traits(mut ctx: SchoolCtx) -> AppResult<Json<Vec<RatingTrait>>> {
@@ -485,5 +522,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(get_assessment_settings, patch_assessment_settings))
                 .layer(guard("settings")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(put_bank))
+                .routes(routes!(put_traits))
+                .layer(guard_exact(Action::Change, "settings")),
         )
 }

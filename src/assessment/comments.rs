@@ -104,6 +104,118 @@ pub async fn traits(conn: &mut PgConnection) -> Result<Vec<RatingTrait>, sqlx::E
         .await
 }
 
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingTraitInput {
+    /// `affective` or `psychomotor`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// Replaces the list of rated traits, in the order given. Traits kept keep their ratings;
+/// a trait that already has ratings cannot be dropped (its ratings would go with it).
+pub async fn save_traits(
+    conn: &mut PgConnection,
+    list: &[RatingTraitInput],
+) -> AppResult<Vec<RatingTrait>> {
+    let mut v = Validator::new();
+    let mut seen = HashSet::new();
+    if list.len() > 30 {
+        v.add("traits", "At most 30 traits.");
+    }
+    for (i, t) in list.iter().enumerate() {
+        if !matches!(t.kind.as_str(), "affective" | "psychomotor") {
+            v.add(
+                &format!("traits[{i}].kind"),
+                "Choose affective or psychomotor.",
+            );
+        }
+        v.text(&format!("traits[{i}].name"), &t.name, 1, 40);
+        if !seen.insert(t.name.trim().to_lowercase()) {
+            v.add(
+                &format!("traits[{i}].name"),
+                "Each trait must be different.",
+            );
+        }
+    }
+    v.finish()?;
+    let names: Vec<&str> = list.iter().map(|t| t.name.trim()).collect();
+    let kinds: Vec<&str> = list.iter().map(|t| t.kind.as_str()).collect();
+    let rated: Vec<String> = sqlx::query_scalar(
+        "SELECT t.name FROM rating_traits t
+          WHERE lower(t.name) <> ALL(SELECT lower(x) FROM unnest($1::text[]) x)
+            AND EXISTS (SELECT 1 FROM ratings r WHERE r.trait_id = t.id)",
+    )
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !rated.is_empty() {
+        return Err(AppError::field(
+            "traits",
+            format!(
+                "{} already {} ratings; keep {}.",
+                rated.join(", "),
+                if rated.len() == 1 { "has" } else { "have" },
+                if rated.len() == 1 { "it" } else { "them" }
+            ),
+        ));
+    }
+    sqlx::query(
+        "DELETE FROM rating_traits WHERE lower(name) <> ALL(SELECT lower(x) FROM unnest($1::text[]) x)",
+    )
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO rating_traits (kind, name, ordinal)
+         SELECT k, n, o FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(n, k, o)
+         ON CONFLICT (lower(name)) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, ordinal = EXCLUDED.ordinal",
+    )
+    .bind(&names)
+    .bind(&kinds)
+    .execute(&mut *conn)
+    .await?;
+    Ok(traits(conn).await?)
+}
+
+/// Replaces the comment bank with these texts (nothing refers to bank entries).
+pub async fn save_bank(
+    conn: &mut PgConnection,
+    list: &[BankCommentInput],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<BankComment>> {
+    let mut v = Validator::new();
+    for (i, c) in list.iter().enumerate() {
+        if !matches!(
+            c.kind.as_str(),
+            "class_teacher" | "head_teacher" | "subject"
+        ) {
+            v.add(
+                &format!("bank[{i}].kind"),
+                "Choose class_teacher, head_teacher or subject.",
+            );
+        }
+        v.text(&format!("bank[{i}].text"), &c.text, 2, 300);
+    }
+    v.finish()?;
+    sqlx::query("DELETE FROM comment_bank")
+        .execute(&mut *conn)
+        .await?;
+    let kinds: Vec<&str> = list.iter().map(|c| c.kind.as_str()).collect();
+    let texts: Vec<&str> = list.iter().map(|c| c.text.trim()).collect();
+    sqlx::query(
+        "INSERT INTO comment_bank (kind, text, created_at)
+         SELECT k, t, $3 FROM unnest($1::text[], $2::text[]) AS x(k, t)
+         ON CONFLICT (kind, lower(text)) DO NOTHING",
+    )
+    .bind(&kinds)
+    .bind(&texts)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(bank(conn).await?)
+}
+
 pub async fn class_comments(
     conn: &mut PgConnection,
     exam_session_id: i64,

@@ -19,7 +19,10 @@ use super::{
     api::{ensure_class_in_session, pdf_response, registration_class},
     batch::{self, BatchPanel},
     card::{ReportCard, format_score, ordinal},
-    comments::{self, BankComment, PupilComments, PupilCommentsInput, RatingTrait},
+    comments::{
+        self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait,
+        RatingTraitInput,
+    },
     config::{self, Component, GradeBand, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet},
@@ -730,6 +733,73 @@ struct AssessmentSettingsPage {
     errors: FormErrors,
     can_change: bool,
     has_logo: bool,
+    lists: Lists,
+}
+
+/// The rated traits and the comment bank as the form's text areas, one entry per line.
+#[derive(Deserialize, Default)]
+struct Lists {
+    #[serde(default)]
+    affective: String,
+    #[serde(default)]
+    psychomotor: String,
+    #[serde(default)]
+    bank_class_teacher: String,
+    #[serde(default)]
+    bank_head_teacher: String,
+    #[serde(default)]
+    bank_subject: String,
+}
+
+impl Lists {
+    async fn load(ctx: &mut SchoolCtx) -> AppResult<Self> {
+        let traits = comments::traits(&mut ctx.tx).await?;
+        let bank = comments::bank(&mut ctx.tx).await?;
+        let traits_of = |kind: &str| {
+            traits
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let bank_of = |kind: &str| {
+            bank.iter()
+                .filter(|b| b.kind == kind)
+                .map(|b| b.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Ok(Self {
+            affective: traits_of("affective"),
+            psychomotor: traits_of("psychomotor"),
+            bank_class_teacher: bank_of("class_teacher"),
+            bank_head_teacher: bank_of("head_teacher"),
+            bank_subject: bank_of("subject"),
+        })
+    }
+
+    fn lines<'a>(text: &'a str, kind: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(move |l| (kind.to_owned(), l.to_owned()))
+    }
+
+    fn traits(&self) -> Vec<RatingTraitInput> {
+        Self::lines(&self.affective, "affective")
+            .chain(Self::lines(&self.psychomotor, "psychomotor"))
+            .map(|(kind, name)| RatingTraitInput { kind, name })
+            .collect()
+    }
+
+    fn bank(&self) -> Vec<BankCommentInput> {
+        Self::lines(&self.bank_class_teacher, "class_teacher")
+            .chain(Self::lines(&self.bank_head_teacher, "head_teacher"))
+            .chain(Self::lines(&self.bank_subject, "subject"))
+            .map(|(kind, text)| BankCommentInput { kind, text })
+            .collect()
+    }
 }
 
 impl AssessmentSettingsPage {
@@ -752,6 +822,7 @@ async fn assessment_settings_page(
         has_logo: sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM school_logo)")
             .fetch_one(&mut *ctx.tx)
             .await?,
+        lists: Lists::load(&mut ctx).await?,
     }
     .into_response())
 }
@@ -772,6 +843,8 @@ struct AssessmentForm {
     first_term_weight: String,
     second_term_weight: String,
     third_term_weight: String,
+    #[serde(flatten)]
+    lists: Lists,
 }
 
 fn parse_components(text: &str) -> Result<Vec<Component>, String> {
@@ -847,6 +920,8 @@ async fn save_assessment_settings(
         config::save_components(&mut ctx.tx, &components).await?;
         config::save_grading_scale(&mut ctx.tx, &bands).await?;
         config::save_report_settings(&mut ctx.tx, &report_input, ctx.now).await?;
+        comments::save_traits(&mut ctx.tx, &f.lists.traits()).await?;
+        comments::save_bank(&mut ctx.tx, &f.lists.bank(), ctx.now).await?;
         ctx.audit(
             "update",
             "assessment_settings",
@@ -877,6 +952,7 @@ async fn save_assessment_settings(
                     errors,
                     can_change: true,
                     has_logo: false,
+                    lists: f.lists,
                 }
                 .into_response(),
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -1236,3 +1236,88 @@ async fn first_component(app: &TestApp, f: &Fixture, subject: &str) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+#[sqlx::test(migrations = false)]
+async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada"]).await;
+    let h = host("alpha");
+    let put = |path: &'static str, body: Value| {
+        let app = &app;
+        let h = h.clone();
+        let token = f.token.clone();
+        async move {
+            app.call(Method::PUT, &h, path, Some(&token), Some(body))
+                .await
+        }
+    };
+    // Ada is rated for Punctuality; Punctuality cannot be dropped, others can.
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &format!(
+                "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
+                f.exam_session, f.class_id
+            ),
+            Some(&f.token),
+            Some(
+                json!([{"registration": f.pupils["Ada"], "ratings": {"Punctuality": 4},
+                         "class_teacher_comment": "Steady work."}]),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let bad = put(
+        "/api/v1/school/rating-traits/",
+        json!([{"kind": "affective", "name": "Kindness"}]),
+    )
+    .await;
+    assert!(
+        assert_error_shape(&bad, 422)["errors"]["traits"][0]
+            .as_str()
+            .unwrap()
+            .contains("Punctuality")
+    );
+    let ok = put(
+        "/api/v1/school/rating-traits/",
+        json!([{"kind": "affective", "name": "Punctuality"}, {"kind": "affective", "name": "Kindness"},
+               {"kind": "psychomotor", "name": "Football"}]),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(ok.json().as_array().unwrap().len(), 3);
+    let ok = put(
+        "/api/v1/school/comment-bank/",
+        json!([{"kind": "class_teacher", "text": "A joy to teach."}]),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    let bank = app
+        .call(
+            Method::GET,
+            &h,
+            "/api/v1/school/comment-bank/",
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(bank.as_array().unwrap().len(), 1);
+    // The rating survived and the report card shows the new traits.
+    let comments = app
+        .call(
+            Method::GET,
+            &h,
+            &format!(
+                "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
+                f.exam_session, f.class_id
+            ),
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(comments[0]["ratings"]["Punctuality"], 4);
+    assert_eq!(comments[0]["class_teacher_comment"], "Steady work.");
+}
