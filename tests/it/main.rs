@@ -8,6 +8,7 @@ mod browser;
 mod errors;
 mod helpers;
 mod pages;
+mod pdf;
 mod permissions;
 mod records;
 mod schools;
