@@ -60,6 +60,10 @@ CREATE TABLE exam_sessions (
     name         TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'open', 'closed', 'published')),
     published_at TIMESTAMPTZ,
+    -- While published: the grading scale and report settings the cards were published with,
+    -- so a later change of the school's settings never rewrites what parents have seen.
+    grading_snapshot JSONB,
+    report_snapshot  JSONB,
     created_at   TIMESTAMPTZ NOT NULL,
     updated_at   TIMESTAMPTZ NOT NULL,
     CONSTRAINT exam_sessions_term_key UNIQUE (term_id)

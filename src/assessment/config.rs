@@ -89,6 +89,31 @@ impl GradingScale {
     }
 }
 
+/// The grading scale and report settings of an exam session's results: frozen at
+/// publishing, the school's current ones otherwise.
+pub async fn for_exam_session(
+    conn: &mut PgConnection,
+    exam_session_id: i64,
+) -> Result<(GradingScale, ReportSettings), sqlx::Error> {
+    let (grading, report): (
+        Option<sqlx::types::Json<Vec<GradeBand>>>,
+        Option<sqlx::types::Json<ReportSettings>>,
+    ) = sqlx::query_as("SELECT grading_snapshot, report_snapshot FROM exam_sessions WHERE id = $1")
+        .bind(exam_session_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or((None, None));
+    let scale = match grading {
+        Some(bands) => GradingScale { bands: bands.0 },
+        None => grading_scale(conn).await?,
+    };
+    let settings = match report {
+        Some(r) => r.0,
+        None => report_settings(conn).await?,
+    };
+    Ok((scale, settings))
+}
+
 pub fn is_half_step(value: f64) -> bool {
     value.is_finite() && (value * 2.0).fract() == 0.0
 }

@@ -13,6 +13,12 @@ use crate::{
 
 pub const STATUSES: [&str; 4] = ["draft", "open", "closed", "published"];
 
+/// The school's grading scale and report settings now, as stored in a published session.
+const GRADING_NOW: &str =
+    "(SELECT jsonb_agg(jsonb_build_object('grade', grade, 'min_score', min_score::float8,
+                                   'remark', remark) ORDER BY min_score DESC) FROM grade_bands)";
+const REPORT_NOW: &str = "(SELECT to_jsonb(r) - 'id' - 'updated_at' FROM report_settings r)";
+
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct ExamSession {
     pub id: i64,
@@ -111,10 +117,13 @@ pub async fn save_exam_session(
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{} Examination", term.name));
             let status = input.status.as_deref().unwrap_or("draft");
-            sqlx::query_scalar(
-                "INSERT INTO exam_sessions (session_id, term_id, name, status, published_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'published' THEN $5 END, $5, $5) RETURNING id",
-            )
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO exam_sessions (session_id, term_id, name, status, published_at,
+                        grading_snapshot, report_snapshot, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'published' THEN $5 END,
+                         CASE WHEN $4 = 'published' THEN {GRADING_NOW} END,
+                         CASE WHEN $4 = 'published' THEN {REPORT_NOW} END, $5, $5) RETURNING id"
+            )))
             .bind(term.session_id)
             .bind(term.id)
             .bind(&name)
@@ -136,12 +145,18 @@ pub async fn save_exam_session(
                 v.add("term_id", "The term of an exam session cannot change.");
             }
             v.finish()?;
-            sqlx::query(
+            // Publishing freezes the grading scale and report settings of the cards;
+            // unpublishing lets them follow the school's settings again.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE exam_sessions SET name = COALESCE($2, name), status = COALESCE($3, status),
                         published_at = CASE WHEN COALESCE($3, status) = 'published' THEN COALESCE(published_at, $4) END,
+                        grading_snapshot = CASE WHEN COALESCE($3, status) = 'published'
+                                                THEN COALESCE(grading_snapshot, {GRADING_NOW}) END,
+                        report_snapshot = CASE WHEN COALESCE($3, status) = 'published'
+                                               THEN COALESCE(report_snapshot, {REPORT_NOW}) END,
                         updated_at = $4
-                  WHERE id = $1",
-            )
+                  WHERE id = $1"
+            )))
             .bind(id)
             .bind(input.name.as_deref().map(str::trim))
             .bind(input.status.as_deref())

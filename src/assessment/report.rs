@@ -59,8 +59,7 @@ pub async fn class_cards(
     only: Option<i64>,
     with_images: bool,
 ) -> AppResult<(ClassResults, Vec<ReportCard>)> {
-    let scale = config::grading_scale(conn).await?;
-    let settings = config::report_settings(conn).await?;
+    let (scale, settings) = config::for_exam_session(conn, es.id).await?;
     let data = results::fetch(
         conn,
         es,

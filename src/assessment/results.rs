@@ -200,8 +200,7 @@ pub async fn class_results(
     es: &ExamSession,
     academic_class_id: i64,
 ) -> Result<ClassResults, sqlx::Error> {
-    let scale = config::grading_scale(conn).await?;
-    let settings = config::report_settings(conn).await?;
+    let (scale, settings) = config::for_exam_session(conn, es.id).await?;
     let data = fetch(
         conn,
         es,

@@ -1321,3 +1321,52 @@ async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
     assert_eq!(comments[0]["ratings"]["Punctuality"], 4);
     assert_eq!(comments[0]["class_teacher_comment"], "Steady work.");
 }
+
+/// Published results keep the grading scale they were published with.
+#[sqlx::test(migrations = false)]
+async fn published_results_are_frozen(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &CLASS).await;
+    enter_fixture_marks(&app, &f).await;
+    let h = host("alpha");
+    let patch_session = |status: &'static str| {
+        let app = &app;
+        let h = h.clone();
+        let token = f.token.clone();
+        let path = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
+        async move {
+            app.call(
+                Method::PATCH,
+                &h,
+                &path,
+                Some(&token),
+                Some(json!({"status": status})),
+            )
+            .await
+        }
+    };
+    assert_eq!(patch_session("published").await.status, StatusCode::OK);
+    let res = app
+        .call(
+            Method::PATCH,
+            &h,
+            "/api/v1/school/settings/assessment/",
+            Some(&f.token),
+            Some(
+                json!({"grading": [{"grade": "P", "min_score": 50, "remark": "Pass"},
+                                    {"grade": "F", "min_score": 0, "remark": "Fail"}],
+                        "report": {"rank_by": "total"}}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&app, &f).await;
+    assert_eq!(subject_of(&r, &f, "Ada", "Basic Science")["grade"], "B2");
+    assert_eq!(r["rank_by"], "average");
+    assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
+    // Unpublished again: the school's current settings apply.
+    assert_eq!(patch_session("closed").await.status, StatusCode::OK);
+    let r = results(&app, &f).await;
+    assert_eq!(subject_of(&r, &f, "Ada", "Basic Science")["grade"], "P");
+    assert_eq!(r["rank_by"], "total");
+}
