@@ -288,12 +288,18 @@ pub async fn save_class_comments(
     let mut errors = FieldErrors::new();
     let mut add = |f: String, m: String| errors.entry(f).or_default().push(m);
     let mut forbidden = None;
+    let mut seen_pupils = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let label = format!("Row {}", i + 1);
         if !in_class.contains(&row.registration) {
             add(
                 format!("rows[{i}].registration"),
                 format!("{label}: this pupil is not registered in this class."),
+            );
+        } else if !seen_pupils.insert(row.registration) {
+            add(
+                format!("rows[{i}].registration"),
+                format!("{label}: this pupil appears twice."),
             );
         }
         if row.head_teacher_comment.is_some() && !is_head {
@@ -353,53 +359,79 @@ pub async fn save_class_comments(
             errors,
         });
     }
+    // Two statements for the whole class: comments, then ratings.
+    let with_comments: Vec<&PupilCommentsInput> = rows
+        .iter()
+        .filter(|r| r.class_teacher_comment.is_some() || r.head_teacher_comment.is_some())
+        .collect();
+    if !with_comments.is_empty() {
+        let regs: Vec<i64> = with_comments.iter().map(|r| r.registration).collect();
+        let class_teacher: Vec<Option<&str>> = with_comments
+            .iter()
+            .map(|r| r.class_teacher_comment.as_deref().map(str::trim))
+            .collect();
+        let head: Vec<Option<&str>> = with_comments
+            .iter()
+            .map(|r| r.head_teacher_comment.as_deref().map(str::trim))
+            .collect();
+        // A comment given carries its writer (`*_by`); one left out carries none, and the
+        // stored one stays. The writer changes only when the text does.
+        sqlx::query(
+            "INSERT INTO report_comments (exam_session_id, registration_id, class_teacher_comment,
+                    class_teacher_by, head_teacher_comment, head_teacher_by, updated_at)
+             SELECT $1, x.r, COALESCE(x.ct, ''), CASE WHEN x.ct IS NOT NULL THEN $5::bigint END,
+                    COALESCE(x.ht, ''), CASE WHEN x.ht IS NOT NULL THEN $5::bigint END, $6
+               FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS x(r, ct, ht)
+             ON CONFLICT (exam_session_id, registration_id) DO UPDATE SET
+                class_teacher_comment = CASE WHEN EXCLUDED.class_teacher_by IS NULL
+                                             THEN report_comments.class_teacher_comment
+                                             ELSE EXCLUDED.class_teacher_comment END,
+                class_teacher_by = CASE WHEN EXCLUDED.class_teacher_by IS NOT NULL
+                                         AND EXCLUDED.class_teacher_comment IS DISTINCT FROM report_comments.class_teacher_comment
+                                        THEN EXCLUDED.class_teacher_by ELSE report_comments.class_teacher_by END,
+                head_teacher_comment = CASE WHEN EXCLUDED.head_teacher_by IS NULL
+                                            THEN report_comments.head_teacher_comment
+                                            ELSE EXCLUDED.head_teacher_comment END,
+                head_teacher_by = CASE WHEN EXCLUDED.head_teacher_by IS NOT NULL
+                                        AND EXCLUDED.head_teacher_comment IS DISTINCT FROM report_comments.head_teacher_comment
+                                       THEN EXCLUDED.head_teacher_by ELSE report_comments.head_teacher_by END,
+                updated_at = EXCLUDED.updated_at",
+        )
+        .bind(es.id)
+        .bind(&regs)
+        .bind(&class_teacher)
+        .bind(&head)
+        .bind(ctx.user.id)
+        .bind(ctx.now)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    let mut rated: (Vec<i64>, Vec<i64>, Vec<Option<i16>>) = Default::default();
     for row in rows {
-        if row.class_teacher_comment.is_some() || row.head_teacher_comment.is_some() {
-            sqlx::query(
-                "INSERT INTO report_comments (exam_session_id, registration_id, class_teacher_comment,
-                        class_teacher_by, head_teacher_comment, head_teacher_by, updated_at)
-                 VALUES ($1, $2, COALESCE($3, ''), CASE WHEN $3 IS NOT NULL THEN $5 END,
-                         COALESCE($4, ''), CASE WHEN $4 IS NOT NULL THEN $5 END, $6)
-                 ON CONFLICT (exam_session_id, registration_id) DO UPDATE SET
-                    class_teacher_comment = COALESCE($3, report_comments.class_teacher_comment),
-                    -- Signed by whoever last changed the text, not by whoever saved the form.
-                    class_teacher_by = CASE WHEN $3 IS DISTINCT FROM report_comments.class_teacher_comment AND $3 IS NOT NULL
-                                            THEN $5 ELSE report_comments.class_teacher_by END,
-                    head_teacher_comment = COALESCE($4, report_comments.head_teacher_comment),
-                    head_teacher_by = CASE WHEN $4 IS DISTINCT FROM report_comments.head_teacher_comment AND $4 IS NOT NULL
-                                           THEN $5 ELSE report_comments.head_teacher_by END,
-                    updated_at = $6",
-            )
-            .bind(es.id)
-            .bind(row.registration)
-            .bind(row.class_teacher_comment.as_deref().map(str::trim))
-            .bind(row.head_teacher_comment.as_deref().map(str::trim))
-            .bind(ctx.user.id)
-            .bind(ctx.now)
-            .execute(&mut *ctx.tx)
-            .await?;
+        for (name, value) in row.ratings.iter().flatten() {
+            if let Some(id) = traits.get(&name.trim().to_lowercase()) {
+                rated.0.push(row.registration);
+                rated.1.push(*id);
+                rated.2.push(*value);
+            }
         }
-        if let Some(ratings) = &row.ratings {
-            let (ids, values): (Vec<i64>, Vec<Option<i16>>) = ratings
-                .iter()
-                .filter_map(|(n, v)| traits.get(&n.trim().to_lowercase()).map(|id| (*id, *v)))
-                .unzip();
-            sqlx::query(
-                "WITH given AS (SELECT * FROM UNNEST($3::bigint[], $4::smallint[]) AS g(trait_id, value)),
-                      cleared AS (DELETE FROM ratings r USING given g
-                                   WHERE g.value IS NULL AND r.exam_session_id = $1
-                                     AND r.registration_id = $2 AND r.trait_id = g.trait_id)
-                 INSERT INTO ratings (exam_session_id, registration_id, trait_id, value)
-                 SELECT $1, $2, trait_id, value FROM given WHERE value IS NOT NULL
-                 ON CONFLICT (exam_session_id, registration_id, trait_id) DO UPDATE SET value = EXCLUDED.value",
-            )
-            .bind(es.id)
-            .bind(row.registration)
-            .bind(&ids)
-            .bind(&values)
-            .execute(&mut *ctx.tx)
-            .await?;
-        }
+    }
+    if !rated.0.is_empty() {
+        sqlx::query(
+            "WITH given AS (SELECT * FROM UNNEST($2::bigint[], $3::bigint[], $4::smallint[]) AS g(registration_id, trait_id, value)),
+                  cleared AS (DELETE FROM ratings r USING given g
+                               WHERE g.value IS NULL AND r.exam_session_id = $1
+                                 AND r.registration_id = g.registration_id AND r.trait_id = g.trait_id)
+             INSERT INTO ratings (exam_session_id, registration_id, trait_id, value)
+             SELECT $1, registration_id, trait_id, value FROM given WHERE value IS NOT NULL
+             ON CONFLICT (exam_session_id, registration_id, trait_id) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(es.id)
+        .bind(&rated.0)
+        .bind(&rated.1)
+        .bind(&rated.2)
+        .execute(&mut *ctx.tx)
+        .await?;
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.registration).collect();
     ctx.audit(

@@ -383,28 +383,27 @@ pub async fn create_all_exams(
     academic_class_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
-    let components = config::components(conn).await?;
-    let pairs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT acs.academic_class_id, acs.subject_id
-           FROM academic_class_subjects acs JOIN academic_classes ac ON ac.id = acs.academic_class_id
-          WHERE ac.session_id = $1 AND ($2::bigint IS NULL OR ac.id = $2)
-            AND NOT EXISTS (SELECT 1 FROM exams e WHERE e.exam_session_id = $3
-                              AND e.academic_class_id = acs.academic_class_id AND e.subject_id = acs.subject_id)",
+    // Two statements whatever the school's size: the exams, then their components.
+    let created: i64 = sqlx::query_scalar(
+        "WITH new AS (
+             INSERT INTO exams (exam_session_id, academic_class_id, subject_id, created_at, updated_at)
+             SELECT $3, acs.academic_class_id, acs.subject_id, $4, $4
+               FROM academic_class_subjects acs JOIN academic_classes ac ON ac.id = acs.academic_class_id
+              WHERE ac.session_id = $1 AND ($2::bigint IS NULL OR ac.id = $2)
+             ON CONFLICT ON CONSTRAINT exams_session_class_subject_key DO NOTHING
+             RETURNING id),
+         components AS (
+             INSERT INTO exam_components (exam_id, name, max_score, ordinal)
+             SELECT new.id, c.name, c.max_score, c.ordinal FROM new CROSS JOIN assessment_components c
+             RETURNING exam_id)
+         SELECT count(*) FROM new",
     )
     .bind(es.session_id)
     .bind(academic_class_id)
     .bind(es.id)
-    .fetch_all(&mut *conn)
+    .bind(now)
+    .fetch_one(&mut *conn)
     .await?;
-    let mut created = 0;
-    for (class_id, subject_id) in pairs {
-        if insert_exam(conn, es.id, class_id, subject_id, &components, now)
-            .await?
-            .is_some()
-        {
-            created += 1;
-        }
-    }
     Ok(created)
 }
 

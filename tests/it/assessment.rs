@@ -1370,3 +1370,113 @@ async fn published_results_are_frozen(pool: PgPool) {
     assert_eq!(subject_of(&r, &f, "Ada", "Basic Science")["grade"], "P");
     assert_eq!(r["rank_by"], "total");
 }
+
+/// Comments keep their writer: the head saving the class's page does not sign the class
+/// teacher's comments; bad rows save nothing.
+#[sqlx::test(migrations = false)]
+async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let h = host("alpha");
+    app.create_staff("alpha", "head@alpha.test", "Head").await;
+    let head = app.school_token("alpha", "head@alpha.test").await;
+    let path = format!(
+        "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
+        f.exam_session, f.class_id
+    );
+    let (ada, bola) = (f.pupils["Ada"], f.pupils["Bola"]);
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&f.token),
+            Some(
+                json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
+                         "ratings": {"Neatness": 5, "Punctuality": 4}},
+                        {"registration": bola, "class_teacher_comment": "Talkative."}]),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // The head re-sends Ada's comment unchanged with a head comment: the writer stays.
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&head),
+            Some(
+                json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
+                         "head_teacher_comment": "Well done.", "ratings": {"Punctuality": null}}]),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let saved = res.json();
+    assert_eq!(saved[0]["class_teacher_comment"], "Neat and punctual.");
+    assert_eq!(saved[0]["head_teacher_comment"], "Well done.");
+    assert_eq!(saved[0]["ratings"], json!({"Neatness": 5}));
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
+        .await
+        .unwrap();
+    let (ct_by, ht_by): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT class_teacher_by, head_teacher_by FROM report_comments WHERE registration_id = $1",
+    )
+    .bind(ada)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM public.users WHERE email IN ('admin@alpha.test', 'head@alpha.test') ORDER BY email",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!((ct_by, ht_by), (Some(ids[0]), Some(ids[1])));
+    // A teacher who is not the class teacher may not write them.
+    app.create_staff("alpha", "t@alpha.test", "Teacher").await;
+    let t = app.school_token("alpha", "t@alpha.test").await;
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&t),
+            Some(json!([{"registration": ada, "class_teacher_comment": "Hi"}])),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    // One bad row: nothing saved.
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&f.token),
+            Some(
+                json!([{"registration": bola, "class_teacher_comment": "Quiet now."},
+                        {"registration": bola, "ratings": {"Neatness": 9}}]),
+            ),
+        )
+        .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(body["errors"]["rows[1].registration"].is_array());
+    let now = app
+        .call(Method::GET, &h, &path, Some(&f.token), None)
+        .await
+        .json();
+    let bola_row = now
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["registration"] == bola)
+        .unwrap();
+    assert_eq!(bola_row["class_teacher_comment"], "Talkative.");
+}
