@@ -75,14 +75,16 @@ impl GradingScale {
             .unwrap_or_default()
     }
 
-    /// (band, upper end shown on a key): the next band's minimum less a half mark.
+    /// (band, upper end shown on a key), printed the usual way: "B2 70–74" when A1 starts
+    /// at 75 (a band still runs up to the next minimum, so 74.5 is B2).
     pub fn key(&self) -> Vec<(GradeBand, f64)> {
         let mut upper = 100.0;
         self.bands
             .iter()
             .map(|b| {
                 let row = (b.clone(), upper);
-                upper = (b.min_score - 0.5).max(0.0);
+                let step = if b.min_score.fract() == 0.0 { 1.0 } else { 0.5 };
+                upper = (b.min_score - step).max(0.0);
                 row
             })
             .collect()

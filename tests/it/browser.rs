@@ -402,6 +402,9 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
     }
     assert!(text.starts_with("Saved"), "row status: {text:?}");
     save_screenshot("marks-grid", &c.screenshot().await.unwrap());
+    c.set_window_size(390, 844).await.unwrap();
+    save_screenshot("marks-grid-phone", &c.screenshot().await.unwrap());
+    c.set_window_size(1280, 900).await.unwrap();
 
     c.refresh().await.unwrap();
     let first = c
