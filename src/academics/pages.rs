@@ -38,18 +38,6 @@ pub async fn staff_options(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>>
     .await?)
 }
 
-fn message_of(e: &AppError) -> String {
-    match e {
-        AppError::Validation { errors, .. } => errors
-            .values()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.body().detail,
-    }
-}
-
 /// Saves through `f`, then redirects back with a success or error message.
 async fn act<T>(
     mut ctx: SchoolCtx,
@@ -66,7 +54,7 @@ async fn act<T>(
             flash::success(session, message).await;
         }
         Err(e @ (AppError::Validation { .. } | AppError::Conflict(_) | AppError::NotFound(_))) => {
-            flash::error(session, message_of(&e)).await;
+            flash::error(session, crate::web::message_of(&e)).await;
         }
         Err(e) => return Err(e),
     }

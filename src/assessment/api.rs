@@ -287,8 +287,13 @@ async fn report_card_pdf(
     mut ctx: SchoolCtx,
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
+    pupil_pdf(&mut ctx, id, registration).await
+}
+
+/// One pupil's report card in exam session `id` as a PDF response (API and pages).
+pub async fn pupil_pdf(ctx: &mut SchoolCtx, id: i64, registration: i64) -> AppResult<Response> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    let class = registration_class(&mut ctx, &es, registration).await?;
+    let class = registration_class(ctx, &es, registration).await?;
     let (_, cards) = report::class_cards(
         &mut ctx.tx,
         &ctx.school.name,

@@ -3,8 +3,8 @@
 
 use axum::{
     extract::Multipart,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use serde_json::json;
 use tower_sessions::Session as WebSession;
@@ -15,7 +15,7 @@ use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
     permissions::{Action, guard, guard_exact},
-    students::photos::read_image,
+    students::photos::{image_response, read_image},
     web::{field_errors, flash, see_other},
 };
 
@@ -45,18 +45,7 @@ async fn load(ctx: &mut SchoolCtx) -> AppResult<Response> {
             .fetch_optional(&mut *ctx.tx)
             .await?;
     let (kind, bytes) = row.ok_or_else(|| AppError::NotFound("The school has no logo.".into()))?;
-    let mut res = (StatusCode::OK, bytes).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&kind)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=300"),
-    );
-    Ok(res)
+    Ok(image_response(&kind, bytes))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/settings/logo/", tag = "school-settings", security(("bearer" = [])),

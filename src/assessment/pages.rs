@@ -16,7 +16,7 @@ use serde_json::Value;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    api::{ensure_class_in_session, pdf_response, registration_class},
+    api::{ensure_class_in_session, registration_class},
     batch::{self, BatchPanel},
     card::{ReportCard, format_score, ordinal},
     comments::{
@@ -26,7 +26,7 @@ use super::{
     config::{self, Component, GradeBand, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet},
-    pdf, report,
+    report,
     results::{ClassResults, PupilResult},
 };
 use crate::{
@@ -39,18 +39,6 @@ use crate::{
     permissions::{Action, guard_exact},
     web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
 };
-
-fn message_of(e: &AppError) -> String {
-    match e {
-        AppError::Validation { errors, .. } => errors
-            .values()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.body().detail,
-    }
-}
 
 /// Runs a change and redirects back with its outcome as a flash message.
 async fn act(
@@ -70,7 +58,7 @@ async fn act(
             | AppError::Conflict(_)
             | AppError::NotFound(_)
             | AppError::Forbidden(_)),
-        ) => flash::error(session, message_of(&e)).await,
+        ) => flash::error(session, crate::web::message_of(&e)).await,
         Err(e) => return Err(e),
     }
     Ok(see_other(headers, back))
@@ -325,7 +313,9 @@ async fn marks_page(
             sheet.exam.subject_name, sheet.exam.class_name
         ))
     } else {
-        marks::ensure_open(&es).err().map(|e| message_of(&e))
+        marks::ensure_open(&es)
+            .err()
+            .map(|e| crate::web::message_of(&e))
     };
     Ok(MarksPage {
         layout: ctx.layout(
@@ -390,11 +380,11 @@ async fn save_mark_row(
         }
         Err(e @ AppError::Validation { .. }) => {
             // "Row 1: CA1 must be…" reads oddly for a single row.
-            let text = message_of(&e).replace("Row 1: ", "");
+            let text = crate::web::message_of(&e).replace("Row 1: ", "");
             Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, text))
         }
         Err(e @ (AppError::Conflict(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
-            Ok(plain(e.status(), message_of(&e)))
+            Ok(plain(e.status(), crate::web::message_of(&e)))
         }
         Err(e) => Err(e),
     }
@@ -533,23 +523,7 @@ async fn report_card_pdf(
     mut ctx: SchoolCtx,
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
-    let es = exams::exam_session(&mut ctx.tx, id).await?;
-    let class = registration_class(&mut ctx, &es, registration).await?;
-    let (_, cards) = report::class_cards(
-        &mut ctx.tx,
-        &ctx.school.name,
-        &es,
-        class,
-        Some(registration),
-        true,
-    )
-    .await?;
-    let bytes = pdf::render_cards(&cards).map_err(|e| AppError::Internal(e.into()))?;
-    let name = cards
-        .first()
-        .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
-        .unwrap_or_default();
-    Ok(pdf_response(bytes, &format!("report-{name}.pdf")))
+    super::api::pupil_pdf(&mut ctx, id, registration).await
 }
 
 // ---- comments and ratings ----
@@ -706,7 +680,7 @@ async fn save_comments(
         Err(e) => {
             let errors = match e {
                 AppError::Conflict(_) | AppError::Forbidden(_) => {
-                    flash::error(&session, message_of(&e)).await;
+                    flash::error(&session, crate::web::message_of(&e)).await;
                     return Ok(see_other(
                         &headers,
                         &format!("/exams/sessions/{id}/classes/{class}/comments"),

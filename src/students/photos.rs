@@ -108,12 +108,16 @@ pub async fn load(ctx: &mut SchoolCtx, student_id: i64) -> AppResult<Response> {
             .await?;
     let (kind, bytes) =
         row.ok_or_else(|| AppError::NotFound("This student has no photo.".into()))?;
+    Ok(image_response(&kind, bytes))
+}
+
+/// A stored image as a response, private to the signed-in user.
+pub fn image_response(kind: &str, bytes: Vec<u8>) -> Response {
     let mut res = (StatusCode::OK, bytes).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&kind)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     h.insert(
         header::CACHE_CONTROL,
@@ -123,5 +127,5 @@ pub async fn load(ctx: &mut SchoolCtx, student_id: i64) -> AppResult<Response> {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    Ok(res)
+    res
 }

@@ -263,6 +263,19 @@ impl crate::context::SchoolCtx {
     }
 }
 
+/// An error as one line for a flash message: the field messages, or the detail.
+pub fn message_of(e: &crate::error::AppError) -> String {
+    match e {
+        crate::error::AppError::Validation { errors, .. } => errors
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.body().detail,
+    }
+}
+
 /// Re-renders a form page with 422 when the error is a validation error; other errors pass.
 pub fn field_errors(e: crate::error::AppError) -> Result<FormErrors, crate::error::AppError> {
     match e {

@@ -24,15 +24,7 @@ pub(crate) struct Fixture {
 pub(crate) async fn fixture(app: &TestApp, code: &str, pupils: &[&str]) -> Fixture {
     let token = school(app, code).await;
     let (session_id, class) = class_id(app, code, &token, "JSS 1A").await;
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
-            .bind(code)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx(code).await;
     let mut ids = std::collections::HashMap::new();
     for (i, name) in pupils.iter().enumerate() {
         let student: i64 = sqlx::query_scalar(
@@ -560,14 +552,7 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
     app.create_staff("alpha", "head@alpha.test", "Head").await;
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
     sqlx::query(
         "UPDATE academic_class_subjects SET teacher_id = $1
           WHERE academic_class_id = $2 AND subject_id = (SELECT id FROM subjects WHERE name = 'Mathematics')",
@@ -703,15 +688,7 @@ pub(crate) async fn assign_teacher(
     subject: &str,
     teacher: i64,
 ) {
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
-            .bind(code)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx(code).await;
     sqlx::query(
         "UPDATE academic_class_subjects SET teacher_id = $1
           WHERE academic_class_id = $2 AND subject_id = (SELECT id FROM subjects WHERE name = $3)",
@@ -887,14 +864,7 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
     assert_error_shape(&download(&app, "beta", &b.token, &ida).await, 404);
 
     // A failed batch shows why, can be retried, and a rerun leaves one file, not two.
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'beta'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx("beta").await;
     sqlx::query("UPDATE report_batches SET status = 'failed', error = 'printer on fire' WHERE id = $1::uuid")
         .bind(&idb)
         .execute(&mut *tx)
@@ -1062,14 +1032,7 @@ async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
     let f = fixture(&app, "alpha", &CLASS).await;
     enter_fixture_marks(&app, &f).await;
     let (_, other_class) = class_id(&app, "alpha", &f.token, "JSS 1B").await;
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
     sqlx::query(
         "WITH old AS (UPDATE registrations SET is_current = FALSE, left_on = '2026-01-04' WHERE id = $1
                       RETURNING student_id, session_id)
@@ -1417,14 +1380,7 @@ async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
     assert_eq!(saved[0]["class_teacher_comment"], "Neat and punctual.");
     assert_eq!(saved[0]["head_teacher_comment"], "Well done.");
     assert_eq!(saved[0]["ratings"], json!({"Neatness": 5}));
-    let schema: String =
-        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    let mut tx = schoolyard::db::begin_school(&app.pool, &schema)
-        .await
-        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
     let (ct_by, ht_by): (Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT class_teacher_by, head_teacher_by FROM report_comments WHERE registration_id = $1",
     )

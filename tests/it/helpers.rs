@@ -51,6 +51,19 @@ impl Drop for Workers {
 }
 
 impl TestApp {
+    /// A transaction in school `code`'s schema, as a request gets.
+    pub async fn school_tx(&self, code: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let schema: String =
+            sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = $1")
+                .bind(code)
+                .fetch_one(&self.pool)
+                .await
+                .expect("school schema");
+        schoolyard::db::begin_school(&self.pool, &schema)
+            .await
+            .expect("school transaction")
+    }
+
     /// Runs the background job workers against this test's database.
     pub fn start_workers(&self) -> Workers {
         Workers(tokio::spawn(schoolyard::jobs::run_workers(
