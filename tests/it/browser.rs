@@ -109,6 +109,16 @@ async fn wait_for_rows(c: &Client, id: &str, ready: impl Fn(&str) -> bool) -> St
     rows
 }
 
+/// The app on a free port: (port, server task).
+async fn serve(app: &TestApp) -> (u16, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (
+        port,
+        tokio::spawn(schoolyard::app::serve(app.state.clone(), listener)),
+    )
+}
+
 /// Opens `url`, fills the sign-in form and waits for `expect` on the next page.
 async fn sign_in(c: &Client, url: &str, email: &str, expect: &str) {
     c.goto(url).await.unwrap();
@@ -139,9 +149,7 @@ async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_superadmin("ops@platform.test").await;
     app.create_school("existing").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+    let (port, server) = serve(&app).await;
 
     let driver = start_driver().await;
     let c = browser(&driver).await;
@@ -238,9 +246,7 @@ async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+    let (port, server) = serve(&app).await;
 
     let driver = start_driver().await;
     let c = browser(&driver).await;
@@ -337,9 +343,7 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
         .await;
     crate::assessment::assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
     let exam = f.exams["Mathematics"];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+    let (port, server) = serve(&app).await;
 
     let driver = start_driver().await;
     let c = browser(&driver).await;
@@ -436,9 +440,7 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     let f = crate::assessment::fixture(&app, "alpha", &crate::assessment::CLASS).await;
     crate::assessment::enter_fixture_marks(&app, &f).await;
     let _workers = app.start_workers();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(schoolyard::app::serve(app.state.clone(), listener));
+    let (port, server) = serve(&app).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let base = format!("http://alpha.localhost:{port}");
