@@ -75,9 +75,12 @@
       if (!row) return;
       var ok = recompute(row, bands);
       updateSummary(grid);
-      if (ok) {
-        if (row._inflight) row._again = true;
-        setState(row, row._inflight ? "saving" : "dirty", row._inflight ? "Saving…" : "Unsaved");
+      if (ok && row._inflight) {
+        // Sent as soon as the request in flight returns.
+        row._again = true;
+        setState(row, "saving", "Saving…");
+      } else if (ok) {
+        setState(row, "dirty", "Unsaved");
         clearTimeout(timers.get(row));
         timers.set(row, setTimeout(function () { save(row); }, 800));
       } else {
