@@ -541,17 +541,32 @@ struct CommentsPage {
     can_class: bool,
     can_head: bool,
     errors: FormErrors,
+    /// What the page first showed, sent back in hidden fields so a save sends only what
+    /// this user changed (kept across a re-render with errors).
+    originals: HashMap<i64, PupilComments>,
 }
 
 impl CommentsPage {
+    fn original(&self, row: &PupilComments) -> PupilComments {
+        self.originals
+            .get(&row.registration)
+            .cloned()
+            .unwrap_or_else(|| row.clone())
+    }
     fn rated(&self, row: &PupilComments, name: &str, value: &i16) -> bool {
         row.ratings.get(name) == Some(value)
     }
-    fn error(&self, i: &usize) -> String {
+    fn rating_of(&self, row: &PupilComments, name: &str) -> String {
+        row.ratings
+            .get(name)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+    fn error(&self, registration: &i64) -> String {
         self.errors
             .0
             .iter()
-            .filter(|(k, _)| k.starts_with(&format!("rows[{i}]")))
+            .filter(|(k, _)| **k == format!("pupil_{registration}"))
             .flat_map(|(_, v)| v.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ")
@@ -573,13 +588,16 @@ async fn render_comments(
     csrf: &str,
     es: ExamSession,
     class: i64,
-    typed: Option<Vec<PupilComments>>,
+    typed: Option<(Vec<PupilComments>, HashMap<i64, PupilComments>)>,
     errors: FormErrors,
 ) -> AppResult<Response> {
     let ac = academics::academic_class_by_id(&mut ctx.tx, class).await?;
-    let rows = match typed {
-        Some(rows) => rows,
-        None => comments::class_comments(&mut ctx.tx, es.id, class).await?,
+    let (rows, originals) = match typed {
+        Some(typed) => typed,
+        None => (
+            comments::class_comments(&mut ctx.tx, es.id, class).await?,
+            HashMap::new(),
+        ),
     };
     let is_head = ctx.perms.has("change_results");
     Ok(CommentsPage {
@@ -592,6 +610,7 @@ async fn render_comments(
         can_class: is_head || ac.class_teacher_id == Some(ctx.user.id),
         can_head: is_head,
         errors,
+        originals,
         es,
     }
     .into_response())
@@ -624,27 +643,70 @@ async fn save_comments(
             .fetch_one(&mut *ctx.tx)
             .await?;
     let can_class = is_head || class_teacher == Some(ctx.user.id);
+    if !can_class {
+        return Err(AppError::Forbidden(
+            "Only the class teacher and the head teacher write these comments.".into(),
+        ));
+    }
     let mut rows = Vec::new();
     let mut typed = Vec::new();
+    let mut originals = HashMap::new();
     for p in &current {
         let r = p.registration;
-        // Only what this user changed is sent: a save never re-signs or reverts the
-        // comments someone else wrote meanwhile.
-        let ct =
-            get(format!("ct_{r}")).filter(|c| can_class && c.trim() != p.class_teacher_comment);
-        let ht = get(format!("ht_{r}")).filter(|c| is_head && c.trim() != p.head_teacher_comment);
+        // Only what this user changed on the page is sent, compared with the values the
+        // page was shown with (`*0_` fields): a save never reverts or re-signs what
+        // someone else wrote meanwhile.
+        let changed = |key: String, original: String, stored: &str| {
+            let now = get(key)?;
+            let before = get(original).unwrap_or_else(|| stored.to_owned());
+            (now.trim() != before.trim()).then_some(now)
+        };
+        let ct = changed(
+            format!("ct_{r}"),
+            format!("ct0_{r}"),
+            &p.class_teacher_comment,
+        )
+        .filter(|_| can_class);
+        let ht = changed(
+            format!("ht_{r}"),
+            format!("ht0_{r}"),
+            &p.head_teacher_comment,
+        )
+        .filter(|_| is_head);
+        let rating = |v: String| v.trim().parse::<i16>().ok();
         let ratings: BTreeMap<String, Option<i16>> = traits
             .iter()
+            .filter_map(|t| get(format!("r_{r}_{}", t.id)).map(|v| (t.name.clone(), rating(v))))
+            .collect();
+        let changed_ratings: BTreeMap<String, Option<i16>> = traits
+            .iter()
             .filter_map(|t| {
-                get(format!("r_{r}_{}", t.id))
-                    .map(|v| (t.name.clone(), v.trim().parse::<i16>().ok()))
+                let now = rating(get(format!("r_{r}_{}", t.id))?);
+                let before = match get(format!("r0_{r}_{}", t.id)) {
+                    Some(v) => rating(v),
+                    None => p.ratings.get(&t.name).copied(),
+                };
+                (now != before).then(|| (t.name.clone(), now))
             })
             .collect();
-        let changed_ratings: BTreeMap<String, Option<i16>> = ratings
+        let mut original = p.clone();
+        if let Some(c) = get(format!("ct0_{r}")) {
+            original.class_teacher_comment = c;
+        }
+        if let Some(c) = get(format!("ht0_{r}")) {
+            original.head_teacher_comment = c;
+        }
+        original.ratings = traits
             .iter()
-            .filter(|(name, value)| p.ratings.get(*name).copied() != **value)
-            .map(|(k, v)| (k.clone(), *v))
+            .filter_map(|t| {
+                let v = match get(format!("r0_{r}_{}", t.id)) {
+                    Some(v) => rating(v),
+                    None => p.ratings.get(&t.name).copied(),
+                };
+                v.map(|v| (t.name.clone(), v))
+            })
             .collect();
+        originals.insert(r, original);
         let mut shown = p.clone();
         if let Some(c) = &ct {
             shown.class_teacher_comment = c.clone();
@@ -657,21 +719,25 @@ async fn save_comments(
             .filter_map(|(k, v)| v.map(|v| (k.clone(), v)))
             .collect();
         typed.push(shown);
-        rows.push(PupilCommentsInput {
-            registration: r,
-            class_teacher_comment: ct,
-            head_teacher_comment: ht,
-            ratings: (can_class && !changed_ratings.is_empty()).then_some(changed_ratings),
-        });
+        if ct.is_some() || ht.is_some() || !changed_ratings.is_empty() {
+            rows.push(PupilCommentsInput {
+                registration: r,
+                class_teacher_comment: ct,
+                head_teacher_comment: ht,
+                ratings: (!changed_ratings.is_empty()).then_some(changed_ratings),
+            });
+        }
+    }
+    let back = format!("/exams/sessions/{id}/classes/{class}/comments");
+    if rows.is_empty() {
+        flash::success(&session, "Nothing had changed.").await;
+        return Ok(see_other(&headers, &back));
     }
     match comments::save_class_comments(&mut ctx, &es, class, &rows).await {
         Ok(n) => {
             ctx.commit().await?;
-            flash::success(
-                &session,
-                format!("Comments and ratings saved for {n} pupils."),
-            )
-            .await;
+            let pupils = if n == 1 { "pupil" } else { "pupils" };
+            flash::success(&session, format!("Changes saved for {n} {pupils}.")).await;
             Ok(see_other(
                 &headers,
                 &format!("/exams/sessions/{id}/classes/{class}/comments"),
@@ -688,8 +754,26 @@ async fn save_comments(
                 }
                 other => field_errors(other)?,
             };
+            // Errors name the rows sent; the page shows them by pupil.
+            let errors = FormErrors(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|(key, messages)| {
+                        let pupil = key
+                            .strip_prefix("rows[")
+                            .and_then(|k| k.split(']').next())
+                            .and_then(|i| i.parse::<usize>().ok())
+                            .and_then(|i| rows.get(i))
+                            .map(|r| format!("pupil_{}", r.registration));
+                        (pupil.unwrap_or(key), messages)
+                    })
+                    .collect(),
+            );
             ctx.restart().await?;
-            let page = render_comments(&mut ctx, &csrf, es, class, Some(typed), errors).await?;
+            let page =
+                render_comments(&mut ctx, &csrf, es, class, Some((typed, originals)), errors)
+                    .await?;
             Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY))
         }
     }

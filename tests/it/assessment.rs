@@ -1436,3 +1436,90 @@ async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
         .unwrap();
     assert_eq!(bola_row["class_teacher_comment"], "Talkative.");
 }
+
+/// Two people on the comments page: the head's save leaves alone what the class teacher
+/// changed after the head opened the page.
+#[sqlx::test(migrations = false)]
+async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
+    use crate::pages::{Browser, csrf_of};
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada"]).await;
+    let h = host("alpha");
+    app.create_staff("alpha", "head@alpha.test", "Head").await;
+    let ada = f.pupils["Ada"];
+    let api = format!(
+        "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
+        f.exam_session, f.class_id
+    );
+    let page = format!(
+        "/exams/sessions/{}/classes/{}/comments",
+        f.exam_session, f.class_id
+    );
+    let set = |text: &'static str| {
+        let app = &app;
+        let h = h.clone();
+        let api = api.clone();
+        let token = f.token.clone();
+        async move {
+            app.call(
+                Method::POST,
+                &h,
+                &api,
+                Some(&token),
+                Some(json!([{"registration": ada, "class_teacher_comment": text, "ratings": {"Neatness": 3}}])),
+            )
+            .await
+        }
+    };
+    assert_eq!(set("First words.").await.status, StatusCode::OK);
+    // The head opens the page, then the class teacher changes the comment.
+    let mut head = Browser::new(&app, &h);
+    head.login("head@alpha.test").await;
+    let html = head.get(&page).await.text();
+    assert!(html.contains(&format!("name=\"ct0_{ada}\" value=\"First words.\"")));
+    let token = csrf_of(&html);
+    assert_eq!(set("Second thoughts.").await.status, StatusCode::OK);
+    // The head saves their page: only the head's comment was changed on it.
+    let neat = {
+        let traits = app
+            .call(
+                Method::GET,
+                &h,
+                "/api/v1/school/rating-traits/",
+                Some(&f.token),
+                None,
+            )
+            .await
+            .json();
+        traits
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "Neatness")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let fields = [
+        ("csrf_token".to_owned(), token),
+        (format!("ct_{ada}"), "First words.".to_owned()),
+        (format!("ct0_{ada}"), "First words.".to_owned()),
+        (format!("ht_{ada}"), "Well done.".to_owned()),
+        (format!("ht0_{ada}"), String::new()),
+        (format!("r_{ada}_{neat}"), "3".to_owned()),
+        (format!("r0_{ada}_{neat}"), "3".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = head.post(&page, &form).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let now = app
+        .call(Method::GET, &h, &api, Some(&f.token), None)
+        .await
+        .json();
+    assert_eq!(now[0]["class_teacher_comment"], "Second thoughts.");
+    assert_eq!(now[0]["head_teacher_comment"], "Well done.");
+    assert_eq!(now[0]["ratings"]["Neatness"], 3);
+}

@@ -517,7 +517,7 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
         .click()
         .await
         .unwrap();
-    wait_for_text(&c, "Comments and ratings saved").await;
+    wait_for_text(&c, "Changes saved for 1 pupil").await;
     save_screenshot("comments", &c.screenshot().await.unwrap());
 
     c.goto(&format!("{base}/settings/assessment"))
