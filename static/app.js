@@ -31,3 +31,11 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+
+// In a table of many fields (comments), Enter must not submit the whole form half-typed.
+document.addEventListener("keydown", function (event) {
+  var el = event.target;
+  if (event.key === "Enter" && el.matches && el.matches("form[data-no-enter-submit] input[type=text]")) {
+    event.preventDefault();
+  }
+});

@@ -24,25 +24,26 @@
 
   function setState(row, state, text) {
     row.dataset.state = state;
-    var cell = row.querySelector(".status");
-    if (cell) cell.textContent = text;
+    row.querySelectorAll(".status").forEach(function (cell) { cell.textContent = text; });
   }
 
+  // Recomputes the row's total and grade from its valid cells; returns the problems
+  // (empty when every cell is fine).
   function recompute(row, bands) {
-    var total = 0, any = false, ok = true;
+    var total = 0, any = false, problems = [];
     row.querySelectorAll("input[data-max]").forEach(function (input) {
       var s = parseScore(input.value);
       var max = parseFloat(input.dataset.max);
       var bad = s.bad || (!s.empty && (s.value > max || s.value * 2 % 1 !== 0));
       input.classList.toggle("invalid", !!bad);
       input.setAttribute("aria-invalid", bad ? "true" : "false");
-      if (bad) ok = false;
-      if (!s.empty && !s.bad) { total += s.value; any = true; }
+      if (bad) problems.push(input.dataset.name + ": 0 to " + fmt(max) + ", whole or half marks");
+      else if (!s.empty) { total += s.value; any = true; }
     });
-    var band = any ? gradeOf(bands, total) : null;
-    row.querySelector(".total").textContent = any ? fmt(total) : "–";
+    var band = any && problems.length === 0 ? gradeOf(bands, total) : null;
+    row.querySelector(".total").textContent = any && problems.length === 0 ? fmt(total) : "–";
     row.querySelector(".grade").textContent = band ? band.grade : "–";
-    return ok;
+    return problems;
   }
 
   // One request per row at a time: a change made while one is in flight is sent when it
@@ -59,8 +60,9 @@
   function refusal(xhr) {
     var type = xhr.getResponseHeader("Content-Type") || "";
     if (type.indexOf("text/plain") === 0 && xhr.responseText) return xhr.responseText;
-    if (xhr.status === 401) return "you were signed out; sign in again in another tab, then save";
-    if (xhr.status === 403) return "not allowed; reload the page";
+    if (xhr.status === 401 || xhr.status === 403) {
+      return "your sign-in has expired; sign in again in another tab, then press Save unsaved rows";
+    }
     return "refused (" + xhr.status + ")";
   }
 
@@ -73,7 +75,8 @@
     grid.addEventListener("input", function (e) {
       var row = e.target.closest("tr[data-registration]");
       if (!row) return;
-      var ok = recompute(row, bands);
+      var problems = recompute(row, bands);
+      var ok = problems.length === 0;
       updateSummary(grid);
       if (ok && row._inflight) {
         // Sent as soon as the request in flight returns.
@@ -85,7 +88,7 @@
         timers.set(row, setTimeout(function () { save(row); }, 800));
       } else {
         clearTimeout(timers.get(row));
-        setState(row, "invalid", "Check the marked cell");
+        setState(row, "invalid", "Not saved: " + problems.join("; "));
       }
     });
 
@@ -105,8 +108,10 @@
       var all = inputs();
       var i = all.indexOf(input);
       var target = null;
-      var atStart = input.selectionStart === 0 && input.selectionEnd === 0;
-      var atEnd = input.selectionStart === input.value.length;
+      // A cell whose whole value is selected (as on arrival) counts as at both ends.
+      var all_selected = input.selectionStart === 0 && input.selectionEnd === input.value.length;
+      var atStart = all_selected || (input.selectionStart === 0 && input.selectionEnd === 0);
+      var atEnd = all_selected || input.selectionStart === input.value.length;
       if (e.key === "Enter" || e.key === "ArrowDown") target = all[i + cols];
       else if (e.key === "ArrowUp") target = all[i - cols];
       else if (e.key === "ArrowLeft" && atStart) target = all[i - 1];

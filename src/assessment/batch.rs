@@ -44,6 +44,8 @@ pub struct Batch {
     pub finished_at: Option<DateTime<Utc>>,
     /// Files ready (one per class).
     pub files: i64,
+    /// Marks or comments changed after the batch was made: its PDFs are out of date.
+    pub stale: bool,
 }
 
 impl Batch {
@@ -71,7 +73,14 @@ impl Batch {
 const BATCH_SELECT: &str =
     "SELECT b.id, b.exam_session_id, b.academic_class_id, b.status, b.total, b.done, b.error,
         b.attempts, b.created_at, b.updated_at, b.finished_at,
-        (SELECT count(*) FROM report_batch_files f WHERE f.batch_id = b.id) AS files
+        (SELECT count(*) FROM report_batch_files f WHERE f.batch_id = b.id) AS files,
+        (b.finished_at IS NOT NULL AND (
+            EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id
+                     WHERE e.exam_session_id = b.exam_session_id AND m.updated_at > b.finished_at
+                       AND (b.academic_class_id IS NULL OR e.academic_class_id = b.academic_class_id))
+         OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id
+                     WHERE c.exam_session_id = b.exam_session_id AND c.updated_at > b.finished_at
+                       AND (b.academic_class_id IS NULL OR r.academic_class_id = b.academic_class_id)))) AS stale
    FROM report_batches b";
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Batch> {

@@ -232,6 +232,8 @@ pub struct Exam {
     pub components: Vec<ExamComponent>,
     /// Pupils with at least one score.
     pub marked_count: i64,
+    /// Pupils with a score in every component.
+    pub complete_count: i64,
     /// Pupils registered in the class now.
     pub pupil_count: i64,
 }
@@ -251,6 +253,8 @@ const EXAM_SELECT: &str = "SELECT e.id, e.exam_session_id, e.academic_class_id, 
                           ORDER BY ec.ordinal)
                     FROM exam_components ec WHERE ec.exam_id = e.id), '[]'::json) AS components,
         (SELECT count(DISTINCT m.registration_id) FROM marks m WHERE m.exam_id = e.id) AS marked_count,
+        (SELECT count(*) FROM (SELECT 1 FROM marks m WHERE m.exam_id = e.id GROUP BY m.registration_id
+                                HAVING count(*) = (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id)) full_rows) AS complete_count,
         (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current) AS pupil_count
    FROM exams e
    JOIN academic_classes ac ON ac.id = e.academic_class_id

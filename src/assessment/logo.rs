@@ -39,6 +39,16 @@ async fn save(ctx: &mut SchoolCtx, bytes: Vec<u8>, kind: &str) -> AppResult<()> 
     .await
 }
 
+/// The logo's version (its upload time), when there is one: page URLs carry it so a new
+/// logo is not hidden by the browser's cache.
+pub async fn version(conn: &mut sqlx::PgConnection) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM updated_at)::bigint FROM school_logo WHERE id = 1",
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 async fn load(ctx: &mut SchoolCtx) -> AppResult<Response> {
     let row: Option<(String, Vec<u8>)> =
         sqlx::query_as("SELECT content_type, content FROM school_logo WHERE id = 1")

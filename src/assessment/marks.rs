@@ -119,7 +119,7 @@ pub fn may_enter(ctx: &SchoolCtx, exam: &Exam) -> bool {
 pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
     let exam = exams::exam(&mut ctx.tx, exam_id).await?;
     let session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
-    let scale = config::grading_scale(&mut ctx.tx).await?;
+    let (scale, _) = config::for_exam_session(&mut ctx.tx, exam.exam_session_id).await?;
     let pupils = pupils(&mut ctx.tx, exam.academic_class_id, exam.id).await?;
     let mut by_cell: HashMap<(i64, i64), f64> = HashMap::new();
     for (component, registration, score) in scores(&mut ctx.tx, exam_id).await? {

@@ -304,14 +304,20 @@ async fn marks_page(
 ) -> AppResult<Response> {
     let sheet = marks::sheet(&mut ctx, id).await?;
     let es = exams::exam_session(&mut ctx.tx, sheet.exam.exam_session_id).await?;
-    let scale = config::grading_scale(&mut ctx.tx).await?;
+    let (scale, _) = config::for_exam_session(&mut ctx.tx, es.id).await?;
     let locked_reason = if sheet.can_edit {
         None
     } else if !marks::may_enter(&ctx, &sheet.exam) {
-        Some(format!(
-            "You can see these marks but not change them: {} in {} is entered by its subject teacher.",
-            sheet.exam.subject_name, sheet.exam.class_name
-        ))
+        Some(match &sheet.exam.teacher_name {
+            Some(teacher) => format!(
+                "You can see these marks but not change them: {} in {} is entered by {teacher}, its subject teacher.",
+                sheet.exam.subject_name, sheet.exam.class_name
+            ),
+            None => format!(
+                "You can see these marks but not change them: {} in {} has no subject teacher yet; the class's page sets one.",
+                sheet.exam.subject_name, sheet.exam.class_name
+            ),
+        })
     } else {
         marks::ensure_open(&es)
             .err()
@@ -456,7 +462,8 @@ struct ReportCardPage {
     card: ReportCard,
     student_id: i64,
     has_photo: bool,
-    has_logo: bool,
+    /// The logo's version (for its URL, so a new logo shows at once), when there is one.
+    logo: Option<i64>,
 }
 
 impl ReportCardPage {
@@ -500,11 +507,9 @@ async fn report_card_page(
     .bind(registration)
     .fetch_one(&mut *ctx.tx)
     .await?;
-    let has_logo: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM school_logo)")
-        .fetch_one(&mut *ctx.tx)
-        .await?;
+    let logo = super::logo::version(&mut ctx.tx).await?;
     Ok(ReportCardPage {
-        has_logo,
+        logo,
         layout: ctx.layout(
             &format!("Report card · {}", card.pupil.full_name),
             "exams",
@@ -785,12 +790,16 @@ async fn save_comments(
 #[template(path = "pages/assessment_settings.html")]
 struct AssessmentSettingsPage {
     layout: Layout,
-    components: Vec<Component>,
-    bands: Vec<GradeBand>,
+    /// The text areas as shown: from the database, or as typed when re-rendered.
+    components: String,
+    bands: String,
     report: ReportSettings,
+    /// The three weights as typed.
+    weights: [String; 3],
     errors: FormErrors,
     can_change: bool,
-    has_logo: bool,
+    /// The logo's version (for its URL, so a new logo shows at once), when there is one.
+    logo: Option<i64>,
     lists: Lists,
 }
 
@@ -860,26 +869,39 @@ impl Lists {
     }
 }
 
-impl AssessmentSettingsPage {
-    fn num(&self, v: &f64) -> String {
-        format_score(*v)
-    }
+fn components_text(list: &[Component]) -> String {
+    list.iter()
+        .map(|c| format!("{} {}", c.name, format_score(c.max_score)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn bands_text(list: &[GradeBand]) -> String {
+    list.iter()
+        .map(|b| format!("{} {} {}", b.grade, format_score(b.min_score), b.remark))
+        .map(|l| l.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn assessment_settings_page(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
+    let report = config::report_settings(&mut ctx.tx).await?;
     Ok(AssessmentSettingsPage {
         layout: ctx.layout("Assessment settings", "settings", &csrf),
-        components: config::components(&mut ctx.tx).await?,
-        bands: config::grading_scale(&mut ctx.tx).await?.bands,
-        report: config::report_settings(&mut ctx.tx).await?,
+        components: components_text(&config::components(&mut ctx.tx).await?),
+        bands: bands_text(&config::grading_scale(&mut ctx.tx).await?.bands),
+        weights: [
+            report.first_term_weight.to_string(),
+            report.second_term_weight.to_string(),
+            report.third_term_weight.to_string(),
+        ],
+        report,
         errors: FormErrors::default(),
         can_change: ctx.perms.has("change_settings"),
-        has_logo: sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM school_logo)")
-            .fetch_one(&mut *ctx.tx)
-            .await?,
+        logo: super::logo::version(&mut ctx.tx).await?,
         lists: Lists::load(&mut ctx).await?,
     }
     .into_response())
@@ -998,18 +1020,27 @@ async fn save_assessment_settings(
         Err(e) => {
             let errors = field_errors(e)?;
             ctx.restart().await?;
+            // Everything as typed, checkboxes included.
             let mut report = config::report_settings(&mut ctx.tx).await?;
             report.rank_by = f.rank_by.clone();
             report.cumulative_method = f.cumulative_method.clone();
+            report.show_position = f.show_position.is_some();
+            report.show_class_stats = f.show_class_stats.is_some();
+            let logo = super::logo::version(&mut ctx.tx).await?;
             Ok(with_status(
                 AssessmentSettingsPage {
                     layout: ctx.layout("Assessment settings", "settings", &csrf),
-                    components: parse_components(&f.components).unwrap_or_default(),
-                    bands: parse_bands(&f.bands).unwrap_or_default(),
+                    components: f.components.clone(),
+                    bands: f.bands.clone(),
+                    weights: [
+                        f.first_term_weight.clone(),
+                        f.second_term_weight.clone(),
+                        f.third_term_weight.clone(),
+                    ],
                     report,
                     errors,
                     can_change: true,
-                    has_logo: false,
+                    logo,
                     lists: f.lists,
                 }
                 .into_response(),

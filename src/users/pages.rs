@@ -210,7 +210,8 @@ struct DashboardPage {
     can_view_students: bool,
     can_add_students: bool,
     can_setup: bool,
-    /// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics", marked, pupils).
+    /// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics",
+    /// pupils with every score, pupils).
     to_mark: Vec<(i64, String, i64, i64)>,
 }
 
@@ -248,7 +249,8 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
     let to_mark: Vec<(i64, String, i64, i64)> = if ctx.perms.has("add_marks") {
         sqlx::query_as(
             "SELECT e.id, c.name || ' · ' || s.name,
-                    (SELECT count(DISTINCT m.registration_id) FROM marks m WHERE m.exam_id = e.id),
+                    (SELECT count(*) FROM (SELECT 1 FROM marks m WHERE m.exam_id = e.id GROUP BY m.registration_id
+                       HAVING count(*) = (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id)) full_rows),
                     (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current)
                FROM exams e
                JOIN exam_sessions es ON es.id = e.exam_session_id AND es.status = 'open'

@@ -1128,6 +1128,30 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
     let html = res.text();
     assert!(html.contains("must add up to 100"), "{html}");
     assert!(html.contains("CA 30"));
+    // A line that cannot be read keeps what was typed, and unticked boxes stay unticked.
+    let res = a
+        .post(
+            "/settings/assessment",
+            &[
+                ("csrf_token", &token),
+                ("components", "CA 30\nExam 70abc"),
+                ("bands", "A 70 Excellent\nF 0 Fail"),
+                ("show_class_stats", "on"),
+                ("rank_by", "average"),
+                ("cumulative_method", "average"),
+                ("first_term_weight", "20"),
+                ("second_term_weight", "30"),
+                ("third_term_weight", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("Exam 70abc"), "{html}");
+    assert!(
+        html.contains("name=\"show_position\" value=\"on\" >"),
+        "{html}"
+    );
 
     // A teacher: their subject's grid is editable, another subject's is read-only, and
     // neither exam-session status nor settings are theirs to change.
@@ -1145,7 +1169,7 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
         .await
         .text();
     assert!(!other.contains("data-mark-grid"));
-    assert!(other.contains("entered by its subject teacher"));
+    assert!(other.contains("has no subject teacher yet"));
     let token = csrf_of(&mine);
     let res = t
         .post(

@@ -395,7 +395,7 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
     // Enter goes down to the next pupil; leaving the row saves it.
     let enter = String::from(char::from(Key::Enter));
     active.send_keys(&enter).await.unwrap();
-    let status = row.find(Locator::Css(".status")).await.unwrap();
+    let status = row.find(Locator::Css("td.status")).await.unwrap();
     let mut text = String::new();
     for _ in 0..100 {
         text = status.text().await.unwrap();
