@@ -213,6 +213,9 @@ struct DashboardPage {
     /// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics",
     /// pupils with every score, pupils).
     to_mark: Vec<(i64, String, i64, i64)>,
+    /// Classes this user is class teacher of, in the newest exam session not yet
+    /// published: (exam session id, academic class id, class name, exam session name).
+    my_classes: Vec<(i64, i64, String, String)>,
 }
 
 #[derive(sqlx::FromRow, Default)]
@@ -267,7 +270,21 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
     } else {
         Vec::new()
     };
+    let my_classes: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT es.id, ac.id, c.name, es.name
+           FROM academic_classes ac
+           JOIN classes c ON c.id = ac.class_id
+           JOIN LATERAL (SELECT es.id, es.name FROM exam_sessions es JOIN terms t ON t.id = es.term_id
+                          WHERE es.session_id = ac.session_id AND es.status <> 'published'
+                          ORDER BY t.ordinal DESC LIMIT 1) es ON TRUE
+          WHERE ac.class_teacher_id = $1
+          ORDER BY lower(c.name)",
+    )
+    .bind(ctx.user.id)
+    .fetch_all(&mut *ctx.tx)
+    .await?;
     Ok(DashboardPage {
+        my_classes,
         to_mark,
         layout: ctx.layout("Dashboard", "dashboard", &csrf),
         user_name: ctx.user.full_name.clone(),
