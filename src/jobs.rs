@@ -62,6 +62,7 @@ pub async fn run_workers(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    let _janitor = AbortOnDrop(tokio::spawn(janitor(pool.clone())));
     loop {
         let mut stop = stop_rx.clone();
         if *stop.borrow() {
@@ -106,6 +107,32 @@ pub async fn run_workers(
                 tracing::error!(error = %e, "job worker stopped; restarting in 5 s");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
+        }
+    }
+}
+
+/// Deletes finished jobs older than `age` from the queue (apalis keeps every row); our own
+/// tables keep what users need to see. Returns how many went.
+pub async fn purge_finished(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM apalis.jobs
+          WHERE job_type = $1 AND done_at < now() - make_interval(secs => $2)
+            AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))",
+    )
+    .bind(REPORT_QUEUE)
+    .bind(age.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Hourly: finished jobs older than a week go.
+async fn janitor(pool: PgPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = purge_finished(&pool, Duration::from_secs(7 * 24 * 3600)).await {
+            tracing::warn!(error = %e, "could not purge finished jobs");
         }
     }
 }
