@@ -1,19 +1,22 @@
-//! A4 PDF report cards, drawn with printpdf's built-in Helvetica faces.
+//! A4 PDF report cards, set in DejaVu Sans Condensed embedded in the document.
 //!
-//! The standard-14 fonts need no embedding, so a class of 60 cards stays small and renders
-//! fast. The price is that printpdf 0.12 exposes no metrics for them: we measure text with
-//! the Adobe AFM advance widths below, and keep every string inside WinAnsi, the single-byte
-//! encoding printpdf writes those fonts with (it prints `?` for anything else).
+//! The standard-14 PDF fonts stop at WinAnsi, which has no Yoruba "ẹ ọ ṣ", Igbo "ị ụ ṅ",
+//! Hausa "ɓ ɗ ƙ ƴ" or "₦", so the cards carry their own font (static/fonts/, Bitstream
+//! Vera licence). The condensed cut was chosen because its widths are within a few per
+//! cent of Helvetica's, which the layout was drawn for. Each document embeds only the
+//! glyphs it shows (see [`embed_fonts`]), so a card stays a few tens of kilobytes.
 //!
 //! Coordinates inside this module are points measured from the *top* of the page; the
 //! `Painter` flips them to PDF's bottom-up space when it emits operations.
 
+use std::collections::BTreeSet;
 use std::mem;
+use std::sync::OnceLock;
 
 use printpdf::{
-    BuiltinFont, Color, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage,
-    PdfSaveOptions, Point, Pt, RawImage, Rect, Rgb, TextItem, WindingOrder, XObjectId,
-    XObjectTransform,
+    BuiltinFont, Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument,
+    PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, RawImage, Rect, Rgb, TextItem,
+    WindingOrder, XObjectId, XObjectTransform,
 };
 
 use super::card::{
@@ -56,6 +59,7 @@ pub fn render_cards(cards: &[ReportCard]) -> Result<Vec<u8>, PdfError> {
         };
         pages.extend(layout_card(card, &pictures));
     }
+    embed_fonts(&mut doc, &mut pages);
 
     let mut warnings = Vec::new();
     let bytes = doc
@@ -128,10 +132,10 @@ const ACCENT: Rgb3 = Rgb3(0.12, 0.23, 0.42);
 const WHITE: Rgb3 = Rgb3(1.0, 1.0, 1.0);
 
 // ---------------------------------------------------------------------------------------
-// Fonts: metrics, encoding, fitting and wrapping
+// Fonts: the embedded faces, metrics, text clean-up, fitting and wrapping
 // ---------------------------------------------------------------------------------------
 
-/// The built-in faces the cards use. Oblique shares the regular face's metrics.
+/// The faces the cards use: DejaVu Sans Condensed regular, bold and oblique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Face {
     Regular,
@@ -139,7 +143,52 @@ pub enum Face {
     Italic,
 }
 
+static REGULAR_TTF: &[u8] = include_bytes!("../../static/fonts/DejaVuSansCondensed.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../../static/fonts/DejaVuSansCondensed-Bold.ttf");
+static ITALIC_TTF: &[u8] = include_bytes!("../../static/fonts/DejaVuSansCondensed-Oblique.ttf");
+
+/// Each face is parsed once per process, on first use.
+static FACES: [OnceLock<Option<FaceFont>>; 3] = [const { OnceLock::new() }; 3];
+
 impl Face {
+    const ALL: [Face; 3] = [Face::Regular, Face::Bold, Face::Italic];
+
+    fn index(self) -> usize {
+        match self {
+            Face::Regular => 0,
+            Face::Bold => 1,
+            Face::Italic => 2,
+        }
+    }
+
+    fn program(self) -> &'static [u8] {
+        match self {
+            Face::Regular => REGULAR_TTF,
+            Face::Bold => BOLD_TTF,
+            Face::Italic => ITALIC_TTF,
+        }
+    }
+
+    /// PostScript name, which the embedded subset is called by (after its tag).
+    fn postscript_name(self) -> &'static str {
+        match self {
+            Face::Regular => "DejaVuSansCondensed",
+            Face::Bold => "DejaVuSansCondensed-Bold",
+            Face::Italic => "DejaVuSansCondensed-Oblique",
+        }
+    }
+
+    /// Stands in for the face in page operations until the document's subset of it exists
+    /// (see [`embed_fonts`]).
+    fn placeholder(self) -> FontId {
+        FontId(format!("schoolyard-face-{}", self.index()))
+    }
+
+    fn from_placeholder(id: &FontId) -> Option<Face> {
+        Face::ALL.into_iter().find(|face| face.placeholder() == *id)
+    }
+
+    /// Only used should a bundled font fail to parse; text is then kept to ASCII.
     fn builtin(self) -> BuiltinFont {
         match self {
             Face::Regular => BuiltinFont::Helvetica,
@@ -148,216 +197,183 @@ impl Face {
         }
     }
 
-    fn widths(self) -> &'static [u16; 224] {
-        match self {
-            Face::Bold => &HELVETICA_BOLD_WIDTHS,
-            Face::Regular | Face::Italic => &HELVETICA_WIDTHS,
-        }
+    fn font(self) -> Option<&'static FaceFont> {
+        FACES
+            .get(self.index())?
+            .get_or_init(|| FaceFont::parse(self.program()))
+            .as_ref()
     }
 }
 
-/// Helvetica advance widths (1/1000 em) for WinAnsi codes 32..=255, from Adobe's AFM;
-/// 0 marks the codes WinAnsi leaves undefined.
-#[rustfmt::skip]
-const HELVETICA_WIDTHS: [u16; 224] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
-    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
-    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
-    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 0,
-    556, 0, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-    0, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 0, 500, 667,
-    278, 333, 556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-    400, 584, 333, 333, 333, 578, 537, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-    667, 667, 667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-    556, 556, 556, 556, 556, 556, 889, 500, 556, 556, 556, 556, 278, 278, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 584, 611, 556, 556, 556, 556, 500, 556, 500,
-];
+/// One parsed face: printpdf's view (cmap and advance widths) and the raw tables the
+/// subsetter copies glyphs out of.
+#[derive(Debug)]
+struct FaceFont {
+    parsed: ParsedFont,
+    sfnt: Sfnt<'static>,
+    glyphs: Glyphs<'static>,
+}
 
-/// Helvetica-Bold advance widths, laid out like [`HELVETICA_WIDTHS`].
-#[rustfmt::skip]
-const HELVETICA_BOLD_WIDTHS: [u16; 224] = [
-    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611,
-    975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778,
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556,
-    333, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611,
-    611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389, 280, 389, 584, 0,
-    556, 0, 278, 556, 500, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-    0, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 0, 500, 667,
-    278, 333, 556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-    400, 584, 333, 333, 333, 611, 556, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-    722, 722, 722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-    611, 611, 611, 611, 611, 611, 889, 556, 556, 556, 556, 556, 278, 278, 278, 278,
-    611, 611, 611, 611, 611, 611, 611, 584, 611, 611, 611, 611, 611, 556, 611, 556,
-];
+impl FaceFont {
+    fn parse(program: &'static [u8]) -> Option<Self> {
+        let sfnt = Sfnt::parse(program)?;
+        let glyphs = Glyphs::new(&sfnt)?;
+        let parsed = ParsedFont::from_bytes(program, 0, &mut Vec::new())?;
+        Some(Self {
+            parsed,
+            sfnt,
+            glyphs,
+        })
+    }
 
-/// Width assumed for anything the tables do not cover.
-const DEFAULT_GLYPH_WIDTH: u16 = 556;
+    /// The glyph for `c`, if the face has one (glyph 0 is the "missing" box).
+    fn glyph(&self, c: char) -> Option<u16> {
+        self.parsed
+            .lookup_glyph_index(u32::from(c))
+            .filter(|gid| *gid != 0)
+    }
 
-/// WinAnsi's 0x80..=0x9F block, where it departs from Latin-1.
-const WIN_ANSI_HIGH: [(char, u8); 27] = [
-    ('€', 0x80),
-    ('‚', 0x82),
-    ('ƒ', 0x83),
-    ('„', 0x84),
-    ('…', 0x85),
-    ('†', 0x86),
-    ('‡', 0x87),
-    ('ˆ', 0x88),
-    ('‰', 0x89),
-    ('Š', 0x8A),
-    ('‹', 0x8B),
-    ('Œ', 0x8C),
-    ('Ž', 0x8E),
-    ('‘', 0x91),
-    ('’', 0x92),
-    ('“', 0x93),
-    ('”', 0x94),
-    ('•', 0x95),
-    ('–', 0x96),
-    ('—', 0x97),
-    ('˜', 0x98),
-    ('™', 0x99),
-    ('š', 0x9A),
-    ('›', 0x9B),
-    ('œ', 0x9C),
-    ('ž', 0x9E),
-    ('Ÿ', 0x9F),
-];
+    /// Advance of `gid` in 1/1000 em, truncated exactly as printpdf truncates the `/W`
+    /// widths it writes, so that measured text lines up with what viewers draw.
+    fn advance(&self, gid: u16) -> u32 {
+        let units_per_em = f32::from(self.parsed.units_per_em.max(1));
+        let width = f32::from(self.parsed.get_glyph_width(gid).unwrap_or(0));
+        (width * 1000.0 / units_per_em) as u32
+    }
 
-/// Base letters for U+0100..=U+024F (Latin Extended-A/B); `?` where there is none.
-const FOLD_LATIN_EXT: &str = concat!(
-    "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiIiJjKkkLlLlLlL",
-    "lLlNnNnNnnNnOoOoOoŒœRrRrRrSsSsSsSsTtTt??UuUuUuUuUuUuWwYyYZzZzZzs",
-    "bBBb??????DDd????FƒG???IKkl??Nn?Oo??Pp?????tTtTUu?VYyZz?????????",
-    "?????????????AaIiOoUuUuUuUuUu?AaAaÆæGgGgKkOoOo??j???Gg??NnAaÆæØø",
-    "AaAaEeEeIiIiOoOoRrRrUuUuSsTt??Hh?d????AaEeOoOoOoOoYylntj??ACcLTs",
-    "z??BU?EeJjQqRrYy",
-);
-
-/// Base letters for U+1E00..=U+1EFF (Latin Extended Additional: Yoruba ẹ ọ ṣ, Igbo ị ụ, …).
-const FOLD_LATIN_ADDITIONAL: &str = concat!(
-    "AaBbBbBbCcDdDdDdDdDdEeEeEeEeEeFfGgHhHhHhHhHhIiIiKkKkKkLlLlLlLlMm",
-    "MmMmNnNnNnNnOoOoOoOoPpPpRrRrRrRrSsSsSsSsSsTtTtTtTtUuUuUuUuUuVvVv",
-    "WwWwWwWwWwXxXxYyZzZzZzhtwy??ssßdAaAaAaAaAaAaAaAaAaAaAaAaEeEeEeEe",
-    "EeEeEeEeIiIiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUuYyYyYyYy??????",
-);
-
-/// Combining marks that have a precomposed Latin-1 form: (mark, bases, composed).
-const COMPOSE: [(char, &str, &str); 7] = [
-    ('\u{300}', "AEIOUaeiou", "ÀÈÌÒÙàèìòù"),
-    ('\u{301}', "AEIOUYaeiouy", "ÁÉÍÓÚÝáéíóúý"),
-    ('\u{302}', "AEIOUaeiou", "ÂÊÎÔÛâêîôû"),
-    ('\u{303}', "ANOano", "ÃÑÕãñõ"),
-    ('\u{308}', "AEIOUaeiouy", "ÄËÏÖÜäëïöüÿ"),
-    ('\u{30A}', "Aa", "Åå"),
-    ('\u{327}', "Cc", "Çç"),
-];
-
-fn win_ansi_code(c: char) -> Option<u8> {
-    match u32::from(c) {
-        cp @ (0x20..=0x7E | 0xA0..=0xFF) => u8::try_from(cp).ok(),
-        _ => WIN_ANSI_HIGH
+    /// A font holding just the glyphs `chars` need, parsed back for printpdf; `None` if
+    /// the face cannot be cut (printpdf then embeds it whole).
+    fn subset(&self, chars: &BTreeSet<char>) -> Option<ParsedFont> {
+        let mapped: Vec<(char, u16)> = chars
             .iter()
-            .find(|(ch, _)| *ch == c)
-            .map(|(_, code)| *code),
+            .filter_map(|c| Some((*c, self.glyph(*c)?)))
+            .collect();
+        let bytes = cut_subset(&self.sfnt, &self.glyphs, &mapped)?;
+        ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())
     }
 }
 
-fn glyph_width(c: char, face: Face) -> u16 {
-    win_ansi_code(c)
-        .and_then(|code| face.widths().get(usize::from(code).checked_sub(32)?))
-        .copied()
-        .filter(|w| *w > 0)
+/// Width assumed for a character no face can show (only reachable through [`measure`] on
+/// text that did not pass through [`pdf_text`], or if the bundled fonts failed to load).
+const DEFAULT_GLYPH_WIDTH: u32 = 556;
+
+fn glyph_width(c: char, face: Face) -> u32 {
+    face.font()
+        .and_then(|font| Some(font.advance(font.glyph(c)?)))
         .unwrap_or(DEFAULT_GLYPH_WIDTH)
 }
 
-/// Width of text that is already WinAnsi-clean (see [`pdf_text`]).
+/// Width of text that is already clean (see [`pdf_text`]).
 pub fn measure(text: &str, face: Face, size: f32) -> f32 {
-    let units: u32 = text.chars().map(|c| u32::from(glyph_width(c, face))).sum();
+    let units: u32 = text.chars().map(|c| glyph_width(c, face)).sum();
     units as f32 * size / 1000.0
 }
 
-/// Width in points of `text` set in `face` at `size` pt, using the Adobe AFM advance widths
-/// of Helvetica / Helvetica-Bold (no kerning, as printpdf emits none for built-in fonts).
-/// Characters outside WinAnsi are measured as the substitute the renderer prints for them.
+/// Width in points of `text` set in `face` at `size` pt, from the embedded font's own
+/// advance widths (no kerning: the renderer emits none). Characters the font cannot show
+/// are measured as the substitute the renderer prints for them.
 pub fn text_width(text: &str, face: Face, size: f32) -> f32 {
     measure(&pdf_text(text), face, size)
 }
 
-/// Rewrites `text` into characters the WinAnsi-encoded built-in fonts can show: decomposed
-/// accents are recomposed where Latin-1 has the letter ("e\u{301}" → "é"), letters such as
-/// Yoruba "ọ" / "ẹ" / "ṣ" lose the dot below, odd spaces become spaces, invisible characters
-/// vanish, and anything else becomes `?` (what printpdf would print anyway, but measured).
+/// Whether every face can show `c` (so a name looks the same in bold and in italics).
+fn printable(c: char) -> bool {
+    if (' '..='~').contains(&c) {
+        return true;
+    }
+    if Face::ALL.iter().any(|face| face.font().is_none()) {
+        return false;
+    }
+    // The subset's cmap is a format 4 table, which stops at U+FFFF.
+    c <= '\u{FFFF}'
+        && Face::ALL
+            .iter()
+            .all(|face| face.font().is_some_and(|font| font.glyph(c).is_some()))
+}
+
+fn is_combining_mark(c: char) -> bool {
+    ('\u{300}'..='\u{36F}').contains(&c)
+}
+
+/// Makes `text` safe to set: letters stay as they are (Yoruba "ẹ ọ ṣ", Igbo "ị ụ ṅ",
+/// Hausa "ɓ ɗ ƙ ƴ", "₦"), a letter followed by a combining accent becomes the precomposed
+/// letter where Unicode has one ("e\u{301}" → "é"; "ọ\u{301}" stays two characters), odd
+/// spaces become spaces, invisible and control characters vanish, and anything the font
+/// cannot show becomes `?`.
 pub fn pdf_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if ('\u{300}'..='\u{36F}').contains(&c) {
-            compose_into(&mut out, c);
-        } else if let Some(mapped) = to_win_ansi(c) {
-            out.push(mapped);
+        match c {
+            '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' => {}
+            '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {}
+            c if c.is_whitespace() => out.push(' '),
+            c if c.is_control() => {}
+            c if is_combining_mark(c) => compose_into(&mut out, c),
+            c if printable(c) => out.push(c),
+            _ => out.push('?'),
         }
     }
     out
 }
 
-fn to_win_ansi(c: char) -> Option<char> {
-    if win_ansi_code(c).is_some() {
-        return Some(c);
-    }
-    let mapped = match c {
-        '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' => return None,
-        c if c.is_whitespace() => ' ',
-        c if c.is_control() => return None,
-        '\u{2010}'..='\u{2012}' | '\u{2212}' => '-',
-        '\u{2015}' => '—',
-        '\u{02BB}' | '\u{02BC}' | '\u{2032}' | '\u{201B}' => '’',
-        '\u{201F}' | '\u{2033}' => '”',
-        '\u{0186}' => 'O',
-        '\u{0190}' => 'E',
-        '\u{0253}' => 'b',
-        '\u{0254}' => 'o',
-        '\u{0257}' => 'd',
-        '\u{025B}' => 'e',
-        '\u{0100}'..='\u{024F}' => fold(FOLD_LATIN_EXT, c, 0x100),
-        '\u{1E00}'..='\u{1EFF}' => fold(FOLD_LATIN_ADDITIONAL, c, 0x1E00),
-        _ => '?',
-    };
-    Some(mapped)
-}
+/// Precomposed letters for a letter plus one combining mark: (mark, bases, composed).
+/// Generated from the Unicode decompositions of U+00C0..=U+024F and U+1E00..=U+1EFF,
+/// restricted to letters all three faces have.
+#[rustfmt::skip]
+const COMPOSE: [(char, &str, &str); 14] = [
+    ('\u{300}', "AEINOUWYaeinouwyÂÊÔÜâêôüĂăĒēŌōƠơƯư", "ÀÈÌǸÒÙẀỲàèìǹòùẁỳẦỀỒǛầềồǜẰằḔḕṐṑỜờỪừ"),
+    ('\u{301}', "ACEGIKLMNOPRSUWYZacegiklmnoprsuwyzÂÅÆÇÊÏÔÕØÜâåæçêïôõøüĂăĒēŌōŨũƠơƯư", "ÁĆÉǴÍḰĹḾŃÓṔŔŚÚẂÝŹáćéǵíḱĺḿńóṕŕśúẃýźẤǺǼḈẾḮỐṌǾǗấǻǽḉếḯốṍǿǘẮắḖḗṒṓṸṹỚớỨứ"),
+    ('\u{302}', "ACEGHIJOSUWYZaceghijosuwyzẠạẸẹỌọ", "ÂĈÊĜĤÎĴÔŜÛŴŶẐâĉêĝĥîĵôŝûŵŷẑẬậỆệỘộ"),
+    ('\u{303}', "AEINOUVYaeinouvyÂÊÔâêôĂăƠơƯư", "ÃẼĨÑÕŨṼỸãẽĩñõũṽỹẪỄỖẫễỗẴẵỠỡỮữ"),
+    ('\u{304}', "AEGIOUYaegiouyÄÆÕÖÜäæõöüǪǫȦȧȮȯḶḷṚṛ", "ĀĒḠĪŌŪȲāēḡīōūȳǞǢȬȪǕǟǣȭȫǖǬǭǠǡȰȱḸḹṜṝ"),
+    ('\u{306}', "AEGIOUaegiouȨȩẠạ", "ĂĔĞĬŎŬăĕğĭŏŭḜḝẶặ"),
+    ('\u{307}', "ABCDEFGHIMNOPRSTWXYZabcdefghmnoprstwxyzŚśŠšſṢṣ", "ȦḂĊḊĖḞĠḢİṀṄȮṖṘṠṪẆẊẎŻȧḃċḋėḟġḣṁṅȯṗṙṡṫẇẋẏżṤṥṦṧẛṨṩ"),
+    ('\u{308}', "AEHIOUWXYaehiotuwxyÕõŪū", "ÄËḦÏÖÜẄẌŸäëḧïöẗüẅẍÿṎṏṺṻ"),
+    ('\u{30A}', "AUauwy", "ÅŮåůẘẙ"),
+    ('\u{30B}', "OUou", "ŐŰőű"),
+    ('\u{30C}', "ACDEGHIKLNORSTUZacdeghijklnorstuzÜüƷʒ", "ǍČĎĚǦȞǏǨĽŇǑŘŠŤǓŽǎčďěǧȟǐǰǩľňǒřšťǔžǙǚǮǯ"),
+    ('\u{323}', "ABDEHIKLMNORSTUVWYZabdehiklmnorstuvwyzƠơƯư", "ẠḄḌẸḤỊḲḶṂṆỌṚṢṬỤṾẈỴẒạḅḍẹḥịḳḷṃṇọṛṣṭụṿẉỵẓỢợỰự"),
+    ('\u{327}', "CDEGHKLNRSTcdeghklnrst", "ÇḐȨĢḨĶĻŅŖŞŢçḑȩģḩķļņŗşţ"),
+    ('\u{328}', "AEIOUaeiou", "ĄĘĮǪŲąęįǫų"),
+];
 
-fn fold(table: &str, c: char, first: u32) -> char {
-    u32::from(c)
-        .checked_sub(first)
-        .and_then(|i| table.chars().nth(usize::try_from(i).ok()?))
-        .unwrap_or('?')
-}
+/// More accents than this on one letter are dropped (they would stack up into the line
+/// above); Yoruba needs two at most, a dot below and a tone mark.
+const MAX_MARKS: usize = 3;
 
-/// Merges a combining mark into the previous letter when Latin-1 has the result; marks
-/// with no such letter (dot below, macron, …) are dropped.
+/// Appends a combining mark: merged into the previous letter when there is a precomposed
+/// form, kept as a mark after a letter otherwise, dropped when there is nothing to sit on.
 fn compose_into(out: &mut String, mark: char) {
-    let Some((_, bases, composed)) = COMPOSE.iter().find(|(m, _, _)| *m == mark) else {
+    let Some(base) = out.chars().last().filter(|b| !b.is_whitespace()) else {
         return;
     };
-    let Some(base) = out.chars().last() else {
-        return;
-    };
-    let replacement = bases
-        .chars()
-        .position(|b| b == base)
-        .and_then(|i| composed.chars().nth(i));
-    if let Some(letter) = replacement {
-        out.pop();
-        out.push(letter);
+    let composed = COMPOSE
+        .iter()
+        .find(|(m, _, _)| *m == mark)
+        .and_then(|(_, bases, composed)| {
+            let i = bases.chars().position(|b| b == base)?;
+            composed.chars().nth(i)
+        });
+    match composed {
+        Some(letter) => {
+            out.pop();
+            out.push(letter);
+        }
+        None => {
+            let stacked = out
+                .chars()
+                .rev()
+                .take_while(|c| is_combining_mark(*c))
+                .count();
+            if stacked < MAX_MARKS && printable(mark) {
+                out.push(mark);
+            }
+        }
     }
 }
 
 /// Shrinks `text` from `size` towards `min_size` until it fits `max_width`, then cuts it
-/// with "…". Returns the WinAnsi-clean text and the size to set it at.
+/// with "…". Returns the cleaned text (see [`pdf_text`]) and the size to set it at.
 pub fn fit(text: &str, face: Face, size: f32, min_size: f32, max_width: f32) -> (String, f32) {
     let clean = pdf_text(text);
     let clean = clean.trim();
@@ -528,6 +544,602 @@ impl LogoCache {
 }
 
 // ---------------------------------------------------------------------------------------
+// Font embedding: a subset of each face per document
+// ---------------------------------------------------------------------------------------
+
+/// Puts the faces the pages use into `doc` and points the pages' placeholder font
+/// handles at them.
+///
+/// printpdf 0.12 without its `text_layout` feature embeds an external font program whole
+/// (600–700 KB a face here), so each face is first cut down to the glyphs these pages
+/// show. printpdf still writes the `/W` widths and the `/ToUnicode` map (from the
+/// characters shown), which keeps the text searchable and extractable.
+fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
+    let mut used: [BTreeSet<char>; 3] = Default::default();
+    for page in pages.iter() {
+        let mut current: Option<Face> = None;
+        for op in &page.ops {
+            match op {
+                Op::SetFont {
+                    font: PdfFontHandle::External(id),
+                    ..
+                } => current = Face::from_placeholder(id),
+                Op::ShowText { items } => {
+                    let Some(chars) = current.and_then(|face| used.get_mut(face.index())) else {
+                        continue;
+                    };
+                    for item in items {
+                        if let TextItem::Text(text) = item {
+                            chars.extend(text.chars());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let handles: Vec<(FontId, PdfFontHandle)> = Face::ALL
+        .into_iter()
+        .zip(&used)
+        .filter(|(_, chars)| !chars.is_empty())
+        .map(|(face, chars)| (face.placeholder(), font_handle(doc, face, chars)))
+        .collect();
+    for op in pages.iter_mut().flat_map(|page| page.ops.iter_mut()) {
+        let Op::SetFont { font, .. } = op else {
+            continue;
+        };
+        let PdfFontHandle::External(id) = font else {
+            continue;
+        };
+        if let Some((_, handle)) = handles.iter().find(|(placeholder, _)| placeholder == id) {
+            *font = handle.clone();
+        }
+    }
+}
+
+/// Adds `face`, cut down to `chars`, to the document.
+fn font_handle(doc: &mut PdfDocument, face: Face, chars: &BTreeSet<char>) -> PdfFontHandle {
+    let Some(font) = face.font() else {
+        return PdfFontHandle::Builtin(face.builtin());
+    };
+    match font.subset(chars) {
+        Some(subset) => {
+            // "ABCDEF+Name" marks a subset (ISO 32000-1, 9.6.4); printpdf uses the resource
+            // name as the font's /BaseFont.
+            let id = FontId(format!(
+                "{}+{}",
+                subset_tag(face, chars),
+                face.postscript_name()
+            ));
+            doc.resources
+                .fonts
+                .map
+                .insert(id.clone(), PdfFont::new(subset));
+            PdfFontHandle::External(id)
+        }
+        None => PdfFontHandle::External(doc.add_font(&font.parsed)),
+    }
+}
+
+/// Six capital letters that differ between different subsets of a face.
+fn subset_tag(face: Face, chars: &BTreeSet<char>) -> String {
+    // FNV-1a over the face and its characters.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = face
+        .postscript_name()
+        .bytes()
+        .chain(chars.iter().flat_map(|c| u32::from(*c).to_le_bytes()));
+    for byte in bytes {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (0..6)
+        .map(|_| {
+            let letter = b'A' + (hash % 26) as u8;
+            hash /= 26;
+            char::from(letter)
+        })
+        .collect()
+}
+
+fn read_u16(data: &[u8], at: usize) -> Option<u16> {
+    let bytes = data.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let bytes = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn read_offset(data: &[u8], at: usize) -> Option<usize> {
+    usize::try_from(read_u32(data, at)?).ok()
+}
+
+fn write_u16(data: &mut [u8], at: usize, value: u16) -> Option<()> {
+    data.get_mut(at..at.checked_add(2)?)?
+        .copy_from_slice(&value.to_be_bytes());
+    Some(())
+}
+
+fn write_u32(data: &mut [u8], at: usize, value: u32) -> Option<()> {
+    data.get_mut(at..at.checked_add(4)?)?
+        .copy_from_slice(&value.to_be_bytes());
+    Some(())
+}
+
+/// The table directory of a TrueType font.
+#[derive(Debug)]
+struct Sfnt<'a> {
+    tables: Vec<([u8; 4], &'a [u8])>,
+}
+
+impl<'a> Sfnt<'a> {
+    fn parse(data: &'a [u8]) -> Option<Self> {
+        // TrueType outlines only: `glyf`, not CFF.
+        if read_u32(data, 0)? != 0x0001_0000 {
+            return None;
+        }
+        let count = usize::from(read_u16(data, 4)?);
+        let tables = (0..count)
+            .map(|i| {
+                let record = 12 + 16 * i;
+                let tag = data.get(record..record + 4)?.try_into().ok()?;
+                let offset = read_offset(data, record + 8)?;
+                let length = read_offset(data, record + 12)?;
+                Some((tag, data.get(offset..offset.checked_add(length)?)?))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self { tables })
+    }
+
+    fn table(&self, tag: &[u8; 4]) -> Option<&'a [u8]> {
+        self.tables
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, data)| *data)
+    }
+}
+
+/// Glyph outlines and advances of a face, by glyph id.
+#[derive(Debug)]
+struct Glyphs<'a> {
+    glyf: &'a [u8],
+    loca: &'a [u8],
+    long_offsets: bool,
+    count: u16,
+    hmtx: &'a [u8],
+    long_metrics: u16,
+    /// Horizontal run per unit of rise of the caret: 0 upright, about 0.2 oblique.
+    slant: f32,
+}
+
+impl<'a> Glyphs<'a> {
+    fn new(sfnt: &Sfnt<'a>) -> Option<Self> {
+        let head = sfnt.table(b"head")?;
+        let hhea = sfnt.table(b"hhea")?;
+        Some(Self {
+            glyf: sfnt.table(b"glyf")?,
+            loca: sfnt.table(b"loca")?,
+            long_offsets: read_u16(head, 50)? == 1,
+            count: read_u16(sfnt.table(b"maxp")?, 4)?,
+            hmtx: sfnt.table(b"hmtx")?,
+            long_metrics: read_u16(hhea, 34)?.max(1),
+            slant: {
+                let rise = f32::from(read_u16(hhea, 18)? as i16);
+                let run = f32::from(read_u16(hhea, 20)? as i16);
+                if rise > 0.0 { run / rise } else { 0.0 }
+            },
+        })
+    }
+
+    /// The outline of `gid`; empty for blank glyphs such as the space.
+    fn outline(&self, gid: u16) -> Option<&'a [u8]> {
+        if gid >= self.count {
+            return None;
+        }
+        let i = usize::from(gid);
+        let (start, end) = if self.long_offsets {
+            (
+                read_offset(self.loca, i * 4)?,
+                read_offset(self.loca, i * 4 + 4)?,
+            )
+        } else {
+            (
+                usize::from(read_u16(self.loca, i * 2)?) * 2,
+                usize::from(read_u16(self.loca, i * 2 + 2)?) * 2,
+            )
+        };
+        self.glyf.get(start..end)
+    }
+
+    /// (advance width, left side bearing) in font units.
+    fn metrics(&self, gid: u16) -> Option<(u16, u16)> {
+        let long = usize::from(self.long_metrics);
+        let i = usize::from(gid);
+        if i < long {
+            Some((read_u16(self.hmtx, i * 4)?, read_u16(self.hmtx, i * 4 + 2)?))
+        } else {
+            let advance = read_u16(self.hmtx, (long - 1) * 4)?;
+            Some((advance, read_u16(self.hmtx, long * 4 + (i - long) * 2)?))
+        }
+    }
+}
+
+/// Where a composite glyph names its components: the byte offsets of their glyph ids.
+fn component_slots(outline: &[u8]) -> Vec<usize> {
+    const ARGS_ARE_WORDS: u16 = 0x0001;
+    const HAVE_SCALE: u16 = 0x0008;
+    const MORE_COMPONENTS: u16 = 0x0020;
+    const HAVE_XY_SCALE: u16 = 0x0040;
+    const HAVE_TWO_BY_TWO: u16 = 0x0080;
+    let mut slots = Vec::new();
+    // A negative contour count marks a composite glyph.
+    if read_u16(outline, 0).is_none_or(|contours| contours & 0x8000 == 0) {
+        return slots;
+    }
+    let mut at = 10;
+    while let (Some(flags), Some(_)) = (read_u16(outline, at), read_u16(outline, at + 2)) {
+        slots.push(at + 2);
+        at += if flags & ARGS_ARE_WORDS != 0 { 8 } else { 6 };
+        at += if flags & HAVE_SCALE != 0 {
+            2
+        } else if flags & HAVE_XY_SCALE != 0 {
+            4
+        } else if flags & HAVE_TWO_BY_TWO != 0 {
+            8
+        } else {
+            0
+        };
+        if flags & MORE_COMPONENTS == 0 {
+            break;
+        }
+    }
+    slots
+}
+
+/// A TrueType font holding `chars` (with their glyphs in the original face) and nothing
+/// else: glyphs renumbered from 0, composites' components included, layout tables dropped,
+/// hinting kept, a format 4 `cmap` for the characters.
+fn cut_subset(sfnt: &Sfnt, glyphs: &Glyphs, chars: &[(char, u16)]) -> Option<Vec<u8>> {
+    // Glyph 0 (.notdef) must stay first; components join the glyphs that use them.
+    let mut keep: BTreeSet<u16> = BTreeSet::new();
+    let mut pending: Vec<u16> = vec![0];
+    pending.extend(chars.iter().map(|(_, gid)| *gid));
+    while let Some(gid) = pending.pop() {
+        if gid >= glyphs.count || !keep.insert(gid) {
+            continue;
+        }
+        let outline = glyphs.outline(gid)?;
+        for slot in component_slots(outline) {
+            let component = read_u16(outline, slot)?;
+            if !keep.contains(&component) {
+                pending.push(component);
+            }
+        }
+    }
+    let order: Vec<u16> = keep.into_iter().collect();
+    let renumber =
+        |gid: u16| -> Option<u16> { u16::try_from(order.binary_search(&gid).ok()?).ok() };
+    let count = u16::try_from(order.len()).ok()?;
+
+    let mut glyf = Vec::new();
+    let mut loca = Vec::with_capacity(order.len() * 4 + 4);
+    let mut hmtx = Vec::with_capacity(order.len() * 4);
+    for gid in &order {
+        loca.extend(u32::try_from(glyf.len()).ok()?.to_be_bytes());
+        let mut outline = glyphs.outline(*gid)?.to_vec();
+        for slot in component_slots(&outline) {
+            let component = renumber(read_u16(&outline, slot)?)?;
+            write_u16(&mut outline, slot, component)?;
+        }
+        glyf.extend(outline);
+        glyf.resize(glyf.len().next_multiple_of(4), 0);
+        let (advance, bearing) = glyphs.metrics(*gid)?;
+        hmtx.extend(advance.to_be_bytes());
+        hmtx.extend(bearing.to_be_bytes());
+    }
+    loca.extend(u32::try_from(glyf.len()).ok()?.to_be_bytes());
+
+    let mut head = sfnt.table(b"head")?.to_vec();
+    write_u32(&mut head, 8, 0)?; // checkSumAdjustment, set once the font is assembled
+    write_u16(&mut head, 50, 1)?; // long loca offsets
+    let mut hhea = sfnt.table(b"hhea")?.to_vec();
+    write_u16(&mut hhea, 34, count)?;
+    let mut maxp = sfnt.table(b"maxp")?.to_vec();
+    write_u16(&mut maxp, 4, count)?;
+    // post version 3: no glyph names.
+    let mut post = sfnt.table(b"post")?.get(..32)?.to_vec();
+    write_u32(&mut post, 0, 0x0003_0000)?;
+
+    let mapped = chars
+        .iter()
+        .map(|(c, gid)| Some((u16::try_from(u32::from(*c)).ok()?, renumber(*gid)?)))
+        .collect::<Option<Vec<_>>>()?;
+    let mut tables: Vec<([u8; 4], Vec<u8>)> = vec![
+        (*b"cmap", cmap_table(&mapped)?),
+        (*b"glyf", glyf),
+        (*b"head", head),
+        (*b"hhea", hhea),
+        (*b"hmtx", hmtx),
+        (*b"loca", loca),
+        (*b"maxp", maxp),
+        (*b"name", name_table(sfnt.table(b"name")?)?),
+        (*b"post", post),
+    ];
+    for tag in [b"OS/2", b"cvt ", b"fpgm", b"prep", b"gasp"] {
+        if let Some(table) = sfnt.table(tag) {
+            tables.push((*tag, table.to_vec()));
+        }
+    }
+    assemble_sfnt(tables)
+}
+
+/// A Windows Unicode BMP `cmap` (format 4) with one segment per character, which is all
+/// a subset of a few hundred characters needs. `chars` must be sorted by character.
+fn cmap_table(chars: &[(u16, u16)]) -> Option<Vec<u8>> {
+    let mut segments: Vec<(u16, u16)> = chars
+        .iter()
+        .filter(|(c, _)| *c != 0xFFFF)
+        .map(|(c, gid)| (*c, gid.wrapping_sub(*c)))
+        .collect();
+    segments.push((0xFFFF, 1)); // the required final segment, mapping to glyph 0
+    let seg_count = u16::try_from(segments.len()).ok()?;
+    let length = u16::try_from(16 + 8 * segments.len()).ok()?;
+    let entry_selector = 15 - seg_count.leading_zeros() as u16;
+    let search_range = 2u16.checked_shl(u32::from(entry_selector))?;
+    let mut sub = Vec::with_capacity(usize::from(length));
+    for value in [
+        4,
+        length,
+        0,
+        seg_count * 2,
+        search_range,
+        entry_selector,
+        (seg_count * 2).checked_sub(search_range)?,
+    ] {
+        sub.extend(value.to_be_bytes());
+    }
+    sub.extend(segments.iter().flat_map(|(c, _)| c.to_be_bytes()));
+    sub.extend([0, 0]);
+    sub.extend(segments.iter().flat_map(|(c, _)| c.to_be_bytes()));
+    sub.extend(segments.iter().flat_map(|(_, delta)| delta.to_be_bytes()));
+    sub.extend(segments.iter().flat_map(|_| [0, 0]));
+
+    // Version 0, one subtable: platform 3 (Windows), encoding 1 (Unicode BMP), offset 12.
+    let mut table = vec![0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12];
+    table.extend(sub);
+    Some(table)
+}
+
+/// The font's Windows names 0–6 (copyright, family, style, id, full name, version,
+/// PostScript name), without the long licence text the full face carries.
+fn name_table(name: &[u8]) -> Option<Vec<u8>> {
+    let count = usize::from(read_u16(name, 2)?);
+    let storage = usize::from(read_u16(name, 4)?);
+    let mut records: Vec<[u16; 6]> = Vec::new();
+    let mut strings = Vec::new();
+    for i in 0..count {
+        let record = 6 + 12 * i;
+        let field = |n: usize| read_u16(name, record + 2 * n);
+        let (platform, encoding, language, id) = (field(0)?, field(1)?, field(2)?, field(3)?);
+        if platform != 3 || id > 6 {
+            continue;
+        }
+        let (length, offset) = (field(4)?, usize::from(field(5)?));
+        let start = storage + offset;
+        let text = name.get(start..start + usize::from(length))?;
+        let new_offset = u16::try_from(strings.len()).ok()?;
+        records.push([platform, encoding, language, id, length, new_offset]);
+        strings.extend_from_slice(text);
+    }
+    let n = u16::try_from(records.len()).ok()?;
+    let mut table = Vec::new();
+    for value in [0, n, 6 + 12 * n] {
+        table.extend(value.to_be_bytes());
+    }
+    table.extend(records.iter().flatten().flat_map(|v| v.to_be_bytes()));
+    table.extend(strings);
+    Some(table)
+}
+
+fn table_checksum(data: &[u8]) -> u32 {
+    data.chunks(4).fold(0u32, |sum, chunk| {
+        let mut word = [0u8; 4];
+        word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
+        sum.wrapping_add(u32::from_be_bytes(word))
+    })
+}
+
+/// Writes the tables out as one TrueType file, with directory and checksums.
+fn assemble_sfnt(mut tables: Vec<([u8; 4], Vec<u8>)>) -> Option<Vec<u8>> {
+    tables.sort_by_key(|(tag, _)| *tag);
+    let count = u16::try_from(tables.len()).ok()?;
+    let entry_selector = 15 - count.leading_zeros() as u16;
+    let search_range = 16u16.checked_shl(u32::from(entry_selector))?;
+    let mut font = Vec::new();
+    font.extend(0x0001_0000u32.to_be_bytes());
+    for value in [
+        count,
+        search_range,
+        entry_selector,
+        (count * 16).checked_sub(search_range)?,
+    ] {
+        font.extend(value.to_be_bytes());
+    }
+    let mut offset = 12 + 16 * tables.len();
+    let mut head_at = None;
+    for (tag, data) in &tables {
+        if tag == b"head" {
+            head_at = Some(offset);
+        }
+        font.extend(tag);
+        font.extend(table_checksum(data).to_be_bytes());
+        font.extend(u32::try_from(offset).ok()?.to_be_bytes());
+        font.extend(u32::try_from(data.len()).ok()?.to_be_bytes());
+        offset += data.len().next_multiple_of(4);
+    }
+    for (_, data) in &tables {
+        font.extend(data);
+        font.resize(font.len().next_multiple_of(4), 0);
+    }
+    let adjustment = 0xB1B0_AFBAu32.wrapping_sub(table_checksum(&font));
+    write_u32(&mut font, head_at? + 8, adjustment)?;
+    Some(font)
+}
+
+// ---------------------------------------------------------------------------------------
+// Combining accents
+// ---------------------------------------------------------------------------------------
+
+/// Part of a line set with one character spacing (`Tc`, added after every glyph) and one
+/// text rise (`Ts`), both in points.
+#[derive(Debug, Clone, PartialEq)]
+struct Run {
+    text: String,
+    spacing: f32,
+    rise: f32,
+}
+
+/// Splits a cleaned line into runs that put combining accents where they belong.
+///
+/// Yoruba tone marks over "ẹ ọ" ("ọ́", "ẹ̀") have no precomposed letters, and printpdf
+/// does no OpenType mark positioning, so a bare accent would sit where the font's
+/// zero-width mark happens to be drawn: off-centre on most letters and into the top of
+/// capitals. Instead each accent is centred on its letter's outline and raised clear of
+/// it. The pen is moved with character spacing rather than `TJ` offsets so that every
+/// run stays one plain `Tj` string, which text extraction reads without gaps; the pen
+/// ends where it would have without the accents, so measuring is unaffected.
+fn place_marks(text: &str, face: Face, size: f32) -> Vec<Run> {
+    let plain = |text: String| Run {
+        text,
+        spacing: 0.0,
+        rise: 0.0,
+    };
+    let Some(font) = face.font().filter(|_| text.chars().any(is_combining_mark)) else {
+        return vec![plain(text.to_owned())];
+    };
+    let scale = size / f32::from(font.parsed.units_per_em.max(1));
+    let advance = |gid: u16| font.advance(gid) as f32 * size / 1000.0;
+    let chars: Vec<char> = text.chars().collect();
+    let mut runs = Vec::new();
+    let mut pending = String::new();
+    let mut i = 0;
+    while let Some(&base) = chars.get(i) {
+        let marks_end = chars
+            .iter()
+            .skip(i + 1)
+            .position(|c| !is_combining_mark(*c))
+            .map_or(chars.len(), |n| i + 1 + n);
+        let marks = chars.get(i + 1..marks_end).unwrap_or_default();
+        i = marks_end;
+        let placed = (!marks.is_empty())
+            .then(|| font.mark_positions(base, marks))
+            .flatten();
+        let (Some(placed), Some(base_gid)) = (placed, font.glyph(base)) else {
+            pending.push(base);
+            pending.extend(marks);
+            continue;
+        };
+        if !pending.is_empty() {
+            runs.push(plain(mem::take(&mut pending)));
+        }
+        // Pen positions relative to the base's origin, in points: each mark's origin,
+        // then the end of the base again.
+        let base_end = advance(base_gid);
+        let stops: Vec<f32> = placed
+            .iter()
+            .map(|(_, x, _)| x * scale)
+            .chain([base_end])
+            .collect();
+        let first = stops.first().copied().unwrap_or(base_end);
+        runs.push(Run {
+            text: base.to_string(),
+            spacing: first - base_end,
+            rise: 0.0,
+        });
+        for (k, (mark_gid, _, rise)) in placed.iter().enumerate() {
+            let here = stops.get(k).copied().unwrap_or(base_end);
+            let next = stops.get(k + 1).copied().unwrap_or(base_end);
+            let mark = marks.get(k).copied().unwrap_or_default();
+            runs.push(Run {
+                text: mark.to_string(),
+                spacing: next - here - advance(*mark_gid),
+                rise: rise * scale,
+            });
+        }
+    }
+    if !pending.is_empty() {
+        runs.push(plain(pending));
+    }
+    runs
+}
+
+/// A glyph's outline box in font units.
+#[derive(Debug, Clone, Copy)]
+struct GlyphBox {
+    x_min: f32,
+    y_min: f32,
+    x_max: f32,
+    y_max: f32,
+}
+
+impl GlyphBox {
+    fn center_x(self) -> f32 {
+        (self.x_min + self.x_max) / 2.0
+    }
+
+    fn center_y(self) -> f32 {
+        (self.y_min + self.y_max) / 2.0
+    }
+}
+
+impl FaceFont {
+    fn glyph_box(&self, gid: u16) -> Option<GlyphBox> {
+        let outline = self.glyphs.outline(gid)?;
+        let value = |at| read_u16(outline, at).map(|v| f32::from(v as i16));
+        Some(GlyphBox {
+            x_min: value(2)?,
+            y_min: value(4)?,
+            x_max: value(6)?,
+            y_max: value(8)?,
+        })
+    }
+
+    /// For each of `marks` following `base`: its glyph, where its origin goes relative
+    /// to the base's origin, and how far it is raised (negative: lowered), in font units.
+    /// Marks above are centred over the base and lifted so they clear it as they clear
+    /// an "o"; marks below likewise under it. `None` when a glyph is missing.
+    fn mark_positions(&self, base: char, marks: &[char]) -> Option<Vec<(u16, f32, f32)>> {
+        let base_box = self.glyph_box(self.glyph(base)?)?;
+        let o = self.glyph_box(self.glyph('o')?)?;
+        // Between stacked marks, where the font's own spacing no longer applies.
+        let gap = f32::from(self.parsed.units_per_em) * 0.04;
+        let (mut top, mut bottom) = (base_box.y_max, base_box.y_min);
+        marks
+            .iter()
+            .map(|mark| {
+                let gid = self.glyph(*mark)?;
+                let mark_box = self.glyph_box(gid)?;
+                let rise = if mark_box.center_y() > 0.0 {
+                    let rise = (top - o.y_max).max(0.0);
+                    top = mark_box.y_max + rise + gap;
+                    rise
+                } else {
+                    let rise = (bottom - o.y_min).min(0.0);
+                    bottom = mark_box.y_min + rise - gap;
+                    rise
+                };
+                // On a slanted face the base's middle moves right as it goes up.
+                let lean = self.glyphs.slant * (mark_box.center_y() + rise - base_box.center_y());
+                let x = base_box.center_x() + lean - mark_box.center_x();
+                Some((gid, x, rise))
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Painter: drawing primitives on one page
 // ---------------------------------------------------------------------------------------
 
@@ -574,7 +1186,7 @@ impl Painter {
         if text.is_empty() {
             return;
         }
-        let text = if text.is_ascii() {
+        let text = if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
             text.to_owned()
         } else {
             pdf_text(text)
@@ -585,7 +1197,7 @@ impl Painter {
             },
             Op::StartTextSection,
             Op::SetFont {
-                font: PdfFontHandle::Builtin(style.face.builtin()),
+                font: PdfFontHandle::External(style.face.placeholder()),
                 size: Pt(style.size),
             },
             Op::SetTextCursor {
@@ -594,11 +1206,31 @@ impl Painter {
                     y: Pt(PAGE_H - baseline),
                 },
             },
-            Op::ShowText {
-                items: vec![TextItem::Text(text)],
-            },
-            Op::EndTextSection,
         ]);
+        // Tc and Ts belong to the graphics state and outlive ET: leave them at zero.
+        let (mut spacing, mut rise) = (0.0_f32, 0.0_f32);
+        for run in place_marks(&text, style.face, style.size) {
+            if (run.spacing - spacing).abs() > f32::EPSILON {
+                spacing = run.spacing;
+                self.ops.push(Op::SetCharacterSpacing {
+                    multiplier: spacing,
+                });
+            }
+            if (run.rise - rise).abs() > f32::EPSILON {
+                rise = run.rise;
+                self.ops.push(Op::SetLineOffset { multiplier: rise });
+            }
+            self.ops.push(Op::ShowText {
+                items: vec![TextItem::Text(run.text)],
+            });
+        }
+        if spacing != 0.0 {
+            self.ops.push(Op::SetCharacterSpacing { multiplier: 0.0 });
+        }
+        if rise != 0.0 {
+            self.ops.push(Op::SetLineOffset { multiplier: 0.0 });
+        }
+        self.ops.push(Op::EndTextSection);
     }
 
     /// Text fitted into `[x, x + width]` (shrunk, then cut with "…") and aligned there.

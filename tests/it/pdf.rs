@@ -3,26 +3,42 @@
 use schoolyard::assessment::{card::*, pdf::*};
 
 #[test]
-fn widths_follow_the_afm_tables() {
-    // "Hello" in Helvetica: H 722 + e 556 + l 222 + l 222 + o 556 = 2278 units.
+fn widths_follow_the_embedded_font() {
+    // "Hello" in DejaVu Sans Condensed, 1/1000 em: H 676 + e 553 + l 250 + l 250 + o 550.
     let w = text_width("Hello", Face::Regular, 10.0);
-    assert!((w - 22.78).abs() < 1e-3, "{w}");
-    // Bold is wider, and accents measure like their base letter.
+    assert!((w - 22.79).abs() < 1e-3, "{w}");
+    // Bold is wider, italic is not; accents, dots below and combining tone marks measure
+    // like their base letter.
     assert!(text_width("Hello", Face::Bold, 10.0) > w);
-    assert!(
-        (text_width("é", Face::Regular, 10.0) - text_width("e", Face::Regular, 10.0)).abs() < 1e-6
-    );
+    assert!((text_width("Hello", Face::Italic, 10.0) - w).abs() < 1e-3);
+    let e = text_width("e", Face::Regular, 10.0);
+    for letter in ["é", "ẹ", "ẹ\u{301}", "e\u{301}"] {
+        let width = text_width(letter, Face::Regular, 10.0);
+        assert!((width - e).abs() < 1e-6, "{letter}: {width} vs {e}");
+    }
+    assert!(text_width("₦", Face::Bold, 10.0) > 0.0);
     assert!(text_width("", Face::Bold, 12.0).abs() < f32::EPSILON);
 }
 
 #[test]
-fn non_win_ansi_letters_degrade_to_base_letters() {
-    assert_eq!(pdf_text("Adéọlá"), "Adéolá");
-    assert_eq!(pdf_text("Ṣẹ\u{301}gun"), "Ségun");
-    assert_eq!(pdf_text("Ọlọ́run"), "Olórun");
-    assert_eq!(pdf_text("ɓ ɗ ƙ ƴ"), "b d k y");
+fn nigerian_letters_and_the_naira_sign_are_kept() {
+    assert_eq!(pdf_text("Adéọlá"), "Adéọlá");
+    assert_eq!(pdf_text("Ṣẹ\u{301}gun"), "Ṣẹ\u{301}gun");
+    assert_eq!(pdf_text("Ọlọ\u{301}run"), "Ọlọ\u{301}run");
+    assert_eq!(pdf_text("ịhụnanya ṅụọ"), "ịhụnanya ṅụọ");
+    assert_eq!(pdf_text("ɓ ɗ ƙ ƴ Ɓ Ɗ Ƙ Ƴ"), "ɓ ɗ ƙ ƴ Ɓ Ɗ Ƙ Ƴ");
+    assert_eq!(pdf_text("₦500"), "₦500");
+    // Decomposed input is composed where Unicode has the letter.
+    assert_eq!(pdf_text("Ade\u{301}s\u{323}o\u{323}la\u{301}"), "Adéṣọlá");
+    assert_eq!(pdf_text("e\u{323}\u{301}"), "ẹ\u{301}");
+    // A stray accent with no letter under it goes, and so do accents piled up past three.
+    assert_eq!(pdf_text("\u{301}Ada \u{300}Obi"), "Ada Obi");
+    let piled = pdf_text(&format!("x{}", "\u{301}".repeat(20)));
+    assert_eq!(piled, format!("x{}", "\u{301}".repeat(3)));
+    // What the font cannot show still falls back, and invisible characters vanish.
     assert_eq!(pdf_text("日本"), "??");
-    assert_eq!(pdf_text("a\u{200B}b\u{2003}c"), "ab c");
+    assert_eq!(pdf_text("a😀b"), "a?b");
+    assert_eq!(pdf_text("a\u{200B}b\u{2003}c\u{0}\u{AD}d"), "ab cd");
 }
 
 #[test]
@@ -141,6 +157,7 @@ fn odd_cards_render_without_failing() -> Result<(), PdfError> {
     broken.school.logo = Some(b"\x89PNG\r\n\x1a\nnot a png".to_vec());
     broken.pupil.photo = Some(vec![0xFF, 0xD8, 0xFF]);
     broken.pupil.full_name = "Ọlọ́run 日本 \u{0} \t".into();
+    broken.school.motto = "\u{301}a\u{301}\u{302}\u{303}\u{304}\u{323}\u{324} \u{301}😀".into();
     let bytes = render_cards(&[broken, card(3)])?;
     assert!(bytes.starts_with(b"%PDF"));
     Ok(())
@@ -154,4 +171,30 @@ fn long_tables_continue_on_later_pages() {
     };
     assert_eq!(pages(card(15)), 1);
     assert!(pages(card(80)) >= 2);
+}
+
+#[test]
+fn yoruba_names_and_naira_amounts_render_and_extract() {
+    let mut yoruba = card(3);
+    yoruba.pupil.full_name = "Adéṣọlá Ọlọ\u{301}rùnfẹ\u{301}mi".into();
+    yoruba.comments = vec![CommentLine {
+        title: "Class teacher's comment".into(),
+        text: "Adéṣọlá owes ₦500 for the excursion; Ìbàdàn, Ẹ\u{300}kọ\u{301}, ɓaƙo.".into(),
+        by: Some("Mrs. Ògúnlẹ\u{300}yẹ".into()),
+    }];
+    let bytes = render_cards(&[yoruba]).unwrap();
+    // Only the glyphs used are embedded: the three faces whole would be ~2 MB.
+    assert!(bytes.len() < 100_000, "{} bytes", bytes.len());
+    let doc = lopdf::Document::load_mem(&bytes).unwrap();
+    let text = doc.extract_text(&[1]).unwrap();
+    for expected in [
+        "Adéṣọlá Ọlọ\u{301}rùnfẹ\u{301}mi",
+        "₦500",
+        "Ẹ\u{300}kọ\u{301}",
+        "Ògúnlẹ\u{300}yẹ",
+        "ɓaƙo",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+    assert!(!text.contains('?'), "{text}");
 }
