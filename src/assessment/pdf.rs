@@ -38,9 +38,19 @@ pub enum PdfError {
 /// another pupil's).
 pub fn render_cards(cards: &[ReportCard]) -> Result<Vec<u8>, PdfError> {
     let first = cards.first().ok_or(PdfError::NoCards)?;
-    let mut doc = PdfDocument::new(&document_title(first));
+    let title = match cards {
+        [only] => format!("Report card — {}", only.pupil.full_name.trim()),
+        _ => document_title(first),
+    };
+    let mut doc = PdfDocument::new(&title);
     doc.metadata.info.creator = "Schoolyard".to_owned();
     doc.metadata.info.producer = "Schoolyard".to_owned();
+    // printpdf dates documents 1970 unless told.
+    if let Ok(now) = printpdf::OffsetDateTime::from_unix_timestamp(chrono::Utc::now().timestamp()) {
+        doc.metadata.info.creation_date = now.clone();
+        doc.metadata.info.modification_date = now.clone();
+        doc.metadata.info.metadata_date = now;
+    }
 
     let mut logos = LogoCache::default();
     let mut pages = Vec::new();
