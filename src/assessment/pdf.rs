@@ -47,8 +47,8 @@ pub fn render_cards(cards: &[ReportCard]) -> Result<Vec<u8>, PdfError> {
     doc.metadata.info.producer = "Schoolyard".to_owned();
     // printpdf dates documents 1970 unless told.
     if let Ok(now) = printpdf::OffsetDateTime::from_unix_timestamp(chrono::Utc::now().timestamp()) {
-        doc.metadata.info.creation_date = now.clone();
-        doc.metadata.info.modification_date = now.clone();
+        doc.metadata.info.creation_date = now;
+        doc.metadata.info.modification_date = now;
         doc.metadata.info.metadata_date = now;
     }
 
