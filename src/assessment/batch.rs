@@ -397,8 +397,16 @@ async fn start(
     academic_class_id: Option<i64>,
 ) -> AppResult<(Batch, bool)> {
     let es = exams::exam_session(&mut ctx.tx, exam_session_id).await?;
-    if let Some(class) = academic_class_id {
-        super::api::ensure_class_in_session(&mut ctx, &es, class).await?;
+    match academic_class_id {
+        Some(class) => super::api::ensure_class_in_session(&mut ctx, &es, class).await?,
+        // A teacher prints their class; the whole school is for those who run results.
+        None if !ctx.perms.has("change_results") => {
+            return Err(AppError::Forbidden(
+                "Printing the whole school's report cards needs permission to change results."
+                    .into(),
+            ));
+        }
+        None => {}
     }
     let (batch, created) = request(
         &mut ctx.tx,

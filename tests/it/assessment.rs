@@ -1197,6 +1197,14 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
         t.get("/settings/assessment").await.status,
         StatusCode::FORBIDDEN
     );
+    // A teacher prints a class, not the whole school.
+    let res = t
+        .post(
+            &format!("/exams/sessions/{}/report-batch", f.exam_session),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
     // A row saved through the page: plain-text answers the grid shows.
     let res = t
         .post(
