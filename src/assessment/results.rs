@@ -163,16 +163,20 @@ pub async fn fetch(
     // Earlier terms by student and subject: a pupil may have changed class arm since.
     let earlier_terms = if with_earlier_terms && es.term_ordinal == 3 {
         sqlx::query_as(
-            "SELECT t.ordinal, r.student_id, e.subject_id, sum(m.score)::float8
-               FROM exam_sessions es
-               JOIN terms t ON t.id = es.term_id
-               JOIN exams e ON e.exam_session_id = es.id
-               JOIN marks m ON m.exam_id = e.id
-               JOIN registrations r ON r.id = m.registration_id
-              WHERE es.session_id = $1 AND t.ordinal < $2
-                AND r.student_id IN (SELECT student_id FROM registrations
-                                      WHERE academic_class_id = $3)
-              GROUP BY t.ordinal, r.student_id, e.subject_id",
+            // A subject's total per registration, then the larger one per student: a pupil
+            // who changed arm within a term is not counted twice.
+            "SELECT ordinal, student_id, subject_id, max(total)
+               FROM (SELECT t.ordinal, r.student_id, e.subject_id, sum(m.score)::float8 AS total
+                       FROM exam_sessions es
+                       JOIN terms t ON t.id = es.term_id
+                       JOIN exams e ON e.exam_session_id = es.id
+                       JOIN marks m ON m.exam_id = e.id
+                       JOIN registrations r ON r.id = m.registration_id
+                      WHERE es.session_id = $1 AND t.ordinal < $2
+                        AND r.student_id IN (SELECT student_id FROM registrations
+                                              WHERE academic_class_id = $3)
+                      GROUP BY t.ordinal, r.id, r.student_id, e.subject_id) per_registration
+              GROUP BY ordinal, student_id, subject_id",
         )
         .bind(es.session_id)
         .bind(es.term_ordinal)
