@@ -188,14 +188,14 @@ impl Face {
         }
     }
 
-    /// Stands in for the face in page operations until the document's subset of it exists
-    /// (see [`embed_fonts`]).
-    fn placeholder(self) -> FontId {
+    /// The id page operations name the face by while pages are laid out; [`embed_fonts`]
+    /// then binds it to the document's subset of the face.
+    fn layout_id(self) -> FontId {
         FontId(format!("schoolyard-face-{}", self.index()))
     }
 
-    fn from_placeholder(id: &FontId) -> Option<Face> {
-        Face::ALL.into_iter().find(|face| face.placeholder() == *id)
+    fn from_layout_id(id: &FontId) -> Option<Face> {
+        Face::ALL.into_iter().find(|face| face.layout_id() == *id)
     }
 
     /// Only used should a bundled font fail to parse; text is then kept to ASCII.
@@ -557,8 +557,8 @@ impl LogoCache {
 // Font embedding: a subset of each face per document
 // ---------------------------------------------------------------------------------------
 
-/// Puts the faces the pages use into `doc` and points the pages' placeholder font
-/// handles at them.
+/// Puts the faces the pages use into `doc` and binds the pages' layout font ids
+/// to them.
 ///
 /// printpdf 0.12 without its `text_layout` feature embeds an external font program whole
 /// (600–700 KB a face here), so each face is first cut down to the glyphs these pages
@@ -573,7 +573,7 @@ fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
                 Op::SetFont {
                     font: PdfFontHandle::External(id),
                     ..
-                } => current = Face::from_placeholder(id),
+                } => current = Face::from_layout_id(id),
                 Op::ShowText { items } => {
                     let Some(chars) = current.and_then(|face| used.get_mut(face.index())) else {
                         continue;
@@ -593,7 +593,7 @@ fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
         .into_iter()
         .zip(&used)
         .filter(|(_, chars)| !chars.is_empty())
-        .map(|(face, chars)| (face.placeholder(), font_handle(doc, face, chars)))
+        .map(|(face, chars)| (face.layout_id(), font_handle(doc, face, chars)))
         .collect();
     for op in pages.iter_mut().flat_map(|page| page.ops.iter_mut()) {
         let Op::SetFont { font, .. } = op else {
@@ -602,7 +602,7 @@ fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
         let PdfFontHandle::External(id) = font else {
             continue;
         };
-        if let Some((_, handle)) = handles.iter().find(|(placeholder, _)| placeholder == id) {
+        if let Some((_, handle)) = handles.iter().find(|(layout_id, _)| layout_id == id) {
             *font = handle.clone();
         }
     }
@@ -1207,7 +1207,7 @@ impl Painter {
             },
             Op::StartTextSection,
             Op::SetFont {
-                font: PdfFontHandle::External(style.face.placeholder()),
+                font: PdfFontHandle::External(style.face.layout_id()),
                 size: Pt(style.size),
             },
             Op::SetTextCursor {
