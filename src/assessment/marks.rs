@@ -117,6 +117,14 @@ pub fn may_enter(ctx: &SchoolCtx, exam: &Exam) -> bool {
 }
 
 pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
+    Ok(sheet_in_session(ctx, exam_id).await?.0)
+}
+
+/// The sheet with its exam session and grading scale (the grid page shows both).
+pub async fn sheet_in_session(
+    ctx: &mut SchoolCtx,
+    exam_id: i64,
+) -> AppResult<(MarkSheet, ExamSession, GradingScale)> {
     let exam = exams::exam(&mut ctx.tx, exam_id).await?;
     let session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
     let (scale, _) = config::for_exam_session(&mut ctx.tx, exam.exam_session_id).await?;
@@ -150,12 +158,13 @@ pub async fn sheet(ctx: &mut SchoolCtx, exam_id: i64) -> AppResult<MarkSheet> {
         })
         .collect();
     let can_edit = session.is_open() && may_enter(ctx, &exam);
-    Ok(MarkSheet {
-        status: session.status,
+    let sheet = MarkSheet {
+        status: session.status.clone(),
         can_edit,
         exam,
         rows,
-    })
+    };
+    Ok((sheet, session, scale))
 }
 
 fn mark_row(
@@ -208,14 +217,13 @@ pub fn ensure_open(session: &ExamSession) -> AppResult<()> {
 /// naming `rows[i].field`, nothing saved.
 pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppResult<SaveSummary> {
     let exam = exams::exam(&mut ctx.tx, exam_id).await?;
-    // FOR SHARE: a concurrent close waits for this save (and the other way round).
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM exam_sessions WHERE id = $1 FOR SHARE")
-            .bind(exam.exam_session_id)
-            .fetch_one(&mut *ctx.tx)
-            .await?;
-    let mut session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
-    session.status = status;
+    // FOR SHARE: a concurrent close waits for this save (and the other way round); the
+    // session read after the lock is the one that counts.
+    sqlx::query("SELECT 1 FROM exam_sessions WHERE id = $1 FOR SHARE")
+        .bind(exam.exam_session_id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    let session = exams::exam_session(&mut ctx.tx, exam.exam_session_id).await?;
     if !may_enter(ctx, &exam) {
         return Err(AppError::Forbidden(format!(
             "You do not teach {} in {}; only staff allowed to change marks may enter them.",

@@ -304,9 +304,7 @@ async fn marks_page(
     CsrfToken(csrf): CsrfToken,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let sheet = marks::sheet(&mut ctx, id).await?;
-    let es = exams::exam_session(&mut ctx.tx, sheet.exam.exam_session_id).await?;
-    let (scale, _) = config::for_exam_session(&mut ctx.tx, es.id).await?;
+    let (sheet, es, scale) = marks::sheet_in_session(&mut ctx, id).await?;
     let locked_reason = if sheet.can_edit {
         None
     } else if !marks::may_enter(&ctx, &sheet.exam) {

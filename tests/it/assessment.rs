@@ -1560,3 +1560,106 @@ async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
     assert_eq!(now[0]["head_teacher_comment"], "Well done.");
     assert_eq!(now[0]["ratings"]["Neatness"], 3);
 }
+
+/// An exam set up with its own components (CA 30 / Exam 70) takes marks against them; an
+/// exam without marks can be deleted, one with marks cannot.
+#[sqlx::test(migrations = false)]
+async fn an_exam_can_have_its_own_components(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = fixture(&app, "alpha", &["Ada"]).await;
+    let h = host("alpha");
+    let (_, other_class) = class_id(&app, "alpha", &f.token, "JSS 1B").await;
+    let maths: i64 = app
+        .call(
+            Method::GET,
+            &h,
+            "/api/v1/school/subjects/",
+            Some(&f.token),
+            None,
+        )
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Mathematics")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/school/exam-sessions/{}/exams/", f.exam_session);
+    let bad = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&f.token),
+            Some(json!({"academic_class_id": other_class, "subject_id": maths,
+                        "components": [{"name": "CA", "max_score": 30}, {"name": "ca", "max_score": 70}]})),
+        )
+        .await;
+    let body = assert_error_shape(&bad, 422);
+    assert!(body["errors"]["components[1].name"].is_array(), "{body}");
+    let res = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&f.token),
+            Some(json!({"academic_class_id": other_class, "subject_id": maths,
+                        "components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}]})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let exam = res.json();
+    assert_eq!(exam["components"][1]["max_score"], 70.0);
+    let again = app
+        .call(
+            Method::POST,
+            &h,
+            &path,
+            Some(&f.token),
+            Some(json!({"academic_class_id": other_class, "subject_id": maths})),
+        )
+        .await;
+    assert_error_shape(&again, 422);
+    let id = exam["id"].as_i64().unwrap();
+    let res = app
+        .call(
+            Method::DELETE,
+            &h,
+            &format!("/api/v1/school/exams/{id}/"),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    // JSS 1A's exam uses the defaults; a score over its CA1 maximum of 20 is refused.
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 25}}]),
+    )
+    .await;
+    assert_error_shape(&res, 422);
+    let res = save_marks(
+        &app,
+        "alpha",
+        &f.token,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 20}}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = app
+        .call(
+            Method::DELETE,
+            &h,
+            &format!("/api/v1/school/exams/{}/", f.exams["Mathematics"]),
+            Some(&f.token),
+            None,
+        )
+        .await;
+    assert_error_shape(&res, 409);
+}
