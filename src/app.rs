@@ -1,7 +1,5 @@
-//! Application state and the router: one router, two front doors (HTML and JSON) over the
-//! same services.
-
-use std::{ops::Deref, sync::Arc};
+//! The top floor: assembles every domain's API and page routers into one router with two
+//! front doors (HTML and JSON) over the same services, and adds the layers.
 
 use axum::{
     Router,
@@ -10,88 +8,70 @@ use axum::{
     middleware,
     response::IntoResponse,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::PgPool;
 use tower::ServiceExt;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tower_sessions_redis_store::{
-    RedisStore,
-    fred::prelude::{ClientLike, Config as RedisConfig, Pool as RedisPool},
-};
+
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    auth::{self, session::Store, tokens::JwtKeys},
-    config::Config,
-    docs,
+    academics, assessment, audit, auth, dashboard, docs,
     error::AppError,
-    health,
-    tenancy::{self, Scope, TenantCache},
-    web,
+    health, permissions, settings,
+    state::AppState,
+    students,
+    tenancy::{self, scope::Scope},
+    users, web,
 };
 
-pub struct App {
-    pub config: Config,
-    pub db: PgPool,
-    pub tenants: Arc<TenantCache>,
-    pub jwt: JwtKeys,
-    pub redis: Option<RedisPool>,
-    pub sessions: Store,
-    pub metrics: Option<PrometheusHandle>,
-    /// Verified against when an email is unknown, so a failed login takes the same time.
-    pub dummy_hash: String,
+/// Every JSON endpoint, with its OpenAPI description.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::api_router())
+        .merge(tenancy::api_router())
+        .merge(users::api_router())
+        .merge(permissions::api_router())
+        .merge(audit::api_router())
+        .merge(academics::api_router())
+        .merge(students::api_router())
+        .merge(settings::api_router())
+        .merge(assessment::api_router())
 }
 
-#[derive(Clone)]
-pub struct AppState(Arc<App>);
-
-impl Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
+/// The platform console's pages (main domain).
+fn platform_pages(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(auth::pages_router())
+        .merge(tenancy::pages_router())
+        .merge(users::platform_pages_router());
+    web::with_browser_layers(router, state)
 }
 
-impl AppState {
-    pub async fn build(config: Config, db: PgPool) -> anyhow::Result<Self> {
-        let redis = match &config.redis_url {
-            Some(url) => {
-                let pool = RedisPool::new(RedisConfig::from_url(url)?, None, None, None, 4)?;
-                pool.init().await?;
-                Some(pool)
-            }
-            None => None,
-        };
-        let sessions = match &redis {
-            Some(pool) => Store::Redis(RedisStore::new(pool.clone())),
-            None => Store::Memory(tower_sessions::MemoryStore::default()),
-        };
-        let tenants = Arc::new(TenantCache::new(config.tenant_cache_ttl));
-        tenancy::cache::spawn_invalidation_listener(db.clone(), tenants.clone());
-        let dummy_hash = auth::password::hash("schoolyard-timing-equaliser".to_owned()).await?;
-        Ok(Self(Arc::new(App {
-            jwt: JwtKeys::new(&config)?,
-            config,
-            db,
-            tenants,
-            redis,
-            sessions,
-            metrics: health::metrics_handle(),
-            dummy_hash,
-        })))
-    }
+/// A school host's pages.
+fn school_pages(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(auth::pages_router())
+        .merge(dashboard::pages_router())
+        .merge(users::pages_router())
+        .merge(academics::pages_router())
+        .merge(students::pages_router())
+        .merge(permissions::pages_router())
+        .merge(audit::pages_router())
+        .merge(settings::pages_router())
+        .merge(assessment::pages_router());
+    web::with_browser_layers(router, state)
 }
 
 /// The whole application as a router (tests drive it with `oneshot`).
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = crate::api_router().split_for_parts();
+    let (api, openapi) = api_router().split_for_parts();
     let openapi = docs::finish(openapi);
 
-    let platform_pages = web::platform_pages(state.clone());
-    let school_pages = web::school_pages(state.clone());
+    let platform_pages = platform_pages(state.clone());
+    let school_pages = school_pages(state.clone());
 
     // Pages are chosen by the scope tenant resolution found: platform console at the main
     // domain, school pages at a school's host.
@@ -116,7 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(docs::router(openapi))
         .merge(health::router())
-        .merge(web::static_router())
+        .merge(web::assets::static_router())
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .fallback_service(pages)
         .layer(middleware::from_fn_with_state(

@@ -2,21 +2,15 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    app::{self, AppState},
-    audit::Actor,
-    auth::password,
+    app,
     config::Config,
-    db,
-    error::AppError,
-    http::RequestMeta,
-    migrate,
-    permissions::roles,
-    tenancy::schools::{self, CreateSchool},
-    users::{self, NewUser},
+    db, migrate,
+    provision::{UserSpec, create_school_cli, create_user_cli},
+    state::AppState,
+    tenancy::schools::CreateSchool,
 };
 
 #[derive(Parser, Debug)]
@@ -108,20 +102,6 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-fn cli_meta() -> RequestMeta {
-    RequestMeta {
-        request_id: "cli".to_owned(),
-        client_ip: "local".to_owned(),
-    }
-}
-
-fn cli_actor() -> Actor {
-    Actor {
-        id: None,
-        email: Some("cli".to_owned()),
-    }
-}
-
 /// Makes sure the configured database exists (development convenience).
 async fn ensure_database(config: &Config) -> anyhow::Result<()> {
     use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
@@ -191,109 +171,6 @@ pub async fn run_migrations(pool: &sqlx::PgPool, config: &Config) -> anyhow::Res
     Ok(failed.is_empty())
 }
 
-fn report(e: AppError) -> anyhow::Error {
-    match e {
-        AppError::Validation { errors, .. } => {
-            let lines: Vec<String> = errors
-                .iter()
-                .map(|(f, m)| format!("  {f}: {}", m.join(" ")))
-                .collect();
-            anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
-        }
-        other => anyhow::anyhow!("{other}: {:?}", other),
-    }
-}
-
-pub async fn create_school_cli(
-    pool: &sqlx::PgPool,
-    config: &Config,
-    input: CreateSchool,
-) -> anyhow::Result<schools::SchoolOut> {
-    let mut conn = pool.acquire().await?;
-    let valid = schools::validate_create(&mut conn, &input, &config.main_domain)
-        .await
-        .map_err(report)?;
-    drop(conn);
-    schools::create(pool, valid, &cli_actor(), &cli_meta(), Utc::now())
-        .await
-        .map_err(report)
-}
-
-pub struct UserSpec<'a> {
-    pub email: &'a str,
-    pub password: &'a str,
-    pub full_name: &'a str,
-    pub superadmin: bool,
-    pub school_code: Option<&'a str>,
-    pub role: Option<&'a str>,
-}
-
-pub async fn create_user_cli(
-    pool: &sqlx::PgPool,
-    spec: UserSpec<'_>,
-) -> anyhow::Result<users::User> {
-    let problems = password::policy_problems(spec.password, spec.email);
-    if !problems.is_empty() {
-        anyhow::bail!("password: {}", problems.join(" "));
-    }
-    let mut v = crate::error::Validator::new();
-    v.email("email", spec.email);
-    v.text("full_name", spec.full_name, 1, 200);
-    v.finish().map_err(report)?;
-    let hash = password::hash(spec.password.to_owned())
-        .await
-        .map_err(report)?;
-    let now = Utc::now();
-    match spec.school_code {
-        None => {
-            let mut tx = db::begin_platform(pool).await?;
-            let user = users::insert(
-                &mut tx,
-                &NewUser {
-                    email: spec.email,
-                    password_hash: &hash,
-                    full_name: spec.full_name,
-                    client_id: None,
-                    is_superadmin: spec.superadmin,
-                },
-                now,
-            )
-            .await
-            .map_err(report)?;
-            tx.commit().await?;
-            Ok(user)
-        }
-        Some(code) => {
-            let mut conn = pool.acquire().await?;
-            let school = schools::get_by_code(&mut conn, code)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no school has the code {code:?}"))?;
-            drop(conn);
-            let mut tx = db::begin_school(pool, &school.schema_name).await?;
-            let role_name = spec.role.unwrap_or("Teacher");
-            let role = roles::find_by_name(&mut tx, role_name)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("school {code} has no role {role_name:?}"))?;
-            let user = users::insert(
-                &mut tx,
-                &NewUser {
-                    email: spec.email,
-                    password_hash: &hash,
-                    full_name: spec.full_name,
-                    client_id: Some(school.id),
-                    is_superadmin: false,
-                },
-                now,
-            )
-            .await
-            .map_err(report)?;
-            roles::set_user_roles(&mut tx, user.id, &[role.id]).await?;
-            tx.commit().await?;
-            Ok(user)
-        }
-    }
-}
-
 async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::Result<()> {
     if config.is_dev_secret() {
         tracing::warn!("JWT_SECRET is the development default; set it in production");
@@ -305,11 +182,7 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
     if args.no_workers {
         return app::serve(state, listener).await;
     }
-    let jobs = tokio::spawn(crate::jobs::run_workers(
-        pool,
-        workers,
-        app::shutdown_signal(),
-    ));
+    let jobs = tokio::spawn(crate::workers::run(pool, workers, app::shutdown_signal()));
     app::serve(state, listener).await?;
     // Let running jobs finish their current class after the server stops.
     jobs.await??;
@@ -338,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker => {
             let pool = db::connect(&config).await?;
             tracing::info!(workers = config.job_workers, "running job workers");
-            crate::jobs::run_workers(pool, config.job_workers, app::shutdown_signal()).await?;
+            crate::workers::run(pool, config.job_workers, app::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::School {

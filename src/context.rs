@@ -6,18 +6,24 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::{
-    app::AppState,
-    audit::{self, Actor, Entry, Trail},
+    audit::{
+        self,
+        trail::{Actor, Entry, Trail},
+    },
     auth::{
+        account::User,
         session::AuthSession,
         tokens::{self, Audience, Claims},
     },
     db::{self, Tx},
     error::{AppError, AppResult},
     http::{RequestMeta, extract::request_meta},
-    permissions::{Guard, PermissionSet, roles},
-    tenancy::{SchoolRef, Scope},
-    users::User,
+    permissions::{
+        access::{Guard, PermissionSet},
+        roles,
+    },
+    state::AppState,
+    tenancy::scope::{SchoolRef, Scope},
 };
 
 /// A verified Bearer token, put in the request by tenant resolution. Its user is loaded in
@@ -55,7 +61,7 @@ fn guard_of(parts: &Parts) -> AppResult<Guard> {
 fn check(perms: &PermissionSet, guard: Guard, parts: &Parts) -> AppResult<()> {
     match guard.required(&parts.method) {
         Some((action, resource)) if !perms.can(action, resource) => {
-            let what = crate::permissions::describe(action, resource);
+            let what = crate::permissions::catalogue::describe(action, resource);
             Err(AppError::Forbidden(format!(
                 "Your role does not allow you to {what} (permission {}_{resource}). Ask an administrator if you need it.",
                 action.as_str()
@@ -77,7 +83,7 @@ async fn audit_in(
         id: Some(user.id),
         email: Some(user.email.clone()),
     };
-    audit::record(tx, trail, &actor, meta, entry, now).await?;
+    audit::trail::record(tx, trail, &actor, meta, entry, now).await?;
     Ok(())
 }
 
@@ -207,7 +213,7 @@ impl SchoolCtx {
         value: &T,
     ) -> AppResult<()> {
         let fields = serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))?;
-        self.audit("create", entity, id, audit::created(&fields))
+        self.audit("create", entity, id, audit::trail::created(&fields))
             .await
     }
 

@@ -4,10 +4,9 @@
 use sqlx::PgPool;
 
 use crate::{
-    cli::{UserSpec, create_school_cli, create_user_cli},
     config::Config,
+    provision::{UserSpec, create_school_cli, create_user_cli},
     tenancy::schools::{self, CreateSchool},
-    users,
 };
 
 pub const DEMO_PASSWORD: &str = "Schoolyard-demo-2026";
@@ -44,7 +43,7 @@ const SCHOOLS: &[DemoSchool] = &[
 
 pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    if users::find_by_email_in_scope(&mut conn, PLATFORM_ADMIN, None)
+    if crate::auth::account::find_by_email_in_scope(&mut conn, PLATFORM_ADMIN, None)
         .await?
         .is_none()
     {
@@ -83,7 +82,7 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo school {} missing", school.code))?;
         for (full_name, email, role) in school.staff {
-            if users::find_by_email_in_scope(&mut conn, email, None)
+            if crate::auth::account::find_by_email_in_scope(&mut conn, email, None)
                 .await?
                 .is_some()
             {
@@ -257,10 +256,10 @@ async fn seed_records(pool: &PgPool, schema: &str, school_id: i64) -> anyhow::Re
     )
     .await
     .map_err(|e| anyhow::anyhow!("demo set-up: {e:?}"))?;
-    let session = academics::current_session(&mut tx)
+    let session = academics::db::current_session(&mut tx)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no session after set-up"))?;
-    let classes = academics::academic_classes(&mut tx, session.id).await?;
+    let classes = academics::db::academic_classes(&mut tx, session.id).await?;
     let mut n = 0usize;
     for class in &classes {
         for _ in 0..6 {
@@ -292,7 +291,7 @@ async fn seed_records(pool: &PgPool, schema: &str, school_id: i64) -> anyhow::Re
             } else {
                 FIRST_NAMES_M[(n + 5) % FIRST_NAMES_M.len()]
             };
-            let input = students::StudentInput {
+            let input = students::db::StudentInput {
                 first_name: Some(first.to_owned()),
                 last_name: Some(last.to_owned()),
                 sex: Some(if female { "female" } else { "male" }.to_owned()),
@@ -318,7 +317,7 @@ async fn seed_records(pool: &PgPool, schema: &str, school_id: i64) -> anyhow::Re
                 }]),
                 ..Default::default()
             };
-            students::create(&mut tx, &input, today, now)
+            students::db::create(&mut tx, &input, today, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo student: {e:?}"))?;
         }

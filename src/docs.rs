@@ -12,7 +12,7 @@ use utoipa::openapi::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{app::AppState, web::assets};
+use crate::{state::AppState, web::assets};
 
 pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.info.title = "Schoolyard API".to_owned();

@@ -10,11 +10,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tower_sessions_redis_store::fred::prelude::ClientLike;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,14 +50,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "redis": redis,
     });
     (status, Json(body)).into_response()
-}
-
-/// Installs the Prometheus recorder once per process (tests build many apps).
-pub fn metrics_handle() -> Option<PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .clone()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod docs;
@@ -18,29 +19,14 @@ pub mod http;
 pub mod jobs;
 pub mod migrate;
 pub mod permissions;
+pub mod provision;
 pub mod settings;
+pub mod state;
 pub mod students;
 pub mod tenancy;
 pub mod users;
 pub mod web;
+pub mod workers;
 
-pub use app::{AppState, router};
-use utoipa_axum::router::OpenApiRouter;
-
-/// Every JSON endpoint, with its OpenAPI description.
-pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(auth::api::system_router())
-        .merge(auth::api::school_router())
-        .merge(tenancy::api::router())
-        .merge(users::platform_api::router())
-        .merge(users::api::router())
-        .merge(permissions::api::router())
-        .merge(audit::api::router())
-        .merge(academics::api::router())
-        .merge(students::api::router())
-        .merge(settings::router())
-        .merge(assessment::api::router())
-        .merge(assessment::batch::router())
-        .merge(assessment::logo::router())
-}
+pub use app::router;
+pub use state::AppState;

@@ -40,7 +40,7 @@ pub async fn run_public(pool: &PgPool) -> anyhow::Result<usize> {
     let after = applied_count(&mut conn, "public").await?;
     drop(conn);
     // The job queue's own tables (schema `apalis`, with its own migrations table there).
-    crate::jobs::setup(pool).await?;
+    crate::jobs::queue::setup(pool).await?;
     Ok(after - before)
 }
 

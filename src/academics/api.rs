@@ -7,12 +7,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::db::{self, *};
 use crate::{
-    app::AppState,
     audit,
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
     http::{ApiJson, ApiPath},
-    permissions::guard,
+    permissions::access::guard,
+    state::AppState,
 };
 
 fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -29,8 +29,8 @@ async fn audited<T: serde::Serialize>(
     after: Option<&T>,
 ) -> AppResult<()> {
     let changes = match (before, after) {
-        (None, Some(a)) => audit::created(&to_value(a)),
-        (Some(b), Some(a)) => audit::diff(&to_value(b), &to_value(a)),
+        (None, Some(a)) => audit::trail::created(&to_value(a)),
+        (Some(b), Some(a)) => audit::trail::diff(&to_value(b), &to_value(a)),
         (Some(b), None) => json!({"deleted": to_value(b)}),
         (None, None) => json!({}),
     };
@@ -41,18 +41,18 @@ async fn audited<T: serde::Serialize>(
 // ---- sessions ----
 
 #[utoipa::path(get, path = "/api/v1/school/sessions/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<Session>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<Session>>> {
+    responses((status = 200, description = "OK", body = Vec<AcademicSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<AcademicSession>>> {
     Ok(Json(db::sessions(&mut ctx.tx).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/sessions/", tag = "school-academics", security(("bearer" = [])),
-    request_body = SessionInput,
-    responses((status = 201, description = "Created", body = Session), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    request_body = AcademicSessionInput,
+    responses((status = 201, description = "Created", body = AcademicSession), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn create_session(
     mut ctx: SchoolCtx,
-    ApiJson(input): ApiJson<SessionInput>,
-) -> AppResult<(StatusCode, Json<Session>)> {
+    ApiJson(input): ApiJson<AcademicSessionInput>,
+) -> AppResult<(StatusCode, Json<AcademicSession>)> {
     let s = save_session(&mut ctx.tx, None, &input, ctx.now).await?;
     audited(ctx, "create", "session", s.id, None, Some(&s)).await?;
     Ok((StatusCode::CREATED, Json(s)))
@@ -60,16 +60,19 @@ async fn create_session(
 
 #[utoipa::path(get, path = "/api/v1/school/sessions/{id}/", tag = "school-academics", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Session id")),
-    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn get_session(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Session>> {
+    responses((status = 200, description = "OK", body = AcademicSession), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_session(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<AcademicSession>> {
     Ok(Json(db::session(&mut ctx.tx, id).await?))
 }
 
 async fn change_session(
     mut ctx: SchoolCtx,
     id: i64,
-    input: SessionInput,
-) -> AppResult<Json<Session>> {
+    input: AcademicSessionInput,
+) -> AppResult<Json<AcademicSession>> {
     let before = db::session(&mut ctx.tx, id).await?;
     let after = save_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
     audited(ctx, "update", "session", id, Some(&before), Some(&after)).await?;
@@ -77,24 +80,24 @@ async fn change_session(
 }
 
 #[utoipa::path(put, path = "/api/v1/school/sessions/{id}/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id")), request_body = SessionInput,
-    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Session id")), request_body = AcademicSessionInput,
+    responses((status = 200, description = "OK", body = AcademicSession), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_session(
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<SessionInput>,
-) -> AppResult<Json<Session>> {
+    ApiJson(input): ApiJson<AcademicSessionInput>,
+) -> AppResult<Json<AcademicSession>> {
     change_session(ctx, id, input).await
 }
 
 #[utoipa::path(patch, path = "/api/v1/school/sessions/{id}/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id")), request_body = SessionInput,
-    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Session id")), request_body = AcademicSessionInput,
+    responses((status = 200, description = "OK", body = AcademicSession), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_session(
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<SessionInput>,
-) -> AppResult<Json<Session>> {
+    ApiJson(input): ApiJson<AcademicSessionInput>,
+) -> AppResult<Json<AcademicSession>> {
     change_session(ctx, id, input).await
 }
 
@@ -207,18 +210,18 @@ async fn delete_term(
 // ---- forms ----
 
 #[utoipa::path(get, path = "/api/v1/school/forms/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<Form>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_forms(mut ctx: SchoolCtx) -> AppResult<Json<Vec<Form>>> {
+    responses((status = 200, description = "OK", body = Vec<ClassLevel>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_forms(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ClassLevel>>> {
     Ok(Json(db::forms(&mut ctx.tx).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/forms/", tag = "school-academics", security(("bearer" = [])),
-    request_body = FormInput,
-    responses((status = 201, description = "Created", body = Form), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    request_body = ClassLevelInput,
+    responses((status = 201, description = "Created", body = ClassLevel), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn create_form(
     mut ctx: SchoolCtx,
-    ApiJson(input): ApiJson<FormInput>,
-) -> AppResult<(StatusCode, Json<Form>)> {
+    ApiJson(input): ApiJson<ClassLevelInput>,
+) -> AppResult<(StatusCode, Json<ClassLevel>)> {
     let f = save_form(&mut ctx.tx, None, &input, ctx.now).await?;
     audited(ctx, "create", "form", f.id, None, Some(&f)).await?;
     Ok((StatusCode::CREATED, Json(f)))
@@ -226,12 +229,16 @@ async fn create_form(
 
 #[utoipa::path(get, path = "/api/v1/school/forms/{id}/", tag = "school-academics", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Form id")),
-    responses((status = 200, description = "OK", body = Form), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn get_form(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Form>> {
+    responses((status = 200, description = "OK", body = ClassLevel), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_form(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<ClassLevel>> {
     Ok(Json(db::form(&mut ctx.tx, id).await?))
 }
 
-async fn change_form(mut ctx: SchoolCtx, id: i64, input: FormInput) -> AppResult<Json<Form>> {
+async fn change_form(
+    mut ctx: SchoolCtx,
+    id: i64,
+    input: ClassLevelInput,
+) -> AppResult<Json<ClassLevel>> {
     let before = db::form(&mut ctx.tx, id).await?;
     let after = save_form(&mut ctx.tx, Some(id), &input, ctx.now).await?;
     audited(ctx, "update", "form", id, Some(&before), Some(&after)).await?;
@@ -239,24 +246,24 @@ async fn change_form(mut ctx: SchoolCtx, id: i64, input: FormInput) -> AppResult
 }
 
 #[utoipa::path(put, path = "/api/v1/school/forms/{id}/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Form id")), request_body = FormInput,
-    responses((status = 200, description = "OK", body = Form), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Form id")), request_body = ClassLevelInput,
+    responses((status = 200, description = "OK", body = ClassLevel), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_form(
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<FormInput>,
-) -> AppResult<Json<Form>> {
+    ApiJson(input): ApiJson<ClassLevelInput>,
+) -> AppResult<Json<ClassLevel>> {
     change_form(ctx, id, input).await
 }
 
 #[utoipa::path(patch, path = "/api/v1/school/forms/{id}/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Form id")), request_body = FormInput,
-    responses((status = 200, description = "OK", body = Form), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Form id")), request_body = ClassLevelInput,
+    responses((status = 200, description = "OK", body = ClassLevel), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_form(
     ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<FormInput>,
-) -> AppResult<Json<Form>> {
+    ApiJson(input): ApiJson<ClassLevelInput>,
+) -> AppResult<Json<ClassLevel>> {
     change_form(ctx, id, input).await
 }
 

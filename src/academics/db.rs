@@ -20,7 +20,8 @@ pub fn in_use(message: &'static str) -> impl Fn(sqlx::Error) -> AppError {
 // ---- sessions ----
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Session {
+#[schema(as = Session)]
+pub struct AcademicSession {
     pub id: i64,
     #[schema(example = "2025/2026")]
     pub name: String,
@@ -33,7 +34,8 @@ pub struct Session {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SessionInput {
+#[schema(as = SessionInput)]
+pub struct AcademicSessionInput {
     pub name: Option<String>,
     pub starts_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
@@ -43,7 +45,7 @@ pub struct SessionInput {
 
 const SESSION_COLS: &str = "id, name, starts_on, ends_on, is_current, created_at, updated_at";
 
-pub async fn sessions(conn: &mut PgConnection) -> Result<Vec<Session>, sqlx::Error> {
+pub async fn sessions(conn: &mut PgConnection) -> Result<Vec<AcademicSession>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SESSION_COLS} FROM academic_sessions ORDER BY starts_on DESC, id DESC"
     )))
@@ -51,7 +53,7 @@ pub async fn sessions(conn: &mut PgConnection) -> Result<Vec<Session>, sqlx::Err
     .await
 }
 
-pub async fn session(conn: &mut PgConnection, id: i64) -> AppResult<Session> {
+pub async fn session(conn: &mut PgConnection, id: i64) -> AppResult<AcademicSession> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SESSION_COLS} FROM academic_sessions WHERE id = $1"
     )))
@@ -61,7 +63,9 @@ pub async fn session(conn: &mut PgConnection, id: i64) -> AppResult<Session> {
     .ok_or_else(AppError::not_found)
 }
 
-pub async fn current_session(conn: &mut PgConnection) -> Result<Option<Session>, sqlx::Error> {
+pub async fn current_session(
+    conn: &mut PgConnection,
+) -> Result<Option<AcademicSession>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SESSION_COLS} FROM academic_sessions WHERE is_current"
     )))
@@ -89,9 +93,9 @@ const SESSION_NAME_TAKEN: &str = "A session with this name already exists.";
 pub async fn save_session(
     conn: &mut PgConnection,
     id: Option<i64>,
-    input: &SessionInput,
+    input: &AcademicSessionInput,
     now: DateTime<Utc>,
-) -> AppResult<Session> {
+) -> AppResult<AcademicSession> {
     let before = match id {
         Some(id) => Some(session(conn, id).await?),
         None => None,
@@ -221,7 +225,7 @@ pub async fn current_term(conn: &mut PgConnection) -> Result<Option<Term>, sqlx:
 
 pub async fn save_term(
     conn: &mut PgConnection,
-    session: &Session,
+    session: &AcademicSession,
     id: Option<i64>,
     input: &TermInput,
     now: DateTime<Utc>,
@@ -323,7 +327,8 @@ pub async fn save_term(
 // ---- forms (class levels) ----
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Form {
+#[schema(as = Form)]
+pub struct ClassLevel {
     pub id: i64,
     #[schema(example = "JSS 1")]
     pub name: String,
@@ -334,7 +339,8 @@ pub struct Form {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FormInput {
+#[schema(as = FormInput)]
+pub struct ClassLevelInput {
     pub name: Option<String>,
     pub ordinal: Option<i32>,
 }
@@ -342,7 +348,7 @@ pub struct FormInput {
 const FORM_SELECT: &str = "SELECT f.id, f.name, f.ordinal,
         (SELECT count(*) FROM classes c WHERE c.form_id = f.id) AS class_count FROM forms f";
 
-pub async fn forms(conn: &mut PgConnection) -> Result<Vec<Form>, sqlx::Error> {
+pub async fn forms(conn: &mut PgConnection) -> Result<Vec<ClassLevel>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{FORM_SELECT} ORDER BY f.ordinal, lower(f.name)"
     )))
@@ -350,7 +356,7 @@ pub async fn forms(conn: &mut PgConnection) -> Result<Vec<Form>, sqlx::Error> {
     .await
 }
 
-pub async fn form(conn: &mut PgConnection, id: i64) -> AppResult<Form> {
+pub async fn form(conn: &mut PgConnection, id: i64) -> AppResult<ClassLevel> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{FORM_SELECT} WHERE f.id = $1"
     )))
@@ -363,9 +369,9 @@ pub async fn form(conn: &mut PgConnection, id: i64) -> AppResult<Form> {
 pub async fn save_form(
     conn: &mut PgConnection,
     id: Option<i64>,
-    input: &FormInput,
+    input: &ClassLevelInput,
     now: DateTime<Utc>,
-) -> AppResult<Form> {
+) -> AppResult<ClassLevel> {
     let before = match id {
         Some(id) => Some(form(conn, id).await?),
         None => None,
@@ -708,7 +714,7 @@ pub async fn unknown_staff(
 pub async fn save_academic_class(
     conn: &mut PgConnection,
     school_id: i64,
-    session: &Session,
+    session: &AcademicSession,
     id: Option<i64>,
     input: &AcademicClassInput,
     now: DateTime<Utc>,

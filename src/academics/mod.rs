@@ -1,9 +1,20 @@
-//! Academic structure of a school: sessions and terms, forms (class levels), class arms,
-//! subjects, and per session the academic classes with their teachers.
+//! Academic structure of a school: sessions and terms, class levels, class arms, subjects,
+//! and per session the academic classes with their teachers.
 
-pub mod api;
+mod api;
 pub mod db;
-pub mod pages;
+mod pages;
 pub mod setup;
 
-pub use db::*;
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}
+
+pub fn pages_router() -> Router<AppState> {
+    pages::router()
+}

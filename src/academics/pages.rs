@@ -18,14 +18,24 @@ use super::{
     setup::{self, SetupForm},
 };
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::ApiPath,
-    permissions::{Action, guard, guard_exact},
-    students::registrations::{self, Registration},
-    web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
+    state::AppState,
+    students::{
+        self,
+        registrations::{self, Registration},
+    },
+    web::{
+        flash,
+        kit::{FormErrors, field_errors, see_other, with_status},
+        layout::Layout,
+    },
 };
 
 /// Staff of the school for teacher pickers.
@@ -54,7 +64,7 @@ async fn act<T>(
             flash::success(session, message).await;
         }
         Err(e @ (AppError::Validation { .. } | AppError::Conflict(_) | AppError::NotFound(_))) => {
-            flash::error(session, crate::web::message_of(&e)).await;
+            flash::error(session, crate::web::kit::message_of(&e)).await;
         }
         Err(e) => return Err(e),
     }
@@ -68,8 +78,8 @@ async fn act<T>(
 struct AcademicsPage {
     layout: Layout,
     can_delete: bool,
-    sessions: Vec<(Session, Vec<Term>)>,
-    forms: Vec<(db::Form, Vec<ClassArm>)>,
+    sessions: Vec<(AcademicSession, Vec<Term>)>,
+    forms: Vec<(db::ClassLevel, Vec<ClassArm>)>,
     subjects: Vec<Subject>,
     can_add: bool,
     needs_setup: bool,
@@ -78,7 +88,7 @@ struct AcademicsPage {
 async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
     // Two queries for every session and term (no query per session).
     let all_terms = db::all_terms(&mut ctx.tx).await?;
-    let sessions: Vec<(Session, Vec<Term>)> = db::sessions(&mut ctx.tx)
+    let sessions: Vec<(AcademicSession, Vec<Term>)> = db::sessions(&mut ctx.tx)
         .await?
         .into_iter()
         .map(|s| {
@@ -153,7 +163,7 @@ async fn add_form(
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> AppResult<Response> {
-    let input = FormInput {
+    let input = ClassLevelInput {
         name: Some(f.name),
         ordinal: None,
     };
@@ -162,7 +172,7 @@ async fn add_form(
         &session,
         &headers,
         "/academics",
-        |s: &db::Form| format!("Class level {} added.", s.name),
+        |s: &db::ClassLevel| format!("Class level {} added.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let s = save_form(&mut ctx.tx, None, &input, ctx.now).await?;
             ctx.audit_created("form", s.id, &s).await?;
@@ -228,7 +238,7 @@ async fn add_session(
     headers: HeaderMap,
     Form(f): Form<SessionForm>,
 ) -> AppResult<Response> {
-    let input = SessionInput {
+    let input = AcademicSessionInput {
         name: Some(f.name),
         starts_on: f.starts_on,
         ends_on: f.ends_on,
@@ -239,7 +249,7 @@ async fn add_session(
         &session,
         &headers,
         "/academics",
-        |s: &Session| format!("Session {} added.", s.name),
+        |s: &AcademicSession| format!("Session {} added.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let s = save_session(&mut ctx.tx, None, &input, ctx.now).await?;
             ctx.audit_created("session", s.id, &s).await?;
@@ -310,13 +320,13 @@ async fn make_current(
         &session,
         &headers,
         "/academics",
-        |s: &Session| format!("{} is now the current session.", s.name),
+        |s: &AcademicSession| format!("{} is now the current session.", s.name),
         async move |ctx: &mut SchoolCtx| {
             let before = db::session(&mut ctx.tx, f.id).await?;
             let s = save_session(
                 &mut ctx.tx,
                 Some(f.id),
-                &SessionInput {
+                &AcademicSessionInput {
                     is_current: Some(true),
                     ..Default::default()
                 },
@@ -479,7 +489,7 @@ async fn setup_submit(
 #[template(path = "pages/classes.html")]
 struct ClassesPage {
     layout: Layout,
-    session: Option<Session>,
+    session: Option<AcademicSession>,
     classes: Vec<AcademicClass>,
     arms: Vec<ClassArm>,
     staff: Vec<(i64, String)>,
@@ -653,10 +663,10 @@ async fn register_pupil(
                     ),
                 )
             })?;
-            let before = crate::students::get(&mut ctx.tx, student)
+            let before = crate::students::db::get(&mut ctx.tx, student)
                 .await?
                 .current_class;
-            let reg = registrations::add(ctx, &class, student).await?;
+            let reg = students::service::register_pupil(ctx, &class, student).await?;
             Ok((reg, before, class.class_name.clone()))
         },
     )
@@ -689,7 +699,7 @@ async fn end_registration(
 async fn export_class(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
     let rows = registrations::class_list(&mut ctx.tx, id).await?;
-    registrations::class_list_csv(&class, &rows)
+    students::service::class_list_csv(&class, &rows)
 }
 
 /// The class form posts `teacher` and, per subject, `subject` (offered) and `teacher_<id>`.
@@ -722,7 +732,7 @@ async fn save_class_settings(
         let s = db::session(&mut ctx.tx, before.session_id).await?;
         let after = save_academic_class(&mut ctx.tx, ctx.school.id, &s, Some(id), &AcademicClassInput { class_id: None, class_teacher_id, subjects: Some(subjects) }, ctx.now).await?;
         let to = |c: &AcademicClass| serde_json::json!({"class_teacher_id": c.class_teacher_id, "subjects": c.subjects.iter().map(|s| (s.subject_id, s.teacher_id)).collect::<Vec<_>>()});
-        ctx.audit("update", "academic_class", id, crate::audit::diff(&to(&before), &to(&after))).await?;
+        ctx.audit("update", "academic_class", id, crate::audit::trail::diff(&to(&before), &to(&after))).await?;
         Ok(after)
     })
     .await

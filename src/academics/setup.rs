@@ -6,8 +6,8 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use super::db::{
-    self, AcademicClassInput, ClassArmInput, FormInput, SessionInput, SubjectInput, SubjectTeacher,
-    TermInput,
+    self, AcademicClassInput, AcademicSessionInput, ClassArmInput, ClassLevelInput, SubjectInput,
+    SubjectTeacher, TermInput,
 };
 use crate::{
     error::{AppError, AppResult, FieldErrors, Validator},
@@ -182,7 +182,7 @@ pub async fn run(
     let session = db::save_session(
         conn,
         None,
-        &SessionInput {
+        &AcademicSessionInput {
             name: Some(form.session_name.clone()),
             starts_on: s_start,
             ends_on: s_end,
@@ -240,7 +240,7 @@ pub async fn run(
         let f = db::save_form(
             conn,
             None,
-            &FormInput {
+            &ClassLevelInput {
                 name: Some(name.clone()),
                 ordinal: i32::try_from(i + 1).ok(),
             },

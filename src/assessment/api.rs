@@ -23,12 +23,15 @@ use super::{
     results::{self, ClassResults},
 };
 use crate::{
-    app::AppState,
     audit,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery},
-    permissions::{Action, guard, guard_exact},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
+    state::AppState,
 };
 
 fn to_value<T: Serialize>(v: &T) -> serde_json::Value {
@@ -82,7 +85,7 @@ async fn patch_exam_session(
         "update",
         "exam_session",
         id,
-        audit::diff(&to_value(&before), &to_value(&after)),
+        audit::trail::diff(&to_value(&before), &to_value(&after)),
     )
     .await?;
     ctx.commit().await?;
@@ -407,7 +410,7 @@ async fn put_traits(
         "update",
         "rating_traits",
         1,
-        audit::diff(&to_value(&before), &to_value(&saved)),
+        audit::trail::diff(&to_value(&before), &to_value(&saved)),
     )
     .await?;
     ctx.commit().await?;
@@ -477,7 +480,7 @@ async fn patch_assessment_settings(
         "update",
         "assessment_settings",
         1,
-        audit::diff(&to_value(&before), &to_value(&after)),
+        audit::trail::diff(&to_value(&before), &to_value(&after)),
     )
     .await?;
     ctx.commit().await?;

@@ -16,14 +16,8 @@ use super::{exams, pdf, report};
 use crate::{
     db,
     error::{AppError, AppResult},
+    jobs::queue::ReportJob,
 };
-
-/// The job's payload.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReportJob {
-    pub schema: String,
-    pub batch_id: Uuid,
-}
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Batch {
@@ -355,12 +349,12 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::ErrorBody,
     http::{ApiJson, ApiPath},
-    permissions::{Action, guard_exact},
+    permissions::{access::guard_exact, catalogue::Action},
+    state::AppState,
 };
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -428,7 +422,7 @@ async fn start(
             schema: ctx.school.schema.to_string(),
             batch_id: batch.id,
         };
-        crate::jobs::enqueue_report(&mut ctx.tx, &job).await?;
+        crate::jobs::queue::enqueue_report(&mut ctx.tx, &job).await?;
     }
     ctx.commit().await?;
     Ok((batch, created))
@@ -447,7 +441,7 @@ async fn retry(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Batch> {
         schema: ctx.school.schema.to_string(),
         batch_id: id,
     };
-    crate::jobs::enqueue_report(&mut ctx.tx, &job).await?;
+    crate::jobs::queue::enqueue_report(&mut ctx.tx, &job).await?;
     ctx.commit().await?;
     Ok(batch)
 }

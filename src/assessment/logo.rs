@@ -11,12 +11,18 @@ use tower_sessions::Session as WebSession;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
-    permissions::{Action, guard, guard_exact},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
+    state::AppState,
     students::photos::{image_response, read_image},
-    web::{field_errors, flash, see_other},
+    web::{
+        flash,
+        kit::{field_errors, see_other},
+    },
 };
 
 async fn save(ctx: &mut SchoolCtx, bytes: Vec<u8>, kind: &str) -> AppResult<()> {

@@ -1,7 +1,7 @@
 //! Assessment: configuration, exam sessions and exams, marks, results, comments and ratings,
 //! report cards (HTML and PDF) and their batch generation.
 
-pub mod api;
+mod api;
 pub mod batch;
 pub mod card;
 pub mod comments;
@@ -9,8 +9,24 @@ pub mod config;
 pub mod exams;
 pub mod logo;
 pub mod marks;
-pub mod pages;
+mod pages;
 pub mod pdf;
 pub mod report;
 pub mod results;
+pub mod service;
 pub mod zip;
+
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router().merge(batch::router()).merge(logo::router())
+}
+
+pub fn pages_router() -> Router<AppState> {
+    pages::router()
+        .merge(batch::pages_router())
+        .merge(logo::pages_router())
+}

@@ -31,13 +31,17 @@ use super::{
 };
 use crate::{
     academics::db as academics,
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::ApiPath,
-    permissions::{Action, guard_exact},
-    web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
+    permissions::{access::guard_exact, catalogue::Action},
+    state::AppState,
+    web::{
+        flash,
+        kit::{FormErrors, field_errors, see_other, with_status},
+        layout::Layout,
+    },
 };
 
 /// Runs a change and redirects back with its outcome as a flash message.
@@ -58,7 +62,7 @@ async fn act(
             | AppError::Conflict(_)
             | AppError::NotFound(_)
             | AppError::Forbidden(_)),
-        ) => flash::error(session, crate::web::message_of(&e)).await,
+        ) => flash::error(session, crate::web::kit::message_of(&e)).await,
         Err(e) => return Err(e),
     }
     Ok(see_other(headers, back))
@@ -321,7 +325,7 @@ async fn marks_page(
     } else {
         marks::ensure_open(&es)
             .err()
-            .map(|e| crate::web::message_of(&e))
+            .map(|e| crate::web::kit::message_of(&e))
     };
     Ok(MarksPage {
         layout: ctx.layout(
@@ -386,11 +390,11 @@ async fn save_mark_row(
         }
         Err(e @ AppError::Validation { .. }) => {
             // "Row 1: CA1 must be…" reads oddly for a single row.
-            let text = crate::web::message_of(&e).replace("Row 1: ", "");
+            let text = crate::web::kit::message_of(&e).replace("Row 1: ", "");
             Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, text))
         }
         Err(e @ (AppError::Conflict(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
-            Ok(plain(e.status(), crate::web::message_of(&e)))
+            Ok(plain(e.status(), crate::web::kit::message_of(&e)))
         }
         Err(e) => Err(e),
     }
@@ -751,7 +755,7 @@ async fn save_comments(
         Err(e) => {
             let errors = match e {
                 AppError::Conflict(_) | AppError::Forbidden(_) => {
-                    flash::error(&session, crate::web::message_of(&e)).await;
+                    flash::error(&session, crate::web::kit::message_of(&e)).await;
                     return Ok(see_other(
                         &headers,
                         &format!("/exams/sessions/{id}/classes/{class}/comments"),

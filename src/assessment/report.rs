@@ -77,7 +77,7 @@ pub async fn class_cards(
     }
     let wanted = |registration: i64| only.is_none_or(|r| r == registration);
 
-    let general = crate::settings::load(conn).await?;
+    let general = crate::settings::db::load(conn).await?;
     let logo: Option<Vec<u8>> = if with_images {
         sqlx::query_scalar("SELECT content FROM school_logo WHERE id = 1")
             .fetch_optional(&mut *conn)

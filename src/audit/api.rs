@@ -7,13 +7,13 @@ use sqlx::PgConnection;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AuditRow;
+use super::trail::AuditRow;
 use crate::{
-    app::AppState,
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
     http::{ApiQuery, ListParams, Page, pagination::Conditions},
-    permissions::guard,
+    permissions::access::guard,
+    state::AppState,
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

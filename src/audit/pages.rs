@@ -12,17 +12,17 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{
-    AuditRow,
     api::{AuditFilter, list_audit},
+    trail::AuditRow,
 };
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::AppResult,
     http::{ApiQuery, ListParams, Page},
-    permissions::{Action, guard_exact},
-    web::Layout,
+    permissions::{access::guard_exact, catalogue::Action},
+    state::AppState,
+    web::layout::Layout,
 };
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,9 +7,12 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
-    audit::{self, Actor, Entry, Trail},
+    audit::{
+        self,
+        trail::{Actor, Entry, Trail},
+    },
     auth::{
+        account::User,
         login::check_credentials,
         tokens::{self, Audience, TokenType},
     },
@@ -17,9 +20,10 @@ use crate::{
     db,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, RequestMeta},
-    permissions::{Guard, roles},
-    tenancy::Scope,
-    users::{self, User, UserOut},
+    permissions::{access::Guard, roles},
+    state::AppState,
+    tenancy::scope::Scope,
+    users::account::UserOut,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,7 +91,7 @@ pub async fn record_login(
         Some(schema) => (db::begin_school(&state.db, schema).await?, Trail::School),
         None => (db::begin_platform(&state.db).await?, Trail::Platform),
     };
-    audit::record(
+    audit::trail::record(
         &mut tx,
         trail,
         &Actor {
@@ -207,7 +211,7 @@ async fn refresh(
     // reuse, must stick even when this request fails afterwards.
     let mut conn = state.db.acquire().await?;
     tokens::consume_refresh(&mut conn, &claims, now).await?;
-    let user = users::get(&mut conn, claims.user_id()?)
+    let user = crate::auth::account::get(&mut conn, claims.user_id()?)
         .await?
         .filter(|u| u.is_active && u.session_version == claims.sv)
         .ok_or_else(|| AppError::Unauthenticated("This account can no longer sign in.".into()))?;

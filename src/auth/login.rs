@@ -3,11 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    app::AppState,
-    auth::{password, throttle},
+    auth::{account::User, password, throttle},
     error::{AppError, AppResult},
     http::RequestMeta,
-    users::{self, User},
+    state::AppState,
 };
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
@@ -27,7 +26,7 @@ pub async fn check_credentials(
 
     let user = {
         let mut conn = state.db.acquire().await?;
-        users::find_by_email_in_scope(&mut conn, email, scope).await?
+        crate::auth::account::find_by_email_in_scope(&mut conn, email, scope).await?
     };
     // Verify against a dummy hash when there is no such user, so timing tells nothing.
     let stored = user

@@ -13,7 +13,6 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::{
-    app::AppState,
     auth::{
         csrf::CsrfToken,
         login::check_credentials,
@@ -21,8 +20,12 @@ use crate::{
     },
     error::{AppError, AppResult},
     http::RequestMeta,
-    tenancy::Scope,
-    web::{Layout, NextParam, safe_next},
+    state::AppState,
+    tenancy::scope::Scope,
+    web::{
+        kit::{NextParam, safe_next},
+        layout::Layout,
+    },
 };
 
 #[derive(Template, WebTemplate)]

@@ -11,7 +11,7 @@ use tower_sessions::{
 };
 use tower_sessions_redis_store::{RedisStore, fred::prelude::Pool as RedisPool};
 
-use crate::users::{self, User};
+use crate::auth::account::User;
 
 /// The user held by a cookie session.
 #[derive(Clone, Debug)]
@@ -65,7 +65,7 @@ impl AuthnBackend for Backend {
     /// A disabled user, or one whose password changed, no longer has a session.
     async fn get_user(&self, id: &UserId<Self>) -> Result<Option<SessionUser>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
-        Ok(users::get(&mut conn, *id)
+        Ok(crate::auth::account::get(&mut conn, *id)
             .await?
             .filter(|u| u.is_active)
             .map(SessionUser::from))

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{config::Config, error::AppError, users::User};
+use crate::{auth::account::User, config::Config, error::AppError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
@@ -209,21 +209,6 @@ pub async fn revoke_family(
     Ok(())
 }
 
-pub async fn revoke_all_for_user(
-    conn: &mut PgConnection,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE public.refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The `WHERE` that makes a token's user valid: active, same session version, family not
 /// revoked. Shared by the platform and school loads so both check the same things.
 pub const TOKEN_USER_CHECK: &str = "u.id = $1 AND u.is_active AND u.session_version = $2
@@ -232,7 +217,7 @@ pub const TOKEN_USER_CHECK: &str = "u.id = $1 AND u.is_active AND u.session_vers
 /// Loads the user behind an access token (platform requests). One round trip.
 pub async fn load_token_user(conn: &mut PgConnection, claims: &Claims) -> Result<User, AppError> {
     let user_id = claims.user_id()?;
-    let cols = crate::users::USER_COLUMNS_U;
+    let cols = crate::auth::account::USER_COLUMNS_U;
     let user: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols} FROM public.users u WHERE {TOKEN_USER_CHECK}"
     )))
@@ -258,7 +243,7 @@ pub async fn load_school_token_user(
     claims: &Claims,
 ) -> Result<(User, Vec<String>), AppError> {
     let user_id = claims.user_id()?;
-    let cols = crate::users::USER_COLUMNS_U;
+    let cols = crate::auth::account::USER_COLUMNS_U;
     let row: Option<UserWithPermissions> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {cols}, ARRAY(SELECT DISTINCT p.permission FROM user_roles ur
                                JOIN role_permissions p ON p.role_id = ur.role_id

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 /// JSON body. Syntax errors are 400, wrong types or unknown fields 422 naming the field.
 pub struct ApiJson<T>(pub T);

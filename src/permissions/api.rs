@@ -7,16 +7,16 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    PermissionInfo, guard, is_school_permission,
+    access::guard,
+    catalogue::{PermissionInfo, is_school_permission, school_catalogue},
     roles::{self, Role},
-    school_catalogue,
 };
 use crate::{
-    app::AppState,
     audit,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, ApiPath},
+    state::AppState,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -98,7 +98,7 @@ async fn create_role(
         "create",
         "role",
         id,
-        audit::created(&json!({"name": role.name, "permissions": role.permissions})),
+        audit::trail::created(&json!({"name": role.name, "permissions": role.permissions})),
     )
     .await?;
     ctx.commit().await?;
@@ -137,7 +137,7 @@ pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppR
     let after = roles::get(&mut ctx.tx, id)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let changes = audit::diff(
+    let changes = audit::trail::diff(
         &json!({"name": before.name, "description": before.description, "permissions": before.permissions}),
         &json!({"name": after.name, "description": after.description, "permissions": after.permissions}),
     );

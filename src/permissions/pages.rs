@@ -12,19 +12,19 @@ use serde_json::json;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    Action, SCHOOL_RESOURCES,
+    access::guard_exact,
     api::{RoleInput, update_role},
-    codename, guard_exact,
+    catalogue::{Action, SCHOOL_RESOURCES, codename},
     roles::{self, Role},
 };
 use crate::{
-    app::AppState,
     audit,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::ApiPath,
-    web::{Layout, flash, see_other},
+    state::AppState,
+    web::{flash, kit::see_other, layout::Layout},
 };
 
 #[derive(Template, WebTemplate)]
@@ -175,8 +175,13 @@ async fn create(
     .await;
     match inserted {
         Ok(id) => {
-            ctx.audit("create", "role", id, audit::created(&json!({"name": name})))
-                .await?;
+            ctx.audit(
+                "create",
+                "role",
+                id,
+                audit::trail::created(&json!({"name": name})),
+            )
+            .await?;
             ctx.commit().await?;
             flash::success(
                 &session,

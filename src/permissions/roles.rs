@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use super::{Action, SCHOOL_RESOURCES, codename};
+use super::catalogue::{Action, SCHOOL_RESOURCES, codename};
 
 /// Built-in roles seeded into every new school (editable afterwards).
 pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {

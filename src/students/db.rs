@@ -287,7 +287,7 @@ pub async fn next_admission_no(conn: &mut PgConnection, admitted: NaiveDate) -> 
         )
         .fetch_one(&mut *conn)
         .await?;
-        let candidate = render_admission_pattern(&pattern, admitted.year(), seq);
+        let candidate = crate::settings::admission_number::render(&pattern, admitted.year(), seq);
         let taken: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM students WHERE lower(admission_no) = lower($1))",
         )
@@ -301,33 +301,6 @@ pub async fn next_admission_no(conn: &mut PgConnection, admitted: NaiveDate) -> 
     Err(AppError::Conflict(
         "Could not find a free admission number; check the admission number pattern.".into(),
     ))
-}
-
-pub fn render_admission_pattern(pattern: &str, year: i32, seq: i32) -> String {
-    let mut out = pattern
-        .replace("{YYYY}", &year.to_string())
-        .replace("{YY}", &format!("{:02}", year.rem_euclid(100)));
-    while let Some(start) = out.find("{SEQ") {
-        let Some(end) = out[start..].find('}').map(|e| start + e) else {
-            break;
-        };
-        let width: usize = out[start + 4..end]
-            .trim_start_matches(':')
-            .parse()
-            .unwrap_or(0);
-        out.replace_range(start..=end, &format!("{seq:0width$}"));
-    }
-    out
-}
-
-pub fn validate_pattern(pattern: &str) -> Result<(), &'static str> {
-    if !pattern.contains("{SEQ") {
-        return Err("The pattern must contain {SEQ} or {SEQ:n} for the running number.");
-    }
-    if pattern.len() > 40 {
-        return Err("Use at most 40 characters.");
-    }
-    Ok(())
 }
 
 const ADMISSION_TAKEN: &str = "Another student has this admission number.";
@@ -479,4 +452,23 @@ pub fn audit_view(s: &Student) -> serde_json::Value {
         "other_names": s.other_names, "sex": s.sex, "date_of_birth": s.date_of_birth,
         "address": s.address, "status": s.status, "admission_date": s.admission_date,
     })
+}
+
+/// Whether the pupil has marks or report comments (such a record is withdrawn, not deleted).
+pub async fn has_results(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM marks m JOIN registrations r ON r.id = m.registration_id WHERE r.student_id = $1)
+             OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id WHERE r.student_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM students WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -1,24 +1,14 @@
 //! Guardians of a student: several per student, one primary. Phones in E.164 so the
 //! WhatsApp chatbot can find parents later.
 
-use axum::{
-    Json,
-    http::{StatusCode, Uri},
-};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
-    audit,
-    context::SchoolCtx,
-    error::{AppError, AppResult, ErrorBody, FieldErrors, Validator},
-    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
-    permissions::guard,
+    error::{AppError, AppResult, FieldErrors, Validator},
+    http::ListParams,
 };
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -217,8 +207,26 @@ pub async fn update_guardian(
     Ok((before, after))
 }
 
-fn view(g: &Guardian) -> serde_json::Value {
+/// Guardian fields for the audit trail.
+pub fn view(g: &Guardian) -> serde_json::Value {
     serde_json::to_value(g).unwrap_or_default()
+}
+
+/// Deletes a guardian; another guardian of the pupil, if any, becomes primary.
+pub async fn delete(conn: &mut PgConnection, g: &Guardian) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM guardians WHERE id = $1")
+        .bind(g.id)
+        .execute(&mut *conn)
+        .await?;
+    if g.is_primary {
+        sqlx::query(
+            "UPDATE guardians SET is_primary = TRUE WHERE id = (SELECT id FROM guardians WHERE student_id = $1 ORDER BY id LIMIT 1)",
+        )
+        .bind(g.student_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -228,16 +236,12 @@ pub struct GuardianFilter {
     pub student: Option<i64>,
 }
 
-/// Guardians, searchable by name, phone or email.
-#[utoipa::path(get, path = "/api/v1/school/guardians/", tag = "school-students", security(("bearer" = [])),
-    params(ListParams, GuardianFilter),
-    responses((status = 200, description = "OK", body = Page<Guardian>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_guardians(
-    mut ctx: SchoolCtx,
-    uri: Uri,
-    ApiQuery(params): ApiQuery<ListParams>,
-    ApiQuery(filter): ApiQuery<GuardianFilter>,
-) -> AppResult<Json<Page<Guardian>>> {
+/// A page of guardians and the count of all that match.
+pub async fn list(
+    conn: &mut PgConnection,
+    params: &ListParams,
+    filter: &GuardianFilter,
+) -> AppResult<(Vec<Guardian>, i64)> {
     let (limit, offset) = params.limit_offset()?;
     let pattern = params.search_pattern()?;
     let order = params.order_by(
@@ -252,7 +256,7 @@ async fn list_guardians(
     )))
     .bind(&pattern)
     .bind(filter.student)
-    .fetch_one(&mut *ctx.tx)
+    .fetch_one(&mut *conn)
     .await?;
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM guardians {where_sql} ORDER BY {order}, id LIMIT $3 OFFSET $4"
@@ -261,126 +265,7 @@ async fn list_guardians(
     .bind(filter.student)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&mut *ctx.tx)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(Json(Page::new(rows, count, &params, &uri)?))
-}
-
-#[utoipa::path(post, path = "/api/v1/school/guardians/", tag = "school-students", security(("bearer" = [])),
-    request_body = GuardianInput,
-    responses((status = 201, description = "Created", body = Guardian), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn create_guardian(
-    mut ctx: SchoolCtx,
-    ApiJson(input): ApiJson<GuardianInput>,
-) -> AppResult<(StatusCode, Json<Guardian>)> {
-    let cc = country_code(&mut ctx.tx).await?;
-    let mut problems = input.problems(&cc);
-    match input.student_id {
-        None => {
-            problems
-                .entry("student_id".into())
-                .or_default()
-                .push("This field is required.".into());
-        }
-        Some(id) => {
-            if super::db::get(&mut ctx.tx, id).await.is_err() {
-                problems
-                    .entry("student_id".into())
-                    .or_default()
-                    .push("There is no such student.".into());
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(AppError::fields(problems));
-    }
-    let student_id = input.student_id.unwrap_or_default();
-    let g = insert_guardian(&mut ctx.tx, student_id, &input, ctx.now).await?;
-    ctx.audit("create", "guardian", g.id, audit::created(&view(&g)))
-        .await?;
-    ctx.commit().await?;
-    Ok((StatusCode::CREATED, Json(g)))
-}
-
-#[utoipa::path(get, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Guardian id")),
-    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn get_guardian(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Guardian>> {
-    Ok(Json(get(&mut ctx.tx, id).await?))
-}
-
-async fn change(mut ctx: SchoolCtx, id: i64, input: GuardianInput) -> AppResult<Json<Guardian>> {
-    let (before, after) = update_guardian(&mut ctx.tx, id, &input, ctx.now).await?;
-    ctx.audit(
-        "update",
-        "guardian",
-        id,
-        audit::diff(&view(&before), &view(&after)),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(Json(after))
-}
-
-#[utoipa::path(put, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Guardian id")), request_body = GuardianInput,
-    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn put_guardian(
-    ctx: SchoolCtx,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<GuardianInput>,
-) -> AppResult<Json<Guardian>> {
-    change(ctx, id, input).await
-}
-
-#[utoipa::path(patch, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Guardian id")), request_body = GuardianInput,
-    responses((status = 200, description = "OK", body = Guardian), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn patch_guardian(
-    ctx: SchoolCtx,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<GuardianInput>,
-) -> AppResult<Json<Guardian>> {
-    change(ctx, id, input).await
-}
-
-pub async fn delete_guardian(ctx: &mut SchoolCtx, id: i64) -> AppResult<Guardian> {
-    let before = get(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM guardians WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    if before.is_primary {
-        // Another guardian, if any, becomes primary.
-        sqlx::query(
-            "UPDATE guardians SET is_primary = TRUE WHERE id = (SELECT id FROM guardians WHERE student_id = $1 ORDER BY id LIMIT 1)",
-        )
-        .bind(before.student_id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    }
-    ctx.audit("delete", "guardian", id, json!({"deleted": view(&before)}))
-        .await?;
-    Ok(before)
-}
-
-#[utoipa::path(delete, path = "/api/v1/school/guardians/{id}/", tag = "school-students", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Guardian id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn remove_guardian(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    delete_guardian(&mut ctx, id).await?;
-    ctx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_guardians, create_guardian))
-        .routes(routes!(
-            get_guardian,
-            put_guardian,
-            patch_guardian,
-            remove_guardian
-        ))
-        .layer(guard("guardians"))
+    Ok((rows, count))
 }

@@ -1,12 +1,24 @@
 //! The student register: students, guardians, photos, class registrations, CSV import and
 //! exports.
 
-pub mod api;
+mod api;
 pub mod db;
 pub mod guardians;
 pub mod import;
-pub mod pages;
+mod pages;
 pub mod photos;
 pub mod registrations;
+pub mod service;
 
-pub use db::*;
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}
+
+pub fn pages_router() -> Router<AppState> {
+    pages::router()
+}

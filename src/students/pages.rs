@@ -15,21 +15,25 @@ use serde::Deserialize;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    api::{self, ExportParams},
     db::{self, Student, StudentFilter, StudentInput},
     guardians::{self, Guardian, GuardianInput},
     import::{self, ImportPreview},
     photos,
     registrations::{self, ClassHistory},
+    service::{self, ExportParams},
 };
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::{ApiPath, ApiQuery, ListParams, Page},
-    permissions::{Action, guard_exact},
-    web::{FormErrors, Layout, field_errors, flash, is_htmx, see_other, with_status},
+    permissions::{access::guard_exact, catalogue::Action},
+    state::AppState,
+    web::{
+        flash,
+        kit::{FormErrors, field_errors, is_htmx, see_other, with_status},
+        layout::Layout,
+    },
 };
 
 // ---- list ----
@@ -295,7 +299,7 @@ async fn form_page(
     student_id: Option<i64>,
 ) -> AppResult<Response> {
     let classes = current_classes(ctx).await?;
-    let pattern = crate::settings::load(&mut ctx.tx)
+    let pattern = crate::settings::db::load(&mut ctx.tx)
         .await?
         .admission_number_pattern;
     let title = if student_id.is_some() {
@@ -340,7 +344,7 @@ async fn create(
     let (input, mut date_errors) = form.to_input_lenient(true);
     if !date_errors.is_empty() {
         // Report every problem at once: check the rest too, then throw the attempt away.
-        if let Err(e) = api::admit(&mut ctx, &input).await {
+        if let Err(e) = service::admit(&mut ctx, &input).await {
             let more = form_errors(field_errors(e)?);
             for (k, v) in more.0 {
                 date_errors.0.entry(k).or_insert(v);
@@ -349,7 +353,7 @@ async fn create(
         ctx.restart().await?;
         return form_page(&mut ctx, &csrf, form, date_errors, None).await;
     }
-    match api::admit(&mut ctx, &input).await {
+    match service::admit(&mut ctx, &input).await {
         Ok(s) => {
             ctx.commit().await?;
             flash::success(
@@ -396,7 +400,7 @@ async fn update(
         Ok(i) => i,
         Err(errors) => return form_page(&mut ctx, &csrf, form, errors, Some(id)).await,
     };
-    match api::change(&mut ctx, id, &input).await {
+    match service::change(&mut ctx, id, &input).await {
         Ok(s) => {
             ctx.commit().await?;
             flash::success(&session, format!("{}'s record was saved.", s.full_name())).await;
@@ -469,7 +473,7 @@ async fn set_status(
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
-    let s = api::change(
+    let s = service::change(
         &mut ctx,
         id,
         &StudentInput {
@@ -517,7 +521,7 @@ async fn delete(
         .await;
         return Ok(see_other(&headers, &format!("/students/{id}")));
     }
-    api::remove(&mut ctx, id).await?;
+    service::remove(&mut ctx, id).await?;
     ctx.commit().await?;
     flash::success(
         &session,
@@ -604,14 +608,14 @@ async fn remove_guardian(
     if g.student_id != id {
         return Err(AppError::not_found());
     }
-    guardians::delete_guardian(&mut ctx, gid).await?;
+    service::delete_guardian(&mut ctx, gid).await?;
     ctx.commit().await?;
     flash::success(&session, format!("{} removed.", g.full_name)).await;
     Ok(see_other(&headers, &format!("/students/{id}")))
 }
 
 async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
-    let record = api::record(&mut ctx, id).await?;
+    let record = service::record(&mut ctx, id).await?;
     let name = format!(
         "student-{}.json",
         record
@@ -630,7 +634,9 @@ async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
 }
 
 async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppResult<Response> {
-    api::export_register(&mut ctx, &q).await
+    Ok(service::export_register(&mut ctx, &q)
+        .await?
+        .into_response())
 }
 
 // ---- import ----
@@ -781,9 +787,9 @@ async fn import_confirm(
 }
 
 async fn import_template() -> Response {
-    registrations::csv_download(
-        import::TEMPLATE.as_bytes().to_vec(),
+    crate::http::download::csv(
         "students-template.csv",
+        import::TEMPLATE.as_bytes().to_vec(),
     )
 }
 

@@ -1,26 +1,12 @@
 //! Registrations: a student in an academic class for a session. One current class per
 //! student per session; moving between arms closes the old row and keeps it as history.
 
-use axum::{
-    Json,
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
-};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    academics,
-    app::AppState,
-    context::SchoolCtx,
-    error::{AppError, AppResult, ErrorBody},
-    http::{ApiJson, ApiPath},
-    permissions::guard,
-};
+use crate::error::AppResult;
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Registration {
@@ -121,6 +107,23 @@ pub async fn class_list(
     .await
 }
 
+/// Closes a current registration; the pupil's id, if there was one.
+pub async fn end(
+    conn: &mut PgConnection,
+    registration_id: i64,
+    academic_class_id: i64,
+    today: NaiveDate,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "UPDATE registrations SET is_current = FALSE, left_on = $3 WHERE id = $1 AND academic_class_id = $2 AND is_current RETURNING student_id",
+    )
+    .bind(registration_id)
+    .bind(academic_class_id)
+    .bind(today)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn history(
     conn: &mut PgConnection,
     student_id: i64,
@@ -138,184 +141,4 @@ pub async fn history(
     .bind(student_id)
     .fetch_all(conn)
     .await
-}
-
-/// Pupils registered in a class now.
-#[utoipa::path(get, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/", tag = "school-students",
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
-    responses((status = 200, description = "OK", body = Vec<Registration>), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn list_registrations(
-    mut ctx: SchoolCtx,
-    ApiPath((s, ac)): ApiPath<(i64, i64)>,
-) -> AppResult<Json<Vec<Registration>>> {
-    academics::academic_class(&mut ctx.tx, s, ac).await?;
-    Ok(Json(class_list(&mut ctx.tx, ac).await?))
-}
-
-/// Registers a student here; a student in another class of the session is moved (the old
-/// registration is kept as history).
-#[utoipa::path(post, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/", tag = "school-students",
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
-    request_body = RegisterInput,
-    responses((status = 201, description = "Created", body = Registration), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn register_student(
-    mut ctx: SchoolCtx,
-    ApiPath((s, ac)): ApiPath<(i64, i64)>,
-    ApiJson(input): ApiJson<RegisterInput>,
-) -> AppResult<(StatusCode, Json<Registration>)> {
-    let class = academics::academic_class(&mut ctx.tx, s, ac).await?;
-    let reg = add(&mut ctx, &class, input.student_id).await?;
-    ctx.commit().await?;
-    Ok((StatusCode::CREATED, Json(reg)))
-}
-
-/// Shared by the API and the class page.
-pub async fn add(
-    ctx: &mut SchoolCtx,
-    class: &academics::AcademicClass,
-    student_id: i64,
-) -> AppResult<Registration> {
-    let student = match super::db::get(&mut ctx.tx, student_id).await {
-        Ok(s) => s,
-        Err(AppError::NotFound(_)) => {
-            return Err(AppError::field("student_id", "There is no such student."));
-        }
-        Err(e) => return Err(e),
-    };
-    if student.status != "active" {
-        return Err(AppError::field(
-            "student_id",
-            format!(
-                "{} is {}; only active students can be registered.",
-                student.full_name(),
-                student.status
-            ),
-        ));
-    }
-    let today = ctx.now.date_naive();
-    let id = register(
-        &mut ctx.tx,
-        student_id,
-        class.session_id,
-        class.id,
-        today,
-        ctx.now,
-    )
-    .await?;
-    ctx.audit("register", "student", student_id, json!({"class": {"from": student.current_class, "to": class.class_name}, "registration_id": id})).await?;
-    class_list(&mut ctx.tx, class.id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(AppError::not_found)
-}
-
-/// Ends a registration (the pupil leaves the class; the record stays in their history).
-#[utoipa::path(delete, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/{registration_id}/", tag = "school-students",
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id"), ("registration_id" = i64, Path, description = "Registration id")),
-    responses((status = 204, description = "Ended"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn end_registration(
-    mut ctx: SchoolCtx,
-    ApiPath((s, ac, reg)): ApiPath<(i64, i64, i64)>,
-) -> AppResult<StatusCode> {
-    let class = academics::academic_class(&mut ctx.tx, s, ac).await?;
-    let student: Option<i64> = sqlx::query_scalar(
-        "UPDATE registrations SET is_current = FALSE, left_on = $3 WHERE id = $1 AND academic_class_id = $2 AND is_current RETURNING student_id",
-    )
-    .bind(reg)
-    .bind(ac)
-    .bind(ctx.now.date_naive())
-    .fetch_optional(&mut *ctx.tx)
-    .await?;
-    let student = student.ok_or_else(AppError::not_found)?;
-    ctx.audit(
-        "unregister",
-        "student",
-        student,
-        json!({"class": {"from": class.class_name, "to": null}}),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The class list as CSV.
-#[utoipa::path(get, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/export/", tag = "school-students",
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
-    responses((status = 200, description = "CSV of the class list", content_type = "text/csv"), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn export_class_list(
-    mut ctx: SchoolCtx,
-    ApiPath((s, ac)): ApiPath<(i64, i64)>,
-) -> AppResult<Response> {
-    let class = academics::academic_class(&mut ctx.tx, s, ac).await?;
-    let rows = class_list(&mut ctx.tx, ac).await?;
-    class_list_csv(&class, &rows)
-}
-
-pub fn class_list_csv(
-    class: &academics::AcademicClass,
-    rows: &[Registration],
-) -> AppResult<Response> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| AppError::Internal(e.into());
-    w.write_record([
-        "admission_no",
-        "last_name",
-        "first_name",
-        "other_names",
-        "sex",
-        "class",
-        "registered_on",
-    ])
-    .map_err(io)?;
-    for r in rows {
-        let date = r.registered_on.to_string();
-        w.write_record([
-            &r.admission_no,
-            &r.last_name,
-            &r.first_name,
-            &r.other_names,
-            &r.sex,
-            &class.class_name,
-            &date,
-        ])
-        .map_err(io)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    let filename = format!(
-        "class-list-{}.csv",
-        class
-            .class_name
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    );
-    Ok(csv_download(bytes, &filename))
-}
-
-pub fn csv_download(bytes: Vec<u8>, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_registrations, register_student))
-        .routes(routes!(end_registration))
-        .routes(routes!(export_class_list))
-        .layer(guard("registrations"))
 }

@@ -15,12 +15,12 @@ use super::schools::{
     UpdateSetup,
 };
 use crate::{
-    app::AppState,
-    audit::{self, Actor},
+    audit::{self, trail::Actor},
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
-    permissions::guard,
+    permissions::access::guard,
+    state::AppState,
 };
 
 /// Schools, searchable by name, code or domain.
@@ -79,7 +79,7 @@ async fn change_school(
     body: UpdateSchool,
 ) -> AppResult<Json<SchoolOut>> {
     let (before, after) = schools::update(&mut ctx.tx, id, &body, ctx.now).await?;
-    let changes = audit::diff(
+    let changes = audit::trail::diff(
         &json!({"name": before.name, "is_active": before.is_active}),
         &json!({"name": after.name, "is_active": after.is_active}),
     );
@@ -296,7 +296,7 @@ async fn put_setup(
     ApiJson(body): ApiJson<UpdateSetup>,
 ) -> AppResult<Json<SetupOut>> {
     let (before, after) = schools::update_setup(&mut ctx.tx, id, &body, ctx.now).await?;
-    let changes = audit::diff(
+    let changes = audit::trail::diff(
         &serde_json::to_value(&before.steps)
             .map(|s| json!({"steps": s, "progress": before.setup_progress}))
             .unwrap_or_default(),

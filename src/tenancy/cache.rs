@@ -10,7 +10,7 @@ use std::{
 
 use sqlx::{PgPool, postgres::PgListener};
 
-use super::SchoolRef;
+use super::scope::SchoolRef;
 
 /// Bound on cached entries, so a flood of random Host headers cannot grow memory.
 const MAX_ENTRIES: usize = 50_000;

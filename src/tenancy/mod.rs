@@ -1,43 +1,23 @@
 //! Tenancy: which school a request belongs to (DESIGN §2), and the schools themselves.
 
-pub mod api;
+mod api;
 pub mod cache;
-pub mod pages;
+mod pages;
 pub mod resolve;
 pub mod schools;
+pub mod scope;
 
-use std::sync::Arc;
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
-use serde::Serialize;
+use crate::state::AppState;
 
-pub use cache::TenantCache;
-
-/// A school as the request pipeline needs it. Cheap to clone.
-#[derive(Clone, Debug, Serialize)]
-pub struct SchoolRef {
-    pub id: i64,
-    pub schema: Arc<str>,
-    pub name: Arc<str>,
-    pub code: Arc<str>,
-    pub is_active: bool,
+/// The system API's schools, domains and set-up.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
 }
 
-/// Where a request runs.
-#[derive(Clone, Debug)]
-pub enum Scope {
-    /// Global paths: docs, health, static files, the system API, the chatbot.
-    Global,
-    /// The platform console at the main domain.
-    Platform,
-    /// One school.
-    School(SchoolRef),
-}
-
-impl Scope {
-    pub fn school(&self) -> Option<&SchoolRef> {
-        match self {
-            Scope::School(s) => Some(s),
-            _ => None,
-        }
-    }
+/// The platform console's school pages.
+pub fn pages_router() -> Router<AppState> {
+    pages::router()
 }

@@ -17,14 +17,21 @@ use super::schools::{
     UpdateSchool, UpdateSetup,
 };
 use crate::{
-    app::AppState,
-    audit::Actor,
+    audit::trail::Actor,
     auth::csrf::CsrfToken,
     context::PlatformCtx,
     error::{AppError, AppResult},
     http::{ApiPath, ApiQuery, ListParams, Page},
-    permissions::{Action, guard, guard_exact},
-    web::{FormErrors, Layout, flash, is_htmx, see_other},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
+    state::AppState,
+    web::{
+        flash,
+        kit::{FormErrors, is_htmx, see_other},
+        layout::Layout,
+    },
 };
 
 #[derive(Template, WebTemplate)]

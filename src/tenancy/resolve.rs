@@ -8,12 +8,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{SchoolRef, Scope};
+use super::scope::{SchoolRef, Scope};
 use crate::{
-    app::AppState,
     auth::tokens::{Audience, JwtKeys, TokenType},
     context::TokenClaims,
     error::{AppError, AppResult},
+    state::AppState,
 };
 
 const GLOBAL_PREFIXES: &[&str] = &[

@@ -7,14 +7,16 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{self, Actor, Entry, Trail},
-    auth::password,
+    audit::{
+        self,
+        trail::{Actor, Entry, Trail},
+    },
+    auth::{account::NewUser, password},
     db::{self, SchemaName},
     error::{AppError, AppResult, Validator},
     http::{ListParams, RequestMeta},
     migrate,
     permissions::roles,
-    users::{self, NewUser},
 };
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -313,7 +315,7 @@ pub async fn create(
     roles::seed_builtin(&mut tx, now).await?;
 
     if let Some((email, hash, full_name)) = &admin {
-        let user = users::insert(
+        let user = crate::auth::account::insert(
             &mut tx,
             &NewUser {
                 email,
@@ -337,7 +339,7 @@ pub async fn create(
         roles::set_user_roles(&mut tx, user.id, &[admin_role.id]).await?;
     }
 
-    audit::record(
+    audit::trail::record(
         &mut tx,
         Trail::Platform,
         actor,
@@ -346,7 +348,7 @@ pub async fn create(
             action: "create",
             entity: "school",
             entity_id: Some(id.to_string()),
-            changes: audit::created(&json!({
+            changes: audit::trail::created(&json!({
                 "name": valid.name, "code": valid.code, "schema_name": valid.schema.as_str(),
                 "domain": valid.domain, "admin_email": admin.as_ref().map(|a| a.0.clone()),
             })),

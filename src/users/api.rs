@@ -10,15 +10,16 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountChanges, NewUser, USER_COLUMNS_U, User, UserOut};
+use super::account::{AccountChanges, UserOut};
+use crate::auth::account::{NewUser, USER_COLUMNS_U, User};
 use crate::{
-    app::AppState,
     audit,
     auth::password,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
-    permissions::{guard, roles},
+    permissions::{access::guard, roles},
+    state::AppState,
 };
 
 #[derive(FromRow)]
@@ -142,7 +143,7 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
     check_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
     let hash = password::hash(input.password.clone()).await?;
-    let user = super::insert(
+    let user = crate::auth::account::insert(
         &mut ctx.tx,
         &NewUser {
             email: &input.email,
@@ -163,7 +164,7 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
         "create",
         "user",
         user.id,
-        audit::created(
+        audit::trail::created(
             &json!({"email": out.email, "full_name": out.full_name, "roles": out.roles}),
         ),
     )
@@ -173,7 +174,7 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
 
 /// A user of this school, or 404 (the same answer as for an id that does not exist).
 pub async fn find_staff(ctx: &mut SchoolCtx, id: i64) -> AppResult<(User, Vec<i64>)> {
-    let user = super::get_in_scope(&mut ctx.tx, id, Some(ctx.school.id))
+    let user = crate::auth::account::get_in_scope(&mut ctx.tx, id, Some(ctx.school.id))
         .await?
         .ok_or_else(AppError::not_found)?;
     let role_ids = roles::user_role_ids(&mut ctx.tx, id).await?;

@@ -1,5 +1,4 @@
-//! Pages for accounts: platform users on the console; the school dashboard and staff list
-//! at a school's host.
+//! Pages for accounts: platform users on the console; the staff list at a school's host.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,7 +11,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    UserOut,
+    account::UserOut,
     api::{StaffFilter, UpdateStaff, list_staff, update_staff},
     platform_api::{
         CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
@@ -20,13 +19,20 @@ use super::{
     },
 };
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::{PlatformCtx, SchoolCtx},
     error::{AppError, AppResult},
     http::{ApiPath, ApiQuery, ListParams, Page},
-    permissions::{Action, Guard, guard, guard_exact, roles},
-    web::{FormErrors, Layout, is_htmx, see_other},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+        roles,
+    },
+    state::AppState,
+    web::{
+        kit::{FormErrors, is_htmx, see_other},
+        layout::Layout,
+    },
 };
 
 // ---- platform console ----
@@ -197,109 +203,6 @@ pub fn platform_router() -> Router<AppState> {
 
 // ---- school host ----
 
-#[derive(Template, WebTemplate)]
-#[template(path = "pages/school_dashboard.html")]
-struct DashboardPage {
-    layout: Layout,
-    user_name: String,
-    role_names: Vec<String>,
-    counts: DashboardCounts,
-    session: Option<crate::academics::Session>,
-    term: Option<crate::academics::Term>,
-    can_view_staff: bool,
-    can_view_students: bool,
-    can_add_students: bool,
-    can_setup: bool,
-    /// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics",
-    /// pupils with every score, pupils).
-    to_mark: Vec<(i64, String, i64, i64)>,
-    /// Classes this user is class teacher of, in the newest exam session not yet
-    /// published: (exam session id, academic class id, class name, exam session name).
-    my_classes: Vec<(i64, i64, String, String)>,
-}
-
-#[derive(sqlx::FromRow, Default)]
-struct DashboardCounts {
-    active_students: i64,
-    withdrawn_students: i64,
-    staff: i64,
-    classes: i64,
-    unregistered: i64,
-}
-
-async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
-    let role_names: Vec<String> = sqlx::query_scalar(
-        "SELECT r.name FROM roles r JOIN user_roles ur ON ur.role_id = r.id WHERE ur.user_id = $1 ORDER BY r.name",
-    )
-    .bind(ctx.user.id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    // One round trip for every figure on the page.
-    let counts: DashboardCounts = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM students WHERE status = 'active') AS active_students,
-                (SELECT count(*) FROM students WHERE status = 'withdrawn') AS withdrawn_students,
-                (SELECT count(*) FROM public.users WHERE client_id = $1 AND is_active) AS staff,
-                (SELECT count(*) FROM academic_classes ac JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current) AS classes,
-                (SELECT count(*) FROM students st WHERE st.status = 'active' AND NOT EXISTS (
-                    SELECT 1 FROM registrations r JOIN academic_sessions s ON s.id = r.session_id AND s.is_current
-                     WHERE r.student_id = st.id AND r.is_current)) AS unregistered",
-    )
-    .bind(ctx.school.id)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
-    let session = crate::academics::current_session(&mut ctx.tx).await?;
-    let term = crate::academics::current_term(&mut ctx.tx).await?;
-    let to_mark: Vec<(i64, String, i64, i64)> = if ctx.perms.has("add_marks") {
-        sqlx::query_as(
-            "SELECT e.id, c.name || ' · ' || s.name,
-                    (SELECT count(*) FROM (SELECT 1 FROM marks m WHERE m.exam_id = e.id GROUP BY m.registration_id
-                       HAVING count(*) = (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id)) full_rows),
-                    (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current)
-               FROM exams e
-               JOIN exam_sessions es ON es.id = e.exam_session_id AND es.status = 'open'
-               JOIN academic_class_subjects acs ON acs.academic_class_id = e.academic_class_id AND acs.subject_id = e.subject_id
-               JOIN academic_classes ac ON ac.id = e.academic_class_id
-               JOIN classes c ON c.id = ac.class_id
-               JOIN subjects s ON s.id = e.subject_id
-              WHERE acs.teacher_id = $1
-              ORDER BY lower(c.name), lower(s.name)",
-        )
-        .bind(ctx.user.id)
-        .fetch_all(&mut *ctx.tx)
-        .await?
-    } else {
-        Vec::new()
-    };
-    let my_classes: Vec<(i64, i64, String, String)> = sqlx::query_as(
-        "SELECT es.id, ac.id, c.name, es.name
-           FROM academic_classes ac
-           JOIN classes c ON c.id = ac.class_id
-           JOIN LATERAL (SELECT es.id, es.name FROM exam_sessions es JOIN terms t ON t.id = es.term_id
-                          WHERE es.session_id = ac.session_id AND es.status <> 'published'
-                          ORDER BY t.ordinal DESC LIMIT 1) es ON TRUE
-          WHERE ac.class_teacher_id = $1
-          ORDER BY lower(c.name)",
-    )
-    .bind(ctx.user.id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    Ok(DashboardPage {
-        my_classes,
-        to_mark,
-        layout: ctx.layout("Dashboard", "dashboard", &csrf),
-        user_name: ctx.user.full_name.clone(),
-        role_names,
-        counts,
-        can_setup: session.is_none() && ctx.perms.has("add_sessions"),
-        session,
-        term,
-        can_view_staff: ctx.perms.has("view_users"),
-        can_view_students: ctx.perms.has("view_students"),
-        can_add_students: ctx.perms.has("add_students"),
-    }
-    .into_response())
-}
-
 pub struct StaffRow {
     pub user: UserOut,
     pub roles: String,
@@ -418,10 +321,6 @@ async fn set_staff_active(
 
 pub fn school_router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/",
-            get(dashboard).layer(axum::Extension(Guard::Authenticated)),
-        )
         .route("/staff", get(staff).layer(guard("users")))
         .merge(super::staff_pages::router())
         .route(

@@ -10,15 +10,16 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountChanges, NewUser, USER_COLUMNS_U, User, UserOut};
+use super::account::{AccountChanges, UserOut};
+use crate::auth::account::{NewUser, USER_COLUMNS_U, User};
 use crate::{
-    app::AppState,
     audit,
     auth::password,
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
-    permissions::guard,
+    permissions::access::guard,
+    state::AppState,
 };
 
 #[derive(FromRow)]
@@ -143,7 +144,7 @@ pub async fn create_platform_user(
     check_platform_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
     let hash = password::hash(input.password.clone()).await?;
-    let user = super::insert(
+    let user = crate::auth::account::insert(
         &mut ctx.tx,
         &NewUser {
             email: &input.email,
@@ -157,7 +158,7 @@ pub async fn create_platform_user(
     .await?;
     set_platform_roles(&mut ctx.tx, user.id, &input.roles).await?;
     let out = UserOut::from_user(&user, input.roles.clone());
-    ctx.audit("create", "platform_user", user.id, audit::created(&json!({
+    ctx.audit("create", "platform_user", user.id, audit::trail::created(&json!({
         "email": out.email, "full_name": out.full_name, "is_superadmin": out.is_superadmin, "roles": out.roles,
     }))).await?;
     Ok(out)
@@ -177,7 +178,7 @@ pub async fn update_platform_user(
     id: i64,
     input: &UpdatePlatformUser,
 ) -> AppResult<UserOut> {
-    let before = super::get_in_scope(&mut ctx.tx, id, None)
+    let before = crate::auth::account::get_in_scope(&mut ctx.tx, id, None)
         .await?
         .ok_or_else(AppError::not_found)?;
     if before.is_superadmin && !ctx.user.is_superadmin {
@@ -258,7 +259,7 @@ async fn system_get_user(
     mut ctx: PlatformCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<UserOut>> {
-    let user = super::get_in_scope(&mut ctx.tx, id, None)
+    let user = crate::auth::account::get_in_scope(&mut ctx.tx, id, None)
         .await?
         .ok_or_else(AppError::not_found)?;
     let roles: Vec<i64> = sqlx::query_scalar(

@@ -13,20 +13,25 @@ use serde::Deserialize;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    UserOut,
+    account::UserOut,
     api::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff},
 };
 use crate::{
-    app::AppState,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::AppResult,
     http::ApiPath,
     permissions::{
-        Action, guard_exact,
+        access::guard_exact,
+        catalogue::Action,
         roles::{self, Role},
     },
-    web::{FormErrors, Layout, field_errors, flash, see_other, with_status},
+    state::AppState,
+    web::{
+        flash,
+        kit::{FormErrors, field_errors, see_other, with_status},
+        layout::Layout,
+    },
 };
 
 #[derive(Template, WebTemplate)]

@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 struct Asset {
     bytes: &'static [u8],

@@ -58,7 +58,7 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let scope_brand = response
         .extensions()
-        .get::<crate::tenancy::SchoolRef>()
+        .get::<crate::tenancy::scope::SchoolRef>()
         .map(|s| s.name.to_string());
     if path.starts_with("/api/") || path.starts_with("/static/") {
         return response;

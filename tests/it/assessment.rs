@@ -899,7 +899,7 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
     assert_eq!(done["attempts"], 2);
     assert!(done["error"].is_null());
     // The queue's finished rows can be purged; our batch rows stay.
-    let purged = schoolyard::jobs::purge_finished(&app.pool, std::time::Duration::ZERO)
+    let purged = schoolyard::jobs::queue::purge_finished(&app.pool, std::time::Duration::ZERO)
         .await
         .unwrap();
     assert!(purged >= 2, "{purged}");

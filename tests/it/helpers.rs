@@ -7,7 +7,7 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use schoolyard::{
-    AppState, cli,
+    AppState,
     config::Config,
     migrate,
     tenancy::schools::{CreateSchool, SchoolOut},
@@ -66,7 +66,7 @@ impl TestApp {
 
     /// Runs the background job workers against this test's database.
     pub fn start_workers(&self) -> Workers {
-        Workers(tokio::spawn(schoolyard::jobs::run_workers(
+        Workers(tokio::spawn(schoolyard::workers::run(
             self.pool.clone(),
             2,
             std::future::pending(),
@@ -153,7 +153,7 @@ impl TestApp {
     }
 
     pub async fn create_school(&self, code: &str) -> SchoolOut {
-        cli::create_school_cli(
+        schoolyard::provision::create_school_cli(
             &self.pool,
             &self.config,
             CreateSchool {
@@ -168,9 +168,9 @@ impl TestApp {
 
     /// A staff member of the school (by code) holding one built-in role.
     pub async fn create_staff(&self, code: &str, email: &str, role: &str) -> i64 {
-        cli::create_user_cli(
+        schoolyard::provision::create_user_cli(
             &self.pool,
-            cli::UserSpec {
+            schoolyard::provision::UserSpec {
                 email,
                 password: PASSWORD,
                 full_name: "Test Staff",
@@ -185,9 +185,9 @@ impl TestApp {
     }
 
     pub async fn create_superadmin(&self, email: &str) -> i64 {
-        cli::create_user_cli(
+        schoolyard::provision::create_user_cli(
             &self.pool,
-            cli::UserSpec {
+            schoolyard::provision::UserSpec {
                 email,
                 password: PASSWORD,
                 full_name: "Platform Operator",

@@ -419,9 +419,9 @@ async fn every_school_page_renders(pool: PgPool) {
     )
     .await
     .unwrap();
-    let student = schoolyard::students::create(
+    let student = schoolyard::students::db::create(
         &mut tx,
-        &schoolyard::students::StudentInput {
+        &schoolyard::students::db::StudentInput {
             first_name: Some("Chidi".into()),
             last_name: Some("Okafor".into()),
             sex: Some("male".into()),

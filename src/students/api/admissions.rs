@@ -7,25 +7,26 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{
+use crate::students::{
     db::{self, Student, StudentFilter, StudentInput},
-    guardians::{self, Guardian},
     import::{self, ImportPreview},
     photos,
-    registrations::{self, ClassHistory, csv_download},
+    service::{self, ExportParams, StudentRecord},
 };
 use crate::{
-    app::AppState,
-    audit,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
-    permissions::{Action, guard, guard_exact},
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
+    state::AppState,
 };
 
 /// The register, searchable by name or admission number, filterable by class and status.
@@ -51,19 +52,9 @@ async fn admit_student(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<StudentInput>,
 ) -> AppResult<(StatusCode, Json<Student>)> {
-    let s = admit(&mut ctx, &input).await?;
+    let s = service::admit(&mut ctx, &input).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(s)))
-}
-
-pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Student> {
-    let s = db::create(&mut ctx.tx, input, ctx.now.date_naive(), ctx.now).await?;
-    let mut changes = audit::created(&db::audit_view(&s));
-    if let (Some(obj), Some(guardians)) = (changes.as_object_mut(), &input.guardians) {
-        obj.insert("guardians".into(), json!({"to": guardians.len()}));
-    }
-    ctx.audit("create", "student", s.id, changes).await?;
-    Ok(s)
 }
 
 #[utoipa::path(get, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
@@ -71,24 +62,6 @@ pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Stude
     responses((status = 200, description = "OK", body = Student), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Student>> {
     Ok(Json(db::get(&mut ctx.tx, id).await?))
-}
-
-pub async fn change(ctx: &mut SchoolCtx, id: i64, input: &StudentInput) -> AppResult<Student> {
-    let (before, after) = db::update(&mut ctx.tx, id, input, ctx.now.date_naive(), ctx.now).await?;
-    let action = match (before.status.as_str(), after.status.as_str()) {
-        ("active", "withdrawn") => "withdraw",
-        ("active", "graduated") => "graduate",
-        (b, "active") if b != "active" => "reinstate",
-        _ => "update",
-    };
-    ctx.audit(
-        action,
-        "student",
-        id,
-        audit::diff(&db::audit_view(&before), &db::audit_view(&after)),
-    )
-    .await?;
-    Ok(after)
 }
 
 #[utoipa::path(put, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
@@ -110,7 +83,7 @@ async fn put_admission(
         }
     }
     v.finish()?;
-    let s = change(&mut ctx, id, &input).await?;
+    let s = service::change(&mut ctx, id, &input).await?;
     ctx.commit().await?;
     Ok(Json(s))
 }
@@ -124,40 +97,9 @@ async fn patch_admission(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StudentInput>,
 ) -> AppResult<Json<Student>> {
-    let s = change(&mut ctx, id, &input).await?;
+    let s = service::change(&mut ctx, id, &input).await?;
     ctx.commit().await?;
     Ok(Json(s))
-}
-
-pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
-    let before = db::get(&mut ctx.tx, id).await?;
-    // Deleting is for records entered by mistake: a pupil with results is withdrawn instead,
-    // so their marks and report comments are never lost with the record.
-    let has_results: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM marks m JOIN registrations r ON r.id = m.registration_id WHERE r.student_id = $1)
-             OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id WHERE r.student_id = $1)",
-    )
-    .bind(id)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
-    if has_results {
-        return Err(AppError::Conflict(
-            "This pupil has marks or report comments; set their status to withdrawn instead of deleting the record."
-                .into(),
-        ));
-    }
-    sqlx::query("DELETE FROM students WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    ctx.audit(
-        "delete",
-        "student",
-        id,
-        json!({"deleted": db::audit_view(&before)}),
-    )
-    .await?;
-    Ok(before)
 }
 
 /// Deletes a record entered by mistake, with its guardians and registrations. To keep the
@@ -166,7 +108,7 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
     params(("id" = i64, Path, description = "Student id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn delete_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    remove(&mut ctx, id).await?;
+    service::remove(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -196,25 +138,6 @@ async fn put_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StudentRecord {
-    pub student: Student,
-    pub guardians: Vec<Guardian>,
-    pub class_history: Vec<ClassHistory>,
-    pub school: String,
-    pub exported_at: chrono::DateTime<chrono::Utc>,
-}
-
-pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
-    Ok(StudentRecord {
-        student: db::get(&mut ctx.tx, id).await?,
-        guardians: guardians::for_student(&mut ctx.tx, id).await?,
-        class_history: registrations::history(&mut ctx.tx, id).await?,
-        school: ctx.school.name.to_string(),
-        exported_at: ctx.now,
-    })
-}
-
 /// The student's full record (details, guardians, class history), for the parent or a
 /// transfer.
 #[utoipa::path(get, path = "/api/v1/school/admissions/{id}/record/", tag = "school-students", security(("bearer" = [])),
@@ -224,95 +147,7 @@ async fn full_record(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<StudentRecord>> {
-    Ok(Json(record(&mut ctx, id).await?))
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportParams {
-    /// `csv` (default) or `json`
-    pub format: Option<String>,
-    pub status: Option<String>,
-    /// Academic class id.
-    pub class: Option<String>,
-    pub search: Option<String>,
-}
-
-/// Empty form fields mean "no filter".
-fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// The register (all matching students) as CSV or JSON.
-pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult<Response> {
-    let params = ListParams {
-        page: Some(1),
-        page_size: None,
-        search: given(&q.search),
-        ordering: None,
-    };
-    let class = match given(&q.class) {
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| AppError::field("class", "Choose a class."))?,
-        ),
-        None => None,
-    };
-    let filter = StudentFilter {
-        status: given(&q.status),
-        class,
-    };
-    let rows = db::list_all(&mut ctx.tx, &params, &filter).await?;
-    match q.format.as_deref().unwrap_or("csv") {
-        "json" => Ok((
-            [(
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"register.json\"",
-            )],
-            Json(rows),
-        )
-            .into_response()),
-        "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let io = |e: csv::Error| AppError::Internal(e.into());
-            w.write_record([
-                "admission_no",
-                "last_name",
-                "first_name",
-                "other_names",
-                "sex",
-                "date_of_birth",
-                "status",
-                "admission_date",
-                "class",
-                "address",
-            ])
-            .map_err(io)?;
-            for s in &rows {
-                w.write_record([
-                    s.admission_no.as_str(),
-                    &s.last_name,
-                    &s.first_name,
-                    &s.other_names,
-                    &s.sex,
-                    &s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-                    &s.status,
-                    &s.admission_date.to_string(),
-                    s.current_class.as_deref().unwrap_or(""),
-                    &s.address,
-                ])
-                .map_err(io)?;
-            }
-            let bytes = w
-                .into_inner()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-            Ok(csv_download(bytes, "register.csv"))
-        }
-        _ => Err(AppError::field("format", "Use csv or json.")),
-    }
+    Ok(Json(service::record(&mut ctx, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/admissions/export/", tag = "school-students", security(("bearer" = [])),
@@ -322,7 +157,9 @@ async fn export_register_api(
     mut ctx: SchoolCtx,
     ApiQuery(q): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
-    export_register(&mut ctx, &q).await
+    Ok(service::export_register(&mut ctx, &q)
+        .await?
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -413,6 +250,4 @@ pub fn router() -> OpenApiRouter<AppState> {
                 .routes(routes!(import_csv))
                 .layer(guard_exact(Action::Add, "students")),
         )
-        .merge(guardians::router())
-        .merge(registrations::router())
 }

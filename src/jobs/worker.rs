@@ -1,52 +1,31 @@
-//! Background jobs: an apalis queue in PostgreSQL (schema `apalis`, its own migrations
-//! table there), so no other service is needed.
-//!
-//! A job names its school by schema in the payload; the worker opens the same kind of
-//! school transaction a request does (`db::begin_school`). Jobs are pushed inside the
-//! transaction that records what they are for, so a job never refers to a row that was
-//! rolled back, and a committed request always has its job.
+//! The worker loop: runs queued jobs with the handler the application gives it, wakes on
+//! LISTEN/NOTIFY with a one-second tick, restarts after database errors, purges old rows.
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use apalis::prelude::*;
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
-use crate::{
-    assessment::batch::{self, ReportJob},
-    error::{AppError, AppResult},
-};
+use super::queue::{REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob, purge_finished};
 
-/// The report-card queue's name (stable whatever module the payload type lives in).
-pub const REPORT_QUEUE: &str = "report_cards";
-/// One try and two retries for transient failures; then the batch shows `failed`.
-pub const REPORT_ATTEMPTS: usize = 3;
-
-/// Creates or upgrades the queue's tables (idempotent; run with `migrate`).
-pub async fn setup(pool: &PgPool) -> anyhow::Result<()> {
-    PostgresStorage::<()>::setup(pool).await?;
-    Ok(())
-}
-
-/// Queues a report batch in the caller's transaction.
-pub async fn enqueue_report(conn: &mut PgConnection, job: &ReportJob) -> AppResult<()> {
-    let payload = serde_json::to_vec(job).map_err(|e| AppError::Internal(e.into()))?;
-    let task = TaskBuilder::new(payload)
-        .max_attempts(REPORT_ATTEMPTS)
-        .build();
-    apalis_postgres::queries::push_tasks(conn, REPORT_QUEUE, vec![task])
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("queue a report job: {e}")))?;
-    Ok(())
-}
+/// What runs a report job: (pool, job, is this the last attempt).
+pub type ReportHandler = Arc<
+    dyn Fn(PgPool, ReportJob, bool) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
 
 async fn run_report(
     job: ReportJob,
     pool: Data<PgPool>,
+    handler: Data<ReportHandler>,
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     let last = attempt.current() >= REPORT_ATTEMPTS;
-    batch::run(&pool, &job, last).await.map_err(Into::into)
+    (*handler)((*pool).clone(), job, last)
+        .await
+        .map_err(Into::into)
 }
 
 /// Runs the job workers until `shutdown` resolves: woken by LISTEN/NOTIFY within
@@ -55,6 +34,7 @@ async fn run_report(
 pub async fn run_workers(
     pool: PgPool,
     concurrency: usize,
+    handler: ReportHandler,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -83,6 +63,7 @@ pub async fn run_workers(
                 Duration::from_secs(1),
             )))
             .data(pool.clone())
+            .data(handler.clone())
             .concurrency(concurrency)
             .catch_panic()
             .build(run_report);
@@ -109,21 +90,6 @@ pub async fn run_workers(
             }
         }
     }
-}
-
-/// Deletes finished jobs older than `age` from the queue (apalis keeps every row); our own
-/// tables keep what users need to see. Returns how many went.
-pub async fn purge_finished(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "DELETE FROM apalis.jobs
-          WHERE job_type = $1 AND done_at < now() - make_interval(secs => $2)
-            AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))",
-    )
-    .bind(REPORT_QUEUE)
-    .bind(age.as_secs_f64())
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
 }
 
 /// Hourly: finished jobs older than a week go.

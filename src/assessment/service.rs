@@ -1,0 +1,1 @@
+//! Assessment rules shared by the JSON and HTML adapters.

@@ -1,0 +1,27 @@
+//! File downloads: the same headers for every attachment the app serves.
+
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
+
+/// `bytes` as an attachment named `filename`, never cached by shared caches.
+pub fn attachment(content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A CSV file.
+pub fn csv(filename: &str, bytes: Vec<u8>) -> Response {
+    attachment("text/csv; charset=utf-8", filename, bytes)
+}

@@ -1,0 +1,77 @@
+//! What a user holds (`PermissionSet`) and what a route requires (`Guard`): the context
+//! extractors compare the two before any handler runs.
+
+use std::collections::BTreeSet;
+
+use axum::http::Method;
+
+use super::catalogue::{Action, codename};
+
+/// The permissions a user holds in one scope. Platform superadmins hold everything.
+#[derive(Clone, Debug, Default)]
+pub struct PermissionSet {
+    all: bool,
+    codes: BTreeSet<String>,
+}
+
+impl PermissionSet {
+    pub fn everything() -> Self {
+        Self {
+            all: true,
+            codes: BTreeSet::new(),
+        }
+    }
+
+    pub fn from_codes(codes: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            all: false,
+            codes: codes.into_iter().collect(),
+        }
+    }
+
+    pub fn has(&self, code: &str) -> bool {
+        self.all || self.codes.contains(code)
+    }
+
+    pub fn can(&self, action: Action, resource: &str) -> bool {
+        self.all || self.codes.contains(&codename(action, resource))
+    }
+
+    pub fn is_everything(&self) -> bool {
+        self.all
+    }
+
+    pub fn codes(&self) -> Vec<String> {
+        self.codes.iter().cloned().collect()
+    }
+}
+
+/// Route guard, attached as an extension to a router or a route: the context extractors
+/// refuse the request unless the user holds the permission. No handler can forget it.
+#[derive(Clone, Copy, Debug)]
+pub enum Guard {
+    /// The action follows the HTTP method (GET view, POST add, PUT/PATCH change, DELETE delete).
+    ByMethod(&'static str),
+    /// A fixed permission, for page forms (POST) that change or delete.
+    Exact(Action, &'static str),
+    /// Any authenticated user of the scope (e.g. `/auth/me`).
+    Authenticated,
+}
+
+impl Guard {
+    pub fn required(&self, method: &Method) -> Option<(Action, &'static str)> {
+        match *self {
+            Guard::ByMethod(resource) => Some((Action::for_method(method), resource)),
+            Guard::Exact(action, resource) => Some((action, resource)),
+            Guard::Authenticated => None,
+        }
+    }
+}
+
+pub fn guard(resource: &'static str) -> axum::Extension<Guard> {
+    axum::Extension(Guard::ByMethod(resource))
+}
+
+pub fn guard_exact(action: Action, resource: &'static str) -> axum::Extension<Guard> {
+    axum::Extension(Guard::Exact(action, resource))
+}

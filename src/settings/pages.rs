@@ -1,0 +1,119 @@
+//! The settings page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form, Router,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    admission_number,
+    db::{Settings, SettingsInput, load},
+    service::save,
+};
+use crate::{
+    context::SchoolCtx,
+    error::AppResult,
+    permissions::{access::guard_exact, catalogue::Action},
+    state::AppState,
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/settings.html")]
+struct SettingsPage {
+    layout: crate::web::layout::Layout,
+    settings: Settings,
+    example: String,
+    errors: crate::web::kit::FormErrors,
+    can_change: bool,
+}
+
+async fn settings_page(
+    mut ctx: SchoolCtx,
+    crate::auth::csrf::CsrfToken(csrf): crate::auth::csrf::CsrfToken,
+) -> AppResult<Response> {
+    let settings = load(&mut ctx.tx).await?;
+    let example = admission_number::render(
+        &settings.admission_number_pattern,
+        chrono::Datelike::year(&ctx.now.date_naive()),
+        settings.next_admission_seq,
+    );
+    Ok(SettingsPage {
+        layout: ctx.layout("Settings", "settings", &csrf),
+        settings,
+        example,
+        errors: Default::default(),
+        can_change: ctx.perms.has("change_settings"),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    motto: String,
+    #[serde(default)]
+    admission_number_pattern: String,
+    #[serde(default)]
+    phone_country_code: String,
+}
+
+async fn save_settings_page(
+    mut ctx: SchoolCtx,
+    crate::auth::csrf::CsrfToken(csrf): crate::auth::csrf::CsrfToken,
+    session: tower_sessions::Session,
+    headers: HeaderMap,
+    Form(f): Form<SettingsForm>,
+) -> AppResult<Response> {
+    let input = SettingsInput {
+        address: Some(f.address.clone()),
+        motto: Some(f.motto.clone()),
+        admission_number_pattern: Some(f.admission_number_pattern.clone()),
+        next_admission_seq: None,
+        phone_country_code: Some(f.phone_country_code.clone()),
+    };
+    match save(&mut ctx, &input).await {
+        Ok(_) => {
+            ctx.commit().await?;
+            crate::web::flash::success(&session, "Settings saved.").await;
+            Ok(crate::web::kit::see_other(&headers, "/settings"))
+        }
+        Err(e) => {
+            let errors = crate::web::kit::field_errors(e)?;
+            ctx.restart().await?;
+            let mut settings = load(&mut ctx.tx).await?;
+            settings.address = f.address;
+            settings.motto = f.motto;
+            settings.admission_number_pattern = f.admission_number_pattern;
+            settings.phone_country_code = f.phone_country_code;
+            Ok(crate::web::kit::with_status(
+                SettingsPage {
+                    layout: ctx.layout("Settings", "settings", &csrf),
+                    example: String::new(),
+                    settings,
+                    errors,
+                    can_change: true,
+                }
+                .into_response(),
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/settings",
+            axum::routing::get(settings_page).layer(guard_exact(Action::View, "settings")),
+        )
+        .route(
+            "/settings",
+            axum::routing::post(save_settings_page).layer(guard_exact(Action::Change, "settings")),
+        )
+}

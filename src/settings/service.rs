@@ -1,0 +1,62 @@
+//! Changing the settings: validate, save, audit.
+
+use super::{
+    admission_number,
+    db::{Settings, SettingsInput, load},
+};
+use crate::{
+    audit::trail::diff,
+    context::SchoolCtx,
+    error::{AppResult, Validator},
+};
+
+pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Settings> {
+    let before = load(&mut ctx.tx).await?;
+    let mut v = Validator::new();
+    if let Some(a) = &input.address {
+        v.text("address", a, 0, 300);
+    }
+    if let Some(m) = &input.motto {
+        v.text("motto", m, 0, 200);
+    }
+    if let Some(p) = &input.admission_number_pattern {
+        if let Err(msg) = admission_number::validate(p.trim()) {
+            v.add("admission_number_pattern", msg);
+        }
+    }
+    if let Some(cc) = &input.phone_country_code {
+        let cc = cc.trim();
+        let ok = cc.len() >= 2
+            && cc.len() <= 5
+            && cc.starts_with('+')
+            && cc[1..].chars().all(|c| c.is_ascii_digit());
+        if !ok {
+            v.add("phone_country_code", "Use + and 1 to 4 digits, e.g. +234.");
+        }
+    }
+    if let Some(n) = input.next_admission_seq {
+        if n < 1 {
+            v.add("next_admission_seq", "Must be 1 or more.");
+        }
+    }
+    v.finish()?;
+    sqlx::query(
+        "UPDATE general_settings SET address = COALESCE($1, address), motto = COALESCE($2, motto),
+                admission_number_pattern = COALESCE($3, admission_number_pattern),
+                next_admission_seq = COALESCE($4, next_admission_seq),
+                phone_country_code = COALESCE($6, phone_country_code), updated_at = $5 WHERE id = 1",
+    )
+    .bind(input.address.as_deref().map(str::trim))
+    .bind(input.motto.as_deref().map(str::trim))
+    .bind(input.admission_number_pattern.as_deref().map(str::trim))
+    .bind(input.next_admission_seq)
+    .bind(ctx.now)
+    .bind(input.phone_country_code.as_deref().map(str::trim))
+    .execute(&mut *ctx.tx)
+    .await?;
+    let after = load(&mut ctx.tx).await?;
+    let to = |s: &Settings| serde_json::to_value(s).unwrap_or_default();
+    ctx.audit("update", "settings", 1, diff(&to(&before), &to(&after)))
+        .await?;
+    Ok(after)
+}

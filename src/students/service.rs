@@ -1,0 +1,307 @@
+//! The rules of the register: admit, change, remove, registrations, guardians, exports;
+//! each validates, writes through the domain's SQL and records the audit row. The JSON and
+//! HTML adapters call these and only render.
+
+use axum::{
+    Json,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    db::{self, Student, StudentFilter, StudentInput},
+    guardians::{self, Guardian},
+    registrations::{self, ClassHistory, Registration},
+};
+use crate::{
+    academics::db::AcademicClass,
+    audit,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::{ListParams, download},
+};
+
+pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Student> {
+    let s = db::create(&mut ctx.tx, input, ctx.now.date_naive(), ctx.now).await?;
+    let mut changes = audit::trail::created(&db::audit_view(&s));
+    if let (Some(obj), Some(guardians)) = (changes.as_object_mut(), &input.guardians) {
+        obj.insert("guardians".into(), json!({"to": guardians.len()}));
+    }
+    ctx.audit("create", "student", s.id, changes).await?;
+    Ok(s)
+}
+
+pub async fn change(ctx: &mut SchoolCtx, id: i64, input: &StudentInput) -> AppResult<Student> {
+    let (before, after) = db::update(&mut ctx.tx, id, input, ctx.now.date_naive(), ctx.now).await?;
+    let action = match (before.status.as_str(), after.status.as_str()) {
+        ("active", "withdrawn") => "withdraw",
+        ("active", "graduated") => "graduate",
+        (b, "active") if b != "active" => "reinstate",
+        _ => "update",
+    };
+    ctx.audit(
+        action,
+        "student",
+        id,
+        audit::trail::diff(&db::audit_view(&before), &db::audit_view(&after)),
+    )
+    .await?;
+    Ok(after)
+}
+
+pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
+    let before = db::get(&mut ctx.tx, id).await?;
+    // Deleting is for records entered by mistake: a pupil with results is withdrawn instead,
+    // so their marks and report comments are never lost with the record.
+    if db::has_results(&mut ctx.tx, id).await? {
+        return Err(AppError::Conflict(
+            "This pupil has marks or report comments; set their status to withdrawn instead of deleting the record."
+                .into(),
+        ));
+    }
+    db::delete(&mut ctx.tx, id).await?;
+    ctx.audit(
+        "delete",
+        "student",
+        id,
+        json!({"deleted": db::audit_view(&before)}),
+    )
+    .await?;
+    Ok(before)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentRecord {
+    pub student: Student,
+    pub guardians: Vec<Guardian>,
+    pub class_history: Vec<ClassHistory>,
+    pub school: String,
+    pub exported_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
+    Ok(StudentRecord {
+        student: db::get(&mut ctx.tx, id).await?,
+        guardians: guardians::for_student(&mut ctx.tx, id).await?,
+        class_history: registrations::history(&mut ctx.tx, id).await?,
+        school: ctx.school.name.to_string(),
+        exported_at: ctx.now,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` (default) or `json`
+    pub format: Option<String>,
+    pub status: Option<String>,
+    /// Academic class id.
+    pub class: Option<String>,
+    pub search: Option<String>,
+}
+
+/// Empty form fields mean "no filter".
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The register as a file.
+pub enum RegisterExport {
+    Csv(Vec<u8>),
+    Json(Vec<Student>),
+}
+
+impl IntoResponse for RegisterExport {
+    fn into_response(self) -> Response {
+        match self {
+            RegisterExport::Csv(bytes) => download::csv("register.csv", bytes),
+            RegisterExport::Json(rows) => (
+                [(
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"register.json\"",
+                )],
+                Json(rows),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The register (all matching students) as CSV or JSON.
+pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult<RegisterExport> {
+    let params = ListParams {
+        page: Some(1),
+        page_size: None,
+        search: given(&q.search),
+        ordering: None,
+    };
+    let class = match given(&q.class) {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| AppError::field("class", "Choose a class."))?,
+        ),
+        None => None,
+    };
+    let filter = StudentFilter {
+        status: given(&q.status),
+        class,
+    };
+    let rows = db::list_all(&mut ctx.tx, &params, &filter).await?;
+    match q.format.as_deref().unwrap_or("csv") {
+        "json" => Ok(RegisterExport::Json(rows)),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let io = |e: csv::Error| AppError::Internal(e.into());
+            w.write_record([
+                "admission_no",
+                "last_name",
+                "first_name",
+                "other_names",
+                "sex",
+                "date_of_birth",
+                "status",
+                "admission_date",
+                "class",
+                "address",
+            ])
+            .map_err(io)?;
+            for s in &rows {
+                w.write_record([
+                    s.admission_no.as_str(),
+                    &s.last_name,
+                    &s.first_name,
+                    &s.other_names,
+                    &s.sex,
+                    &s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                    &s.status,
+                    &s.admission_date.to_string(),
+                    s.current_class.as_deref().unwrap_or(""),
+                    &s.address,
+                ])
+                .map_err(io)?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+            Ok(RegisterExport::Csv(bytes))
+        }
+        _ => Err(AppError::field("format", "Use csv or json.")),
+    }
+}
+
+/// Registers an active pupil in `class`, moving them from another class of the session.
+pub async fn register_pupil(
+    ctx: &mut SchoolCtx,
+    class: &AcademicClass,
+    student_id: i64,
+) -> AppResult<Registration> {
+    let student = match db::get(&mut ctx.tx, student_id).await {
+        Ok(s) => s,
+        Err(AppError::NotFound(_)) => {
+            return Err(AppError::field("student_id", "There is no such student."));
+        }
+        Err(e) => return Err(e),
+    };
+    if student.status != "active" {
+        return Err(AppError::field(
+            "student_id",
+            format!(
+                "{} is {}; only active students can be registered.",
+                student.full_name(),
+                student.status
+            ),
+        ));
+    }
+    let today = ctx.now.date_naive();
+    let id = registrations::register(
+        &mut ctx.tx,
+        student_id,
+        class.session_id,
+        class.id,
+        today,
+        ctx.now,
+    )
+    .await?;
+    ctx.audit("register", "student", student_id, json!({"class": {"from": student.current_class, "to": class.class_name}, "registration_id": id})).await?;
+    registrations::class_list(&mut ctx.tx, class.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(AppError::not_found)
+}
+
+/// Ends a registration (the pupil leaves the class; the record stays in their history).
+pub async fn end_registration(
+    ctx: &mut SchoolCtx,
+    class: &AcademicClass,
+    registration_id: i64,
+) -> AppResult<()> {
+    let student = registrations::end(&mut ctx.tx, registration_id, class.id, ctx.now.date_naive())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    ctx.audit(
+        "unregister",
+        "student",
+        student,
+        json!({"class": {"from": class.class_name, "to": null}}),
+    )
+    .await
+}
+
+/// The class list as a CSV download.
+pub fn class_list_csv(class: &AcademicClass, rows: &[Registration]) -> AppResult<Response> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record([
+        "admission_no",
+        "last_name",
+        "first_name",
+        "other_names",
+        "sex",
+        "class",
+        "registered_on",
+    ])
+    .map_err(io)?;
+    for r in rows {
+        let date = r.registered_on.to_string();
+        w.write_record([
+            &r.admission_no,
+            &r.last_name,
+            &r.first_name,
+            &r.other_names,
+            &r.sex,
+            &class.class_name,
+            &date,
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let filename = format!(
+        "class-list-{}.csv",
+        class
+            .class_name
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
+    Ok(download::csv(&filename, bytes))
+}
+
+pub async fn delete_guardian(ctx: &mut SchoolCtx, id: i64) -> AppResult<Guardian> {
+    let before = guardians::get(&mut ctx.tx, id).await?;
+    guardians::delete(&mut ctx.tx, &before).await?;
+    ctx.audit(
+        "delete",
+        "guardian",
+        id,
+        json!({"deleted": guardians::view(&before)}),
+    )
+    .await?;
+    Ok(before)
+}

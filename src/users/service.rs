@@ -1,0 +1,1 @@
+//! The rules of staff and platform accounts: validate, write, audit.

@@ -1,0 +1,129 @@
+//! The layout every page shares: title, brand, navigation by permission, asset URLs.
+
+use super::assets;
+use crate::{context::SchoolCtx, permissions::access::PermissionSet};
+
+/// Data every page's layout needs.
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    /// "Schoolyard" on the platform, the school's name at a school host.
+    pub brand: String,
+    pub user_name: Option<String>,
+    pub nav: Vec<NavItem>,
+    pub active: &'static str,
+    pub is_platform: bool,
+}
+
+pub struct NavItem {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub href: &'static str,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str, brand: &str, csrf: String, is_platform: bool) -> Self {
+        Self {
+            title: title.to_owned(),
+            csrf,
+            brand: brand.to_owned(),
+            user_name: None,
+            nav: Vec::new(),
+            active: "",
+            is_platform,
+        }
+    }
+
+    pub fn platform(title: &str, active: &'static str, csrf: String, user_name: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            csrf,
+            brand: "Schoolyard".to_owned(),
+            user_name: Some(user_name.to_owned()),
+            nav: vec![
+                NavItem {
+                    key: "schools",
+                    label: "Schools",
+                    href: "/schools",
+                },
+                NavItem {
+                    key: "users",
+                    label: "Platform users",
+                    href: "/users",
+                },
+                NavItem {
+                    key: "docs",
+                    label: "API docs",
+                    href: "/api/docs/",
+                },
+            ],
+            active,
+            is_platform: true,
+        }
+    }
+
+    pub fn school(
+        title: &str,
+        active: &'static str,
+        csrf: String,
+        school_name: &str,
+        user_name: &str,
+        perms: &PermissionSet,
+    ) -> Self {
+        let mut nav = vec![NavItem {
+            key: "dashboard",
+            label: "Dashboard",
+            href: "/",
+        }];
+        let items = [
+            ("view_students", "students", "Students", "/students"),
+            ("view_academic_classes", "classes", "Classes", "/classes"),
+            ("view_exam_sessions", "exams", "Exams", "/exams"),
+            ("view_sessions", "academics", "Academics", "/academics"),
+            ("view_users", "staff", "Staff", "/staff"),
+            ("view_roles", "roles", "Roles", "/roles"),
+            ("view_audit", "audit", "Audit log", "/audit"),
+            ("view_settings", "settings", "Settings", "/settings"),
+        ];
+        for (perm, key, label, href) in items {
+            if perms.has(perm) {
+                nav.push(NavItem { key, label, href });
+            }
+        }
+        Self {
+            title: title.to_owned(),
+            csrf,
+            brand: school_name.to_owned(),
+            user_name: Some(user_name.to_owned()),
+            nav,
+            active,
+            is_platform: false,
+        }
+    }
+
+    pub fn css_url(&self) -> String {
+        assets::url("app.css")
+    }
+
+    pub fn htmx_url(&self) -> String {
+        assets::url("vendor/htmx.min.js")
+    }
+
+    pub fn js_url(&self) -> String {
+        assets::url("app.js")
+    }
+}
+
+impl SchoolCtx {
+    /// The layout of a school page for this user.
+    pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
+        Layout::school(
+            title,
+            active,
+            csrf.to_owned(),
+            &self.school.name,
+            &self.user.full_name,
+            &self.perms,
+        )
+    }
+}
