@@ -1,11 +1,7 @@
 //! `/api/v1/school/exam-sessions/…`, `/exams/{id}/marks/`, results, report cards, comments
 //! and the assessment settings.
 
-use axum::{
-    Json,
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::{Json, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -19,13 +15,14 @@ use super::{
     config::{self, Component, GradeBand, GradingScale, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamInput, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet, SaveSummary},
-    pdf, report,
     results::{self, ClassResults},
+    service,
 };
 use crate::{
     audit,
     context::SchoolCtx,
-    error::{AppError, AppResult, ErrorBody},
+    error::{AppResult, ErrorBody},
+    http::download,
     http::{ApiJson, ApiPath, ApiQuery},
     permissions::{
         access::{guard, guard_exact},
@@ -236,50 +233,10 @@ async fn get_results(
     ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> AppResult<Json<ClassResults>> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    service::ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
     Ok(Json(
         results::class_results(&mut ctx.tx, &es, q.academic_class).await?,
     ))
-}
-
-pub async fn ensure_class_in_session(
-    ctx: &mut SchoolCtx,
-    es: &ExamSession,
-    academic_class_id: i64,
-) -> AppResult<()> {
-    let ok: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM academic_classes WHERE id = $1 AND session_id = $2)",
-    )
-    .bind(academic_class_id)
-    .bind(es.session_id)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(
-            "No such class in this exam session's academic session.".into(),
-        ))
-    }
-}
-
-/// The class of a registration, checked to be in the exam session's academic session.
-pub async fn registration_class(
-    ctx: &mut SchoolCtx,
-    es: &ExamSession,
-    registration: i64,
-) -> AppResult<i64> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT r.academic_class_id FROM registrations r
-          WHERE r.id = $1 AND r.session_id = $3 AND {}",
-        super::results::IN_EXAM_SESSION
-    )))
-    .bind(registration)
-    .bind(es.id)
-    .bind(es.session_id)
-    .fetch_optional(&mut *ctx.tx)
-    .await?
-    .ok_or_else(|| AppError::NotFound("No such pupil in this exam session.".into()))
 }
 
 /// One pupil's report card as an A4 PDF.
@@ -290,42 +247,8 @@ async fn report_card_pdf(
     mut ctx: SchoolCtx,
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
-    pupil_pdf(&mut ctx, id, registration).await
-}
-
-/// One pupil's report card in exam session `id` as a PDF response (API and pages).
-pub async fn pupil_pdf(ctx: &mut SchoolCtx, id: i64, registration: i64) -> AppResult<Response> {
-    let es = exams::exam_session(&mut ctx.tx, id).await?;
-    let class = registration_class(ctx, &es, registration).await?;
-    let (_, cards) = report::class_cards(
-        &mut ctx.tx,
-        &ctx.school.name,
-        &es,
-        class,
-        Some(registration),
-        true,
-    )
-    .await?;
-    let bytes = pdf::render_cards(&cards).map_err(|e| AppError::Internal(e.into()))?;
-    let name = cards
-        .first()
-        .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
-        .unwrap_or_default();
-    Ok(pdf_response(bytes, &format!("report-{name}.pdf")))
-}
-
-pub fn pdf_response(bytes: Vec<u8>, file_name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{file_name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    let (bytes, file_name) = service::pupil_pdf(&mut ctx, id, registration).await?;
+    Ok(download::inline_pdf(&file_name, bytes))
 }
 
 // ---- comments and ratings ----
@@ -339,7 +262,7 @@ async fn get_comments(
     ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> AppResult<Json<Vec<PupilComments>>> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    service::ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
     Ok(Json(
         comments::class_comments(&mut ctx.tx, id, q.academic_class).await?,
     ))
@@ -356,7 +279,7 @@ async fn post_comments(
     ApiJson(rows): ApiJson<Vec<PupilCommentsInput>>,
 ) -> AppResult<Json<Vec<PupilComments>>> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
+    service::ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
     comments::save_class_comments(&mut ctx, &es, q.academic_class, &rows).await?;
     let saved = comments::class_comments(&mut ctx.tx, id, q.academic_class).await?;
     ctx.commit().await?;

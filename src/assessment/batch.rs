@@ -392,7 +392,7 @@ async fn start(
 ) -> AppResult<(Batch, bool)> {
     let es = exams::exam_session(&mut ctx.tx, exam_session_id).await?;
     match academic_class_id {
-        Some(class) => super::api::ensure_class_in_session(&mut ctx, &es, class).await?,
+        Some(class) => super::service::ensure_class_in_session(&mut ctx, &es, class).await?,
         // A teacher prints their class; the whole school is for those who run results.
         None if !ctx.perms.has("change_results") => {
             return Err(AppError::Forbidden(
@@ -506,7 +506,7 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
             ));
         };
         let bytes = file_content(&mut ctx.tx, id, *class).await?;
-        return Ok(super::api::pdf_response(bytes, name));
+        return Ok(crate::http::download::inline_pdf(name, bytes));
     }
     // Whole school: stream a zip, reading one class's PDF at a time.
     let es = exams::exam_session(&mut ctx.tx, batch.exam_session_id).await?;

@@ -16,7 +16,6 @@ use serde_json::Value;
 use tower_sessions::Session as WebSession;
 
 use super::{
-    api::{ensure_class_in_session, registration_class},
     batch::{self, BatchPanel},
     card::{ReportCard, format_score, ordinal},
     comments::{
@@ -28,6 +27,7 @@ use super::{
     marks::{self, MarkInput, MarkSheet},
     report,
     results::{ClassResults, PupilResult},
+    service::{self, ensure_class_in_session, registration_class},
 };
 use crate::{
     academics::db as academics,
@@ -532,7 +532,8 @@ async fn report_card_pdf(
     mut ctx: SchoolCtx,
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
-    super::api::pupil_pdf(&mut ctx, id, registration).await
+    let (bytes, file_name) = service::pupil_pdf(&mut ctx, id, registration).await?;
+    Ok(crate::http::download::inline_pdf(&file_name, bytes))
 }
 
 // ---- comments and ratings ----

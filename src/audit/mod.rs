@@ -3,6 +3,7 @@
 
 mod api;
 mod pages;
+pub mod query;
 pub mod trail;
 
 use axum::Router;

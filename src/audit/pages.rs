@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{
-    api::{AuditFilter, list_audit},
+    query::{AuditFilter, list_audit},
     trail::AuditRow,
 };
 use crate::{

@@ -6,11 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::login::record_login;
 use crate::{
-    audit::{
-        self,
-        trail::{Actor, Entry, Trail},
-    },
     auth::{
         account::User,
         login::check_credentials,
@@ -76,40 +73,6 @@ fn validate_login(body: &LoginRequest) -> AppResult<()> {
     v.text("email", &body.email, 1, 254);
     v.text("password", &body.password, 1, 1024);
     v.finish()
-}
-
-/// Records a successful login in the right audit trail.
-pub async fn record_login(
-    state: &AppState,
-    school_schema: Option<&str>,
-    user: &User,
-    meta: &RequestMeta,
-    via: &str,
-) -> AppResult<()> {
-    let now = Utc::now();
-    let (mut tx, trail) = match school_schema {
-        Some(schema) => (db::begin_school(&state.db, schema).await?, Trail::School),
-        None => (db::begin_platform(&state.db).await?, Trail::Platform),
-    };
-    audit::trail::record(
-        &mut tx,
-        trail,
-        &Actor {
-            id: Some(user.id),
-            email: Some(user.email.clone()),
-        },
-        meta,
-        Entry {
-            action: "login",
-            entity: "user",
-            entity_id: Some(user.id.to_string()),
-            changes: serde_json::json!({ "via": via }),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 async fn login_response(

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
+    audit::trail::{self, Actor, Entry, Trail},
     auth::{account::User, password, throttle},
+    db,
     error::{AppError, AppResult},
     http::RequestMeta,
     state::AppState,
@@ -52,4 +54,38 @@ pub async fn check_credentials(
             Err(AppError::Unauthenticated(INVALID_CREDENTIALS.into()))
         }
     }
+}
+
+/// Records a successful login in the right audit trail.
+pub async fn record_login(
+    state: &AppState,
+    school_schema: Option<&str>,
+    user: &User,
+    meta: &RequestMeta,
+    via: &str,
+) -> AppResult<()> {
+    let now = Utc::now();
+    let (mut tx, trail) = match school_schema {
+        Some(schema) => (db::begin_school(&state.db, schema).await?, Trail::School),
+        None => (db::begin_platform(&state.db).await?, Trail::Platform),
+    };
+    trail::record(
+        &mut tx,
+        trail,
+        &Actor {
+            id: Some(user.id),
+            email: Some(user.email.clone()),
+        },
+        meta,
+        Entry {
+            action: "login",
+            entity: "user",
+            entity_id: Some(user.id.to_string()),
+            changes: serde_json::json!({ "via": via }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -131,14 +131,8 @@ async fn login_submit(
     {
         Ok(user) => {
             let school_schema = scope.school().map(|s| s.schema.to_string());
-            crate::auth::api::record_login(
-                &state,
-                school_schema.as_deref(),
-                &user,
-                &meta,
-                "browser",
-            )
-            .await?;
+            super::login::record_login(&state, school_schema.as_deref(), &user, &meta, "browser")
+                .await?;
             auth.login(&SessionUser::from(user))
                 .await
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("session login: {e}")))?;

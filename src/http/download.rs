@@ -25,3 +25,18 @@ pub fn attachment(content_type: &str, filename: &str, bytes: Vec<u8>) -> Respons
 pub fn csv(filename: &str, bytes: Vec<u8>) -> Response {
     attachment("text/csv; charset=utf-8", filename, bytes)
 }
+
+/// A PDF shown in the browser (`inline`), saved under `filename`.
+pub fn inline_pdf(filename: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}

@@ -7,6 +7,7 @@ mod api;
 pub mod catalogue;
 mod pages;
 pub mod roles;
+pub mod service;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

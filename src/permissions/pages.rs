@@ -13,9 +13,9 @@ use tower_sessions::Session as WebSession;
 
 use super::{
     access::guard_exact,
-    api::{RoleInput, update_role},
     catalogue::{Action, SCHOOL_RESOURCES, codename},
     roles::{self, Role},
+    service::{RoleInput, update_role},
 };
 use crate::{
     audit,

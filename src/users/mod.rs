@@ -5,6 +5,7 @@ pub mod account;
 mod api;
 mod pages;
 mod platform_api;
+pub mod platform_service;
 pub mod service;
 mod staff_pages;
 

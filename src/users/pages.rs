@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::{
     account::UserOut,
-    api::{StaffFilter, UpdateStaff, list_staff, update_staff},
-    platform_api::{
+    platform_service::{
         CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
         update_platform_user,
     },
+    service::{StaffFilter, UpdateStaff, list_staff, update_staff},
 };
 use crate::{
     auth::csrf::CsrfToken,

@@ -14,7 +14,7 @@ use tower_sessions::Session as WebSession;
 
 use super::{
     account::UserOut,
-    api::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff},
+    service::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff},
 };
 use crate::{
     auth::csrf::CsrfToken,

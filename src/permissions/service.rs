@@ -1,0 +1,83 @@
+//! The rules of school roles: validate a role, change it, audit.
+
+use super::{
+    catalogue::is_school_permission,
+    roles::{self, Role},
+};
+use crate::{
+    audit,
+    context::SchoolCtx,
+    error::{AppError, AppResult, Validator},
+};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Permission codenames, e.g. `view_students`.
+    pub permissions: Option<Vec<String>>,
+}
+
+pub fn validate(input: &RoleInput, creating: bool) -> AppResult<Vec<String>> {
+    let mut v = Validator::new();
+    match &input.name {
+        Some(n) => v.text("name", n, 2, 100),
+        None if creating => v.add("name", "This field is required."),
+        None => {}
+    }
+    if let Some(d) = &input.description {
+        v.text("description", d, 0, 500);
+    }
+    let mut perms = input.permissions.clone().unwrap_or_default();
+    perms.sort();
+    perms.dedup();
+    let unknown: Vec<&String> = perms.iter().filter(|p| !is_school_permission(p)).collect();
+    if !unknown.is_empty() {
+        v.add(
+            "permissions",
+            format!(
+                "Unknown permissions: {}.",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    v.finish()?;
+    Ok(perms)
+}
+
+pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppResult<Role> {
+    let before = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let perms = validate(body, false)?;
+    sqlx::query(
+        "UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(body.name.as_deref().map(str::trim))
+    .bind(body.description.as_deref().map(str::trim))
+    .bind(ctx.now)
+    .execute(&mut *ctx.tx)
+    .await
+    .map_err(|e| AppError::from(e).on_constraint("roles_name_key", "name", "A role with this name already exists."))?;
+    if body.permissions.is_some() {
+        roles::set_permissions(&mut ctx.tx, id, &perms).await?;
+    }
+    let after = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let changes = audit::trail::diff(
+        &json!({"name": before.name, "description": before.description, "permissions": before.permissions}),
+        &json!({"name": after.name, "description": after.description, "permissions": after.permissions}),
+    );
+    ctx.audit("update", "role", id, changes).await?;
+    Ok(after)
+}
