@@ -830,3 +830,16 @@ pub async fn save_academic_class(
     }
     academic_class(conn, session.id, ac_id).await
 }
+
+/// Active staff of the school (id, name) for teacher pickers.
+pub async fn staff_options(
+    conn: &mut PgConnection,
+    school_id: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, full_name FROM public.users WHERE client_id = $1 AND is_active ORDER BY lower(full_name)",
+    )
+    .bind(school_id)
+    .fetch_all(conn)
+    .await
+}

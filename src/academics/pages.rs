@@ -27,49 +27,13 @@ use crate::{
         catalogue::Action,
     },
     state::AppState,
-    students::{
-        self,
-        registrations::{self, Registration},
-    },
     web::{
         flash,
-        kit::{FormErrors, field_errors, see_other, with_status},
+        htmx::see_other,
+        kit::{FormErrors, act, field_errors, with_status},
         layout::Layout,
     },
 };
-
-/// Staff of the school for teacher pickers.
-pub async fn staff_options(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, full_name FROM public.users WHERE client_id = $1 AND is_active ORDER BY lower(full_name)",
-    )
-    .bind(ctx.school.id)
-    .fetch_all(&mut *ctx.tx)
-    .await?)
-}
-
-/// Saves through `f`, then redirects back with a success or error message.
-async fn act<T>(
-    mut ctx: SchoolCtx,
-    session: &WebSession,
-    headers: &HeaderMap,
-    back: &str,
-    done: impl FnOnce(&T) -> String,
-    result: impl AsyncFnOnce(&mut SchoolCtx) -> AppResult<T>,
-) -> AppResult<Response> {
-    match result(&mut ctx).await {
-        Ok(value) => {
-            let message = done(&value);
-            ctx.commit().await?;
-            flash::success(session, message).await;
-        }
-        Err(e @ (AppError::Validation { .. } | AppError::Conflict(_) | AppError::NotFound(_))) => {
-            flash::error(session, crate::web::kit::message_of(&e)).await;
-        }
-        Err(e) => return Err(e),
-    }
-    Ok(see_other(headers, back))
-}
 
 // ---- overview ----
 
@@ -507,7 +471,7 @@ async fn classes(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Re
         .into_iter()
         .filter(|a| !classes.iter().any(|c| c.class_id == a.id))
         .collect();
-    let staff = staff_options(&mut ctx).await?;
+    let staff = db::staff_options(&mut ctx.tx, ctx.school.id).await?;
     Ok(ClassesPage {
         layout: ctx.layout("Classes", "classes", &csrf),
         session,
@@ -563,143 +527,6 @@ async fn add_class(
         },
     )
     .await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "pages/class_detail.html")]
-struct ClassPage {
-    layout: Layout,
-    class: AcademicClass,
-    pupils: Vec<Registration>,
-    staff: Vec<(i64, String)>,
-    subjects: Vec<Subject>,
-    can_register: bool,
-    can_change: bool,
-}
-
-impl ClassPage {
-    fn offers(&self, subject_id: &i64) -> bool {
-        self.class
-            .subjects
-            .iter()
-            .any(|s| s.subject_id == *subject_id)
-    }
-
-    fn teaches(&self, subject_id: &i64, teacher_id: &i64) -> bool {
-        self.class
-            .subjects
-            .iter()
-            .any(|s| s.subject_id == *subject_id && s.teacher_id == Some(*teacher_id))
-    }
-
-    fn is_class_teacher(&self, teacher_id: &i64) -> bool {
-        self.class.class_teacher_id == Some(*teacher_id)
-    }
-}
-
-async fn class_detail(
-    mut ctx: SchoolCtx,
-    CsrfToken(csrf): CsrfToken,
-    ApiPath(id): ApiPath<i64>,
-) -> AppResult<Response> {
-    let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
-    let pupils = registrations::class_list(&mut ctx.tx, id).await?;
-    let staff = staff_options(&mut ctx).await?;
-    let subjects = db::subjects(&mut ctx.tx).await?;
-    Ok(ClassPage {
-        layout: ctx.layout(&class.class_name, "classes", &csrf),
-        class,
-        pupils,
-        staff,
-        subjects,
-        can_register: ctx.perms.has("add_registrations"),
-        can_change: ctx.perms.has("change_academic_classes"),
-    }
-    .into_response())
-}
-
-#[derive(Deserialize)]
-struct RegisterForm {
-    #[serde(default)]
-    admission_no: String,
-}
-
-async fn register_pupil(
-    ctx: SchoolCtx,
-    session: WebSession,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
-    Form(f): Form<RegisterForm>,
-) -> AppResult<Response> {
-    let back = format!("/classes/{id}");
-    act(
-        ctx,
-        &session,
-        &headers,
-        &back,
-        |(r, before, class): &(Registration, Option<String>, String)| match before {
-            Some(b) if b == class => {
-                format!("{} {} is already in {class}.", r.first_name, r.last_name)
-            }
-            Some(b) => format!(
-                "{} {} moved from {b} to {class}.",
-                r.first_name, r.last_name
-            ),
-            None => format!("{} {} registered in {class}.", r.first_name, r.last_name),
-        },
-        async move |ctx: &mut SchoolCtx| {
-            let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
-            let student: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM students WHERE lower(admission_no) = lower($1)")
-                    .bind(f.admission_no.trim())
-                    .fetch_optional(&mut *ctx.tx)
-                    .await?;
-            let student = student.ok_or_else(|| {
-                AppError::field(
-                    "admission_no",
-                    format!(
-                        "No student has the admission number {:?}.",
-                        f.admission_no.trim()
-                    ),
-                )
-            })?;
-            let before = crate::students::db::get(&mut ctx.tx, student)
-                .await?
-                .current_class;
-            let reg = students::service::register_pupil(ctx, &class, student).await?;
-            Ok((reg, before, class.class_name.clone()))
-        },
-    )
-    .await
-}
-
-async fn end_registration(
-    ctx: SchoolCtx,
-    session: WebSession,
-    headers: HeaderMap,
-    ApiPath((id, reg)): ApiPath<(i64, i64)>,
-) -> AppResult<Response> {
-    let back = format!("/classes/{id}");
-    act(ctx, &session, &headers, &back, |_: &i64| "The pupil was removed from the class; their history is kept.".to_owned(), async move |ctx: &mut SchoolCtx| {
-        let student: Option<i64> = sqlx::query_scalar(
-            "UPDATE registrations SET is_current = FALSE, left_on = $3 WHERE id = $1 AND academic_class_id = $2 AND is_current RETURNING student_id",
-        )
-        .bind(reg)
-        .bind(id)
-        .bind(ctx.now.date_naive())
-        .fetch_optional(&mut *ctx.tx)
-        .await?;
-        let student = student.ok_or_else(AppError::not_found)?;
-        ctx.audit("unregister", "student", student, serde_json::json!({"academic_class_id": id})).await?;
-        Ok(student)
-    })
-    .await
-}
-
-async fn export_class(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
-    let class = db::academic_class_by_id(&mut ctx.tx, id).await?;
-    let rows = registrations::class_list(&mut ctx.tx, id).await?;
-    students::service::class_list_csv(&class, &rows)
 }
 
 /// The class form posts `teacher` and, per subject, `subject` (offered) and `teacher_<id>`.
@@ -887,23 +714,7 @@ pub fn router() -> Router<AppState> {
                 .layer(guard("academic_classes")),
         )
         .route(
-            "/classes/{id}",
-            get(class_detail).layer(guard_exact(Action::View, "academic_classes")),
-        )
-        .route(
             "/classes/{id}/settings",
             post(save_class_settings).layer(guard_exact(Action::Change, "academic_classes")),
-        )
-        .route(
-            "/classes/{id}/register",
-            post(register_pupil).layer(guard_exact(Action::Add, "registrations")),
-        )
-        .route(
-            "/classes/{id}/registrations/{reg}/end",
-            post(end_registration).layer(guard_exact(Action::Delete, "registrations")),
-        )
-        .route(
-            "/classes/{id}/export.csv",
-            get(export_class).layer(guard_exact(Action::View, "registrations")),
         )
 }

@@ -19,10 +19,7 @@ use crate::{
     },
     state::AppState,
     students::photos::{image_response, read_image},
-    web::{
-        flash,
-        kit::{field_errors, see_other},
-    },
+    web::{flash, htmx::see_other, kit::field_errors},
 };
 
 async fn save(ctx: &mut SchoolCtx, bytes: Vec<u8>, kind: &str) -> AppResult<()> {

@@ -39,34 +39,11 @@ use crate::{
     state::AppState,
     web::{
         flash,
-        kit::{FormErrors, field_errors, see_other, with_status},
+        htmx::see_other,
+        kit::{FormErrors, act, field_errors, with_status},
         layout::Layout,
     },
 };
-
-/// Runs a change and redirects back with its outcome as a flash message.
-async fn act(
-    mut ctx: SchoolCtx,
-    session: &WebSession,
-    headers: &HeaderMap,
-    back: &str,
-    change: impl AsyncFnOnce(&mut SchoolCtx) -> AppResult<String>,
-) -> AppResult<Response> {
-    match change(&mut ctx).await {
-        Ok(message) => {
-            ctx.commit().await?;
-            flash::success(session, message).await;
-        }
-        Err(
-            e @ (AppError::Validation { .. }
-            | AppError::Conflict(_)
-            | AppError::NotFound(_)
-            | AppError::Forbidden(_)),
-        ) => flash::error(session, crate::web::kit::message_of(&e)).await,
-        Err(e) => return Err(e),
-    }
-    Ok(see_other(headers, back))
-}
 
 // ---- exam sessions ----
 
@@ -109,18 +86,25 @@ async fn create_exam_session(
     headers: HeaderMap,
     Form(f): Form<NewExamSession>,
 ) -> AppResult<Response> {
-    act(ctx, &session, &headers, "/exams", async |ctx| {
-        let input = ExamSessionInput {
-            term_id: Some(f.term_id),
-            ..Default::default()
-        };
-        let es = exams::save_exam_session(&mut ctx.tx, None, &input, ctx.now).await?;
-        ctx.audit_created("exam_session", es.id, &es).await?;
-        Ok(format!(
-            "{} created. Open it when teachers may enter marks.",
-            es.name
-        ))
-    })
+    act(
+        ctx,
+        &session,
+        &headers,
+        "/exams",
+        String::clone,
+        async |ctx| {
+            let input = ExamSessionInput {
+                term_id: Some(f.term_id),
+                ..Default::default()
+            };
+            let es = exams::save_exam_session(&mut ctx.tx, None, &input, ctx.now).await?;
+            ctx.audit_created("exam_session", es.id, &es).await?;
+            Ok(format!(
+                "{} created. Open it when teachers may enter marks.",
+                es.name
+            ))
+        },
+    )
     .await
 }
 
@@ -226,7 +210,7 @@ async fn change_status(
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
     let back = format!("/exams/sessions/{id}");
-    act(ctx, &session, &headers, &back, async |ctx| {
+    act(ctx, &session, &headers, &back, String::clone, async |ctx| {
         let before = exams::exam_session(&mut ctx.tx, id).await?;
         let input = ExamSessionInput {
             status: Some(f.status.clone()),
@@ -252,7 +236,7 @@ async fn generate_exams(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let back = format!("/exams/sessions/{id}");
-    act(ctx, &session, &headers, &back, async |ctx| {
+    act(ctx, &session, &headers, &back, String::clone, async |ctx| {
         let es = exams::exam_session(&mut ctx.tx, id).await?;
         let n = exams::create_all_exams(&mut ctx.tx, &es, None, ctx.now).await?;
         if n > 0 {

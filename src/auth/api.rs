@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::login::record_login;
 use crate::{
+    auth::account::UserOut,
     auth::{
         account::User,
         login::check_credentials,
@@ -20,7 +21,6 @@ use crate::{
     permissions::{access::Guard, roles},
     state::AppState,
     tenancy::scope::Scope,
-    users::account::UserOut,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -24,7 +24,7 @@ use crate::{
     error::{AppError, AppResult},
     http::ApiPath,
     state::AppState,
-    web::{flash, kit::see_other, layout::Layout},
+    web::{flash, htmx::see_other, layout::Layout},
 };
 
 #[derive(Template, WebTemplate)]

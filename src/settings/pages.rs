@@ -81,7 +81,7 @@ async fn save_settings_page(
         Ok(_) => {
             ctx.commit().await?;
             crate::web::flash::success(&session, "Settings saved.").await;
-            Ok(crate::web::kit::see_other(&headers, "/settings"))
+            Ok(crate::web::htmx::see_other(&headers, "/settings"))
         }
         Err(e) => {
             let errors = crate::web::kit::field_errors(e)?;

@@ -2,6 +2,7 @@
 //! exports.
 
 mod api;
+mod class_pages;
 pub mod db;
 pub mod guardians;
 pub mod import;
@@ -20,5 +21,5 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn pages_router() -> Router<AppState> {
-    pages::router()
+    pages::router().merge(class_pages::router())
 }

@@ -31,7 +31,8 @@ use crate::{
     state::AppState,
     web::{
         flash,
-        kit::{FormErrors, field_errors, is_htmx, see_other, with_status},
+        htmx::{is_htmx, see_other},
+        kit::{FormErrors, field_errors, with_status},
         layout::Layout,
     },
 };

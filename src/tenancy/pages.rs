@@ -29,7 +29,8 @@ use crate::{
     state::AppState,
     web::{
         flash,
-        kit::{FormErrors, is_htmx, see_other},
+        htmx::{is_htmx, see_other},
+        kit::FormErrors,
         layout::Layout,
     },
 };

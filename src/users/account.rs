@@ -1,9 +1,7 @@
 //! A staff or platform account as the users domain shows and changes it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
-use utoipa::ToSchema;
 
 use crate::{
     audit::trail::diff,
@@ -13,37 +11,6 @@ use crate::{
     },
     error::{AppError, AppResult, Validator},
 };
-
-/// The public view of a user.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UserOut {
-    pub id: i64,
-    pub email: String,
-    pub full_name: String,
-    pub is_active: bool,
-    pub is_superadmin: bool,
-    pub school_id: Option<i64>,
-    pub last_login: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    /// Role ids (school roles for staff, platform roles for operators).
-    pub roles: Vec<i64>,
-}
-
-impl UserOut {
-    pub fn from_user(u: &User, roles: Vec<i64>) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            full_name: u.full_name.clone(),
-            is_active: u.is_active,
-            is_superadmin: u.is_superadmin,
-            school_id: u.client_id,
-            last_login: u.last_login,
-            created_at: u.created_at,
-            roles,
-        }
-    }
-}
 
 /// Changes to an account's own fields, shared by staff and platform users.
 #[derive(Default)]

@@ -1,9 +1,9 @@
 //! School staff accounts through the API: `/api/v1/school/users/`.
 
-use super::account::UserOut;
 use super::service::{
     CreateStaff, StaffFilter, UpdateStaff, create_staff, find_staff, list_staff, update_staff,
 };
+use crate::auth::account::UserOut;
 use crate::{
     context::SchoolCtx,
     error::{AppResult, ErrorBody, Validator},

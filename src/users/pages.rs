@@ -11,7 +11,6 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    account::UserOut,
     platform_service::{
         CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
         update_platform_user,
@@ -19,6 +18,7 @@ use super::{
     service::{StaffFilter, UpdateStaff, list_staff, update_staff},
 };
 use crate::{
+    auth::account::UserOut,
     auth::csrf::CsrfToken,
     context::{PlatformCtx, SchoolCtx},
     error::{AppError, AppResult},
@@ -30,7 +30,8 @@ use crate::{
     },
     state::AppState,
     web::{
-        kit::{FormErrors, is_htmx, see_other},
+        htmx::{is_htmx, see_other},
+        kit::FormErrors,
         layout::Layout,
     },
 };

@@ -1,10 +1,10 @@
 //! Platform users (operators) through the system API: `/api/v1/system/users/`.
 
-use super::account::UserOut;
 use super::platform_service::{
     CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
     update_platform_user,
 };
+use crate::auth::account::UserOut;
 use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},

@@ -1,7 +1,7 @@
 //! The rules of platform operator accounts: list, create, change, disable.
 
-use super::account::{AccountChanges, UserOut};
-use crate::auth::account::{NewUser, USER_COLUMNS_U, User};
+use super::account::AccountChanges;
+use crate::auth::account::{NewUser, USER_COLUMNS_U, User, UserOut};
 use crate::{
     audit,
     auth::password,

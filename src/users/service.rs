@@ -1,8 +1,8 @@
 //! The rules of school staff accounts: list, create, change, disable; each validates, writes
 //! and records the audit row. The JSON and HTML adapters only parse and render.
 
-use super::account::{AccountChanges, UserOut};
-use crate::auth::account::{NewUser, USER_COLUMNS_U, User};
+use super::account::AccountChanges;
+use crate::auth::account::{NewUser, USER_COLUMNS_U, User, UserOut};
 use crate::{
     audit,
     auth::password,

@@ -12,11 +12,9 @@ use axum::{
 use serde::Deserialize;
 use tower_sessions::Session as WebSession;
 
-use super::{
-    account::UserOut,
-    service::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff},
-};
+use super::service::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff};
 use crate::{
+    auth::account::UserOut,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::AppResult,
@@ -29,7 +27,8 @@ use crate::{
     state::AppState,
     web::{
         flash,
-        kit::{FormErrors, field_errors, see_other, with_status},
+        htmx::see_other,
+        kit::{FormErrors, field_errors, with_status},
         layout::Layout,
     },
 };

@@ -10,7 +10,13 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
+use axum_htmx::{HX_RESWAP, HX_RETARGET, HxRedirect};
+
+use super::htmx::is_htmx;
 use crate::error::RenderedError;
+
+/// Request header of htmx elements that show refusals themselves (the mark grid's rows).
+pub const INLINE_ERRORS: &str = "x-inline-errors";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/error.html")]
@@ -54,7 +60,9 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
     let is_get = req.method() == Method::GET;
-    let htmx = req.headers().get("hx-request").is_some_and(|v| v == "true");
+    let htmx = is_htmx(req.headers());
+    // The mark grid shows a refused save on its row, not in the page's message area.
+    let inline_errors = req.headers().contains_key(INLINE_ERRORS);
     let response = next.run(req).await;
     let scope_brand = response
         .extensions()
@@ -81,11 +89,7 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
             "/login".to_owned()
         };
         if htmx {
-            let mut r = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = HeaderValue::from_str(&target) {
-                r.headers_mut().insert("hx-redirect", v);
-            }
-            return r;
+            return (HxRedirect(target), StatusCode::NO_CONTENT).into_response();
         }
         return Redirect::to(&target).into_response();
     }
@@ -99,8 +103,13 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
         .unwrap_or_else(|_| body.detail.clone());
         let mut r = (status, axum::response::Html(html)).into_response();
         let h = r.headers_mut();
-        h.insert("hx-retarget", HeaderValue::from_static("#messages"));
-        h.insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+        if inline_errors {
+            h.insert(HX_RESWAP, HeaderValue::from_static("none"));
+        } else {
+            // Shown where the user looks: the base template's htmx config swaps 4xx/5xx.
+            h.insert(HX_RETARGET, HeaderValue::from_static("#messages"));
+            h.insert(HX_RESWAP, HeaderValue::from_static("innerHTML"));
+        }
         return r;
     }
     let mut detail = body.detail.clone();

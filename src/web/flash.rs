@@ -53,7 +53,7 @@ fn escape(s: &str) -> String {
 
 /// Puts a queued message into the next full HTML page's message area.
 pub async fn show(session: Session, req: Request, next: Next) -> Response {
-    let is_page = req.method() == Method::GET && req.headers().get("hx-request").is_none();
+    let is_page = req.method() == Method::GET && !super::htmx::is_htmx(req.headers());
     let response = next.run(req).await;
     let is_html = response
         .headers()

@@ -1,30 +1,43 @@
 //! The web kit every page handler uses: htmx-aware redirects, form errors, safe redirect
 //! targets.
 
-use axum::{
-    http::{HeaderMap, HeaderValue},
-    response::{IntoResponse, Redirect, Response},
-};
+use axum::{http::HeaderMap, response::Response};
 use serde::Deserialize;
+use tower_sessions::Session;
 
-use crate::error::{AppError, FieldErrors};
+use super::{flash, htmx::see_other};
+use crate::{
+    context::SchoolCtx,
+    error::{AppError, AppResult, FieldErrors},
+};
 
-/// Whether the request came from htmx (then the handler returns a partial).
-pub fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.get("hx-request").is_some_and(|v| v == "true")
-}
-
-/// After a successful form post: a normal redirect, or `HX-Redirect` for htmx.
-pub fn see_other(headers: &HeaderMap, to: &str) -> Response {
-    if is_htmx(headers) {
-        let mut r = axum::http::StatusCode::NO_CONTENT.into_response();
-        if let Ok(v) = HeaderValue::from_str(to) {
-            r.headers_mut().insert("hx-redirect", v);
+/// Runs a change from a page form, then redirects back with its outcome as a flash
+/// message: on success `done` words the message and the transaction commits; an error the
+/// user can act on (invalid input, a conflict, a missing row, a refused permission) rolls back
+/// and is shown on the page; anything else becomes the error page.
+pub async fn act<T>(
+    mut ctx: SchoolCtx,
+    session: &Session,
+    headers: &HeaderMap,
+    back: &str,
+    done: impl FnOnce(&T) -> String,
+    change: impl AsyncFnOnce(&mut SchoolCtx) -> AppResult<T>,
+) -> AppResult<Response> {
+    match change(&mut ctx).await {
+        Ok(value) => {
+            let message = done(&value);
+            ctx.commit().await?;
+            flash::success(session, message).await;
         }
-        r
-    } else {
-        Redirect::to(to).into_response()
+        Err(
+            e @ (AppError::Validation { .. }
+            | AppError::Conflict(_)
+            | AppError::NotFound(_)
+            | AppError::Forbidden(_)),
+        ) => flash::error(session, message_of(&e)).await,
+        Err(e) => return Err(e),
     }
+    Ok(see_other(headers, back))
 }
 
 /// Only local redirect targets after login (no open redirects).

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod errors;
 pub mod flash;
+pub mod htmx;
 pub mod kit;
 pub mod layout;
 

@@ -480,6 +480,35 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     assert!(panel.contains("Ready: 6 report cards"), "{panel}");
     save_screenshot("batch-done", &c.screenshot().await.unwrap());
 
+    // An htmx action that fails shows its reason where the user looks (htmx 2 swaps no
+    // 4xx by default). The panel offers Retry on a failed batch; by the time the head
+    // clicks, the batch is done again (another tab retried it), so Retry is refused (409).
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("UPDATE report_batches SET status = 'failed', error = 'printer on fire'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    c.refresh().await.unwrap();
+    wait_for_rows(&c, "batch-panel", |t| t.contains("Retry")).await;
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("UPDATE report_batches SET status = 'done', error = NULL")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    c.find(Locator::XPath(
+        "//div[@id='batch-panel']//button[text()='Retry']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let shown = wait_for_rows(&c, "messages", |t| t.contains("This batch is done")).await;
+    assert!(shown.contains("request a new one"), "{shown}");
+    save_screenshot("batch-retry-refused", &c.screenshot().await.unwrap());
+
     c.goto(&format!(
         "{base}/exams/sessions/{}/report-cards/{}",
         f.exam_session, f.pupils["Ada"]

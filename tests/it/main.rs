@@ -2,6 +2,7 @@
 //! One integration-test binary (fewer binaries link faster). Each test gets a fresh
 //! PostgreSQL database from `#[sqlx::test]`.
 
+mod architecture;
 mod assessment;
 mod auth;
 mod browser;
