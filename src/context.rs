@@ -105,7 +105,7 @@ impl FromRequestParts<AppState> for SchoolCtx {
         let school = match parts.extensions.get::<Scope>() {
             Some(Scope::School(s)) => s.clone(),
             _ => {
-                return Err(AppError::NotFound(
+                return Err(AppError::NoSchool(
                     "There is no school at this address.".into(),
                 ));
             }

@@ -28,6 +28,9 @@ pub enum AppError {
     SchoolDisabled(String),
     #[error("{0}")]
     NotFound(String),
+    /// No school answers at this address (404 `not_found`, and no "home" to go back to).
+    #[error("{0}")]
+    NoSchool(String),
     #[error("This method is not allowed on this address.")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -104,7 +107,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::SchoolDisabled(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) | AppError::NoSchool(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -123,7 +126,7 @@ impl AppError {
             AppError::Unauthenticated(_) => "not_authenticated",
             AppError::Forbidden(_) => "permission_denied",
             AppError::SchoolDisabled(_) => "school_disabled",
-            AppError::NotFound(_) => "not_found",
+            AppError::NotFound(_) | AppError::NoSchool(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Conflict(_) => "conflict",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -200,14 +203,22 @@ impl IntoResponse for AppError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         // Page routers re-render this as HTML.
-        response.extensions_mut().insert(RenderedError(body));
+        let outside_a_school = matches!(self, AppError::NoSchool(_) | AppError::SchoolDisabled(_));
+        response.extensions_mut().insert(RenderedError {
+            body,
+            outside_a_school,
+        });
         response
     }
 }
 
 /// Marks a response as produced from an [`AppError`], so the HTML layer can re-render it.
 #[derive(Clone, Debug)]
-pub struct RenderedError(pub ErrorBody);
+pub struct RenderedError {
+    pub body: ErrorBody,
+    /// The address has no usable school (unknown or disabled): the page offers no way "home".
+    pub outside_a_school: bool,
+}
 
 /// Accumulates field errors while validating input.
 #[derive(Default, Debug)]

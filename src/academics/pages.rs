@@ -1,10 +1,11 @@
 //! School pages for the academic structure: overview with quick additions, guided set-up,
 //! classes of the current session and each class's page.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},

@@ -1,9 +1,10 @@
 //! Sign-in and sign-out pages, at the main domain (platform) and at each school host (staff).
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Extension, Form, Router,
+    Extension, Router,
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},

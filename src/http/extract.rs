@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use axum::{
     extract::{
         ConnectInfo, FromRequest, FromRequestParts, Request,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
     },
     http::request::Parts,
 };
@@ -62,6 +62,51 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             }
         }
         other => AppError::BadRequest(other.body_text()),
+    }
+}
+
+/// A page form (`application/x-www-form-urlencoded`). A body that does not fit is our error
+/// (rendered as the HTML error page or an htmx message), never axum's plain-text rejection.
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => Err(form_rejection(rejection)),
+        }
+    }
+}
+
+fn form_rejection(rejection: FormRejection) -> AppError {
+    match rejection {
+        FormRejection::FailedToDeserializeForm(e) => form_field_error(&e, e.body_text()),
+        FormRejection::FailedToDeserializeFormBody(e) => form_field_error(&e, e.body_text()),
+        FormRejection::InvalidFormContentType(_) => AppError::UnsupportedMediaType(
+            "Send the form as `application/x-www-form-urlencoded`.".into(),
+        ),
+        FormRejection::BytesRejection(e) => {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest("The form could not be read.".into())
+            }
+        }
+        other => AppError::BadRequest(other.body_text()),
+    }
+}
+
+/// A form field that did not deserialize, named when serde names it.
+fn form_field_error(e: &dyn std::error::Error, fallback: String) -> AppError {
+    let message = e.source().map(|s| s.to_string()).unwrap_or(fallback);
+    let field = field_from_serde_message(&message);
+    let mut errors = crate::error::FieldErrors::new();
+    errors.insert(field, vec![message]);
+    AppError::Validation {
+        detail: "The form does not fit what this page expects; reload it and try again.".into(),
+        errors,
     }
 }
 

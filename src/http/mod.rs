@@ -5,5 +5,5 @@ pub mod download;
 pub mod extract;
 pub mod pagination;
 
-pub use extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+pub use extract::{ApiJson, ApiPath, ApiQuery, Form, RequestMeta};
 pub use pagination::{ListParams, Page};

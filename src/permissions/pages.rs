@@ -1,9 +1,10 @@
 //! Roles in the browser: the list, and each role's permissions as a checkbox grid.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},

@@ -1,9 +1,10 @@
 //! The settings page.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::HeaderMap,
     response::{IntoResponse, Response},
 };

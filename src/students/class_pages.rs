@@ -2,10 +2,11 @@
 //! academics pages), registering a pupil by admission number, ending a registration, the
 //! class list as CSV.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},

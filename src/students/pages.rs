@@ -1,10 +1,11 @@
 //! School pages for the student register: list with search-as-you-type, admission form,
 //! profile (details, photo, guardians, class history), withdrawal, CSV import and exports.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Json, Router,
+    Json, Router,
     extract::Multipart,
     http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},

@@ -150,26 +150,7 @@ async fn delete_school(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ConfirmDelete>,
 ) -> AppResult<StatusCode> {
-    let school = schools::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if q.confirm.as_deref() != Some(school.code.as_str()) {
-        return Err(AppError::field(
-            "confirm",
-            format!(
-                "Deleting drops every record of this school. Repeat its code ({}) as ?confirm= to proceed.",
-                school.code
-            ),
-        ));
-    }
-    schools::delete(&mut ctx.tx, &school).await?;
-    ctx.audit(
-        "delete",
-        "school",
-        id,
-        json!({"name": school.name, "code": school.code, "schema_name": school.schema_name}),
-    )
-    .await?;
+    schools::delete_confirmed(&mut ctx, id, q.confirm.as_deref().unwrap_or_default()).await?;
     ctx.commit().await?;
     state.tenants.invalidate();
     Ok(StatusCode::NO_CONTENT)

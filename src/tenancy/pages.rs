@@ -1,9 +1,10 @@
 //! Platform console pages for schools (main domain).
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     extract::State,
     http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Redirect, Response},
@@ -382,26 +383,7 @@ async fn delete(
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    let school = schools::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if form.confirm.trim() != school.code {
-        return Err(AppError::field(
-            "confirm",
-            format!(
-                "Type the school's code ({}) to confirm deletion.",
-                school.code
-            ),
-        ));
-    }
-    schools::delete(&mut ctx.tx, &school).await?;
-    ctx.audit(
-        "delete",
-        "school",
-        id,
-        json!({"name": school.name, "code": school.code}),
-    )
-    .await?;
+    schools::delete_confirmed(&mut ctx, id, &form.confirm).await?;
     ctx.commit().await?;
     state.tenants.invalidate();
     Ok(see_other(&headers, "/schools"))

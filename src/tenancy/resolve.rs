@@ -149,7 +149,7 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     }
     match state.tenants.by_host(&state.db, &host).await? {
         Some(school) => active(school),
-        None => Err(AppError::NotFound(format!(
+        None => Err(AppError::NoSchool(format!(
             "There is no school at {host}. Check the address."
         ))),
     }

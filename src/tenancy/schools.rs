@@ -12,6 +12,7 @@ use crate::{
         trail::{Actor, Entry, Trail},
     },
     auth::{account::NewUser, password},
+    context::PlatformCtx,
     db::{self, SchemaName},
     error::{AppError, AppResult, Validator},
     http::{ListParams, RequestMeta},
@@ -713,4 +714,34 @@ pub async fn update_setup(
         .await?;
     let after = setup(conn, client_id).await?;
     Ok((before, after))
+}
+
+/// Deletes a school and its schema once `confirm` repeats the school's code; the platform
+/// audit keeps what was deleted (name, code, schema). The one path for the API and console.
+pub async fn delete_confirmed(
+    ctx: &mut PlatformCtx,
+    id: i64,
+    confirm: &str,
+) -> AppResult<SchoolOut> {
+    let school = get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if confirm.trim() != school.code {
+        return Err(AppError::field(
+            "confirm",
+            format!(
+                "Deleting drops every record of this school. Type its code ({}) to confirm.",
+                school.code
+            ),
+        ));
+    }
+    delete(&mut ctx.tx, &school).await?;
+    ctx.audit(
+        "delete",
+        "school",
+        id,
+        json!({"name": school.name, "code": school.code, "schema_name": school.schema_name}),
+    )
+    .await?;
+    Ok(school)
 }

@@ -1,10 +1,11 @@
 //! Staff management in the browser: add a staff member with roles, change roles, reset a
 //! password. Disabling is on the staff list.
 
+use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form, Router,
+    Router,
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},

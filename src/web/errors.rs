@@ -71,7 +71,11 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
     if path.starts_with("/api/") || path.starts_with("/static/") {
         return response;
     }
-    let Some(RenderedError(body)) = response.extensions().get::<RenderedError>().cloned() else {
+    let Some(RenderedError {
+        body,
+        outside_a_school,
+    }) = response.extensions().get::<RenderedError>().cloned()
+    else {
         return response;
     };
     let status = response.status();
@@ -125,8 +129,7 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
     let page = ErrorPage {
         brand,
         // An unknown or disabled school has no start page to go to.
-        show_home: !(body.code == "school_disabled"
-            || (status == StatusCode::NOT_FOUND && body.detail.starts_with("There is no school"))),
+        show_home: !outside_a_school,
         status: status.as_u16(),
         title: title_for(status).to_owned(),
         detail,
