@@ -121,10 +121,10 @@ impl FromRequestParts<AppState> for SchoolCtx {
             ),
         };
         // A cookie session is only ever staff of this school.
-        if let Some(user) = &session_user {
-            if user.client_id != Some(school.id) {
-                return Err(AppError::Unauthenticated("Sign in to this school.".into()));
-            }
+        if let Some(user) = &session_user
+            && user.client_id != Some(school.id)
+        {
+            return Err(AppError::Unauthenticated("Sign in to this school.".into()));
         }
         let mut tx = db::begin_school(&state.db, &school.schema).await?;
         let (user, codes) = match (token, session_user) {

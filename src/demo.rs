@@ -264,7 +264,7 @@ async fn seed_records(pool: &PgPool, schema: &str, school_id: i64) -> anyhow::Re
     for class in &classes {
         for _ in 0..6 {
             n += 1;
-            let female = n % 2 == 0;
+            let female = n.is_multiple_of(2);
             let first = if female {
                 FIRST_NAMES_F[n % FIRST_NAMES_F.len()]
             } else {

@@ -192,10 +192,10 @@ impl IntoResponse for AppError {
         }
         let body = self.body();
         let mut response = (status, Json(body.clone())).into_response();
-        if let AppError::TooManyRequests { retry_after } = self {
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let AppError::TooManyRequests { retry_after } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

@@ -270,13 +270,13 @@ pub async fn save_term(
                     ),
                 );
             }
-            if let Some(n) = next {
-                if n <= e {
-                    v.add(
-                        "next_term_begins",
-                        "The next term must begin after this term ends.",
-                    );
-                }
+            if let Some(n) = next
+                && n <= e
+            {
+                v.add(
+                    "next_term_begins",
+                    "The next term must begin after this term ends.",
+                );
             }
         }
     }
@@ -738,10 +738,10 @@ pub async fn save_academic_class(
             }
         }
     }
-    if let Some(t) = teacher {
-        if !unknown_staff(conn, school_id, &[t]).await?.is_empty() {
-            v.add("class_teacher_id", "Choose an active member of staff.");
-        }
+    if let Some(t) = teacher
+        && !unknown_staff(conn, school_id, &[t]).await?.is_empty()
+    {
+        v.add("class_teacher_id", "Choose an active member of staff.");
     }
     if let Some(list) = &input.subjects {
         let subject_ids: Vec<i64> = list.iter().map(|s| s.subject_id).collect();

@@ -91,10 +91,10 @@ pub async fn save_exam_session(
     if let Some(name) = &input.name {
         v.text("name", name, 1, 100);
     }
-    if let Some(status) = &input.status {
-        if !STATUSES.contains(&status.as_str()) {
-            v.add("status", "Choose draft, open, closed or published.");
-        }
+    if let Some(status) = &input.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        v.add("status", "Choose draft, open, closed or published.");
     }
     let id = match id {
         None => {

@@ -68,12 +68,12 @@ pub async fn class_cards(
     )
     .await?;
     let results = results::compute(&data, &scale, &settings);
-    if let Some(r) = only {
-        if !results.pupils.iter().any(|p| p.registration == r) {
-            return Err(AppError::NotFound(
-                "This pupil is not registered in this class.".into(),
-            ));
-        }
+    if let Some(r) = only
+        && !results.pupils.iter().any(|p| p.registration == r)
+    {
+        return Err(AppError::NotFound(
+            "This pupil is not registered in this class.".into(),
+        ));
     }
     let wanted = |registration: i64| only.is_none_or(|r| r == registration);
 

@@ -113,17 +113,18 @@ fn form_field_error(e: &dyn std::error::Error, fallback: String) -> AppError {
 /// Picks the field name out of a serde error message, or `non_field_errors`.
 fn field_from_serde_message(message: &str) -> String {
     for marker in ["unknown field `", "missing field `"] {
-        if let Some(rest) = message.split(marker).nth(1) {
-            if let Some(name) = rest.split('`').next() {
-                return name.to_owned();
-            }
+        if let Some(rest) = message.split(marker).nth(1)
+            && let Some(name) = rest.split('`').next()
+        {
+            return name.to_owned();
         }
     }
     // serde_path_to_error style: "field: invalid type ..."
-    if let Some((path, _)) = message.split_once(": ") {
-        if !path.is_empty() && !path.contains(' ') {
-            return path.to_owned();
-        }
+    if let Some((path, _)) = message.split_once(": ")
+        && !path.is_empty()
+        && !path.contains(' ')
+    {
+        return path.to_owned();
     }
     "non_field_errors".to_owned()
 }

@@ -19,10 +19,10 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
     if let Some(m) = &input.motto {
         v.text("motto", m, 0, 200);
     }
-    if let Some(p) = &input.admission_number_pattern {
-        if let Err(msg) = admission_number::validate(p.trim()) {
-            v.add("admission_number_pattern", msg);
-        }
+    if let Some(p) = &input.admission_number_pattern
+        && let Err(msg) = admission_number::validate(p.trim())
+    {
+        v.add("admission_number_pattern", msg);
     }
     if let Some(cc) = &input.phone_country_code {
         let cc = cc.trim();
@@ -34,10 +34,10 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
             v.add("phone_country_code", "Use + and 1 to 4 digits, e.g. +234.");
         }
     }
-    if let Some(n) = input.next_admission_seq {
-        if n < 1 {
-            v.add("next_admission_seq", "Must be 1 or more.");
-        }
+    if let Some(n) = input.next_admission_seq
+        && n < 1
+    {
+        v.add("next_admission_seq", "Must be 1 or more.");
     }
     v.finish()?;
     sqlx::query(

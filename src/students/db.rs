@@ -111,13 +111,13 @@ async fn select(
         ],
         "lower(s.last_name) ASC, lower(s.first_name) ASC",
     )?;
-    if let Some(status) = &filter.status {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(AppError::field(
-                "status",
-                "Use active, withdrawn or graduated.",
-            ));
-        }
+    if let Some(status) = &filter.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(AppError::field(
+            "status",
+            "Use active, withdrawn or graduated.",
+        ));
     }
     let pattern = params.search_pattern()?.map(|p| p.to_lowercase());
     // Only the filters in use go into the statement: a catch-all `($1 IS NULL OR …)` made

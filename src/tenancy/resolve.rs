@@ -131,15 +131,15 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     }
 
     // 2. Bearer JWT: a school user's token selects that user's school, whatever the host.
-    if let Some(t) = &token {
-        if let Some(client_id) = t.claims.sch {
-            let school = state
-                .tenants
-                .by_id(&state.db, client_id)
-                .await?
-                .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
-            return active(school);
-        }
+    if let Some(t) = &token
+        && let Some(client_id) = t.claims.sch
+    {
+        let school = state
+            .tenants
+            .by_id(&state.db, client_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
+        return active(school);
     }
 
     // 4. Host.

@@ -51,10 +51,10 @@ impl AccountChanges<'_> {
                 .execute(&mut *conn)
                 .await?;
         }
-        if let Some(active) = self.is_active {
-            if active != before.is_active {
-                set_active(conn, before.id, active, now).await?;
-            }
+        if let Some(active) = self.is_active
+            && active != before.is_active
+        {
+            set_active(conn, before.id, active, now).await?;
         }
         if let Some(pw) = self.password {
             let hash = password::hash(pw.to_owned()).await?;
@@ -81,10 +81,10 @@ impl AccountChanges<'_> {
             a.extend(ea.clone());
         }
         let mut changes = diff(&b, &a);
-        if self.password.is_some() {
-            if let Some(obj) = changes.as_object_mut() {
-                obj.insert("password".into(), serde_json::json!({"changed": true}));
-            }
+        if self.password.is_some()
+            && let Some(obj) = changes.as_object_mut()
+        {
+            obj.insert("password".into(), serde_json::json!({"changed": true}));
         }
         changes
     }

@@ -96,10 +96,10 @@ async fn wait_for_rows(c: &Client, id: &str, ready: impl Fn(&str) -> bool) -> St
     let mut rows = String::new();
     for _ in 0..100 {
         // htmx may swap the element between finding it and reading it: look again.
-        if let Ok(el) = c.find(Locator::Id(id)).await {
-            if let Ok(text) = el.text().await {
-                rows = text;
-            }
+        if let Ok(el) = c.find(Locator::Id(id)).await
+            && let Ok(text) = el.text().await
+        {
+            rows = text;
         }
         if ready(&rows) {
             break;
