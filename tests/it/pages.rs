@@ -326,7 +326,10 @@ async fn every_school_page_renders(pool: PgPool) {
         ("/settings".to_owned(), "Settings"),
         ("/settings/assessment".to_owned(), "Assessment settings"),
         ("/exams".to_owned(), "Exams"),
-        (format!("/exams/sessions/{es}"), "First Term 2025/2026 open"),
+        (
+            format!("/exams/sessions/{es}"),
+            "First Term Examination 2025/2026 open",
+        ),
         (format!("/exams/{maths}/marks"), "Mathematics · JSS 1A"),
         (
             format!("/exams/sessions/{es}/classes/{class}/results"),

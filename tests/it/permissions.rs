@@ -111,10 +111,27 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
     grant(json!(["view_users"])).await;
     assert_eq!(t.get(&user).await.status, StatusCode::OK);
     assert_error_shape(&t.patch(&user, json!({"full_name": "Changed"})).await, 403);
+    let new_user =
+        json!({"email": "n@alpha.test", "full_name": "N", "password": "Long-enough-pass-1"});
+    assert_error_shape(
+        &t.post("/api/v1/school/users/", new_user.clone()).await,
+        403,
+    );
     grant(json!(["view_users", "change_users"])).await;
     let res = t.patch(&user, json!({"full_name": "Changed"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_error_shape(
+        &t.post("/api/v1/school/users/", new_user.clone()).await,
+        403,
+    );
     assert_error_shape(&t.delete(&user).await, 403);
+    // Adding needs add_users, deleting needs delete_users.
+    grant(json!(["view_users", "add_users"])).await;
+    let res = t.post("/api/v1/school/users/", new_user).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    assert_error_shape(&t.delete(&user).await, 403);
+    grant(json!(["view_users", "delete_users"])).await;
+    assert_eq!(t.delete(&user).await.status, StatusCode::NO_CONTENT);
     // Unknown permissions cannot be granted.
     let res = admin
         .patch(
