@@ -1,201 +1,21 @@
 //! Assessment: marks entry rules, the figures of a hand-computed class, cumulative third
 //! term, report card PDFs and batch jobs.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, assert_error_shape, host};
-use crate::records::{class_id, school};
+use crate::helpers::{
+    Client, Response, TestApp, assert_error_shape, csrf_of,
+    fixtures::{
+        CLASS, ExamClass, assign_teacher, class_of, class_with_exams, enter_hand_computed_marks,
+        generate_exams, open_exam_session, register_pupils, save_marks, school_with_year, scores,
+        wait_for_batch,
+    },
+    internals, pdf_text,
+};
 
-/// A class of the school with registered pupils, its exam session (status `open`) for a
-/// term and one exam per subject.
-pub(crate) struct Fixture {
-    pub token: String,
-    pub session_id: i64,
-    pub class_id: i64,
-    pub exam_session: i64,
-    /// subject name → exam id
-    pub exams: std::collections::HashMap<String, i64>,
-    /// pupil first name → registration id
-    pub pupils: std::collections::HashMap<String, i64>,
-}
-
-pub(crate) async fn fixture(app: &TestApp, code: &str, pupils: &[&str]) -> Fixture {
-    let token = school(app, code).await;
-    let (session_id, class) = class_id(app, code, &token, "JSS 1A").await;
-    let mut tx = app.school_tx(code).await;
-    let mut ids = std::collections::HashMap::new();
-    for (i, name) in pupils.iter().enumerate() {
-        let student: i64 = sqlx::query_scalar(
-            "INSERT INTO students (admission_no, first_name, last_name, sex, date_of_birth, admission_date, created_at, updated_at)
-             VALUES ($1, $2, 'Test', $3, '2013-05-04', '2025-09-08', now(), now()) RETURNING id",
-        )
-        .bind(format!("ADM/{code}/{i:03}"))
-        .bind(name)
-        .bind(if i % 2 == 0 { "female" } else { "male" })
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        let reg: i64 = sqlx::query_scalar(
-            "INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
-             VALUES ($1, $2, $3, '2025-09-08', now()) RETURNING id",
-        )
-        .bind(student)
-        .bind(session_id)
-        .bind(class)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        ids.insert((*name).to_owned(), reg);
-    }
-    tx.commit().await.unwrap();
-    let (exam_session, exams) = open_exam_session(app, code, &token, session_id, 1, class).await;
-    Fixture {
-        token,
-        session_id,
-        class_id: class,
-        exam_session,
-        exams,
-        pupils: ids,
-    }
-}
-
-/// Creates the exam session of term `ordinal`, opens it and sets up the class's exams.
-pub(crate) async fn open_exam_session(
-    app: &TestApp,
-    code: &str,
-    token: &str,
-    session_id: i64,
-    ordinal: i64,
-    class: i64,
-) -> (i64, std::collections::HashMap<String, i64>) {
-    let h = host(code);
-    let terms = app
-        .call(
-            Method::GET,
-            &h,
-            &format!("/api/v1/school/sessions/{session_id}/terms/"),
-            Some(token),
-            None,
-        )
-        .await
-        .json();
-    let term = terms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["ordinal"] == ordinal)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    let res = app
-        .call(
-            Method::POST,
-            &h,
-            "/api/v1/school/exam-sessions/",
-            Some(token),
-            Some(json!({"term_id": term, "status": "open"})),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    let es = res.json()["id"].as_i64().unwrap();
-    let res = app
-        .call(
-            Method::POST,
-            &h,
-            &format!("/api/v1/school/exam-sessions/{es}/exams/generate/?academic_class={class}"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let list = app
-        .call(
-            Method::GET,
-            &h,
-            &format!("/api/v1/school/exam-sessions/{es}/exams/?academic_class={class}"),
-            Some(token),
-            None,
-        )
-        .await
-        .json();
-    let exams = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["subject_name"].as_str().unwrap().to_owned(),
-                e["id"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    (es, exams)
-}
-
-pub(crate) async fn save_marks(
-    app: &TestApp,
-    code: &str,
-    token: &str,
-    exam: i64,
-    rows: Value,
-) -> crate::helpers::Response {
-    app.call(
-        Method::POST,
-        &host(code),
-        &format!("/api/v1/school/exams/{exam}/marks/"),
-        Some(token),
-        Some(rows),
-    )
-    .await
-}
-
-fn scores(ca1: f64, ca2: f64, exam: f64) -> Value {
-    json!({"CA1": ca1, "CA2": ca2, "Exam": exam})
-}
-
-/// The hand-computed class: ties in a subject and overall, an absent pupil, a pupil in one
-/// subject only, a pupil without marks and a half mark on a grade boundary (74.5 → B2).
-pub(crate) async fn enter_fixture_marks(app: &TestApp, f: &Fixture) {
-    let p = |n: &str| f.pupils[n];
-    let rows = [
-        (
-            "English Language",
-            json!([
-                {"registration": p("Ada"), "scores": scores(15.0, 18.0, 50.0)},
-                {"registration": p("Bola"), "scores": scores(20.0, 20.0, 43.0)},
-                {"registration": p("Chi"), "scores": scores(10.0, 10.0, 40.0)},
-                {"registration": p("Femi"), "scores": scores(20.0, 20.0, 35.0)},
-            ]),
-        ),
-        (
-            "Mathematics",
-            json!([
-                {"registration": p("Ada"), "scores": scores(10.0, 10.0, 40.0)},
-                {"registration": p("Bola"), "scores": scores(15.0, 15.0, 45.0)},
-                {"registration": p("Chi"), "scores": scores(18.0, 18.0, 55.0)},
-                {"registration": p("Dayo"), "scores": scores(5.0, 5.0, 20.0)},
-                {"registration": p("Femi"), "scores": scores(20.0, 20.0, 30.0)},
-            ]),
-        ),
-        (
-            "Basic Science",
-            json!([
-                {"registration": p("Ada"), "scores": scores(12.5, 14.0, 48.0)},
-                {"registration": p("Bola"), "scores": scores(10.0, 10.0, 30.0)},
-            ]),
-        ),
-    ];
-    for (subject, body) in rows {
-        let res = save_marks(app, "alpha", &f.token, f.exams[subject], body).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    }
-}
-
-pub(crate) const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
-
-fn pupil<'a>(results: &'a Value, f: &Fixture, name: &str) -> &'a Value {
+fn pupil<'a>(results: &'a Value, f: &ExamClass, name: &str) -> &'a Value {
     results["pupils"]
         .as_array()
         .unwrap()
@@ -204,7 +24,7 @@ fn pupil<'a>(results: &'a Value, f: &Fixture, name: &str) -> &'a Value {
         .unwrap()
 }
 
-fn subject_of<'a>(results: &'a Value, f: &Fixture, pupil_name: &str, subject: &str) -> &'a Value {
+fn subject_of<'a>(results: &'a Value, f: &ExamClass, pupil_name: &str, subject: &str) -> &'a Value {
     let exam = f.exams[subject];
     pupil(results, f, pupil_name)["subjects"]
         .as_array()
@@ -214,18 +34,13 @@ fn subject_of<'a>(results: &'a Value, f: &Fixture, pupil_name: &str, subject: &s
         .unwrap()
 }
 
-async fn results(app: &TestApp, f: &Fixture) -> Value {
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!(
-                "/api/v1/school/exam-sessions/{}/results/?academic_class={}",
-                f.exam_session, f.class_id
-            ),
-            Some(&f.token),
-            None,
-        )
+async fn results(f: &ExamClass) -> Value {
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/results/?academic_class={}",
+            f.exam_session, f.class_id
+        ))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     res.json()
@@ -234,9 +49,9 @@ async fn results(app: &TestApp, f: &Fixture) -> Value {
 #[sqlx::test(migrations = false)]
 async fn results_match_the_hand_computed_class(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &CLASS).await;
-    enter_fixture_marks(&app, &f).await;
-    let r = results(&app, &f).await;
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    let r = results(&f).await;
 
     // Per subject: ties share a position (1, 1, 3); absent pupils are not counted.
     let english: Vec<(i64, f64)> = ["Ada", "Bola", "Femi", "Chi"]
@@ -322,17 +137,15 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
     assert_eq!(r["class_average"], 63.97);
 
     // Ranked by total instead when the school says so.
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let res = f
+        .admin
+        .patch(
             "/api/v1/school/settings/assessment/",
-            Some(&f.token),
-            Some(json!({"report": {"rank_by": "total"}})),
+            json!({"report": {"rank_by": "total"}}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let r = results(&app, &f).await;
+    let r = results(&f).await;
     let positions: Vec<i64> = ["Ada", "Bola", "Chi", "Femi", "Dayo"]
         .iter()
         .map(|n| pupil(&r, &f, n)["position"].as_i64().unwrap())
@@ -343,24 +156,20 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
-    let t = f.token.clone();
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let t = f.admin.clone();
     let maths_t1 = f.exams["Mathematics"];
     let ada = f.pupils["Ada"];
     let bola = f.pupils["Bola"];
     let res = save_marks(
-        &app,
-        "alpha",
         &t,
         maths_t1,
         json!([{"registration": ada, "scores": scores(10.0, 10.0, 40.0)}]),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    let (_, t2) = open_exam_session(&app, "alpha", &t, f.session_id, 2, f.class_id).await;
+    let (_, t2) = open_exam_session(&t, f.session_id, 2, f.class_id).await;
     let res = save_marks(
-        &app,
-        "alpha",
         &t,
         t2["Mathematics"],
         json!([
@@ -370,10 +179,8 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    let (es3, t3) = open_exam_session(&app, "alpha", &t, f.session_id, 3, f.class_id).await;
+    let (es3, t3) = open_exam_session(&t, f.session_id, 3, f.class_id).await;
     let res = save_marks(
-        &app,
-        "alpha",
         &t,
         t3["Mathematics"],
         json!([
@@ -383,15 +190,15 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    let f3 = Fixture {
+    let f3 = ExamClass {
         exam_session: es3,
         exams: t3.clone(),
-        token: t.clone(),
         pupils: f.pupils.clone(),
+        students: f.students.clone(),
         ..f
     };
     // Average of the terms present: Ada (60, 70, 80) → 70; Bola (–, 50, 70) → 60.
-    let r = results(&app, &f3).await;
+    let r = results(&f3).await;
     assert_eq!(r["cumulative_method"], "average");
     let ada_m = subject_of(&r, &f3, "Ada", "Mathematics");
     assert_eq!(ada_m["term_totals"], json!([60.0, 70.0, 80.0]));
@@ -403,17 +210,14 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
     assert_eq!(pupil(&r, &f3, "Bola")["cumulative_position"], 2);
 
     // Weighted 20/30/50: Ada 12 + 21 + 40 = 73; Bola (50×30 + 70×50) / 80 = 62.5.
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let res = t
+        .patch(
             "/api/v1/school/settings/assessment/",
-            Some(&t),
-            Some(json!({"report": {"cumulative_method": "weighted"}})),
+            json!({"report": {"cumulative_method": "weighted"}}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let r = results(&app, &f3).await;
+    let r = results(&f3).await;
     assert_eq!(
         subject_of(&r, &f3, "Ada", "Mathematics")["cumulative"],
         73.0
@@ -425,13 +229,10 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
     assert_eq!(pupil(&r, &f3, "Bola")["cumulative_average"], 62.5);
 
     // Weights must add up to 100.
-    let bad = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let bad = t
+        .patch(
             "/api/v1/school/settings/assessment/",
-            Some(&t),
-            Some(json!({"report": {"first_term_weight": 50}})),
+            json!({"report": {"first_term_weight": 50}}),
         )
         .await;
     assert!(assert_error_shape(&bad, 422)["errors"]["third_term_weight"].is_array());
@@ -440,13 +241,9 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
     let exam = f.exams["Mathematics"];
-    let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
-        exam,
+    let res = save_marks(&f.admin, exam,
         json!([
             {"registration": f.pupils["Ada"], "scores": scores(15.0, 18.0, 50.0)},
             {"registration": f.pupils["Bola"], "scores": {"CA1": 20.5, "CA2": 10.25, "Exam": -1, "Project": 5}},
@@ -477,14 +274,9 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
     assert!(errors["rows[2].registration"].is_array());
     assert!(errors.get("rows[0].scores.CA1").is_none());
     // Nothing was saved, not even the good row.
-    let sheet = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!("/api/v1/school/exams/{exam}/marks/"),
-            Some(&f.token),
-            None,
-        )
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{exam}/marks/"))
         .await
         .json();
     assert!(
@@ -496,23 +288,14 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
     );
 
     // Half marks, clearing with null and a numeric string are accepted.
-    let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
-        exam,
+    let res = save_marks(&f.admin, exam,
         json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 12.5, "CA2": "7", "Exam": null}}]),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let sheet = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!("/api/v1/school/exams/{exam}/marks/"),
-            Some(&f.token),
-            None,
-        )
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{exam}/marks/"))
         .await
         .json();
     let ada = sheet["rows"]
@@ -528,14 +311,9 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
     assert_eq!(ada["total"], 19.5);
     assert_eq!(ada["grade"], "F9");
     // Every change is in the audit log.
-    let audit = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/audit/?entity=marks",
-            Some(&f.token),
-            None,
-        )
+    let audit = f
+        .admin
+        .get("/api/v1/school/audit/?entity=marks")
         .await
         .json();
     assert_eq!(audit["count"], 1);
@@ -544,8 +322,7 @@ async fn a_bad_row_saves_nothing_and_names_the_row(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada"]).await;
-    let h = host("alpha");
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
     let maths = f.exams["Mathematics"];
     let english = f.exams["English Language"];
     let teacher = app
@@ -563,13 +340,13 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let tt = app.school_token("alpha", "teacher@alpha.test").await;
+    let tt = app.as_staff("alpha", "teacher@alpha.test").await;
     let row = json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]);
 
     // The subject teacher may; a teacher of another subject may not.
-    let res = save_marks(&app, "alpha", &tt, maths, row.clone()).await;
+    let res = save_marks(&tt, maths, row.clone()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let res = save_marks(&app, "alpha", &tt, english, row.clone()).await;
+    let res = save_marks(&tt, english, row.clone()).await;
     let body = assert_error_shape(&res, 403);
     assert!(
         body["detail"]
@@ -578,28 +355,20 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
             .contains("English Language")
     );
     // The head (no marks permission at all) may not either; the admin (change_marks) may.
-    let head = app.school_token("alpha", "head@alpha.test").await;
-    assert_error_shape(
-        &save_marks(&app, "alpha", &head, english, row.clone()).await,
-        403,
-    );
-    let res = save_marks(&app, "alpha", &f.token, english, row.clone()).await;
+    let head = app.as_staff("alpha", "head@alpha.test").await;
+    assert_error_shape(&save_marks(&head, english, row.clone()).await, 403);
+    let res = save_marks(&f.admin, english, row.clone()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // Closed: every change refused with a clear message, marks kept.
-    let res = app
-        .call(
-            Method::PATCH,
-            &h,
+    let res = head
+        .patch(
             &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
-            Some(&head),
-            Some(json!({"status": "closed"})),
+            json!({"status": "closed"}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let res = save_marks(
-        &app,
-        "alpha",
         &tt,
         maths,
         json!([{"registration": f.pupils["Ada"], "scores": {"Exam": 60}}]),
@@ -607,14 +376,8 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
     .await;
     let body = assert_error_shape(&res, 409);
     assert!(body["detail"].as_str().unwrap().contains("closed"));
-    let sheet = app
-        .call(
-            Method::GET,
-            &h,
-            &format!("/api/v1/school/exams/{maths}/marks/"),
-            Some(&tt),
-            None,
-        )
+    let sheet = tt
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
         .await
         .json();
     assert_eq!(sheet["rows"][0]["total"], 60.0);
@@ -624,30 +387,13 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let t = school(&app, "alpha").await;
-    let h = host("alpha");
-    let s = app
-        .call(
-            Method::GET,
-            &h,
-            "/api/v1/school/settings/assessment/",
-            Some(&t),
-            None,
-        )
-        .await
-        .json();
+    let t = school_with_year(&app, "alpha").await;
+    let s = t.get("/api/v1/school/settings/assessment/").await.json();
     assert_eq!(s["components"].as_array().unwrap().len(), 3);
     assert_eq!(s["grading"]["bands"][0]["grade"], "A1");
     assert_eq!(s["grading"]["bands"].as_array().unwrap().len(), 9);
-    let bad = app
-        .call(
-            Method::PATCH,
-            &h,
-            "/api/v1/school/settings/assessment/",
-            Some(&t),
-            Some(json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 60}],
-                        "grading": [{"grade": "P", "min_score": 50}]})),
-        )
+    let bad = t.patch("/api/v1/school/settings/assessment/", json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 60}],
+                        "grading": [{"grade": "P", "min_score": 50}]}))
         .await;
     let body = assert_error_shape(&bad, 422);
     assert!(
@@ -656,75 +402,31 @@ async fn assessment_settings_validate_components_and_grades(pool: PgPool) {
             .unwrap()
             .contains("100")
     );
-    let ok = app
-        .call(
-            Method::PATCH,
-            &h,
-            "/api/v1/school/settings/assessment/",
-            Some(&t),
-            Some(json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}],
-                        "grading": [{"grade": "P", "min_score": 50, "remark": "Pass"}, {"grade": "F", "min_score": 0, "remark": "Fail"}]})),
-        )
+    let ok = t.patch("/api/v1/school/settings/assessment/", json!({"components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}],
+                        "grading": [{"grade": "P", "min_score": 50, "remark": "Pass"}, {"grade": "F", "min_score": 0, "remark": "Fail"}]}))
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     assert_eq!(ok.json()["components"][1]["max_score"], 70.0);
-    let bad = app
-        .call(
-            Method::PATCH,
-            &h,
+    let bad = t
+        .patch(
             "/api/v1/school/settings/assessment/",
-            Some(&t),
-            Some(json!({"grading": [{"grade": "P", "min_score": 50}]})),
+            json!({"grading": [{"grade": "P", "min_score": 50}]}),
         )
         .await;
     assert!(assert_error_shape(&bad, 422)["errors"]["bands"].is_array());
 }
 
-/// Makes `teacher` the subject teacher of `subject` in the class.
-pub(crate) async fn assign_teacher(
-    app: &TestApp,
-    code: &str,
-    class: i64,
-    subject: &str,
-    teacher: i64,
-) {
-    let mut tx = app.school_tx(code).await;
-    sqlx::query(
-        "UPDATE academic_class_subjects SET teacher_id = $1
-          WHERE academic_class_id = $2 AND subject_id = (SELECT id FROM subjects WHERE name = $3)",
-    )
-    .bind(teacher)
-    .bind(class)
-    .bind(subject)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
-
-fn pdf_text(bytes: &[u8]) -> (usize, String) {
-    let doc = lopdf::Document::load_mem(bytes).expect("a valid PDF");
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    let text = doc.extract_text(&pages).unwrap_or_default();
-    (pages.len(), text)
-}
-
 #[sqlx::test(migrations = false)]
 async fn a_report_card_pdf_parses_back_with_the_pupils_figures(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &CLASS).await;
-    enter_fixture_marks(&app, &f).await;
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!(
-                "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
-                f.exam_session, f.pupils["Ada"]
-            ),
-            Some(&f.token),
-            None,
-        )
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+            f.exam_session, f.pupils["Ada"]
+        ))
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.headers["content-type"], "application/pdf");
@@ -733,83 +435,119 @@ async fn a_report_card_pdf_parses_back_with_the_pupils_figures(pool: PgPool) {
     assert!(text.contains("Ada Test"), "{text}");
     assert!(text.contains("217.5"), "{text}");
     assert!(text.contains("74.5"), "{text}");
-    // A pupil of another class or session is not found here.
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!(
-                "/api/v1/school/exam-sessions/{}/report-cards/999999/pdf/",
-                f.exam_session
-            ),
-            Some(&f.token),
-            None,
+    // A pupil registered only in another session has no card in this exam session.
+    let next = f
+        .admin
+        .post(
+            "/api/v1/school/sessions/",
+            json!({"name": "2026/2027", "starts_on": "2026-09-07", "ends_on": "2027-07-23"}),
         )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let arm = f.admin.get("/api/v1/school/classes/").await.json()[0]["id"].clone();
+    let class = f
+        .admin
+        .post(
+            &format!("/api/v1/school/sessions/{next}/classes/"),
+            json!({"class_id": arm}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let kemi = f
+        .admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Kemi", "last_name": "Later", "sex": "female"}),
+        )
+        .await
+        .json()["id"]
+        .clone();
+    let registrations = format!("/api/v1/school/sessions/{next}/classes/{class}/registrations/");
+    let res = f
+        .admin
+        .post(&registrations, json!({"student_id": kemi}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let kemi_registration = f.admin.get(&registrations).await.json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{kemi_registration}/pdf/",
+            f.exam_session
+        ))
         .await;
     assert_error_shape(&res, 404);
 }
 
-/// Waits for a batch to finish (the app's workers run it) and returns its final state.
-pub(crate) async fn wait_for_batch(app: &TestApp, code: &str, token: &str, id: &str) -> Value {
-    for _ in 0..300 {
-        let b = app
-            .call(
-                Method::GET,
-                &host(code),
-                &format!("/api/v1/school/report-batches/{id}/"),
-                Some(token),
-                None,
-            )
-            .await
-            .json();
-        if b["status"] == "done" || b["status"] == "failed" {
-            return b;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("batch {id} never finished");
+async fn download(client: &Client, id: &str) -> Response {
+    client
+        .get(&format!("/api/v1/school/report-batches/{id}/download/"))
+        .await
 }
 
-async fn download(app: &TestApp, code: &str, token: &str, id: &str) -> crate::helpers::Response {
-    app.call(
-        Method::GET,
-        &host(code),
-        &format!("/api/v1/school/report-batches/{id}/download/"),
-        Some(token),
-        None,
-    )
-    .await
+/// The entries of a zip, read with a real zip reader: (name, bytes), in archive order.
+fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a valid zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).expect("entry");
+            assert_eq!(
+                entry.compression(),
+                zip::CompressionMethod::Stored,
+                "PDFs are stored"
+            );
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .expect("entry data (CRC checked)");
+            (entry.name().expect("entry name").into_owned(), data)
+        })
+        .collect()
 }
 
 #[sqlx::test(migrations = false)]
 async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let _workers = app.start_workers();
-    let a = fixture(&app, "alpha", &["Ada", "Bola"]).await;
-    let b = fixture(&app, "beta", &["Yemi", "Zara"]).await;
-    for (f, code) in [(&a, "alpha"), (&b, "beta")] {
-        for name in f.pupils.keys() {
-            let row = json!([{"registration": f.pupils[name], "scores": scores(10.0, 10.0, 50.0)}]);
-            let res = save_marks(&app, code, &f.token, f.exams["Mathematics"], row).await;
-            assert_eq!(res.status, StatusCode::OK);
+    let a = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let b = class_with_exams(&app, "beta", &["Yemi", "Zara"]).await;
+    // alpha has two more classes in the exam session: JSS 1B with Chi, JSS 2A with no
+    // pupils (no report cards, so no file).
+    let (_, jss1b) = class_of(&a.admin, "JSS 1B").await;
+    let chi = register_pupils(&app, "alpha", a.session_id, jss1b, &["Chi"]).await["Chi"];
+    let jss1b_exams = generate_exams(&a.admin, a.exam_session, jss1b).await;
+    let (_, jss2a) = class_of(&a.admin, "JSS 2A").await;
+    generate_exams(&a.admin, a.exam_session, jss2a).await;
+    let mut marks = vec![(&a.admin, jss1b_exams["Mathematics"], chi.registration)];
+    for f in [&a, &b] {
+        for registration in f.pupils.values() {
+            marks.push((&f.admin, f.exams["Mathematics"], *registration));
         }
     }
+    for (admin, exam, registration) in marks {
+        let row = json!([{"registration": registration, "scores": scores(10.0, 10.0, 50.0)}]);
+        let res = save_marks(admin, exam, row).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
     // Queued together: alpha's whole school and beta's class.
-    let start = |code: &'static str, f: &Fixture, body: Value| {
+    let start = |f: &ExamClass, body: Value| {
         let path = format!(
             "/api/v1/school/exam-sessions/{}/report-batches/",
             f.exam_session
         );
-        let token = f.token.clone();
-        let app = &app;
-        async move {
-            app.call(Method::POST, &host(code), &path, Some(&token), Some(body))
-                .await
-        }
+        let admin = f.admin.clone();
+        async move { admin.post(&path, body).await }
     };
     let (ra, rb) = tokio::join!(
-        start("alpha", &a, json!({})),
-        start("beta", &b, json!({"academic_class_id": b.class_id}))
+        start(&a, json!({})),
+        start(&b, json!({"academic_class_id": b.class_id}))
     );
     assert_eq!(ra.status, StatusCode::ACCEPTED, "{}", ra.text());
     assert_eq!(rb.status, StatusCode::ACCEPTED, "{}", rb.text());
@@ -824,20 +562,20 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
             .ends_with(&format!("{ida}/"))
     );
     // Asking again while it runs gives the same batch, not a second one.
-    let again = start("beta", &b, json!({"academic_class_id": b.class_id})).await;
+    let again = start(&b, json!({"academic_class_id": b.class_id})).await;
     if again.status == StatusCode::OK {
         assert_eq!(again.json()["id"], idb.as_str());
     }
 
-    let done_a = wait_for_batch(&app, "alpha", &a.token, &ida).await;
-    let done_b = wait_for_batch(&app, "beta", &b.token, &idb).await;
+    let done_a = wait_for_batch(&a.admin, &ida).await;
+    let done_b = wait_for_batch(&b.admin, &idb).await;
     assert_eq!(done_a["status"], "done", "{done_a}");
     assert_eq!(done_b["status"], "done", "{done_b}");
     assert_eq!(done_b["total"], 2);
     assert_eq!(done_b["done"], 2);
 
     // beta's class: one PDF, a page per pupil, only beta's pupils.
-    let pdf = download(&app, "beta", &b.token, &idb).await;
+    let pdf = download(&b.admin, &idb).await;
     assert_eq!(pdf.status, StatusCode::OK);
     let (pages, text) = pdf_text(&pdf.body);
     assert_eq!(pages, 2);
@@ -846,22 +584,45 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
         "{text}"
     );
     assert!(!text.contains("Ada") && !text.contains("Bola"), "{text}");
-    // alpha's whole school: a zip with a PDF per class that has pupils, alpha's only.
-    let zip = download(&app, "alpha", &a.token, &ida).await;
+    // alpha's whole school: a zip with one PDF per class that has pupils, each PDF a page
+    // per pupil of that class and nobody else (not the other class's, not beta's).
+    assert_eq!(done_a["total"], 3, "{done_a}");
+    let zip = download(&a.admin, &ida).await;
     assert_eq!(zip.status, StatusCode::OK);
     assert_eq!(zip.headers["content-type"], "application/zip");
-    assert!(zip.body.starts_with(b"PK\x03\x04"));
-    let text = String::from_utf8_lossy(&zip.body);
-    assert!(text.contains("JSS 1A - First Term 2025-2026.pdf"));
-    let start_pdf = zip.body.windows(5).position(|w| w == b"%PDF-").unwrap();
-    let end_pdf = zip.body.windows(5).rposition(|w| w == b"%%EOF").unwrap() + 5;
-    let (_, text) = pdf_text(&zip.body[start_pdf..end_pdf]);
-    assert!(
-        text.contains("Ada Test") && !text.contains("Yemi"),
-        "{text}"
+    let entries = unzip(&zip.body);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "JSS 1A - First Term 2025-2026.pdf",
+            "JSS 1B - First Term 2025-2026.pdf"
+        ]
     );
+    let everyone = [
+        "Ada Test",
+        "Bola Test",
+        "Chi Test",
+        "Yemi Test",
+        "Zara Test",
+    ];
+    for ((name, pdf), (pages, pupils)) in entries.iter().zip([
+        (2, ["Ada Test", "Bola Test"].as_slice()),
+        (1, &["Chi Test"]),
+    ]) {
+        assert!(pdf.starts_with(b"%PDF-"), "{name}");
+        let (count, text) = pdf_text(pdf);
+        assert_eq!(count, pages, "{name}");
+        for who in everyone {
+            assert_eq!(
+                text.contains(who),
+                pupils.contains(&who),
+                "{name}: {who}\n{text}"
+            );
+        }
+    }
     // beta cannot see alpha's batch.
-    assert_error_shape(&download(&app, "beta", &b.token, &ida).await, 404);
+    assert_error_shape(&download(&b.admin, &ida).await, 404);
 
     // A failed batch shows why, can be retried, and a rerun leaves one file, not two.
     let mut tx = app.school_tx("beta").await;
@@ -871,50 +632,35 @@ async fn batch_jobs_print_each_school_from_its_own_schema(pool: PgPool) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let failed = app
-        .call(
-            Method::GET,
-            &host("beta"),
-            &format!("/api/v1/school/report-batches/{idb}/"),
-            Some(&b.token),
-            None,
-        )
+    let failed = b
+        .admin
+        .get(&format!("/api/v1/school/report-batches/{idb}/"))
         .await
         .json();
     assert_eq!(failed["error"], "printer on fire");
-    assert_error_shape(&download(&app, "beta", &b.token, &idb).await, 409);
-    let retry = app
-        .call(
-            Method::POST,
-            &host("beta"),
-            &format!("/api/v1/school/report-batches/{idb}/retry/"),
-            Some(&b.token),
-            None,
-        )
+    assert_error_shape(&download(&b.admin, &idb).await, 409);
+    let retry = b
+        .admin
+        .post_empty(&format!("/api/v1/school/report-batches/{idb}/retry/"))
         .await;
     assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.text());
-    let done = wait_for_batch(&app, "beta", &b.token, &idb).await;
+    let done = wait_for_batch(&b.admin, &idb).await;
     assert_eq!(done["status"], "done");
     assert_eq!(done["files"], 1);
     assert_eq!(done["attempts"], 2);
     assert!(done["error"].is_null());
     // The queue's finished rows can be purged; our batch rows stay.
-    let purged = schoolyard::jobs::queue::purge_finished(&app.pool, std::time::Duration::ZERO)
-        .await
-        .unwrap();
+    let purged = internals::purge_finished_jobs(&app.pool).await;
     assert!(purged >= 2, "{purged}");
 }
 
 #[sqlx::test(migrations = false)]
 async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
-    let h = host("alpha");
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
     let maths = f.exams["Mathematics"];
     let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
+        &f.admin,
         maths,
         json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
     )
@@ -925,17 +671,12 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
     let teacher = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    let class = app
-        .call(
-            Method::GET,
-            &h,
-            &format!(
-                "/api/v1/school/sessions/{}/classes/{}/",
-                f.session_id, f.class_id
-            ),
-            Some(&f.token),
-            None,
-        )
+    let class = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/sessions/{}/classes/{}/",
+            f.session_id, f.class_id
+        ))
         .await
         .json();
     let subjects: Vec<Value> = class["subjects"]
@@ -944,39 +685,33 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
         .iter()
         .map(|s| json!({"subject_id": s["subject_id"], "teacher_id": teacher}))
         .collect();
-    let res = app
-        .call(
-            Method::PUT,
-            &h,
+    let res = f
+        .admin
+        .put(
             &format!(
                 "/api/v1/school/sessions/{}/classes/{}/",
                 f.session_id, f.class_id
             ),
-            Some(&f.token),
-            Some(json!({"class_id": class["class_id"], "subjects": subjects})),
+            json!({"class_id": class["class_id"], "subjects": subjects}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     // Removing a subject that has an exam is refused with a reason, not a 500.
-    let res = app
-        .call(
-            Method::PUT,
-            &h,
+    let res = f
+        .admin
+        .put(
             &format!(
                 "/api/v1/school/sessions/{}/classes/{}/",
                 f.session_id, f.class_id
             ),
-            Some(&f.token),
-            Some(json!({"class_id": class["class_id"], "subjects": [subjects[0].clone()]})),
+            json!({"class_id": class["class_id"], "subjects": [subjects[0].clone()]}),
         )
         .await;
     assert!(assert_error_shape(&res, 422)["errors"]["subjects"].is_array());
 
     // The same component twice in a row is a 422, not a database error.
     let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
+        &f.admin,
         maths,
         json!([{"registration": f.pupils["Bola"], "scores": {"CA1": 10, "ca1": 12}}]),
     )
@@ -984,14 +719,9 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
     assert_error_shape(&res, 422);
 
     // A pupil with marks is withdrawn, not deleted (their marks would go with them).
-    let student: i64 = app
-        .call(
-            Method::GET,
-            &h,
-            &format!("/api/v1/school/exams/{maths}/marks/"),
-            Some(&f.token),
-            None,
-        )
+    let student: i64 = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
         .await
         .json()["rows"]
         .as_array()
@@ -1001,14 +731,9 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
         .unwrap()["student_id"]
         .as_i64()
         .unwrap();
-    let res = app
-        .call(
-            Method::DELETE,
-            &h,
-            &format!("/api/v1/school/admissions/{student}/"),
-            Some(&f.token),
-            None,
-        )
+    let res = f
+        .admin
+        .delete(&format!("/api/v1/school/admissions/{student}/"))
         .await;
     assert!(
         assert_error_shape(&res, 409)["detail"]
@@ -1018,14 +743,9 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
     );
 
     // An exam session with marks cannot be deleted.
-    let res = app
-        .call(
-            Method::DELETE,
-            &h,
-            &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
-            Some(&f.token),
-            None,
-        )
+    let res = f
+        .admin
+        .delete(&format!("/api/v1/school/exam-sessions/{}/", f.exam_session))
         .await;
     assert_error_shape(&res, 409);
 }
@@ -1034,9 +754,9 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &CLASS).await;
-    enter_fixture_marks(&app, &f).await;
-    let (_, other_class) = class_id(&app, "alpha", &f.token, "JSS 1B").await;
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    let (_, other_class) = class_of(&f.admin, "JSS 1B").await;
     let mut tx = app.school_tx("alpha").await;
     sqlx::query(
         "WITH old AS (UPDATE registrations SET is_current = FALSE, left_on = '2026-01-04' WHERE id = $1
@@ -1050,38 +770,30 @@ async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let r = results(&app, &f).await;
+    let r = results(&f).await;
     assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
     assert_eq!(r["out_of"], 5);
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!(
-                "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
-                f.exam_session, f.pupils["Chi"]
-            ),
-            Some(&f.token),
-            None,
-        )
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+            f.exam_session, f.pupils["Chi"]
+        ))
         .await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
 #[sqlx::test(migrations = false)]
 async fn assessment_pages_follow_permissions(pool: PgPool) {
-    use crate::pages::{Browser, csrf_of};
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &CLASS).await;
-    enter_fixture_marks(&app, &f).await;
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
     let teacher = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
     assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
-    let h = host("alpha");
 
-    let mut a = Browser::new(&app, &h);
-    a.login("admin@alpha.test").await;
+    let mut a = app.signed_in("alpha", "admin@alpha.test").await;
     for path in [
         "/exams".to_owned(),
         format!("/exams/sessions/{}", f.exam_session),
@@ -1160,8 +872,7 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
 
     // A teacher: their subject's grid is editable, another subject's is read-only, and
     // neither exam-session status nor settings are theirs to change.
-    let mut t = Browser::new(&app, &h);
-    t.login("teacher@alpha.test").await;
+    let mut t = app.signed_in("alpha", "teacher@alpha.test").await;
     let dashboard = t.get("/").await.text();
     assert!(dashboard.contains("Marks to enter") && dashboard.contains("JSS 1A · Mathematics"));
     let mine = t
@@ -1213,7 +924,7 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
                 ("csrf_token", &token),
                 ("registration", &f.pupils["Efe"].to_string()),
                 (
-                    &format!("score_{}", first_component(&app, &f, "Mathematics").await),
+                    &format!("score_{}", first_component(&f, "Mathematics").await),
                     "25",
                 ),
             ],
@@ -1223,16 +934,11 @@ async fn assessment_pages_follow_permissions(pool: PgPool) {
     assert!(res.text().contains("from 0 to 20"), "{}", res.text());
 }
 
-async fn first_component(app: &TestApp, f: &Fixture, subject: &str) -> i64 {
-    app.call(
-        Method::GET,
-        &host("alpha"),
-        &format!("/api/v1/school/exams/{}/", f.exams[subject]),
-        Some(&f.token),
-        None,
-    )
-    .await
-    .json()["components"][0]["id"]
+async fn first_component(f: &ExamClass, subject: &str) -> i64 {
+    f.admin
+        .get(&format!("/api/v1/school/exams/{}/", f.exams[subject]))
+        .await
+        .json()["components"][0]["id"]
         .as_i64()
         .unwrap()
 }
@@ -1240,31 +946,18 @@ async fn first_component(app: &TestApp, f: &Fixture, subject: &str) -> i64 {
 #[sqlx::test(migrations = false)]
 async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada"]).await;
-    let h = host("alpha");
-    let put = |path: &'static str, body: Value| {
-        let app = &app;
-        let h = h.clone();
-        let token = f.token.clone();
-        async move {
-            app.call(Method::PUT, &h, path, Some(&token), Some(body))
-                .await
-        }
-    };
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let put = |path: &'static str, body: Value| f.admin.put(path, body);
     // Ada is rated for Punctuality; Punctuality cannot be dropped, others can.
-    let res = app
-        .call(
-            Method::POST,
-            &h,
+    let res = f
+        .admin
+        .post(
             &format!(
                 "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
                 f.exam_session, f.class_id
             ),
-            Some(&f.token),
-            Some(
-                json!([{"registration": f.pupils["Ada"], "ratings": {"Punctuality": 4},
+            json!([{"registration": f.pupils["Ada"], "ratings": {"Punctuality": 4},
                          "class_teacher_comment": "Steady work."}]),
-            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
@@ -1293,29 +986,15 @@ async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
     )
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
-    let bank = app
-        .call(
-            Method::GET,
-            &h,
-            "/api/v1/school/comment-bank/",
-            Some(&f.token),
-            None,
-        )
-        .await
-        .json();
+    let bank = f.admin.get("/api/v1/school/comment-bank/").await.json();
     assert_eq!(bank.as_array().unwrap().len(), 1);
     // The rating survived and the report card shows the new traits.
-    let comments = app
-        .call(
-            Method::GET,
-            &h,
-            &format!(
-                "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
-                f.exam_session, f.class_id
-            ),
-            Some(&f.token),
-            None,
-        )
+    let comments = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
+            f.exam_session, f.class_id
+        ))
         .await
         .json();
     assert_eq!(comments[0]["ratings"]["Punctuality"], 4);
@@ -1326,47 +1005,28 @@ async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn published_results_are_frozen(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &CLASS).await;
-    enter_fixture_marks(&app, &f).await;
-    let h = host("alpha");
-    let patch_session = |status: &'static str| {
-        let app = &app;
-        let h = h.clone();
-        let token = f.token.clone();
-        let path = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
-        async move {
-            app.call(
-                Method::PATCH,
-                &h,
-                &path,
-                Some(&token),
-                Some(json!({"status": status})),
-            )
-            .await
-        }
-    };
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    let session = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
+    let patch_session = |status: &str| f.admin.patch(&session, json!({"status": status}));
     assert_eq!(patch_session("published").await.status, StatusCode::OK);
-    let res = app
-        .call(
-            Method::PATCH,
-            &h,
+    let res = f
+        .admin
+        .patch(
             "/api/v1/school/settings/assessment/",
-            Some(&f.token),
-            Some(
-                json!({"grading": [{"grade": "P", "min_score": 50, "remark": "Pass"},
+            json!({"grading": [{"grade": "P", "min_score": 50, "remark": "Pass"},
                                     {"grade": "F", "min_score": 0, "remark": "Fail"}],
                         "report": {"rank_by": "total"}}),
-            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let r = results(&app, &f).await;
+    let r = results(&f).await;
     assert_eq!(subject_of(&r, &f, "Ada", "Basic Science")["grade"], "B2");
     assert_eq!(r["rank_by"], "average");
     assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
     // Unpublished again: the school's current settings apply.
     assert_eq!(patch_session("closed").await.status, StatusCode::OK);
-    let r = results(&app, &f).await;
+    let r = results(&f).await;
     assert_eq!(subject_of(&r, &f, "Ada", "Basic Science")["grade"], "P");
     assert_eq!(r["rank_by"], "total");
 }
@@ -1376,40 +1036,30 @@ async fn published_results_are_frozen(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada", "Bola"]).await;
-    let h = host("alpha");
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
     app.create_staff("alpha", "head@alpha.test", "Head").await;
-    let head = app.school_token("alpha", "head@alpha.test").await;
+    let head = app.as_staff("alpha", "head@alpha.test").await;
     let path = format!(
         "/api/v1/school/exam-sessions/{}/comments/?academic_class={}",
         f.exam_session, f.class_id
     );
     let (ada, bola) = (f.pupils["Ada"], f.pupils["Bola"]);
-    let res = app
-        .call(
-            Method::POST,
-            &h,
+    let res = f
+        .admin
+        .post(
             &path,
-            Some(&f.token),
-            Some(
-                json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
+            json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
                          "ratings": {"Neatness": 5, "Punctuality": 4}},
                         {"registration": bola, "class_teacher_comment": "Talkative."}]),
-            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     // The head re-sends Ada's comment unchanged with a head comment: the writer stays.
-    let res = app
-        .call(
-            Method::POST,
-            &h,
+    let res = head
+        .post(
             &path,
-            Some(&head),
-            Some(
-                json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
+            json!([{"registration": ada, "class_teacher_comment": "Neat and punctual.",
                          "head_teacher_comment": "Well done.", "ratings": {"Punctuality": null}}]),
-            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
@@ -1435,36 +1085,26 @@ async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
     assert_eq!((ct_by, ht_by), (Some(ids[0]), Some(ids[1])));
     // A teacher who is not the class teacher may not write them.
     app.create_staff("alpha", "t@alpha.test", "Teacher").await;
-    let t = app.school_token("alpha", "t@alpha.test").await;
-    let res = app
-        .call(
-            Method::POST,
-            &h,
+    let t = app.as_staff("alpha", "t@alpha.test").await;
+    let res = t
+        .post(
             &path,
-            Some(&t),
-            Some(json!([{"registration": ada, "class_teacher_comment": "Hi"}])),
+            json!([{"registration": ada, "class_teacher_comment": "Hi"}]),
         )
         .await;
     assert_error_shape(&res, 403);
     // One bad row: nothing saved.
-    let res = app
-        .call(
-            Method::POST,
-            &h,
+    let res = f
+        .admin
+        .post(
             &path,
-            Some(&f.token),
-            Some(
-                json!([{"registration": bola, "class_teacher_comment": "Quiet now."},
+            json!([{"registration": bola, "class_teacher_comment": "Quiet now."},
                         {"registration": bola, "ratings": {"Neatness": 9}}]),
-            ),
         )
         .await;
     let body = assert_error_shape(&res, 422);
     assert!(body["errors"]["rows[1].registration"].is_array());
-    let now = app
-        .call(Method::GET, &h, &path, Some(&f.token), None)
-        .await
-        .json();
+    let now = f.admin.get(&path).await.json();
     let bola_row = now
         .as_array()
         .unwrap()
@@ -1478,10 +1118,8 @@ async fn comments_are_signed_by_their_writer_and_saved_whole(pool: PgPool) {
 /// changed after the head opened the page.
 #[sqlx::test(migrations = false)]
 async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
-    use crate::pages::{Browser, csrf_of};
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada"]).await;
-    let h = host("alpha");
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
     app.create_staff("alpha", "head@alpha.test", "Head").await;
     let ada = f.pupils["Ada"];
     let api = format!(
@@ -1492,42 +1130,22 @@ async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
         "/exams/sessions/{}/classes/{}/comments",
         f.exam_session, f.class_id
     );
-    let set = |text: &'static str| {
-        let app = &app;
-        let h = h.clone();
-        let api = api.clone();
-        let token = f.token.clone();
-        async move {
-            app.call(
-                Method::POST,
-                &h,
-                &api,
-                Some(&token),
-                Some(json!([{"registration": ada, "class_teacher_comment": text, "ratings": {"Neatness": 3}}])),
-            )
-            .await
-        }
+    let set = |text: &str| {
+        f.admin.post(
+            &api,
+            json!([{"registration": ada, "class_teacher_comment": text, "ratings": {"Neatness": 3}}]),
+        )
     };
     assert_eq!(set("First words.").await.status, StatusCode::OK);
     // The head opens the page, then the class teacher changes the comment.
-    let mut head = Browser::new(&app, &h);
-    head.login("head@alpha.test").await;
+    let mut head = app.signed_in("alpha", "head@alpha.test").await;
     let html = head.get(&page).await.text();
     assert!(html.contains(&format!("name=\"ct0_{ada}\" value=\"First words.\"")));
     let token = csrf_of(&html);
     assert_eq!(set("Second thoughts.").await.status, StatusCode::OK);
     // The head saves their page: only the head's comment was changed on it.
     let neat = {
-        let traits = app
-            .call(
-                Method::GET,
-                &h,
-                "/api/v1/school/rating-traits/",
-                Some(&f.token),
-                None,
-            )
-            .await
-            .json();
+        let traits = f.admin.get("/api/v1/school/rating-traits/").await.json();
         traits
             .as_array()
             .unwrap()
@@ -1552,10 +1170,7 @@ async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
         .collect();
     let res = head.post(&page, &form).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    let now = app
-        .call(Method::GET, &h, &api, Some(&f.token), None)
-        .await
-        .json();
+    let now = f.admin.get(&api).await.json();
     assert_eq!(now[0]["class_teacher_comment"], "Second thoughts.");
     assert_eq!(now[0]["head_teacher_comment"], "Well done.");
     assert_eq!(now[0]["ratings"]["Neatness"], 3);
@@ -1566,17 +1181,11 @@ async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn an_exam_can_have_its_own_components(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = fixture(&app, "alpha", &["Ada"]).await;
-    let h = host("alpha");
-    let (_, other_class) = class_id(&app, "alpha", &f.token, "JSS 1B").await;
-    let maths: i64 = app
-        .call(
-            Method::GET,
-            &h,
-            "/api/v1/school/subjects/",
-            Some(&f.token),
-            None,
-        )
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let (_, other_class) = class_of(&f.admin, "JSS 1B").await;
+    let maths: i64 = f
+        .admin
+        .get("/api/v1/school/subjects/")
         .await
         .json()
         .as_array()
@@ -1587,79 +1196,46 @@ async fn an_exam_can_have_its_own_components(pool: PgPool) {
         .as_i64()
         .unwrap();
     let path = format!("/api/v1/school/exam-sessions/{}/exams/", f.exam_session);
-    let bad = app
-        .call(
-            Method::POST,
-            &h,
-            &path,
-            Some(&f.token),
-            Some(json!({"academic_class_id": other_class, "subject_id": maths,
-                        "components": [{"name": "CA", "max_score": 30}, {"name": "ca", "max_score": 70}]})),
-        )
+    let bad = f.admin.post(&path, json!({"academic_class_id": other_class, "subject_id": maths,
+                        "components": [{"name": "CA", "max_score": 30}, {"name": "ca", "max_score": 70}]}))
         .await;
     let body = assert_error_shape(&bad, 422);
     assert!(body["errors"]["components[1].name"].is_array(), "{body}");
-    let res = app
-        .call(
-            Method::POST,
-            &h,
-            &path,
-            Some(&f.token),
-            Some(json!({"academic_class_id": other_class, "subject_id": maths,
-                        "components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}]})),
-        )
+    let res = f.admin.post(&path, json!({"academic_class_id": other_class, "subject_id": maths,
+                        "components": [{"name": "CA", "max_score": 30}, {"name": "Exam", "max_score": 70}]}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
     let exam = res.json();
     assert_eq!(exam["components"][1]["max_score"], 70.0);
-    let again = app
-        .call(
-            Method::POST,
-            &h,
+    let again = f
+        .admin
+        .post(
             &path,
-            Some(&f.token),
-            Some(json!({"academic_class_id": other_class, "subject_id": maths})),
+            json!({"academic_class_id": other_class, "subject_id": maths}),
         )
         .await;
     assert_error_shape(&again, 422);
     let id = exam["id"].as_i64().unwrap();
-    let res = app
-        .call(
-            Method::DELETE,
-            &h,
-            &format!("/api/v1/school/exams/{id}/"),
-            Some(&f.token),
-            None,
-        )
-        .await;
+    let res = f.admin.delete(&format!("/api/v1/school/exams/{id}/")).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     // JSS 1A's exam uses the defaults; a score over its CA1 maximum of 20 is refused.
     let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
+        &f.admin,
         f.exams["Mathematics"],
         json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 25}}]),
     )
     .await;
     assert_error_shape(&res, 422);
     let res = save_marks(
-        &app,
-        "alpha",
-        &f.token,
+        &f.admin,
         f.exams["Mathematics"],
         json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 20}}]),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = app
-        .call(
-            Method::DELETE,
-            &h,
-            &format!("/api/v1/school/exams/{}/", f.exams["Mathematics"]),
-            Some(&f.token),
-            None,
-        )
+    let res = f
+        .admin
+        .delete(&format!("/api/v1/school/exams/{}/", f.exams["Mathematics"]))
         .await;
     assert_error_shape(&res, 409);
 }

@@ -1,11 +1,11 @@
 //! Tokens, refresh rotation, throttling, disabling users.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, TestApp, assert_error_shape, host};
+use crate::helpers::{PASSWORD, Response, TestApp, assert_error_shape, internals};
 
 async fn school_with_admin(app: &TestApp) {
     app.create_school("alpha").await;
@@ -13,15 +13,10 @@ async fn school_with_admin(app: &TestApp) {
         .await;
 }
 
-async fn refresh(app: &TestApp, token: &str) -> crate::helpers::Response {
-    app.call(
-        Method::POST,
-        &host("alpha"),
-        "/api/v1/school/auth/refresh",
-        None,
-        Some(json!({"refresh": token})),
-    )
-    .await
+async fn refresh(app: &TestApp, token: &str) -> Response {
+    app.school_client("alpha")
+        .post("/api/v1/school/auth/refresh", json!({"refresh": token}))
+        .await
 }
 
 #[sqlx::test(migrations = false)]
@@ -33,13 +28,9 @@ async fn login_returns_tokens_and_user(pool: PgPool) {
     assert_eq!(body["user"]["email"], "admin@alpha.test");
     assert!(body["user"].get("password_hash").is_none());
     let me = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/auth/me",
-            body["access"].as_str(),
-            None,
-        )
+        .school_client("alpha")
+        .token(body["access"].as_str().unwrap())
+        .get("/api/v1/school/auth/me")
         .await;
     assert_eq!(me.status, StatusCode::OK);
     assert!(
@@ -67,13 +58,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family(pool: PgPool) {
     assert_error_shape(&refresh(&app, r1).await, 401);
     assert_error_shape(&refresh(&app, &r2).await, 401);
     let me = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/auth/me",
-            Some(&a2),
-            None,
-        )
+        .school_client("alpha")
+        .token(&a2)
+        .get("/api/v1/school/auth/me")
         .await;
     assert_error_shape(&me, 401);
 }
@@ -85,24 +72,16 @@ async fn logout_revokes_tokens(pool: PgPool) {
     let login = app.school_login("alpha", "admin@alpha.test").await;
     let access = login["access"].as_str().unwrap();
     let res = app
-        .call(
-            Method::POST,
-            &host("alpha"),
-            "/api/v1/school/auth/logout",
-            Some(access),
-            None,
-        )
+        .school_client("alpha")
+        .token(access)
+        .post_empty("/api/v1/school/auth/logout")
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_error_shape(
-        &app.call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/auth/me",
-            Some(access),
-            None,
-        )
-        .await,
+        &app.school_client("alpha")
+            .token(access)
+            .get("/api/v1/school/auth/me")
+            .await,
         401,
     );
     assert_error_shape(
@@ -178,13 +157,9 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
     ];
     for (name, token) in cases {
         let res = app
-            .call(
-                Method::GET,
-                &host("alpha"),
-                "/api/v1/school/auth/me",
-                Some(&token),
-                None,
-            )
+            .school_client("alpha")
+            .token(&token)
+            .get("/api/v1/school/auth/me")
             .await;
         assert_eq!(
             res.status,
@@ -201,18 +176,12 @@ async fn forged_and_misused_tokens_are_refused(pool: PgPool) {
 async fn repeated_bad_logins_are_throttled_without_telling_if_the_email_exists(pool: PgPool) {
     let app = TestApp::new(pool).await;
     school_with_admin(&app).await;
-    let attempt = |email: &'static str, password: &'static str| {
-        let app = &app;
-        async move {
-            app.call(
-                Method::POST,
-                &host("alpha"),
-                "/api/v1/school/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await
-        }
+    let alpha = app.school_client("alpha");
+    let attempt = |email: &str, password: &str| {
+        alpha.post(
+            "/api/v1/school/auth/login",
+            json!({"email": email, "password": password}),
+        )
     };
     let unknown = attempt("nobody@alpha.test", "wrong-password").await;
     let known = attempt("admin@alpha.test", "wrong-password").await;
@@ -233,15 +202,7 @@ async fn repeated_bad_logins_are_throttled_without_telling_if_the_email_exists(p
     let emails: Vec<String> = (0..40).map(|i| format!("guess{i}@alpha.test")).collect();
     let mut refused = false;
     for e in &emails {
-        let res = app
-            .call(
-                Method::POST,
-                &host("alpha"),
-                "/api/v1/school/auth/login",
-                None,
-                Some(json!({"email": e, "password": "nope-nope"})),
-            )
-            .await;
+        let res = attempt(e, "nope-nope").await;
         if res.status == StatusCode::TOO_MANY_REQUESTS {
             refused = true;
             break;
@@ -257,28 +218,18 @@ async fn disabling_a_user_ends_tokens_and_login(pool: PgPool) {
     let teacher = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    let admin = app.school_token("alpha", "admin@alpha.test").await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
     let login = app.school_login("alpha", "teacher@alpha.test").await;
     let t_access = login["access"].as_str().unwrap();
-    let res = app
-        .call(
-            Method::DELETE,
-            &host("alpha"),
-            &format!("/api/v1/school/users/{teacher}/"),
-            Some(&admin),
-            None,
-        )
+    let res = admin
+        .delete(&format!("/api/v1/school/users/{teacher}/"))
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text());
     assert_error_shape(
-        &app.call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/auth/me",
-            Some(t_access),
-            None,
-        )
-        .await,
+        &app.school_client("alpha")
+            .token(t_access)
+            .get("/api/v1/school/auth/me")
+            .await,
         401,
     );
     assert_error_shape(
@@ -286,12 +237,10 @@ async fn disabling_a_user_ends_tokens_and_login(pool: PgPool) {
         401,
     );
     let again = app
-        .call(
-            Method::POST,
-            &host("alpha"),
+        .school_client("alpha")
+        .post(
             "/api/v1/school/auth/login",
-            None,
-            Some(json!({"email": "teacher@alpha.test", "password": PASSWORD})),
+            json!({"email": "teacher@alpha.test", "password": PASSWORD}),
         )
         .await;
     assert_error_shape(&again, 401);
@@ -312,42 +261,30 @@ async fn platform_users_cannot_log_into_a_school_and_staff_not_into_the_platform
     school_with_admin(&app).await;
     app.create_superadmin("ops@platform.test").await;
     let res = app
-        .call(
-            Method::POST,
-            &host("alpha"),
+        .school_client("alpha")
+        .post(
             "/api/v1/school/auth/login",
-            None,
-            Some(json!({"email": "ops@platform.test", "password": PASSWORD})),
+            json!({"email": "ops@platform.test", "password": PASSWORD}),
         )
         .await;
     assert_error_shape(&res, 401);
     let res = app
-        .call(
-            Method::POST,
-            "localhost",
+        .platform_client()
+        .post(
             "/api/v1/system/auth/login",
-            None,
-            Some(json!({"email": "admin@alpha.test", "password": PASSWORD})),
+            json!({"email": "admin@alpha.test", "password": PASSWORD}),
         )
         .await;
     assert_error_shape(&res, 401);
     // A school token cannot use the system API.
-    let t = app.school_token("alpha", "admin@alpha.test").await;
-    let res = app
-        .call(
-            Method::GET,
-            "localhost",
-            "/api/v1/system/schools/",
-            Some(&t),
-            None,
-        )
-        .await;
+    let t = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = t.at("localhost").get("/api/v1/system/schools/").await;
     assert_error_shape(&res, 403);
 }
 
 #[test]
 fn password_policy() {
-    use schoolyard::auth::password::policy_problems;
+    use internals::password_policy_problems as policy_problems;
     assert!(!policy_problems("short", "a@b.c").is_empty());
     assert!(!policy_problems("password123", "a@b.c").is_empty());
     assert!(!policy_problems("Password1", "a@b.c").is_empty());
@@ -359,7 +296,7 @@ fn password_policy() {
 
 #[test]
 fn argon2_parameters_meet_owasp_minimum() {
-    let hash = schoolyard::auth::password::hash_blocking("Correct-horse-battery-9").unwrap();
+    let hash = internals::hash_password("Correct-horse-battery-9");
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

@@ -9,7 +9,13 @@ use std::{
 use fantoccini::{Client, ClientBuilder, Locator};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{
+    PASSWORD, TestApp,
+    fixtures::{
+        CLASS, assign_teacher, class_with_exams, enter_hand_computed_marks, small_school_this_year,
+    },
+    internals,
+};
 
 /// A chromedriver process, killed on drop.
 struct Driver {
@@ -113,10 +119,7 @@ async fn wait_for_rows(c: &Client, id: &str, ready: impl Fn(&str) -> bool) -> St
 async fn serve(app: &TestApp) -> (u16, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    (
-        port,
-        tokio::spawn(schoolyard::app::serve(app.state.clone(), listener)),
-    )
+    (port, internals::spawn_server(app.state.clone(), listener))
 }
 
 /// Opens `url`, fills the sign-in form and waits for `expect` on the next page.
@@ -230,22 +233,7 @@ async fn operator_logs_in_creates_a_school_and_finds_it(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let school = app.create_school("maple").await;
-    app.create_staff("maple", "admin@maple.test", "School Admin")
-        .await;
-    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
-        .await
-        .unwrap();
-    let form = schoolyard::academics::setup::SetupForm {
-        forms: "JSS 1".into(),
-        arms: "A, B".into(),
-        subjects: "Mathematics".into(),
-        ..schoolyard::academics::setup::SetupForm::suggested(chrono::Utc::now().date_naive())
-    };
-    schoolyard::academics::setup::run(&mut tx, school.id, &form, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    small_school_this_year(&app, "maple", "A, B").await;
     let (port, server) = serve(&app).await;
 
     let driver = start_driver().await;
@@ -337,11 +325,11 @@ async fn school_admin_admits_a_student_and_finds_them(pool: PgPool) {
 async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
     use fantoccini::key::Key;
     let app = TestApp::new(pool).await;
-    let f = crate::assessment::fixture(&app, "alpha", &["Ada", "Bola", "Chi"]).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola", "Chi"]).await;
     let teacher = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    crate::assessment::assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
+    assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
     let exam = f.exams["Mathematics"];
     let (port, server) = serve(&app).await;
 
@@ -437,8 +425,8 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let f = crate::assessment::fixture(&app, "alpha", &crate::assessment::CLASS).await;
-    crate::assessment::enter_fixture_marks(&app, &f).await;
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
     let _workers = app.start_workers();
     let (port, server) = serve(&app).await;
     let driver = start_driver().await;

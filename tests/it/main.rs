@@ -1,6 +1,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! One integration-test binary (fewer binaries link faster). Each test gets a fresh
 //! PostgreSQL database from `#[sqlx::test]`.
+//!
+//! A test in a few lines (see `helpers` for the clients and `helpers::fixtures` for the
+//! shared schools, classes and exams; test modules never import each other):
+//!
+//! ```ignore
+//! let app = TestApp::new(pool).await;
+//! let admin = fixtures::school_with_year(&app, "alpha").await; // a Client
+//! assert_eq!(admin.get("/api/v1/school/subjects/").await.status, StatusCode::OK);
+//! ```
+//!
+//! Library internals are reached only through `helpers::internals`.
 
 mod architecture;
 mod assessment;

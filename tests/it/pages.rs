@@ -6,123 +6,11 @@ use axum::{
 };
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, Response, TestApp, host};
-
-/// A tiny cookie-keeping client for one host.
-pub(crate) struct Browser<'a> {
-    app: &'a TestApp,
-    host: String,
-    cookie: Option<String>,
-}
-
-impl<'a> Browser<'a> {
-    pub(crate) fn new(app: &'a TestApp, host: &str) -> Self {
-        Self {
-            app,
-            host: host.to_owned(),
-            cookie: None,
-        }
-    }
-
-    async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        form: Option<&[(&str, &str)]>,
-        extra: &[(&str, &str)],
-    ) -> Response {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, &self.host);
-        if let Some(c) = &self.cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        let req = match form {
-            Some(f) => req
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(serde_urlencoded::to_string(f).unwrap())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = self.app.send(req).await;
-        if let Some(set) = res.headers.get(header::SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            if set.starts_with("schoolyard_session=;") {
-                // Removal after logout.
-                self.cookie = None;
-                return res;
-            }
-            assert!(set.contains("HttpOnly"), "{set}");
-            assert!(set.contains("SameSite=Lax"), "{set}");
-            assert!(
-                !set.to_ascii_lowercase().contains("domain="),
-                "host-only cookie: {set}"
-            );
-            self.cookie = Some(set.split(';').next().unwrap().to_owned());
-        }
-        res
-    }
-
-    /// Posts a multipart upload of one file field (plain HTML forms put the CSRF token in
-    /// the action URL).
-    async fn upload(&mut self, path: &str, field: &str, filename: &str, bytes: &[u8]) -> Response {
-        let mut body = format!(
-            "--XYZ\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n--XYZ--\r\n");
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::HOST, &self.host)
-            .header(header::COOKIE, self.cookie.clone().unwrap_or_default())
-            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
-            .body(Body::from(body))
-            .unwrap();
-        self.app.send(req).await
-    }
-
-    pub(crate) async fn get(&mut self, path: &str) -> Response {
-        self.send(Method::GET, path, None, &[]).await
-    }
-
-    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.send(Method::POST, path, Some(form), &[]).await
-    }
-
-    pub(crate) async fn login(&mut self, email: &str) -> Response {
-        let page = self.get("/login").await;
-        let token = csrf_of(&page.text());
-        self.post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", PASSWORD),
-                ("next", "/"),
-            ],
-        )
-        .await
-    }
-}
-
-pub(crate) fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("csrf field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(res: &Response) -> String {
-    res.headers
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
+use crate::helpers::{
+    PASSWORD, Response, TestApp, csrf_of,
+    fixtures::{CLASS, class_with_exams, enter_hand_computed_marks, small_school_this_year},
+    host,
+};
 
 #[sqlx::test(migrations = false)]
 async fn forms_without_the_csrf_token_are_refused(pool: PgPool) {
@@ -130,7 +18,7 @@ async fn forms_without_the_csrf_token_are_refused(pool: PgPool) {
     app.create_school("alpha").await;
     app.create_staff("alpha", "admin@alpha.test", "School Admin")
         .await;
-    let mut b = Browser::new(&app, &host("alpha"));
+    let mut b = app.browser(&host("alpha"));
     let page = b.get("/login").await;
     assert_eq!(page.status, StatusCode::OK);
     let token = csrf_of(&page.text());
@@ -176,7 +64,7 @@ async fn forms_without_the_csrf_token_are_refused(pool: PgPool) {
         )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
-    assert_eq!(location(&ok), "/staff");
+    assert_eq!(ok.location(), "/staff");
     // Signed in; a state-changing form without a token is still refused.
     let staff = b.get("/staff").await;
     assert_eq!(staff.status, StatusCode::OK);
@@ -204,30 +92,28 @@ async fn sessions_belong_to_their_host(pool: PgPool) {
         .await;
     app.create_superadmin("ops@platform.test").await;
 
-    let mut a = Browser::new(&app, &host("alpha"));
+    let mut a = app.browser(&host("alpha"));
     let res = a.login("admin@alpha.test").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(a.get("/staff").await.status, StatusCode::OK);
 
     // The same cookie presented at another school's host is not a session there.
-    let mut stolen = Browser::new(&app, &host("beta"));
-    stolen.cookie = a.cookie.clone();
+    let mut stolen = app.browser(&host("beta")).with_cookie(a.cookie());
     let res = stolen.get("/staff").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert!(location(&res).starts_with("/login"));
+    assert!(res.location().starts_with("/login"));
     // Nor at the platform console.
-    let mut console = Browser::new(&app, "localhost");
-    console.cookie = a.cookie.clone();
+    let mut console = app.browser("localhost").with_cookie(a.cookie());
     let res = console.get("/schools").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
 
     // A platform user cannot sign in at a school host as staff.
-    let mut ops = Browser::new(&app, &host("alpha"));
+    let mut ops = app.browser(&host("alpha"));
     let res = ops.login("ops@platform.test").await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(res.text().contains("Invalid email or password"));
     // But can at the main domain.
-    let mut ops = Browser::new(&app, "localhost");
+    let mut ops = app.browser("localhost");
     let res = ops.login("ops@platform.test").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let schools = ops.get("/schools").await;
@@ -252,8 +138,7 @@ async fn pages_follow_permissions(pool: PgPool) {
         .await;
 
     // The head may view staff but not change them: no Disable button, and 403 on post.
-    let mut h = Browser::new(&app, &host("alpha"));
-    h.login("head@alpha.test").await;
+    let mut h = app.signed_in("alpha", "head@alpha.test").await;
     let page = h.get("/staff").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -270,16 +155,14 @@ async fn pages_follow_permissions(pool: PgPool) {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 
     // A teacher cannot even list staff, and the nav does not offer it.
-    let mut t = Browser::new(&app, &host("alpha"));
-    t.login("teacher@alpha.test").await;
+    let mut t = app.signed_in("alpha", "teacher@alpha.test").await;
     let home = t.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(!home.text().contains("href=\"/staff\""));
     assert_eq!(t.get("/staff").await.status, StatusCode::FORBIDDEN);
 
     // The admin sees the button and can disable the head, which ends the head's session.
-    let mut a = Browser::new(&app, &host("alpha"));
-    a.login("admin@alpha.test").await;
+    let mut a = app.signed_in("alpha", "admin@alpha.test").await;
     let page = a.get("/staff").await;
     assert!(page.text().contains("Disable"));
     let token = csrf_of(&page.text());
@@ -298,14 +181,7 @@ async fn pages_follow_permissions(pool: PgPool) {
     );
 
     // htmx search returns only the rows.
-    let rows = a
-        .send(
-            Method::GET,
-            "/staff?search=teacher",
-            None,
-            &[("hx-request", "true")],
-        )
-        .await;
+    let rows = a.htmx_get("/staff?search=teacher").await;
     assert!(rows.text().contains("teacher@alpha.test"));
     assert!(!rows.text().contains("<html"));
     assert!(!rows.text().contains("head@alpha.test"));
@@ -315,8 +191,7 @@ async fn pages_follow_permissions(pool: PgPool) {
 async fn console_create_school_form_shows_field_errors(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_superadmin("ops@platform.test").await;
-    let mut b = Browser::new(&app, "localhost");
-    b.login("ops@platform.test").await;
+    let mut b = app.signed_in_at("localhost", "ops@platform.test").await;
     let form = b.get("/schools/new").await;
     let token = csrf_of(&form.text());
     let res = b
@@ -349,17 +224,10 @@ async fn console_create_school_form_shows_field_errors(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    let detail = b.get(&location(&res)).await;
+    let detail = b.get(&res.location()).await;
     assert!(detail.text().contains("lagoon.localhost"));
     // Search-as-you-type returns only the rows.
-    let rows = b
-        .send(
-            Method::GET,
-            "/schools?search=lag",
-            None,
-            &[("hx-request", "true")],
-        )
-        .await;
+    let rows = b.htmx_get("/schools?search=lag").await;
     assert!(rows.text().contains("Lagoon Secondary"));
     assert!(!rows.text().contains("<html"));
 }
@@ -374,11 +242,9 @@ async fn sessions_live_in_redis_when_configured(pool: PgPool) {
     app.create_school("alpha").await;
     app.create_staff("alpha", "admin@alpha.test", "School Admin")
         .await;
-    let ready = app
-        .call(Method::GET, "localhost", "/readyz", None, None)
-        .await;
+    let ready = app.platform_client().get("/readyz").await;
     assert_eq!(ready.json()["redis"], "ok");
-    let mut b = Browser::new(&app, &host("alpha"));
+    let mut b = app.browser(&host("alpha"));
     let res = b.login("admin@alpha.test").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(b.get("/staff").await.status, StatusCode::OK);
@@ -391,71 +257,132 @@ async fn sessions_live_in_redis_when_configured(pool: PgPool) {
     let req = Request::builder()
         .uri("/staff")
         .header(header::HOST, host("alpha"))
-        .header(header::COOKIE, b.cookie.clone().unwrap())
+        .header(header::COOKIE, b.cookie().unwrap())
         .body(Body::empty())
         .unwrap();
     let res = tower::ServiceExt::oneshot(other, req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-/// Every school page renders for an admin, and a teacher is refused the admin-only ones.
+/// The text of a page's first `<h1>`, tags stripped.
+fn h1_of(html: &str) -> String {
+    let start = html.find("<h1").expect("an h1");
+    let end = html[start..].find("</h1>").expect("a closed h1") + start;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every school page renders for an admin with the heading that says what it is: the
+/// register, classes, academics, staff and roles, settings, and the exam pages (exam
+/// session, mark grid, results, report card, comments, assessment settings), with ids from
+/// the fixtures and the API; the downloads are what they say. A teacher is refused the
+/// admin-only pages.
 #[sqlx::test(migrations = false)]
 async fn every_school_page_renders(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let school = app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
-        .await;
-    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
-        .await
-        .unwrap();
-    let today = chrono::Utc::now().date_naive();
-    schoolyard::academics::setup::run(
-        &mut tx,
-        school.id,
-        &schoolyard::academics::setup::SetupForm::suggested(today),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    let student = schoolyard::students::db::create(
-        &mut tx,
-        &schoolyard::students::db::StudentInput {
-            first_name: Some("Chidi".into()),
-            last_name: Some("Okafor".into()),
-            sex: Some("male".into()),
-            ..Default::default()
-        },
-        today,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let mut a = Browser::new(&app, &host("alpha"));
-    a.login("admin@alpha.test").await;
-    for path in [
-        "/",
-        "/students",
-        "/students/new",
-        "/students/import",
-        &format!("/students/{}", student.id),
-        &format!("/students/{}/edit", student.id),
-        "/classes",
-        "/classes/1",
-        "/academics",
-        "/setup",
-        "/staff",
-        "/staff/new",
-        "/roles",
-        "/roles/1",
-        "/audit",
-        "/settings",
-        "/students/export.csv?search=&status=&class=",
-    ] {
+    let roles = f.admin.get("/api/v1/school/roles/").await.json();
+    let role = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Teacher")
+        .unwrap()["id"]
+        .clone();
+    let (es, class, ada) = (f.exam_session, f.class_id, f.students["Ada"]);
+    let maths = f.exams["Mathematics"];
+    let card = f.pupils["Ada"];
+    let mut a = app.signed_in("alpha", "admin@alpha.test").await;
+    let pages = [
+        ("/".to_owned(), "Welcome, Test Staff"),
+        ("/students".to_owned(), "Students"),
+        ("/students/new".to_owned(), "Admit a student"),
+        ("/students/import".to_owned(), "Import students"),
+        (format!("/students/{ada}"), "Ada Test"),
+        (format!("/students/{ada}/edit"), "Edit student"),
+        ("/classes".to_owned(), "Classes · 2025/2026"),
+        (format!("/classes/{class}"), "JSS 1A"),
+        ("/academics".to_owned(), "Academics"),
+        ("/setup".to_owned(), "Set up the school year"),
+        ("/staff".to_owned(), "Staff"),
+        ("/staff/new".to_owned(), "Add a staff member"),
+        (format!("/staff/{teacher}"), "Test Staff"),
+        ("/roles".to_owned(), "Roles"),
+        (format!("/roles/{role}"), "Teacher built-in"),
+        ("/audit".to_owned(), "Audit log"),
+        ("/settings".to_owned(), "Settings"),
+        ("/settings/assessment".to_owned(), "Assessment settings"),
+        ("/exams".to_owned(), "Exams"),
+        (
+            format!("/exams/sessions/{es}"),
+            "First Term Examination 2025/2026 open",
+        ),
+        (format!("/exams/{maths}/marks"), "Mathematics · JSS 1A"),
+        (
+            format!("/exams/sessions/{es}/classes/{class}/results"),
+            "Results · JSS 1A",
+        ),
+        (
+            format!("/exams/sessions/{es}/classes/{class}/comments"),
+            "Comments &amp; ratings · JSS 1A",
+        ),
+        (
+            format!("/exams/sessions/{es}/report-cards/{card}"),
+            "Alpha School",
+        ),
+    ];
+    for (path, heading) in &pages {
         let res = a.get(path).await;
         assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+        let h1 = h1_of(&res.text());
+        assert!(
+            h1.contains(heading),
+            "{path}: heading {h1:?}, not {heading:?}"
+        );
+    }
+    let card_page = a
+        .get(&format!("/exams/sessions/{es}/report-cards/{card}"))
+        .await
+        .text();
+    assert!(card_page.contains("Ada Test") && card_page.contains("217.5"));
+    // Downloads: (path, content type, what the file holds).
+    let downloads = [
+        (
+            "/students/export.csv?search=&status=&class=".to_owned(),
+            "text/csv",
+            "Ada",
+        ),
+        (format!("/classes/{class}/export.csv"), "text/csv", "Ada"),
+        (
+            "/students/import/template.csv".to_owned(),
+            "text/csv",
+            "first_name",
+        ),
+        (
+            format!("/exams/sessions/{es}/report-cards/{card}/pdf"),
+            "application/pdf",
+            "%PDF-",
+        ),
+    ];
+    for (path, content_type, holds) in &downloads {
+        let res = a.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+        let got = res.headers[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        assert!(res.text().contains(holds), "{path}: {}", res.text());
     }
     // A form with a bad date keeps every value and shows every problem at once.
     let page = a.get("/students/new").await;
@@ -484,19 +411,14 @@ async fn every_school_page_renders(pool: PgPool) {
     ] {
         assert!(html.contains(message), "missing {message}");
     }
-    let mut t = Browser::new(&app, &host("alpha"));
-    t.login("teacher@alpha.test").await;
-    for path in [
-        "/students",
-        "/classes",
-        &format!("/students/{}", student.id),
-    ] {
+    let mut t = app.signed_in("alpha", "teacher@alpha.test").await;
+    for path in ["/students", "/classes", &format!("/students/{ada}")] {
         assert_eq!(t.get(path).await.status, StatusCode::OK, "{path}");
     }
     for path in ["/students/new", "/staff", "/roles", "/audit", "/setup"] {
         assert_eq!(t.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
-    let profile = t.get(&format!("/students/{}", student.id)).await.text();
+    let profile = t.get(&format!("/students/{ada}")).await.text();
     assert!(
         !profile.contains("Edit details") && !profile.contains("Withdraw"),
         "no change buttons for a teacher"
@@ -507,26 +429,10 @@ async fn every_school_page_renders(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn school_forms_work_end_to_end(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let school = app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
-        .await;
-    let mut tx = schoolyard::db::begin_school(&app.pool, &school.schema_name)
-        .await
-        .unwrap();
-    let form = schoolyard::academics::setup::SetupForm {
-        forms: "JSS 1".into(),
-        arms: "A".into(),
-        subjects: "Mathematics".into(),
-        ..schoolyard::academics::setup::SetupForm::suggested(chrono::Utc::now().date_naive())
-    };
-    schoolyard::academics::setup::run(&mut tx, school.id, &form, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let mut a = Browser::new(&app, &host("alpha"));
-    a.login("admin@alpha.test").await;
+    small_school_this_year(&app, "alpha", "A").await;
+    let mut a = app.signed_in("alpha", "admin@alpha.test").await;
     let token = csrf_of(&a.get("/academics").await.text());
-    let flash_after = |res: &Response| location(res);
+    let flash_after = |res: &Response| res.location();
 
     // A new arm is opened in the current session at once.
     let form_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.forms")
@@ -613,7 +519,7 @@ async fn school_forms_work_end_to_end(pool: PgPool) {
                 ("csrf_token", &token),
                 ("full_name", "Sade Bello"),
                 ("email", "sade@alpha.test"),
-                ("password", crate::helpers::PASSWORD),
+                ("password", PASSWORD),
                 ("role", &role_id),
             ],
         )

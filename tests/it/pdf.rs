@@ -1,6 +1,6 @@
 //! The report-card PDF renderer's text handling and layout, on odd input.
 
-use schoolyard::assessment::{card::*, pdf::*};
+use crate::helpers::internals::{card::*, pdf::*};
 
 #[test]
 fn widths_follow_the_embedded_font() {

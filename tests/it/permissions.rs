@@ -4,42 +4,33 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, assert_error_shape, host};
+use crate::helpers::{Client, PASSWORD, TestApp, assert_error_shape};
 
-async fn setup(app: &TestApp) -> (String, i64) {
+/// School alpha: a client of its admin, and the id of a teacher to act on.
+async fn setup(app: &TestApp) -> (Client, i64) {
     app.create_school("alpha").await;
     app.create_staff("alpha", "admin@alpha.test", "School Admin")
         .await;
     let target = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    (app.school_token("alpha", "admin@alpha.test").await, target)
+    (app.as_staff("alpha", "admin@alpha.test").await, target)
 }
 
 /// A user with a role holding no permissions.
-async fn powerless(app: &TestApp, admin: &str) -> String {
-    let role = app
-        .call(
-            Method::POST,
-            &host("alpha"),
+async fn powerless(app: &TestApp, admin: &Client) -> Client {
+    let role = admin
+        .post(
             "/api/v1/school/roles/",
-            Some(admin),
-            Some(json!({"name": "Visitor", "permissions": []})),
+            json!({"name": "Visitor", "permissions": []}),
         )
         .await;
     assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
     let role_id = role.json()["id"].as_i64().unwrap();
-    let res = app
-        .call(
-            Method::POST,
-            &host("alpha"),
-            "/api/v1/school/users/",
-            Some(admin),
-            Some(json!({"email": "visitor@alpha.test", "full_name": "Vera Visitor", "password": crate::helpers::PASSWORD, "roles": [role_id]})),
-        )
+    let res = admin.post("/api/v1/school/users/", json!({"email": "visitor@alpha.test", "full_name": "Vera Visitor", "password": PASSWORD, "roles": [role_id]}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    app.school_token("alpha", "visitor@alpha.test").await
+    app.as_staff("alpha", "visitor@alpha.test").await
 }
 
 #[sqlx::test(migrations = false)]
@@ -79,9 +70,7 @@ async fn a_user_without_permissions_gets_403_on_each_method(pool: PgPool) {
         (Method::GET, "/api/v1/school/audit/", None),
     ];
     for (method, path, body) in cases {
-        let res = app
-            .call(method.clone(), &host("alpha"), path, Some(&t), body)
-            .await;
+        let res = t.request(method.clone(), path, body).await;
         let err = assert_error_shape(&res, 403);
         assert_eq!(err["code"], "permission_denied", "{method} {path}");
     }
@@ -93,15 +82,7 @@ async fn a_user_without_permissions_gets_403_on_each_method(pool: PgPool) {
         .unwrap();
     assert_eq!(name, "Test Staff");
     // `me` needs no permission.
-    let me = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/auth/me",
-            Some(&t),
-            None,
-        )
-        .await;
+    let me = t.get("/api/v1/school/auth/me").await;
     assert_eq!(me.status, StatusCode::OK);
 }
 
@@ -115,16 +96,12 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
         .await
         .unwrap();
     let grant = |perms: serde_json::Value| {
-        let app = &app;
-        let admin = admin.clone();
+        let admin = &admin;
         async move {
-            let res = app
-                .call(
-                    Method::PATCH,
-                    &host("alpha"),
+            let res = admin
+                .patch(
                     &format!("/api/v1/school/roles/{role_id}/"),
-                    Some(&admin),
-                    Some(json!({"permissions": perms})),
+                    json!({"permissions": perms}),
                 )
                 .await;
             assert_eq!(res.status, StatusCode::OK, "{}", res.text());
@@ -132,47 +109,34 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
     };
     let user = format!("/api/v1/school/users/{target}/");
     grant(json!(["view_users"])).await;
-    assert_eq!(
-        app.call(Method::GET, &host("alpha"), &user, Some(&t), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(t.get(&user).await.status, StatusCode::OK);
+    assert_error_shape(&t.patch(&user, json!({"full_name": "Changed"})).await, 403);
+    let new_user =
+        json!({"email": "n@alpha.test", "full_name": "N", "password": "Long-enough-pass-1"});
     assert_error_shape(
-        &app.call(
-            Method::PATCH,
-            &host("alpha"),
-            &user,
-            Some(&t),
-            Some(json!({"full_name": "Changed"})),
-        )
-        .await,
+        &t.post("/api/v1/school/users/", new_user.clone()).await,
         403,
     );
     grant(json!(["view_users", "change_users"])).await;
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
-            &user,
-            Some(&t),
-            Some(json!({"full_name": "Changed"})),
-        )
-        .await;
+    let res = t.patch(&user, json!({"full_name": "Changed"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_error_shape(
-        &app.call(Method::DELETE, &host("alpha"), &user, Some(&t), None)
-            .await,
+        &t.post("/api/v1/school/users/", new_user.clone()).await,
         403,
     );
+    assert_error_shape(&t.delete(&user).await, 403);
+    // Adding needs add_users, deleting needs delete_users.
+    grant(json!(["view_users", "add_users"])).await;
+    let res = t.post("/api/v1/school/users/", new_user).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    assert_error_shape(&t.delete(&user).await, 403);
+    grant(json!(["view_users", "delete_users"])).await;
+    assert_eq!(t.delete(&user).await.status, StatusCode::NO_CONTENT);
     // Unknown permissions cannot be granted.
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let res = admin
+        .patch(
             &format!("/api/v1/school/roles/{role_id}/"),
-            Some(&admin),
-            Some(json!({"permissions": ["launch_rockets"]})),
+            json!({"permissions": ["launch_rockets"]}),
         )
         .await;
     assert!(assert_error_shape(&res, 422)["errors"]["permissions"].is_array());
@@ -182,16 +146,7 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
 async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (admin, _) = setup(&app).await;
-    let roles = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/roles/",
-            Some(&admin),
-            None,
-        )
-        .await
-        .json();
+    let roles = admin.get("/api/v1/school/roles/").await.json();
     let teacher = roles
         .as_array()
         .unwrap()
@@ -207,46 +162,23 @@ async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
             .any(|p| p == "add_marks")
     );
     let id = teacher["id"].as_i64().unwrap();
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let res = admin
+        .patch(
             &format!("/api/v1/school/roles/{id}/"),
-            Some(&admin),
-            Some(json!({"description": "Subject teachers"})),
+            json!({"description": "Subject teachers"}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = app
-        .call(
-            Method::DELETE,
-            &host("alpha"),
-            &format!("/api/v1/school/roles/{id}/"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let res = admin.delete(&format!("/api/v1/school/roles/{id}/")).await;
     assert_error_shape(&res, 409);
-    let dup = app
-        .call(
-            Method::POST,
-            &host("alpha"),
+    let dup = admin
+        .post(
             "/api/v1/school/roles/",
-            Some(&admin),
-            Some(json!({"name": "teacher", "permissions": []})),
+            json!({"name": "teacher", "permissions": []}),
         )
         .await;
     assert!(assert_error_shape(&dup, 422)["errors"]["name"].is_array());
-    let perms = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/permissions/",
-            Some(&admin),
-            None,
-        )
-        .await
-        .json();
+    let perms = admin.get("/api/v1/school/permissions/").await.json();
     assert!(
         perms
             .as_array()
@@ -260,24 +192,17 @@ async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
 async fn audit_log_records_changes_with_filters(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (admin, target) = setup(&app).await;
-    let res = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
+    let res = admin
+        .patch(
             &format!("/api/v1/school/users/{target}/"),
-            Some(&admin),
-            Some(json!({"full_name": "Ibrahim Musa"})),
+            json!({"full_name": "Ibrahim Musa"}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
-    let log = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!("/api/v1/school/audit/?entity=user&entity_id={target}&action=update"),
-            Some(&admin),
-            None,
-        )
+    let log = admin
+        .get(&format!(
+            "/api/v1/school/audit/?entity=user&entity_id={target}&action=update"
+        ))
         .await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.text());
     let body = log.json();
@@ -290,29 +215,17 @@ async fn audit_log_records_changes_with_filters(pool: PgPool) {
     assert_eq!(row["actor_email"], "admin@alpha.test");
     assert!(row["request_id"].is_string());
     let today = chrono::Utc::now().date_naive();
-    let filtered = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            &format!("/api/v1/school/audit/?date_from={today}&date_to={today}"),
-            Some(&admin),
-            None,
-        )
+    let filtered = admin
+        .get(&format!(
+            "/api/v1/school/audit/?date_from={today}&date_to={today}"
+        ))
         .await
         .json();
     assert!(
         filtered["count"].as_i64().unwrap() >= 2,
         "login rows and the update: {filtered}"
     );
-    let bad = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/audit/?date_from=yesterday",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let bad = admin.get("/api/v1/school/audit/?date_from=yesterday").await;
     assert_error_shape(&bad, 422);
 }
 
@@ -320,17 +233,8 @@ async fn audit_log_records_changes_with_filters(pool: PgPool) {
 async fn platform_operator_role_limits_the_system_api(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_superadmin("root@platform.test").await;
-    let root = app.platform_token("root@platform.test").await;
-    let roles = app
-        .call(
-            Method::GET,
-            "localhost",
-            "/api/v1/system/roles/",
-            Some(&root),
-            None,
-        )
-        .await
-        .json();
+    let root = app.as_operator("root@platform.test").await;
+    let roles = root.get("/api/v1/system/roles/").await.json();
     let support = roles
         .as_array()
         .unwrap()
@@ -339,59 +243,34 @@ async fn platform_operator_role_limits_the_system_api(pool: PgPool) {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    let res = app
-        .call(Method::POST, "localhost", "/api/v1/system/users/", Some(&root),
-              Some(json!({"email": "support@platform.test", "full_name": "Sam Support", "password": crate::helpers::PASSWORD, "roles": [support]})))
+    let res = root.post("/api/v1/system/users/", json!({"email": "support@platform.test", "full_name": "Sam Support", "password": PASSWORD, "roles": [support]}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
     // An operator without any role could do nothing: refused.
-    let res = app
-        .call(Method::POST, "localhost", "/api/v1/system/users/", Some(&root),
-              Some(json!({"email": "nobody@platform.test", "full_name": "No Body", "password": crate::helpers::PASSWORD})))
+    let res = root
+        .post(
+            "/api/v1/system/users/",
+            json!({"email": "nobody@platform.test", "full_name": "No Body", "password": PASSWORD}),
+        )
         .await;
     assert!(assert_error_shape(&res, 422)["errors"]["roles"].is_array());
-    let t = app.platform_token("support@platform.test").await;
+    let t = app.as_operator("support@platform.test").await;
     assert_eq!(
-        app.call(
-            Method::GET,
-            "localhost",
-            "/api/v1/system/schools/",
-            Some(&t),
-            None
-        )
-        .await
-        .status,
+        t.get("/api/v1/system/schools/").await.status,
         StatusCode::OK
     );
-    let res = app
-        .call(
-            Method::POST,
-            "localhost",
+    let res = t
+        .post(
             "/api/v1/system/schools/",
-            Some(&t),
-            Some(json!({"name": "Nope", "code": "nope"})),
+            json!({"name": "Nope", "code": "nope"}),
         )
         .await;
     assert_error_shape(&res, 403);
-    let res = app
-        .call(
-            Method::GET,
-            "localhost",
-            "/api/v1/school/users/",
-            Some(&t),
-            None,
-        )
-        .await;
+    let res = t.get("/api/v1/school/users/").await;
     assert_error_shape(&res, 404);
-    let res = app
-        .call_with(
-            Method::GET,
-            "localhost",
-            "/api/v1/school/users/",
-            Some(&t),
-            None,
-            &[("x-schema-name", "anything")],
-        )
+    let res = t
+        .header("x-schema-name", "anything")
+        .get("/api/v1/school/users/")
         .await;
     assert_error_shape(&res, 403);
 }

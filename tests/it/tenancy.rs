@@ -2,11 +2,12 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, postgres::PgPoolOptions};
 
-use crate::helpers::{TestApp, assert_error_shape, host};
+use crate::helpers::{Client, TestApp, assert_error_shape, host};
 
-async fn two_schools(app: &TestApp) -> (String, String, i64) {
+/// Schools alpha and beta; clients of their admins and the id of beta's teacher.
+async fn two_schools(app: &TestApp) -> (Client, Client, i64) {
     app.create_school("alpha").await;
     app.create_school("beta").await;
     app.create_staff("alpha", "admin@alpha.test", "School Admin")
@@ -16,8 +17,8 @@ async fn two_schools(app: &TestApp) -> (String, String, i64) {
         .await;
     app.create_staff("beta", "admin@beta.test", "School Admin")
         .await;
-    let a = app.school_token("alpha", "admin@alpha.test").await;
-    let b = app.school_token("beta", "admin@beta.test").await;
+    let a = app.as_staff("alpha", "admin@alpha.test").await;
+    let b = app.as_staff("beta", "admin@beta.test").await;
     (a, b, b_teacher)
 }
 
@@ -25,15 +26,7 @@ async fn two_schools(app: &TestApp) -> (String, String, i64) {
 async fn jwt_of_a_at_b_host_sees_only_a(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, _b, _) = two_schools(&app).await;
-    let res = app
-        .call(
-            Method::GET,
-            &host("beta"),
-            "/api/v1/school/users/",
-            Some(&a),
-            None,
-        )
-        .await;
+    let res = a.at(&host("beta")).get("/api/v1/school/users/").await;
     assert_eq!(res.status, StatusCode::OK);
     let emails: Vec<String> = res.json()["results"]
         .as_array()
@@ -42,15 +35,7 @@ async fn jwt_of_a_at_b_host_sees_only_a(pool: PgPool) {
         .map(|u| u["email"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(emails, vec!["admin@alpha.test"]);
-    let me = app
-        .call(
-            Method::GET,
-            &host("beta"),
-            "/api/v1/school/auth/me",
-            Some(&a),
-            None,
-        )
-        .await;
+    let me = a.at(&host("beta")).get("/api/v1/school/auth/me").await;
     assert_eq!(me.json()["school"]["code"], "alpha");
 }
 
@@ -59,28 +44,15 @@ async fn school_admin_sending_x_schema_name_is_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, _b, _) = two_schools(&app).await;
     for method in [Method::GET, Method::POST] {
-        let res = app
-            .call_with(
-                method,
-                &host("alpha"),
-                "/api/v1/school/users/",
-                Some(&a),
-                Some(json!({"email": "x@beta.test", "full_name": "X", "password": "Long-enough-pass-1", "roles": []})),
-                &[("x-schema-name", "beta")],
-            )
+        let res = a.header("x-schema-name", "beta").request(method, "/api/v1/school/users/", Some(json!({"email": "x@beta.test", "full_name": "X", "password": "Long-enough-pass-1", "roles": []})))
             .await;
         assert_error_shape(&res, 403);
     }
     // Without a token the header is refused too.
     let res = app
-        .call_with(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/users/",
-            None,
-            None,
-            &[("x-schema-name", "beta")],
-        )
+        .school_client("alpha")
+        .header("x-schema-name", "beta")
+        .get("/api/v1/school/users/")
         .await;
     assert_error_shape(&res, 403);
     let count: i64 =
@@ -96,33 +68,13 @@ async fn ids_of_b_never_resolve_through_a(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, _b, b_teacher) = two_schools(&app).await;
     let path = format!("/api/v1/school/users/{b_teacher}/");
-    let get = app
-        .call(Method::GET, &host("alpha"), &path, Some(&a), None)
-        .await;
+    let get = a.get(&path).await;
     assert_error_shape(&get, 404);
-    let missing = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/users/999999/",
-            Some(&a),
-            None,
-        )
-        .await;
+    let missing = a.get("/api/v1/school/users/999999/").await;
     assert_eq!(get.json(), missing.json(), "same 404 as a missing id");
-    let patch = app
-        .call(
-            Method::PATCH,
-            &host("alpha"),
-            &path,
-            Some(&a),
-            Some(json!({"full_name": "Hijacked"})),
-        )
-        .await;
+    let patch = a.patch(&path, json!({"full_name": "Hijacked"})).await;
     assert_error_shape(&patch, 404);
-    let delete = app
-        .call(Method::DELETE, &host("alpha"), &path, Some(&a), None)
-        .await;
+    let delete = a.delete(&path).await;
     assert_error_shape(&delete, 404);
     let (name, active): (String, bool) =
         sqlx::query_as("SELECT full_name, is_active FROM public.users WHERE id = $1")
@@ -141,14 +93,7 @@ async fn ids_of_b_never_resolve_through_a(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    let res = app
-        .call(
-            Method::POST,
-            &host("alpha"),
-            "/api/v1/school/users/",
-            Some(&a),
-            Some(json!({"email": "new@alpha.test", "full_name": "New", "password": "Long-enough-pass-1", "roles": [b_role + 1]})),
-        )
+    let res = a.post("/api/v1/school/users/", json!({"email": "new@alpha.test", "full_name": "New", "password": "Long-enough-pass-1", "roles": [b_role + 1]}))
         .await;
     let body = assert_error_shape(&res, 422);
     assert!(body["errors"]["roles"].is_array());
@@ -159,28 +104,16 @@ async fn superadmin_may_choose_a_school_with_x_schema_name(pool: PgPool) {
     let app = TestApp::new(pool).await;
     two_schools(&app).await;
     app.create_superadmin("ops@platform.test").await;
-    let t = app.platform_token("ops@platform.test").await;
-    let res = app
-        .call_with(
-            Method::GET,
-            "localhost",
-            "/api/v1/school/users/",
-            Some(&t),
-            None,
-            &[("x-schema-name", "beta")],
-        )
+    let t = app.as_operator("ops@platform.test").await;
+    let res = t
+        .header("x-schema-name", "beta")
+        .get("/api/v1/school/users/")
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.json()["count"], 2);
-    let res = app
-        .call_with(
-            Method::GET,
-            "localhost",
-            "/api/v1/school/users/",
-            Some(&t),
-            None,
-            &[("x-schema-name", "nosuch")],
-        )
+    let res = t
+        .header("x-schema-name", "nosuch")
+        .get("/api/v1/school/users/")
         .await;
     assert_error_shape(&res, 404);
 }
@@ -190,134 +123,214 @@ async fn unknown_host_is_404_and_disabled_school_403(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, _b, _) = two_schools(&app).await;
     let res = app
-        .call(
-            Method::POST,
-            "nowhere.localhost",
+        .client("nowhere.localhost")
+        .post(
             "/api/v1/school/auth/login",
-            None,
-            Some(json!({"email": "a@b.c", "password": "x"})),
+            json!({"email": "a@b.c", "password": "x"}),
         )
         .await;
     assert_error_shape(&res, 404);
-    let page = app
-        .call(Method::GET, "nowhere.localhost:8080", "/login", None, None)
-        .await;
+    let page = app.client("nowhere.localhost:8080").get("/login").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.text().contains("<html"), "HTML page for browsers");
 
     app.create_superadmin("ops@platform.test").await;
-    let ops = app.platform_token("ops@platform.test").await;
+    let ops = app.as_operator("ops@platform.test").await;
     let alpha_id: i64 = sqlx::query_scalar("SELECT id FROM public.clients WHERE code = 'alpha'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let res = app
-        .call(
-            Method::PATCH,
-            "localhost",
+    let res = ops
+        .patch(
             &format!("/api/v1/system/schools/{alpha_id}/"),
-            Some(&ops),
-            Some(json!({"is_active": false})),
+            json!({"is_active": false}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/users/",
-            Some(&a),
-            None,
-        )
-        .await;
+    let res = a.get("/api/v1/school/users/").await;
     let body = assert_error_shape(&res, 403);
     assert_eq!(body["code"], "school_disabled");
     assert!(body["detail"].as_str().unwrap().contains("disabled"));
-    let res = app
-        .call(Method::GET, &host("alpha"), "/login", None, None)
-        .await;
+    let res = app.school_client("alpha").get("/login").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     // Data kept: re-enabling brings everything back.
-    app.call(
-        Method::PATCH,
-        "localhost",
+    ops.patch(
         &format!("/api/v1/system/schools/{alpha_id}/"),
-        Some(&ops),
-        Some(json!({"is_active": true})),
+        json!({"is_active": true}),
     )
     .await;
-    let res = app
-        .call(
-            Method::GET,
-            &host("alpha"),
-            "/api/v1/school/users/",
-            Some(&a),
-            None,
-        )
-        .await;
+    let res = a.get("/api/v1/school/users/").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json()["count"], 1);
 }
 
-/// Many interleaved requests for two schools over a small pool: each sees only its own
-/// school, so no connection carried a search_path from one request into another.
-#[sqlx::test(migrations = false)]
-async fn pooled_connections_never_carry_a_search_path(pool: PgPool) {
-    let mut config = schoolyard::config::Config::for_tests("");
-    config.db_max_connections = 3;
-    let small = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
+/// The tenancy cache's LISTEN holds one pooled connection for as long as the app runs;
+/// requests share the others.
+const LISTENER_CONNECTIONS: u32 = 1;
+
+/// A pool over the test database with `max` connections, all opened up front.
+async fn pool_of(pool: &PgPool, max: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .min_connections(max)
         .connect_with(pool.connect_options().as_ref().clone())
         .await
+        .unwrap()
+}
+
+/// Waits until the pool has all its `max` connections open and all but the listener's idle.
+async fn wait_for_full_pool(pool: &PgPool, max: u32) {
+    for _ in 0..100 {
+        if pool.size() == max && pool.num_idle() as u32 == max - LISTENER_CONNECTIONS {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "pool never settled: {} open, {} idle",
+        pool.size(),
+        pool.num_idle()
+    );
+}
+
+/// The last names on a school's register, as its admin sees them.
+async fn register_of(client: &Client) -> Vec<String> {
+    let res = client.get("/api/v1/school/admissions/").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let mut names: Vec<String> = res.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["last_name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// What a pooled connection carries after serving requests: its backend, its current
+/// schema, whether `students` resolves unqualified, and its search_path.
+async fn state_of(conn: &mut sqlx::PgConnection) -> (i32, String, Option<String>, String) {
+    let (pid, schema, students): (i32, String, Option<String>) = sqlx::query_as(
+        "SELECT pg_backend_pid(), current_schema()::text, to_regclass('students')::text",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let path: String = sqlx::query_scalar("SHOW search_path")
+        .fetch_one(&mut *conn)
+        .await
         .unwrap();
-    let app = TestApp::with_config(small, config).await;
+    (pid, schema, students, path)
+}
+
+/// Asserts a pooled connection is back on the default schema: `current_schema()` is
+/// public and an unqualified `students` (a table of every school, none in public) is
+/// unknown. Returns the connection's backend pid.
+async fn assert_clean(conn: &mut sqlx::PgConnection) -> i32 {
+    let (pid, schema, students, path) = state_of(conn).await;
+    assert_eq!(schema, "public", "search_path left as {path}");
+    assert_eq!(students, None, "students visible unqualified: {path}");
+    assert!(
+        !path.contains("alpha") && !path.contains("beta"),
+        "leaked search_path: {path}"
+    );
+    let err = sqlx::query("SELECT count(*) FROM students")
+        .execute(&mut *conn)
+        .await
+        .expect_err("no students table outside a school");
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42P01"),
+        "{err}"
+    );
+    pid
+}
+
+/// Both schools have a `students` table, with different pupils (alpha: one Alpha; beta:
+/// two Betas). Over one request connection, each request for a school is followed by a
+/// plain query on that same pooled connection, which is back on public and cannot see the
+/// school's `students`; over three connections, sixty interleaved requests each see only
+/// their own school's pupils and every connection in the pool is clean afterwards.
+#[sqlx::test(migrations = false)]
+async fn pooled_connections_never_carry_a_search_path(pool: PgPool) {
+    // One connection for requests.
+    let app = TestApp::with_config(
+        pool_of(&pool, LISTENER_CONNECTIONS + 1).await,
+        schoolyard::config::Config::for_tests(""),
+    )
+    .await;
     let (a, b, _) = two_schools(&app).await;
-    let app = std::sync::Arc::new(app);
+    for (client, last) in [(&a, "Alpha"), (&b, "Beta"), (&b, "Beta")] {
+        let res = client
+            .post(
+                "/api/v1/school/admissions/",
+                json!({"first_name": "Pupil", "last_name": last, "sex": "female"}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    }
+    let in_schema: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM alpha.students), (SELECT count(*) FROM beta.students)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(in_schema, (1, 2));
+    // Both connections are open (the listener's and the requests'), one of them idle.
+    wait_for_full_pool(&app.pool, LISTENER_CONNECTIONS + 1).await;
+    let request_pid = assert_clean(&mut app.pool.acquire().await.unwrap()).await;
+    for i in 0..6 {
+        let (client, own) = if i % 2 == 0 {
+            (&a, vec!["Alpha"])
+        } else {
+            (&b, vec!["Beta", "Beta"])
+        };
+        assert_eq!(register_of(client).await, own);
+        let mut conn = app.pool.acquire().await.unwrap();
+        let pid = assert_clean(&mut conn).await;
+        assert_eq!(pid, request_pid, "the connection that served the request");
+    }
+    app.pool.close().await;
+
+    // Three connections for requests, interleaved requests.
+    let app = TestApp::with_config(
+        pool_of(&pool, LISTENER_CONNECTIONS + 3).await,
+        schoolyard::config::Config::for_tests(""),
+    )
+    .await;
+    let a = app.as_staff("alpha", "admin@alpha.test").await;
+    let b = app.as_staff("beta", "admin@beta.test").await;
+    wait_for_full_pool(&app.pool, LISTENER_CONNECTIONS + 3).await;
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let app = app.clone();
-        let (token, code, expected) = if i % 2 == 0 {
-            (a.clone(), "alpha", 1)
+        let (client, own) = if i % 2 == 0 {
+            (a.clone(), vec!["Alpha"])
         } else {
-            (b.clone(), "beta", 2)
+            (b.clone(), vec!["Beta", "Beta"])
         };
         tasks.push(tokio::spawn(async move {
-            let res = app
-                .call(
-                    Method::GET,
-                    &host(code),
-                    "/api/v1/school/users/",
-                    Some(&token),
-                    None,
-                )
-                .await;
-            assert_eq!(res.status, StatusCode::OK);
-            let body = res.json();
-            assert_eq!(body["count"], expected, "school {code} saw {body}");
-            for u in body["results"].as_array().unwrap() {
-                assert!(
-                    u["email"]
-                        .as_str()
-                        .unwrap()
-                        .ends_with(&format!("@{code}.test"))
-                );
-            }
+            assert_eq!(register_of(&client).await, own);
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    // And a connection straight from the pool has the default search_path.
+    // Every request connection of the pool, held at once: each is clean.
+    wait_for_full_pool(&app.pool, LISTENER_CONNECTIONS + 3).await;
+    let mut held = Vec::new();
+    let mut pids = std::collections::HashSet::new();
     for _ in 0..3 {
-        let path: String = sqlx::query_scalar("SHOW search_path")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        assert!(
-            !path.contains("alpha") && !path.contains("beta"),
-            "leaked search_path: {path}"
-        );
+        let mut conn = app.pool.acquire().await.unwrap();
+        pids.insert(assert_clean(&mut conn).await);
+        held.push(conn);
     }
+    assert_eq!(pids.len(), 3);
+    assert_eq!(
+        app.pool.size(),
+        LISTENER_CONNECTIONS + 3,
+        "no new connection"
+    );
+    drop(held);
     app.pool.close().await;
 }
 
@@ -326,29 +339,22 @@ async fn domain_cache_follows_changes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     two_schools(&app).await;
     app.create_superadmin("ops@platform.test").await;
-    let ops = app.platform_token("ops@platform.test").await;
+    let ops = app.as_operator("ops@platform.test").await;
     // Warm the cache with a miss, then add the domain: the new host works at once.
-    let res = app
-        .call(Method::GET, "portal.alpha.test", "/login", None, None)
-        .await;
+    let res = app.client("portal.alpha.test").get("/login").await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     let alpha_id: i64 = sqlx::query_scalar("SELECT id FROM public.clients WHERE code = 'alpha'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let res = app
-        .call(
-            Method::POST,
-            "localhost",
+    let res = ops
+        .post(
             &format!("/api/v1/system/schools/{alpha_id}/domains/"),
-            Some(&ops),
-            Some(json!({"domain": "portal.alpha.test"})),
+            json!({"domain": "portal.alpha.test"}),
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    let res = app
-        .call(Method::GET, "portal.alpha.test", "/login", None, None)
-        .await;
+    let res = app.client("portal.alpha.test").get("/login").await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.text().contains("Alpha School"));
 }
