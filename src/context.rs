@@ -1,7 +1,11 @@
 //! Request contexts handed to handlers: the school's (or platform's) transaction, the
 //! authenticated user and their permissions, already checked against the route's guard.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{Method, request::Parts},
+};
+use axum_messages::Messages;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -24,6 +28,10 @@ use crate::{
     },
     state::AppState,
     tenancy::scope::{SchoolRef, Scope},
+    web::{
+        flash::{self, Flash},
+        htmx::is_htmx,
+    },
 };
 
 /// A verified Bearer token, put in the request by tenant resolution. Its user is loaded in
@@ -43,6 +51,19 @@ async fn session_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<U
         .await
         .map_err(|_| AppError::Internal(anyhow::anyhow!("auth session unavailable")))?;
     Ok(session.user.map(|su| su.user))
+}
+
+/// The flash messages for a full page (GET, not htmx); they are shown once. Other requests
+/// leave them queued for the page that follows.
+async fn page_flash(parts: &mut Parts, state: &AppState) -> Vec<Flash> {
+    if parts.method != Method::GET || is_htmx(&parts.headers) {
+        return Vec::new();
+    }
+    match Messages::from_request_parts(parts, state).await {
+        Ok(messages) => flash::take(messages),
+        // API routes have no message layer.
+        Err(_) => Vec::new(),
+    }
 }
 
 fn not_authenticated() -> AppError {
@@ -90,6 +111,8 @@ async fn audit_in(
 /// A request inside one school.
 pub struct SchoolCtx {
     pub tx: Tx,
+    /// Messages queued by the previous action, for a full page (empty otherwise).
+    pub flash: Vec<Flash>,
     pub pool: sqlx::PgPool,
     pub school: SchoolRef,
     pub user: User,
@@ -153,6 +176,7 @@ impl FromRequestParts<AppState> for SchoolCtx {
         check(&perms, guard, parts)?;
         Ok(Self {
             tx,
+            flash: page_flash(parts, state).await,
             pool: state.db.clone(),
             school,
             user,
@@ -226,6 +250,8 @@ impl SchoolCtx {
 /// A request on the platform (system API or console), by a platform user.
 pub struct PlatformCtx {
     pub tx: Tx,
+    /// Messages queued by the previous action, for a full page (empty otherwise).
+    pub flash: Vec<Flash>,
     pub user: User,
     pub perms: PermissionSet,
     pub meta: RequestMeta,
@@ -280,6 +306,7 @@ impl FromRequestParts<AppState> for PlatformCtx {
         check(&perms, guard, parts)?;
         Ok(Self {
             tx,
+            flash: page_flash(parts, state).await,
             user,
             perms,
             meta: request_meta(parts, state.config.trust_proxy),

@@ -10,9 +10,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use tower_sessions::Session as WebSession;
 
 use super::{
     db::{self, *},
@@ -99,7 +99,7 @@ struct NameForm {
 
 async fn add_subject(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> AppResult<Response> {
@@ -109,7 +109,7 @@ async fn add_subject(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |s: &Subject| format!("Subject {} added.", s.name),
@@ -124,7 +124,7 @@ async fn add_subject(
 
 async fn add_form(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> AppResult<Response> {
@@ -134,7 +134,7 @@ async fn add_form(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |s: &db::ClassLevel| format!("Class level {} added.", s.name),
@@ -149,7 +149,7 @@ async fn add_form(
 
 async fn add_arm(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> AppResult<Response> {
@@ -159,7 +159,7 @@ async fn add_arm(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |(s, added): &(ClassArm, Option<String>)| match added {
@@ -199,7 +199,7 @@ struct SessionForm {
 
 async fn add_session(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<SessionForm>,
 ) -> AppResult<Response> {
@@ -211,7 +211,7 @@ async fn add_session(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |s: &AcademicSession| format!("Session {} added.", s.name),
@@ -236,7 +236,7 @@ struct TermForm {
 
 async fn add_term(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<TermForm>,
 ) -> AppResult<Response> {
@@ -255,7 +255,7 @@ async fn add_term(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |t: &Term| format!("{} added.", t.name),
@@ -276,13 +276,13 @@ struct IdForm {
 
 async fn make_current(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<IdForm>,
 ) -> AppResult<Response> {
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |s: &AcademicSession| format!("{} is now the current session.", s.name),
@@ -319,13 +319,13 @@ struct TermIdForm {
 
 async fn make_term_current(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<TermIdForm>,
 ) -> AppResult<Response> {
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/academics",
         |t: &Term| format!("{} is now the current term.", t.name),
@@ -415,7 +415,7 @@ async fn setup_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult
 async fn setup_submit(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
@@ -424,10 +424,9 @@ async fn setup_submit(
             ctx.audit("setup", "school", ctx.school.id, serde_json::json!({"session": form.session_name, "forms": form.forms.lines().count(), "subjects": form.subjects.lines().count()})).await?;
             ctx.commit().await?;
             flash::success(
-                &session,
+                &messages,
                 "Your school year is set up: session, terms, classes and subjects are ready.",
-            )
-            .await;
+            );
             Ok(see_other(&headers, "/classes"))
         }
         Err(e) => {
@@ -496,7 +495,7 @@ fn opt_id(raw: &Option<String>) -> Option<i64> {
 
 async fn add_class(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<NewClassForm>,
 ) -> AppResult<Response> {
@@ -507,7 +506,7 @@ async fn add_class(
     };
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/classes",
         |c: &AcademicClass| format!("{} added to this session.", c.class_name),
@@ -533,7 +532,7 @@ async fn add_class(
 /// The class form posts `teacher` and, per subject, `subject` (offered) and `teacher_<id>`.
 async fn save_class_settings(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -555,7 +554,7 @@ async fn save_class_settings(
             teacher_id: get(&format!("teacher_{s}")).and_then(|v| v.parse().ok()),
         })
         .collect();
-    act(ctx, &session, &headers, &back, |c: &AcademicClass| format!("{} saved.", c.class_name), async move |ctx: &mut SchoolCtx| {
+    act(ctx, &messages, &headers, &back, |c: &AcademicClass| format!("{} saved.", c.class_name), async move |ctx: &mut SchoolCtx| {
         let before = db::academic_class_by_id(&mut ctx.tx, id).await?;
         let s = db::session(&mut ctx.tx, before.session_id).await?;
         let after = save_academic_class(&mut ctx.tx, ctx.school.id, &s, Some(id), &AcademicClassInput { class_id: None, class_teacher_id, subjects: Some(subjects) }, ctx.now).await?;
@@ -569,7 +568,7 @@ async fn save_class_settings(
 /// Deletes a row by id, refusing with the reason when something still uses it.
 async fn delete_row(
     ctx: SchoolCtx,
-    session: &WebSession,
+    messages: &Messages,
     headers: &HeaderMap,
     entity: &'static str,
     sql: &'static str,
@@ -578,7 +577,7 @@ async fn delete_row(
 ) -> AppResult<Response> {
     act(
         ctx,
-        session,
+        messages,
         headers,
         "/academics",
         |name: &String| format!("{name} deleted."),
@@ -604,13 +603,13 @@ async fn delete_row(
 
 async fn delete_subject(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     delete_row(
         ctx,
-        &session,
+        &messages,
         &headers,
         "subject",
         "DELETE FROM subjects WHERE id = $1 RETURNING name",
@@ -622,13 +621,13 @@ async fn delete_subject(
 
 async fn delete_form(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     delete_row(
         ctx,
-        &session,
+        &messages,
         &headers,
         "form",
         "DELETE FROM forms WHERE id = $1 RETURNING name",
@@ -640,13 +639,13 @@ async fn delete_form(
 
 async fn delete_arm(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     delete_row(
         ctx,
-        &session,
+        &messages,
         &headers,
         "class",
         "DELETE FROM classes WHERE id = $1 RETURNING name",

@@ -6,8 +6,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
+use axum_messages::Messages;
 use serde_json::json;
-use tower_sessions::Session as WebSession;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -90,7 +90,7 @@ async fn logo_page(mut ctx: SchoolCtx) -> AppResult<Response> {
 
 async fn upload_logo_page(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> AppResult<Response> {
@@ -98,9 +98,9 @@ async fn upload_logo_page(
         Ok((bytes, kind)) => {
             save(&mut ctx, bytes, kind).await?;
             ctx.commit().await?;
-            flash::success(&session, "Logo saved; report cards print it.").await;
+            flash::success(&messages, "Logo saved; report cards print it.");
         }
-        Err(e) => flash::error(&session, field_errors(e)?.get("logo")).await,
+        Err(e) => flash::error(&messages, field_errors(e)?.get("logo")),
     }
     Ok(see_other(&headers, "/settings/assessment"))
 }

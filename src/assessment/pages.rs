@@ -12,9 +12,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
 use serde_json::Value;
-use tower_sessions::Session as WebSession;
 
 use super::{
     batch::{self, BatchPanel},
@@ -83,13 +83,13 @@ struct NewExamSession {
 
 async fn create_exam_session(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<NewExamSession>,
 ) -> AppResult<Response> {
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         "/exams",
         String::clone,
@@ -205,51 +205,65 @@ struct StatusForm {
 
 async fn change_status(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
     let back = format!("/exams/sessions/{id}");
-    act(ctx, &session, &headers, &back, String::clone, async |ctx| {
-        let before = exams::exam_session(&mut ctx.tx, id).await?;
-        let input = ExamSessionInput {
-            status: Some(f.status.clone()),
-            ..Default::default()
-        };
-        let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
-        ctx.audit(
-            "update",
-            "exam_session",
-            id,
-            serde_json::json!({"status": {"from": before.status, "to": after.status}}),
-        )
-        .await?;
-        Ok(format!("{} is now {}.", after.name, after.status))
-    })
+    act(
+        ctx,
+        &messages,
+        &headers,
+        &back,
+        String::clone,
+        async |ctx| {
+            let before = exams::exam_session(&mut ctx.tx, id).await?;
+            let input = ExamSessionInput {
+                status: Some(f.status.clone()),
+                ..Default::default()
+            };
+            let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
+            ctx.audit(
+                "update",
+                "exam_session",
+                id,
+                serde_json::json!({"status": {"from": before.status, "to": after.status}}),
+            )
+            .await?;
+            Ok(format!("{} is now {}.", after.name, after.status))
+        },
+    )
     .await
 }
 
 async fn generate_exams(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let back = format!("/exams/sessions/{id}");
-    act(ctx, &session, &headers, &back, String::clone, async |ctx| {
-        let es = exams::exam_session(&mut ctx.tx, id).await?;
-        let n = exams::create_all_exams(&mut ctx.tx, &es, None, ctx.now).await?;
-        if n > 0 {
-            ctx.audit("create", "exam", id, serde_json::json!({"generated": n}))
-                .await?;
-        }
-        Ok(match n {
-            0 => "Every class subject already has its exam.".to_owned(),
-            1 => "1 exam set up.".to_owned(),
-            n => format!("{n} exams set up."),
-        })
-    })
+    act(
+        ctx,
+        &messages,
+        &headers,
+        &back,
+        String::clone,
+        async |ctx| {
+            let es = exams::exam_session(&mut ctx.tx, id).await?;
+            let n = exams::create_all_exams(&mut ctx.tx, &es, None, ctx.now).await?;
+            if n > 0 {
+                ctx.audit("create", "exam", id, serde_json::json!({"generated": n}))
+                    .await?;
+            }
+            Ok(match n {
+                0 => "Every class subject already has its exam.".to_owned(),
+                1 => "1 exam set up.".to_owned(),
+                n => format!("{n} exams set up."),
+            })
+        },
+    )
     .await
 }
 
@@ -616,7 +630,7 @@ async fn render_comments(
 async fn save_comments(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath((id, class)): ApiPath<(i64, i64)>,
     Form(fields): Form<Vec<(String, String)>>,
@@ -725,14 +739,14 @@ async fn save_comments(
     }
     let back = format!("/exams/sessions/{id}/classes/{class}/comments");
     if rows.is_empty() {
-        flash::success(&session, "Nothing had changed.").await;
+        flash::success(&messages, "Nothing had changed.");
         return Ok(see_other(&headers, &back));
     }
     match comments::save_class_comments(&mut ctx, &es, class, &rows).await {
         Ok(n) => {
             ctx.commit().await?;
             let pupils = if n == 1 { "pupil" } else { "pupils" };
-            flash::success(&session, format!("Changes saved for {n} {pupils}.")).await;
+            flash::success(&messages, format!("Changes saved for {n} {pupils}."));
             Ok(see_other(
                 &headers,
                 &format!("/exams/sessions/{id}/classes/{class}/comments"),
@@ -741,7 +755,7 @@ async fn save_comments(
         Err(e) => {
             let errors = match e {
                 AppError::Conflict(_) | AppError::Forbidden(_) => {
-                    flash::error(&session, crate::web::kit::message_of(&e)).await;
+                    flash::error(&messages, crate::web::kit::message_of(&e));
                     return Ok(see_other(
                         &headers,
                         &format!("/exams/sessions/{id}/classes/{class}/comments"),
@@ -959,7 +973,7 @@ fn parse_bands(text: &str) -> Result<Vec<GradeBand>, String> {
 async fn save_assessment_settings(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<AssessmentForm>,
 ) -> AppResult<Response> {
@@ -1004,7 +1018,7 @@ async fn save_assessment_settings(
     match outcome {
         Ok(()) => {
             ctx.commit().await?;
-            flash::success(&session, "Assessment settings saved.").await;
+            flash::success(&messages, "Assessment settings saved.");
             Ok(see_other(&headers, "/settings/assessment"))
         }
         Err(e) => {

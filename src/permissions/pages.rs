@@ -9,8 +9,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde_json::json;
-use tower_sessions::Session as WebSession;
 
 use super::{
     access::guard_exact,
@@ -100,7 +100,7 @@ async fn detail(
 /// are refused by the same validation as the API.
 async fn save(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -125,21 +125,19 @@ async fn save(
         Ok(role) => {
             ctx.commit().await?;
             flash::success(
-                &session,
+                &messages,
                 format!(
                     "{} saved: {} permissions.",
                     role.name,
                     role.permissions.len()
                 ),
-            )
-            .await;
+            );
         }
         Err(AppError::Validation { errors, .. }) => {
             flash::error(
-                &session,
+                &messages,
                 errors.into_values().flatten().collect::<Vec<_>>().join(" "),
-            )
-            .await;
+            );
         }
         Err(e) => return Err(e),
     }
@@ -148,7 +146,7 @@ async fn save(
 
 async fn create(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
@@ -161,10 +159,9 @@ async fn create(
     v.text("name", &name, 2, 100);
     if let Err(AppError::Validation { errors, .. }) = v.finish() {
         flash::error(
-            &session,
+            &messages,
             errors.into_values().flatten().collect::<Vec<_>>().join(" "),
-        )
-        .await;
+        );
         return Ok(see_other(&headers, "/roles"));
     }
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
@@ -185,14 +182,13 @@ async fn create(
             .await?;
             ctx.commit().await?;
             flash::success(
-                &session,
+                &messages,
                 format!("Role {name} created; tick its permissions below."),
-            )
-            .await;
+            );
             Ok(see_other(&headers, &format!("/roles/{id}")))
         }
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("roles_name_key") => {
-            flash::error(&session, "A role with this name already exists.").await;
+            flash::error(&messages, "A role with this name already exists.");
             Ok(see_other(&headers, "/roles"))
         }
         Err(e) => Err(e.into()),
@@ -201,7 +197,7 @@ async fn create(
 
 async fn delete(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
@@ -210,7 +206,7 @@ async fn delete(
         .ok_or_else(AppError::not_found)?;
     if role.is_builtin || role.user_count > 0 {
         flash::error(
-            &session,
+            &messages,
             if role.is_builtin {
                 "Built-in roles cannot be deleted.".to_owned()
             } else {
@@ -219,8 +215,7 @@ async fn delete(
                     role.user_count
                 )
             },
-        )
-        .await;
+        );
         return Ok(see_other(&headers, &format!("/roles/{id}")));
     }
     sqlx::query("DELETE FROM roles WHERE id = $1")
@@ -230,7 +225,7 @@ async fn delete(
     ctx.audit("delete", "role", id, json!({"name": role.name}))
         .await?;
     ctx.commit().await?;
-    flash::success(&session, format!("Role {} deleted.", role.name)).await;
+    flash::success(&messages, format!("Role {} deleted.", role.name));
     Ok(see_other(&headers, "/roles"))
 }
 

@@ -8,6 +8,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
 
 use super::{
@@ -67,7 +68,7 @@ struct SettingsForm {
 async fn save_settings_page(
     mut ctx: SchoolCtx,
     crate::auth::csrf::CsrfToken(csrf): crate::auth::csrf::CsrfToken,
-    session: tower_sessions::Session,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<SettingsForm>,
 ) -> AppResult<Response> {
@@ -81,7 +82,7 @@ async fn save_settings_page(
     match save(&mut ctx, &input).await {
         Ok(_) => {
             ctx.commit().await?;
-            crate::web::flash::success(&session, "Settings saved.").await;
+            crate::web::flash::success(&messages, "Settings saved.");
             Ok(crate::web::htmx::see_other(&headers, "/settings"))
         }
         Err(e) => {

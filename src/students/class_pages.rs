@@ -11,8 +11,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
-use tower_sessions::Session as WebSession;
 
 use crate::{
     academics::db::{self as academics, AcademicClass, Subject},
@@ -91,7 +91,7 @@ struct RegisterForm {
 
 async fn register_pupil(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<RegisterForm>,
@@ -99,7 +99,7 @@ async fn register_pupil(
     let back = format!("/classes/{id}");
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         &back,
         |(r, before, class): &(Registration, Option<String>, String)| match before {
@@ -138,14 +138,14 @@ async fn register_pupil(
 
 async fn end_registration(
     ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath((id, reg)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
     let back = format!("/classes/{id}");
     act(
         ctx,
-        &session,
+        &messages,
         &headers,
         &back,
         |_: &()| "The pupil was removed from the class; their history is kept.".to_owned(),

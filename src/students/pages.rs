@@ -11,9 +11,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use tower_sessions::Session as WebSession;
 
 use super::{
     db::{self, Student, StudentFilter, StudentInput},
@@ -339,7 +339,7 @@ async fn new_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<R
 async fn create(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(form): Form<StudentForm>,
 ) -> AppResult<Response> {
@@ -359,10 +359,9 @@ async fn create(
         Ok(s) => {
             ctx.commit().await?;
             flash::success(
-                &session,
+                &messages,
                 format!("{} admitted with number {}.", s.full_name(), s.admission_no),
-            )
-            .await;
+            );
             Ok(see_other(&headers, &format!("/students/{}", s.id)))
         }
         Err(e) => {
@@ -392,7 +391,7 @@ async fn edit_form(
 async fn update(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<StudentForm>,
@@ -405,7 +404,7 @@ async fn update(
     match service::change(&mut ctx, id, &input).await {
         Ok(s) => {
             ctx.commit().await?;
-            flash::success(&session, format!("{}'s record was saved.", s.full_name())).await;
+            flash::success(&messages, format!("{}'s record was saved.", s.full_name()));
             Ok(see_other(&headers, &format!("/students/{id}")))
         }
         Err(e) => {
@@ -470,7 +469,7 @@ struct StatusForm {
 
 async fn set_status(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<StatusForm>,
@@ -494,7 +493,7 @@ async fn set_status(
         ),
         _ => format!("{} is active again.", s.full_name()),
     };
-    flash::success(&session, message).await;
+    flash::success(&messages, message);
     Ok(see_other(&headers, &format!("/students/{id}")))
 }
 
@@ -506,7 +505,7 @@ struct ConfirmForm {
 
 async fn delete(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<ConfirmForm>,
@@ -514,22 +513,20 @@ async fn delete(
     let s = db::get(&mut ctx.tx, id).await?;
     if f.confirm.trim() != s.admission_no {
         flash::error(
-            &session,
+            &messages,
             format!(
                 "Type the admission number {} to delete this record.",
                 s.admission_no
             ),
-        )
-        .await;
+        );
         return Ok(see_other(&headers, &format!("/students/{id}")));
     }
     service::remove(&mut ctx, id).await?;
     ctx.commit().await?;
     flash::success(
-        &session,
+        &messages,
         format!("The record of {} was deleted.", s.full_name()),
-    )
-    .await;
+    );
     Ok(see_other(&headers, "/students"))
 }
 
@@ -539,7 +536,7 @@ async fn photo(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Respo
 
 async fn upload_photo(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     multipart: Multipart,
@@ -548,10 +545,10 @@ async fn upload_photo(
         Ok((bytes, kind)) => {
             photos::save(&mut ctx, id, bytes, kind).await?;
             ctx.commit().await?;
-            flash::success(&session, "Photo saved.").await;
+            flash::success(&messages, "Photo saved.");
         }
         Err(e @ AppError::Validation { .. }) => {
-            flash::error(&session, field_errors(e)?.get("photo")).await;
+            flash::error(&messages, field_errors(e)?.get("photo"));
         }
         Err(e) => return Err(e),
     }
@@ -573,7 +570,7 @@ struct GuardianForm {
 
 async fn add_guardian(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<GuardianForm>,
@@ -590,19 +587,19 @@ async fn add_guardian(
     let cc = guardians::country_code(&mut ctx.tx).await?;
     let problems = input.problems(&cc);
     if !problems.is_empty() {
-        flash::error(&session, FormErrors(problems).others(&[]).join(" ")).await;
+        flash::error(&messages, FormErrors(problems).others(&[]).join(" "));
         return Ok(see_other(&headers, &format!("/students/{id}")));
     }
     let g = guardians::insert_guardian(&mut ctx.tx, id, &input, ctx.now).await?;
     ctx.audit_created("guardian", g.id, &g).await?;
     ctx.commit().await?;
-    flash::success(&session, format!("{} added as a guardian.", g.full_name)).await;
+    flash::success(&messages, format!("{} added as a guardian.", g.full_name));
     Ok(see_other(&headers, &format!("/students/{id}")))
 }
 
 async fn remove_guardian(
     mut ctx: SchoolCtx,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath((id, gid)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
@@ -612,7 +609,7 @@ async fn remove_guardian(
     }
     service::delete_guardian(&mut ctx, gid).await?;
     ctx.commit().await?;
-    flash::success(&session, format!("{} removed.", g.full_name)).await;
+    flash::success(&messages, format!("{} removed.", g.full_name));
     Ok(see_other(&headers, &format!("/students/{id}")))
 }
 
@@ -732,7 +729,7 @@ struct ConfirmImport {
 async fn import_confirm(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(f): Form<ConfirmImport>,
 ) -> AppResult<Response> {
@@ -767,7 +764,7 @@ async fn import_confirm(
             )
             .await?;
             ctx.commit().await?;
-            flash::success(&session, format!("{} students imported.", ids.len())).await;
+            flash::success(&messages, format!("{} students imported.", ids.len()));
             Ok(see_other(&headers, "/students"))
         }
         Err(e) => {

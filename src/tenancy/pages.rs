@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -74,7 +75,7 @@ async fn list(
         return Ok(SchoolRows { page, search }.into_response());
     }
     Ok(SchoolsPage {
-        layout: Layout::platform("Schools", "schools", csrf, &ctx.user.full_name),
+        layout: ctx.layout("Schools", "schools", &csrf),
         page,
         search,
         can_add: ctx.perms.has("add_schools"),
@@ -120,7 +121,7 @@ async fn new_form(
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     Ok(NewSchoolPage {
-        layout: Layout::platform("New school", "schools", csrf, &ctx.user.full_name),
+        layout: ctx.layout("New school", "schools", &csrf),
         form: SchoolForm::default(),
         errors: FormErrors::default(),
         main_domain: state.config.main_domain.clone(),
@@ -161,7 +162,7 @@ async fn create(
         }
         Err(AppError::Validation { errors, .. }) => {
             let mut page = NewSchoolPage {
-                layout: Layout::platform("New school", "schools", csrf, &ctx.user.full_name),
+                layout: ctx.layout("New school", "schools", &csrf),
                 form: SchoolForm {
                     admin_password: String::new(),
                     ..form
@@ -207,7 +208,7 @@ async fn detail(
         .and_then(|h| h.rsplit_once(':').map(|(_, p)| format!(":{p}")))
         .unwrap_or_default();
     Ok(SchoolDetailPage {
-        layout: Layout::platform(&school.name, "schools", csrf, &ctx.user.full_name),
+        layout: ctx.layout(&school.name, "schools", &csrf),
         can_change: ctx.perms.has("change_schools"),
         can_delete: ctx.perms.has("delete_schools"),
         school,
@@ -270,7 +271,7 @@ struct DomainForm {
 async fn add_domain(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
-    session: tower_sessions::Session,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DomainForm>,
@@ -293,12 +294,12 @@ async fn add_domain(
             .await?;
             ctx.commit().await?;
             state.tenants.invalidate();
-            flash::success(&session, format!("{} now leads to this school.", d.domain)).await;
+            flash::success(&messages, format!("{} now leads to this school.", d.domain));
             Ok(see_other(&headers, &format!("/schools/{id}")))
         }
         Err(AppError::Validation { errors, .. }) => {
             let message = FormErrors(errors).get("domain");
-            flash::error(&session, format!("The domain was not added: {message}")).await;
+            flash::error(&messages, format!("The domain was not added: {message}"));
             Ok(see_other(&headers, &format!("/schools/{id}")))
         }
         Err(e) => Err(e),
@@ -308,7 +309,7 @@ async fn add_domain(
 async fn make_primary(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
-    session: tower_sessions::Session,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath((id, domain_id)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
@@ -322,7 +323,10 @@ async fn make_primary(
     .await?;
     ctx.commit().await?;
     state.tenants.invalidate();
-    flash::success(&session, format!("{} is now the primary domain.", d.domain)).await;
+    flash::success(
+        &messages,
+        format!("{} is now the primary domain.", d.domain),
+    );
     Ok(see_other(&headers, &format!("/schools/{id}")))
 }
 

@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
 
 use super::{
@@ -85,7 +86,7 @@ async fn platform_users_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut r = PlatformUsersPage {
-        layout: Layout::platform("Platform users", "users", csrf, &ctx.user.full_name),
+        layout: ctx.layout("Platform users", "users", &csrf),
         page: Page::new(rows, count, params, uri)?,
         can_add: ctx.perms.has("add_platform_users"),
         can_change: ctx.perms.has("change_platform_users"),
@@ -122,7 +123,7 @@ async fn create_platform_user_page(
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     uri: Uri,
-    session: tower_sessions::Session,
+    messages: Messages,
     Form(form): Form<NewUserForm>,
 ) -> AppResult<Response> {
     let input = CreatePlatformUser {
@@ -136,10 +137,9 @@ async fn create_platform_user_page(
         Ok(user) => {
             ctx.commit().await?;
             crate::web::flash::success(
-                &session,
+                &messages,
                 format!("{} can now sign in to the console.", user.email),
-            )
-            .await;
+            );
             Ok(see_other(&headers, "/users"))
         }
         Err(AppError::Validation { errors, .. }) => {
@@ -284,14 +284,7 @@ async fn staff(
     }
     Ok(StaffPage {
         can_add: ctx.perms.has("add_users"),
-        layout: Layout::school(
-            "Staff",
-            "staff",
-            csrf.clone(),
-            &ctx.school.name,
-            &ctx.user.full_name,
-            &ctx.perms,
-        ),
+        layout: ctx.layout("Staff", "staff", &csrf),
         rows,
         page,
         search,

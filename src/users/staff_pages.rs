@@ -10,8 +10,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use axum_messages::Messages;
 use serde::Deserialize;
-use tower_sessions::Session as WebSession;
 
 use super::service::{CreateStaff, UpdateStaff, create_staff, find_staff, update_staff};
 use crate::{
@@ -123,7 +123,7 @@ async fn new_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<R
 async fn create(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
@@ -138,10 +138,9 @@ async fn create(
         Ok(user) => {
             ctx.commit().await?;
             flash::success(
-                &session,
+                &messages,
                 format!("{} can now sign in with {}.", user.full_name, user.email),
-            )
-            .await;
+            );
             Ok(see_other(&headers, "/staff"))
         }
         Err(e) => {
@@ -174,7 +173,7 @@ async fn detail(
 async fn update(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -188,7 +187,7 @@ async fn update(
     match update_staff(&mut ctx, id, &input).await {
         Ok(user) => {
             ctx.commit().await?;
-            flash::success(&session, format!("{} saved.", user.full_name)).await;
+            flash::success(&messages, format!("{} saved.", user.full_name));
             Ok(see_other(&headers, &format!("/staff/{id}")))
         }
         Err(e) => {
@@ -219,7 +218,7 @@ struct PasswordForm {
 async fn reset_password(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
-    session: WebSession,
+    messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(f): Form<PasswordForm>,
@@ -231,7 +230,13 @@ async fn reset_password(
     match update_staff(&mut ctx, id, &input).await {
         Ok(user) => {
             ctx.commit().await?;
-            flash::success(&session, format!("{}'s password was changed; their other sessions were signed out. Give them the new password in person.", user.full_name)).await;
+            flash::success(
+                &messages,
+                format!(
+                    "{}'s password was changed; their other sessions were signed out. Give them the new password in person.",
+                    user.full_name
+                ),
+            );
             Ok(see_other(&headers, &format!("/staff/{id}")))
         }
         Err(e) => {

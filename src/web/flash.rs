@@ -1,85 +1,37 @@
-//! One-time messages shown on the next page ("School created."), kept in the session.
+//! One-time messages shown on the next page ("School created."), kept in the session by
+//! `axum-messages`. A handler queues one; the next full page's context reads it and the layout
+//! prints it in the message area. No response body is rewritten.
 
-use axum::{
-    body::{Body, to_bytes},
-    extract::Request,
-    http::{Method, header},
-    middleware::Next,
-    response::Response,
-};
-use tower_sessions::Session;
+use axum_messages::{Level, Messages};
 
-const KEY: &str = "flash";
-const SLOT: &str = r#"<div id="messages" aria-live="polite"></div>"#;
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Flash {
-    kind: String,
-    text: String,
+/// A message as the layout prints it.
+#[derive(Clone, Debug)]
+pub struct Flash {
+    /// The CSS class: `ok` or `error`.
+    pub kind: &'static str,
+    pub text: String,
 }
 
 /// Queues a success message for the next page.
-pub async fn success(session: &Session, text: impl Into<String>) {
-    let _ = session
-        .insert(
-            KEY,
-            Flash {
-                kind: "ok".into(),
-                text: text.into(),
-            },
-        )
-        .await;
+pub fn success(messages: &Messages, text: impl Into<String>) {
+    messages.clone().success(text);
 }
 
 /// Queues an error message for the next page.
-pub async fn error(session: &Session, text: impl Into<String>) {
-    let _ = session
-        .insert(
-            KEY,
-            Flash {
-                kind: "error".into(),
-                text: text.into(),
+pub fn error(messages: &Messages, text: impl Into<String>) {
+    messages.clone().error(text);
+}
+
+/// Takes the queued messages (they are shown once).
+pub fn take(messages: Messages) -> Vec<Flash> {
+    messages
+        .map(|m| Flash {
+            kind: if m.level >= Level::Warning {
+                "error"
+            } else {
+                "ok"
             },
-        )
-        .await;
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Puts a queued message into the next full HTML page's message area.
-pub async fn show(session: Session, req: Request, next: Next) -> Response {
-    let is_page = req.method() == Method::GET && !super::htmx::is_htmx(req.headers());
-    let response = next.run(req).await;
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html"));
-    if !is_page || !is_html || !response.status().is_success() {
-        return response;
-    }
-    let Ok(Some(flash)) = session.remove::<Flash>(KEY).await else {
-        return response;
-    };
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, 8 * 1024 * 1024).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let html = String::from_utf8_lossy(&bytes).replacen(
-        SLOT,
-        &format!(
-            r#"<div id="messages" aria-live="polite"><div class="alert {}" role="status">{}</div></div>"#,
-            escape(&flash.kind),
-            escape(&flash.text)
-        ),
-        1,
-    );
-    let mut parts = parts;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(html))
+            text: m.message,
+        })
+        .collect()
 }

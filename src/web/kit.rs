@@ -2,8 +2,8 @@
 //! targets.
 
 use axum::{http::HeaderMap, response::Response};
+use axum_messages::Messages;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use super::{flash, htmx::see_other};
 use crate::{
@@ -17,7 +17,7 @@ use crate::{
 /// and is shown on the page; anything else becomes the error page.
 pub async fn act<T>(
     mut ctx: SchoolCtx,
-    session: &Session,
+    messages: &Messages,
     headers: &HeaderMap,
     back: &str,
     done: impl FnOnce(&T) -> String,
@@ -27,14 +27,14 @@ pub async fn act<T>(
         Ok(value) => {
             let message = done(&value);
             ctx.commit().await?;
-            flash::success(session, message).await;
+            flash::success(messages, message);
         }
         Err(
             e @ (AppError::Validation { .. }
             | AppError::Conflict(_)
             | AppError::NotFound(_)
             | AppError::Forbidden(_)),
-        ) => flash::error(session, message_of(&e)).await,
+        ) => flash::error(messages, message_of(&e)),
         Err(e) => return Err(e),
     }
     Ok(see_other(headers, back))

@@ -1,7 +1,11 @@
 //! The layout every page shares: title, brand, navigation by permission, asset URLs.
 
 use super::assets;
-use crate::{context::SchoolCtx, permissions::access::PermissionSet};
+use super::flash::Flash;
+use crate::{
+    context::{PlatformCtx, SchoolCtx},
+    permissions::access::PermissionSet,
+};
 
 /// Data every page's layout needs.
 pub struct Layout {
@@ -13,6 +17,8 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
     pub active: &'static str,
     pub is_platform: bool,
+    /// One-time messages from the previous action ("Saved."), printed in the message area.
+    pub flash: Vec<Flash>,
 }
 
 pub struct NavItem {
@@ -31,6 +37,7 @@ impl Layout {
             nav: Vec::new(),
             active: "",
             is_platform,
+            flash: Vec::new(),
         }
     }
 
@@ -59,6 +66,7 @@ impl Layout {
             ],
             active,
             is_platform: true,
+            flash: Vec::new(),
         }
     }
 
@@ -98,6 +106,7 @@ impl Layout {
             nav,
             active,
             is_platform: false,
+            flash: Vec::new(),
         }
     }
 
@@ -117,13 +126,26 @@ impl Layout {
 impl SchoolCtx {
     /// The layout of a school page for this user.
     pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
-        Layout::school(
-            title,
-            active,
-            csrf.to_owned(),
-            &self.school.name,
-            &self.user.full_name,
-            &self.perms,
-        )
+        Layout {
+            flash: self.flash.clone(),
+            ..Layout::school(
+                title,
+                active,
+                csrf.to_owned(),
+                &self.school.name,
+                &self.user.full_name,
+                &self.perms,
+            )
+        }
+    }
+}
+
+impl PlatformCtx {
+    /// The layout of a console page for this operator.
+    pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
+        Layout {
+            flash: self.flash.clone(),
+            ..Layout::platform(title, active, csrf.to_owned(), &self.user.full_name)
+        }
     }
 }

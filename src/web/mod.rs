@@ -10,6 +10,7 @@ pub mod layout;
 
 use axum::{Router, http::HeaderValue, middleware, response::Response};
 use axum_login::AuthManagerLayerBuilder;
+use axum_messages::MessagesManagerLayer;
 
 use crate::{
     auth::{
@@ -28,7 +29,7 @@ pub fn with_browser_layers(router: Router<AppState>, state: AppState) -> Router 
     router
         .fallback(|| async { AppError::NotFound("This page does not exist.".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(middleware::from_fn(flash::show))
+        .layer(MessagesManagerLayer)
         .layer(middleware::from_fn(csrf::verify))
         .layer(auth_layer)
         .layer(middleware::from_fn(security_headers))

@@ -105,7 +105,7 @@ pub async fn register_pupils(
         )
         .bind(format!("ADM/{code}/{n:03}"))
         .bind(name)
-        .bind(if n % 2 == 0 { "female" } else { "male" })
+        .bind(if n.is_multiple_of(2) { "female" } else { "male" })
         .fetch_one(&mut *tx)
         .await
         .expect("student");
