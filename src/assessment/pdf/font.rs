@@ -2,8 +2,13 @@
 //! each document's subset of the faces it uses.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use allsorts::binary::read::ReadScope;
+use allsorts::font_data::FontData;
+use allsorts::subset::{CmapTarget, SubsetProfile, subset};
+use allsorts::tables::glyf::LocaGlyf;
+use allsorts::tag;
 use printpdf::{
     BuiltinFont, FontId, Op, ParsedFont, PdfDocument, PdfFont, PdfFontHandle, PdfPage, TextItem,
 };
@@ -78,24 +83,35 @@ impl Face {
     }
 }
 
-/// One parsed face: printpdf's view (cmap and advance widths) and the raw tables the
-/// subsetter copies glyphs out of.
-#[derive(Debug)]
+/// One parsed face: printpdf's view of it (cmap, advance widths, metrics) and its outlines,
+/// read through allsorts for the boxes that accents are placed by.
 pub(super) struct FaceFont {
     pub(super) parsed: ParsedFont,
-    sfnt: Sfnt<'static>,
-    glyphs: Glyphs<'static>,
+    program: &'static [u8],
+    /// allsorts parses a glyph on first use and keeps it, which needs `&mut`; only letters
+    /// carrying an accent without a precomposed form are ever looked at.
+    outlines: Mutex<LocaGlyf>,
+    /// Horizontal run per unit of rise of the caret: 0 upright, about 0.2 oblique.
+    slant: f32,
 }
 
 impl FaceFont {
     fn parse(program: &'static [u8]) -> Option<Self> {
-        let sfnt = Sfnt::parse(program)?;
-        let glyphs = Glyphs::new(&sfnt)?;
         let parsed = ParsedFont::from_bytes(program, 0, &mut Vec::new())?;
+        let font = ReadScope::new(program).read::<FontData<'_>>().ok()?;
+        let provider = font.table_provider(0).ok()?;
+        // Shared: the outlines stay in the bundled bytes instead of a second copy.
+        let outlines = LocaGlyf::load_shared(&provider, Arc::new(program)).ok()?;
+        let metrics = &parsed.pdf_font_metrics;
+        let (rise, run) = (
+            f32::from(metrics.caret_slope_rise),
+            f32::from(metrics.caret_slope_run),
+        );
         Some(Self {
+            program,
+            outlines: Mutex::new(outlines),
+            slant: if rise > 0.0 { run / rise } else { 0.0 },
             parsed,
-            sfnt,
-            glyphs,
         })
     }
 
@@ -114,16 +130,68 @@ impl FaceFont {
         (width * 1000.0 / units_per_em) as u32
     }
 
+    /// The outline box of `gid`; `None` for blank glyphs such as the space.
+    fn glyph_box(&self, gid: u16) -> Option<GlyphBox> {
+        // A poisoned lock only means another card panicked mid-lookup; the cache is fine.
+        let mut outlines = self.outlines.lock().unwrap_or_else(PoisonError::into_inner);
+        let bounds = outlines.glyph(gid).ok()?.bounding_box()?;
+        Some(GlyphBox {
+            x_min: f32::from(bounds.x_min),
+            y_min: f32::from(bounds.y_min),
+            x_max: f32::from(bounds.x_max),
+            y_max: f32::from(bounds.y_max),
+        })
+    }
+
     /// A font holding just the glyphs `chars` need, parsed back for printpdf; `None` if
-    /// the face cannot be cut (printpdf then embeds it whole).
+    /// allsorts cannot cut the face (printpdf then embeds it whole).
+    ///
+    /// printpdf draws a character with the glyph its `ParsedFont` maps it to, so that map
+    /// must name the subset's glyph ids. allsorts numbers the requested glyphs by their
+    /// place in the list it is given (components of composite glyphs come after them), so
+    /// the map is built from that order rather than read back from the subset's `cmap`.
     fn subset(&self, chars: &BTreeSet<char>) -> Option<ParsedFont> {
         let mapped: Vec<(char, u16)> = chars
             .iter()
             .filter_map(|c| Some((*c, self.glyph(*c)?)))
             .collect();
-        let bytes = cut_subset(&self.sfnt, &self.glyphs, &mapped)?;
-        ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())
+        // .notdef first, then each glyph once: allsorts requires both.
+        let mut ids: Vec<u16> = mapped.iter().map(|(_, gid)| *gid).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.insert(0, 0);
+
+        let font = ReadScope::new(self.program).read::<FontData<'_>>().ok()?;
+        let provider = font.table_provider(0).ok()?;
+        let bytes = subset(&provider, &ids, &subset_profile(), CmapTarget::Unicode).ok()?;
+        let mut subset = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())?;
+        subset.codepoint_to_glyph = mapped
+            .iter()
+            .filter_map(|(c, gid)| {
+                let new_gid = u16::try_from(ids.binary_search(gid).ok()?).ok()?;
+                Some((u32::from(*c), new_gid))
+            })
+            .collect();
+        Some(subset)
     }
+}
+
+/// allsorts' PDF profile (glyphs, metrics, hinting, names, cmap) plus `OS/2`, whose weight
+/// printpdf reads for the font descriptor's `/StemV`.
+fn subset_profile() -> SubsetProfile {
+    SubsetProfile::Custom(vec![
+        tag::CMAP,
+        tag::HEAD,
+        tag::CVT,
+        tag::FPGM,
+        tag::HHEA,
+        tag::HMTX,
+        tag::MAXP,
+        tag::NAME,
+        tag::OS_2,
+        tag::POST,
+        tag::PREP,
+    ])
 }
 
 /// Puts the faces the pages use into `doc` and binds the pages' layout font ids
@@ -131,11 +199,25 @@ impl FaceFont {
 ///
 /// printpdf 0.12 without its `text_layout` feature embeds an external font program whole
 /// (600–700 KB a face here), so each face is first cut down to the glyphs these pages
-/// show. printpdf still writes the `/W` widths and the `/ToUnicode` map (from the
-/// characters shown), which keeps the text searchable and extractable.
+/// show, by allsorts as printpdf's own subsetting does (that feature would also pull in a
+/// layout engine we do not use). Once per document, not per page: a class shares one
+/// subset of each face. printpdf still writes the `/W` widths and the `/ToUnicode` map
+/// (from the characters shown), which keeps the text searchable and extractable.
 pub(super) fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
+    let used = used_chars(pages);
+    let handles: Vec<(FontId, PdfFontHandle)> = Face::ALL
+        .into_iter()
+        .zip(&used)
+        .filter(|(_, chars)| !chars.is_empty())
+        .map(|(face, chars)| (face.layout_id(), font_handle(doc, face, chars)))
+        .collect();
+    bind_faces(pages, &handles);
+}
+
+/// The characters each face shows on `pages`, by [`Face::index`].
+fn used_chars(pages: &[PdfPage]) -> [BTreeSet<char>; 3] {
     let mut used: [BTreeSet<char>; 3] = Default::default();
-    for page in pages.iter() {
+    for page in pages {
         let mut current: Option<Face> = None;
         for op in &page.ops {
             match op {
@@ -157,13 +239,11 @@ pub(super) fn embed_fonts(doc: &mut PdfDocument, pages: &mut [PdfPage]) {
             }
         }
     }
+    used
+}
 
-    let handles: Vec<(FontId, PdfFontHandle)> = Face::ALL
-        .into_iter()
-        .zip(&used)
-        .filter(|(_, chars)| !chars.is_empty())
-        .map(|(face, chars)| (face.layout_id(), font_handle(doc, face, chars)))
-        .collect();
+/// Points every `SetFont` naming a face's layout id at the font embedded for it.
+fn bind_faces(pages: &mut [PdfPage], handles: &[(FontId, PdfFontHandle)]) {
     for op in pages.iter_mut().flat_map(|page| page.ops.iter_mut()) {
         let Op::SetFont { font, .. } = op else {
             continue;
@@ -221,352 +301,6 @@ fn subset_tag(face: Face, chars: &BTreeSet<char>) -> String {
         .collect()
 }
 
-fn read_u16(data: &[u8], at: usize) -> Option<u16> {
-    let bytes = data.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes(bytes.try_into().ok()?))
-}
-
-fn read_u32(data: &[u8], at: usize) -> Option<u32> {
-    let bytes = data.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes(bytes.try_into().ok()?))
-}
-
-fn read_offset(data: &[u8], at: usize) -> Option<usize> {
-    usize::try_from(read_u32(data, at)?).ok()
-}
-
-fn write_u16(data: &mut [u8], at: usize, value: u16) -> Option<()> {
-    data.get_mut(at..at.checked_add(2)?)?
-        .copy_from_slice(&value.to_be_bytes());
-    Some(())
-}
-
-fn write_u32(data: &mut [u8], at: usize, value: u32) -> Option<()> {
-    data.get_mut(at..at.checked_add(4)?)?
-        .copy_from_slice(&value.to_be_bytes());
-    Some(())
-}
-
-/// The table directory of a TrueType font.
-#[derive(Debug)]
-struct Sfnt<'a> {
-    tables: Vec<([u8; 4], &'a [u8])>,
-}
-
-impl<'a> Sfnt<'a> {
-    fn parse(data: &'a [u8]) -> Option<Self> {
-        // TrueType outlines only: `glyf`, not CFF.
-        if read_u32(data, 0)? != 0x0001_0000 {
-            return None;
-        }
-        let count = usize::from(read_u16(data, 4)?);
-        let tables = (0..count)
-            .map(|i| {
-                let record = 12 + 16 * i;
-                let tag = data.get(record..record + 4)?.try_into().ok()?;
-                let offset = read_offset(data, record + 8)?;
-                let length = read_offset(data, record + 12)?;
-                Some((tag, data.get(offset..offset.checked_add(length)?)?))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Self { tables })
-    }
-
-    fn table(&self, tag: &[u8; 4]) -> Option<&'a [u8]> {
-        self.tables
-            .iter()
-            .find(|(t, _)| t == tag)
-            .map(|(_, data)| *data)
-    }
-}
-
-/// Glyph outlines and advances of a face, by glyph id.
-#[derive(Debug)]
-struct Glyphs<'a> {
-    glyf: &'a [u8],
-    loca: &'a [u8],
-    long_offsets: bool,
-    count: u16,
-    hmtx: &'a [u8],
-    long_metrics: u16,
-    /// Horizontal run per unit of rise of the caret: 0 upright, about 0.2 oblique.
-    slant: f32,
-}
-
-impl<'a> Glyphs<'a> {
-    fn new(sfnt: &Sfnt<'a>) -> Option<Self> {
-        let head = sfnt.table(b"head")?;
-        let hhea = sfnt.table(b"hhea")?;
-        Some(Self {
-            glyf: sfnt.table(b"glyf")?,
-            loca: sfnt.table(b"loca")?,
-            long_offsets: read_u16(head, 50)? == 1,
-            count: read_u16(sfnt.table(b"maxp")?, 4)?,
-            hmtx: sfnt.table(b"hmtx")?,
-            long_metrics: read_u16(hhea, 34)?.max(1),
-            slant: {
-                let rise = f32::from(read_u16(hhea, 18)? as i16);
-                let run = f32::from(read_u16(hhea, 20)? as i16);
-                if rise > 0.0 { run / rise } else { 0.0 }
-            },
-        })
-    }
-
-    /// The outline of `gid`; empty for blank glyphs such as the space.
-    fn outline(&self, gid: u16) -> Option<&'a [u8]> {
-        if gid >= self.count {
-            return None;
-        }
-        let i = usize::from(gid);
-        let (start, end) = if self.long_offsets {
-            (
-                read_offset(self.loca, i * 4)?,
-                read_offset(self.loca, i * 4 + 4)?,
-            )
-        } else {
-            (
-                usize::from(read_u16(self.loca, i * 2)?) * 2,
-                usize::from(read_u16(self.loca, i * 2 + 2)?) * 2,
-            )
-        };
-        self.glyf.get(start..end)
-    }
-
-    /// (advance width, left side bearing) in font units.
-    fn metrics(&self, gid: u16) -> Option<(u16, u16)> {
-        let long = usize::from(self.long_metrics);
-        let i = usize::from(gid);
-        if i < long {
-            Some((read_u16(self.hmtx, i * 4)?, read_u16(self.hmtx, i * 4 + 2)?))
-        } else {
-            let advance = read_u16(self.hmtx, (long - 1) * 4)?;
-            Some((advance, read_u16(self.hmtx, long * 4 + (i - long) * 2)?))
-        }
-    }
-}
-
-/// Where a composite glyph names its components: the byte offsets of their glyph ids.
-fn component_slots(outline: &[u8]) -> Vec<usize> {
-    const ARGS_ARE_WORDS: u16 = 0x0001;
-    const HAVE_SCALE: u16 = 0x0008;
-    const MORE_COMPONENTS: u16 = 0x0020;
-    const HAVE_XY_SCALE: u16 = 0x0040;
-    const HAVE_TWO_BY_TWO: u16 = 0x0080;
-    let mut slots = Vec::new();
-    // A negative contour count marks a composite glyph.
-    if read_u16(outline, 0).is_none_or(|contours| contours & 0x8000 == 0) {
-        return slots;
-    }
-    let mut at = 10;
-    while let (Some(flags), Some(_)) = (read_u16(outline, at), read_u16(outline, at + 2)) {
-        slots.push(at + 2);
-        at += if flags & ARGS_ARE_WORDS != 0 { 8 } else { 6 };
-        at += if flags & HAVE_SCALE != 0 {
-            2
-        } else if flags & HAVE_XY_SCALE != 0 {
-            4
-        } else if flags & HAVE_TWO_BY_TWO != 0 {
-            8
-        } else {
-            0
-        };
-        if flags & MORE_COMPONENTS == 0 {
-            break;
-        }
-    }
-    slots
-}
-
-/// A TrueType font holding `chars` (with their glyphs in the original face) and nothing
-/// else: glyphs renumbered from 0, composites' components included, layout tables dropped,
-/// hinting kept, a format 4 `cmap` for the characters.
-fn cut_subset(sfnt: &Sfnt, glyphs: &Glyphs, chars: &[(char, u16)]) -> Option<Vec<u8>> {
-    // Glyph 0 (.notdef) must stay first; components join the glyphs that use them.
-    let mut keep: BTreeSet<u16> = BTreeSet::new();
-    let mut pending: Vec<u16> = vec![0];
-    pending.extend(chars.iter().map(|(_, gid)| *gid));
-    while let Some(gid) = pending.pop() {
-        if gid >= glyphs.count || !keep.insert(gid) {
-            continue;
-        }
-        let outline = glyphs.outline(gid)?;
-        for slot in component_slots(outline) {
-            let component = read_u16(outline, slot)?;
-            if !keep.contains(&component) {
-                pending.push(component);
-            }
-        }
-    }
-    let order: Vec<u16> = keep.into_iter().collect();
-    let renumber =
-        |gid: u16| -> Option<u16> { u16::try_from(order.binary_search(&gid).ok()?).ok() };
-    let count = u16::try_from(order.len()).ok()?;
-
-    let mut glyf = Vec::new();
-    let mut loca = Vec::with_capacity(order.len() * 4 + 4);
-    let mut hmtx = Vec::with_capacity(order.len() * 4);
-    for gid in &order {
-        loca.extend(u32::try_from(glyf.len()).ok()?.to_be_bytes());
-        let mut outline = glyphs.outline(*gid)?.to_vec();
-        for slot in component_slots(&outline) {
-            let component = renumber(read_u16(&outline, slot)?)?;
-            write_u16(&mut outline, slot, component)?;
-        }
-        glyf.extend(outline);
-        glyf.resize(glyf.len().next_multiple_of(4), 0);
-        let (advance, bearing) = glyphs.metrics(*gid)?;
-        hmtx.extend(advance.to_be_bytes());
-        hmtx.extend(bearing.to_be_bytes());
-    }
-    loca.extend(u32::try_from(glyf.len()).ok()?.to_be_bytes());
-
-    let mut head = sfnt.table(b"head")?.to_vec();
-    write_u32(&mut head, 8, 0)?; // checkSumAdjustment, set once the font is assembled
-    write_u16(&mut head, 50, 1)?; // long loca offsets
-    let mut hhea = sfnt.table(b"hhea")?.to_vec();
-    write_u16(&mut hhea, 34, count)?;
-    let mut maxp = sfnt.table(b"maxp")?.to_vec();
-    write_u16(&mut maxp, 4, count)?;
-    // post version 3: no glyph names.
-    let mut post = sfnt.table(b"post")?.get(..32)?.to_vec();
-    write_u32(&mut post, 0, 0x0003_0000)?;
-
-    let mapped = chars
-        .iter()
-        .map(|(c, gid)| Some((u16::try_from(u32::from(*c)).ok()?, renumber(*gid)?)))
-        .collect::<Option<Vec<_>>>()?;
-    let mut tables: Vec<([u8; 4], Vec<u8>)> = vec![
-        (*b"cmap", cmap_table(&mapped)?),
-        (*b"glyf", glyf),
-        (*b"head", head),
-        (*b"hhea", hhea),
-        (*b"hmtx", hmtx),
-        (*b"loca", loca),
-        (*b"maxp", maxp),
-        (*b"name", name_table(sfnt.table(b"name")?)?),
-        (*b"post", post),
-    ];
-    for tag in [b"OS/2", b"cvt ", b"fpgm", b"prep", b"gasp"] {
-        if let Some(table) = sfnt.table(tag) {
-            tables.push((*tag, table.to_vec()));
-        }
-    }
-    assemble_sfnt(tables)
-}
-
-/// A Windows Unicode BMP `cmap` (format 4) with one segment per character, which is all
-/// a subset of a few hundred characters needs. `chars` must be sorted by character.
-fn cmap_table(chars: &[(u16, u16)]) -> Option<Vec<u8>> {
-    let mut segments: Vec<(u16, u16)> = chars
-        .iter()
-        .filter(|(c, _)| *c != 0xFFFF)
-        .map(|(c, gid)| (*c, gid.wrapping_sub(*c)))
-        .collect();
-    segments.push((0xFFFF, 1)); // the required final segment, mapping to glyph 0
-    let seg_count = u16::try_from(segments.len()).ok()?;
-    let length = u16::try_from(16 + 8 * segments.len()).ok()?;
-    let entry_selector = 15 - seg_count.leading_zeros() as u16;
-    let search_range = 2u16.checked_shl(u32::from(entry_selector))?;
-    let mut sub = Vec::with_capacity(usize::from(length));
-    for value in [
-        4,
-        length,
-        0,
-        seg_count * 2,
-        search_range,
-        entry_selector,
-        (seg_count * 2).checked_sub(search_range)?,
-    ] {
-        sub.extend(value.to_be_bytes());
-    }
-    sub.extend(segments.iter().flat_map(|(c, _)| c.to_be_bytes()));
-    sub.extend([0, 0]);
-    sub.extend(segments.iter().flat_map(|(c, _)| c.to_be_bytes()));
-    sub.extend(segments.iter().flat_map(|(_, delta)| delta.to_be_bytes()));
-    sub.extend(segments.iter().flat_map(|_| [0, 0]));
-
-    // Version 0, one subtable: platform 3 (Windows), encoding 1 (Unicode BMP), offset 12.
-    let mut table = vec![0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12];
-    table.extend(sub);
-    Some(table)
-}
-
-/// The font's Windows names 0–6 (copyright, family, style, id, full name, version,
-/// PostScript name), without the long licence text the full face carries.
-fn name_table(name: &[u8]) -> Option<Vec<u8>> {
-    let count = usize::from(read_u16(name, 2)?);
-    let storage = usize::from(read_u16(name, 4)?);
-    let mut records: Vec<[u16; 6]> = Vec::new();
-    let mut strings = Vec::new();
-    for i in 0..count {
-        let record = 6 + 12 * i;
-        let field = |n: usize| read_u16(name, record + 2 * n);
-        let (platform, encoding, language, id) = (field(0)?, field(1)?, field(2)?, field(3)?);
-        if platform != 3 || id > 6 {
-            continue;
-        }
-        let (length, offset) = (field(4)?, usize::from(field(5)?));
-        let start = storage + offset;
-        let text = name.get(start..start + usize::from(length))?;
-        let new_offset = u16::try_from(strings.len()).ok()?;
-        records.push([platform, encoding, language, id, length, new_offset]);
-        strings.extend_from_slice(text);
-    }
-    let n = u16::try_from(records.len()).ok()?;
-    let mut table = Vec::new();
-    for value in [0, n, 6 + 12 * n] {
-        table.extend(value.to_be_bytes());
-    }
-    table.extend(records.iter().flatten().flat_map(|v| v.to_be_bytes()));
-    table.extend(strings);
-    Some(table)
-}
-
-fn table_checksum(data: &[u8]) -> u32 {
-    data.chunks(4).fold(0u32, |sum, chunk| {
-        let mut word = [0u8; 4];
-        word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
-        sum.wrapping_add(u32::from_be_bytes(word))
-    })
-}
-
-/// Writes the tables out as one TrueType file, with directory and checksums.
-fn assemble_sfnt(mut tables: Vec<([u8; 4], Vec<u8>)>) -> Option<Vec<u8>> {
-    tables.sort_by_key(|(tag, _)| *tag);
-    let count = u16::try_from(tables.len()).ok()?;
-    let entry_selector = 15 - count.leading_zeros() as u16;
-    let search_range = 16u16.checked_shl(u32::from(entry_selector))?;
-    let mut font = Vec::new();
-    font.extend(0x0001_0000u32.to_be_bytes());
-    for value in [
-        count,
-        search_range,
-        entry_selector,
-        (count * 16).checked_sub(search_range)?,
-    ] {
-        font.extend(value.to_be_bytes());
-    }
-    let mut offset = 12 + 16 * tables.len();
-    let mut head_at = None;
-    for (tag, data) in &tables {
-        if tag == b"head" {
-            head_at = Some(offset);
-        }
-        font.extend(tag);
-        font.extend(table_checksum(data).to_be_bytes());
-        font.extend(u32::try_from(offset).ok()?.to_be_bytes());
-        font.extend(u32::try_from(data.len()).ok()?.to_be_bytes());
-        offset += data.len().next_multiple_of(4);
-    }
-    for (_, data) in &tables {
-        font.extend(data);
-        font.resize(font.len().next_multiple_of(4), 0);
-    }
-    let adjustment = 0xB1B0_AFBAu32.wrapping_sub(table_checksum(&font));
-    write_u32(&mut font, head_at? + 8, adjustment)?;
-    Some(font)
-}
-
 /// A glyph's outline box in font units.
 #[derive(Debug, Clone, Copy)]
 struct GlyphBox {
@@ -587,17 +321,6 @@ impl GlyphBox {
 }
 
 impl FaceFont {
-    fn glyph_box(&self, gid: u16) -> Option<GlyphBox> {
-        let outline = self.glyphs.outline(gid)?;
-        let value = |at| read_u16(outline, at).map(|v| f32::from(v as i16));
-        Some(GlyphBox {
-            x_min: value(2)?,
-            y_min: value(4)?,
-            x_max: value(6)?,
-            y_max: value(8)?,
-        })
-    }
-
     /// For each of `marks` following `base`: its glyph, where its origin goes relative
     /// to the base's origin, and how far it is raised (negative: lowered), in font units.
     /// Marks above are centred over the base and lifted so they clear it as they clear
@@ -627,7 +350,7 @@ impl FaceFont {
                     rise
                 };
                 // On a slanted face the base's middle moves right as it goes up.
-                let lean = self.glyphs.slant * (mark_box.center_y() + rise - base_box.center_y());
+                let lean = self.slant * (mark_box.center_y() + rise - base_box.center_y());
                 let x = base_box.center_x() + lean - mark_box.center_x();
                 Some((gid, x, rise))
             })
