@@ -3,6 +3,10 @@
 
 use std::mem;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::decompose_canonical;
+pub(super) use unicode_normalization::char::is_combining_mark;
+
 use super::font::Face;
 use crate::assessment::card::{format_score, ordinal};
 
@@ -37,16 +41,17 @@ pub(super) fn printable(c: char) -> bool {
     if Face::ALL.iter().any(|face| face.font().is_none()) {
         return false;
     }
-    // The subset's cmap is a format 4 table, which stops at U+FFFF.
+    // Beyond the BMP the faces hold only emoticons, card symbols and mathematical letters;
+    // on a report card those stay `?`, as they always have.
     c <= '\u{FFFF}'
         && Face::ALL
             .iter()
             .all(|face| face.font().is_some_and(|font| font.glyph(c).is_some()))
 }
 
-pub(super) fn is_combining_mark(c: char) -> bool {
-    ('\u{300}'..='\u{36F}').contains(&c)
-}
+/// More accents than this on one letter are dropped (they would stack up into the line
+/// above); Yoruba needs two at most, a dot below and a tone mark.
+const MAX_MARKS: usize = 3;
 
 /// Makes `text` safe to set: letters stay as they are (Yoruba "ẹ ọ ṣ", Igbo "ị ụ ṅ",
 /// Hausa "ɓ ɗ ƙ ƴ", "₦"), a letter followed by a combining accent becomes the precomposed
@@ -54,74 +59,67 @@ pub(super) fn is_combining_mark(c: char) -> bool {
 /// spaces become spaces, invisible and control characters vanish, and anything the font
 /// cannot show becomes `?`.
 pub fn pdf_text(text: &str) -> String {
+    // Most of a card (figures, labels, English comments) is plain ASCII: nothing to do.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' => {}
-            '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {}
-            c if c.is_whitespace() => out.push(' '),
-            c if c.is_control() => {}
-            c if is_combining_mark(c) => compose_into(&mut out, c),
-            c if printable(c) => out.push(c),
-            _ => out.push('?'),
+    // NFC after the clean-up, so an invisible character between a letter and its accent
+    // does not keep them apart.
+    for c in text.chars().filter_map(visible).nfc() {
+        if is_combining_mark(c) {
+            push_mark(&mut out, c);
+        } else if printable(c) {
+            out.push(c);
+        } else {
+            push_decomposed(&mut out, c);
         }
     }
     out
 }
 
-/// Precomposed letters for a letter plus one combining mark: (mark, bases, composed).
-/// Generated from the Unicode decompositions of U+00C0..=U+024F and U+1E00..=U+1EFF,
-/// restricted to letters all three faces have.
-#[rustfmt::skip]
-const COMPOSE: [(char, &str, &str); 14] = [
-    ('\u{300}', "AEINOUWYaeinouwyÂÊÔÜâêôüĂăĒēŌōƠơƯư", "ÀÈÌǸÒÙẀỲàèìǹòùẁỳẦỀỒǛầềồǜẰằḔḕṐṑỜờỪừ"),
-    ('\u{301}', "ACEGIKLMNOPRSUWYZacegiklmnoprsuwyzÂÅÆÇÊÏÔÕØÜâåæçêïôõøüĂăĒēŌōŨũƠơƯư", "ÁĆÉǴÍḰĹḾŃÓṔŔŚÚẂÝŹáćéǵíḱĺḿńóṕŕśúẃýźẤǺǼḈẾḮỐṌǾǗấǻǽḉếḯốṍǿǘẮắḖḗṒṓṸṹỚớỨứ"),
-    ('\u{302}', "ACEGHIJOSUWYZaceghijosuwyzẠạẸẹỌọ", "ÂĈÊĜĤÎĴÔŜÛŴŶẐâĉêĝĥîĵôŝûŵŷẑẬậỆệỘộ"),
-    ('\u{303}', "AEINOUVYaeinouvyÂÊÔâêôĂăƠơƯư", "ÃẼĨÑÕŨṼỸãẽĩñõũṽỹẪỄỖẫễỗẴẵỠỡỮữ"),
-    ('\u{304}', "AEGIOUYaegiouyÄÆÕÖÜäæõöüǪǫȦȧȮȯḶḷṚṛ", "ĀĒḠĪŌŪȲāēḡīōūȳǞǢȬȪǕǟǣȭȫǖǬǭǠǡȰȱḸḹṜṝ"),
-    ('\u{306}', "AEGIOUaegiouȨȩẠạ", "ĂĔĞĬŎŬăĕğĭŏŭḜḝẶặ"),
-    ('\u{307}', "ABCDEFGHIMNOPRSTWXYZabcdefghmnoprstwxyzŚśŠšſṢṣ", "ȦḂĊḊĖḞĠḢİṀṄȮṖṘṠṪẆẊẎŻȧḃċḋėḟġḣṁṅȯṗṙṡṫẇẋẏżṤṥṦṧẛṨṩ"),
-    ('\u{308}', "AEHIOUWXYaehiotuwxyÕõŪū", "ÄËḦÏÖÜẄẌŸäëḧïöẗüẅẍÿṎṏṺṻ"),
-    ('\u{30A}', "AUauwy", "ÅŮåůẘẙ"),
-    ('\u{30B}', "OUou", "ŐŰőű"),
-    ('\u{30C}', "ACDEGHIKLNORSTUZacdeghijklnorstuzÜüƷʒ", "ǍČĎĚǦȞǏǨĽŇǑŘŠŤǓŽǎčďěǧȟǐǰǩľňǒřšťǔžǙǚǮǯ"),
-    ('\u{323}', "ABDEHIKLMNORSTUVWYZabdehiklmnorstuvwyzƠơƯư", "ẠḄḌẸḤỊḲḶṂṆỌṚṢṬỤṾẈỴẒạḅḍẹḥịḳḷṃṇọṛṣṭụṿẉỵẓỢợỰự"),
-    ('\u{327}', "CDEGHKLNRSTcdeghklnrst", "ÇḐȨĢḨĶĻŅŖŞŢçḑȩģḩķļņŗşţ"),
-    ('\u{328}', "AEIOUaeiou", "ĄĘĮǪŲąęįǫų"),
-];
+/// What an input character becomes before composition: odd spaces a space, invisible
+/// and control characters nothing.
+fn visible(c: char) -> Option<char> {
+    match c {
+        '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' => None,
+        '\u{2060}'..='\u{2064}' | '\u{FEFF}' => None,
+        c if c.is_whitespace() => Some(' '),
+        c if c.is_control() => None,
+        c => Some(c),
+    }
+}
 
-/// More accents than this on one letter are dropped (they would stack up into the line
-/// above); Yoruba needs two at most, a dot below and a tone mark.
-const MAX_MARKS: usize = 3;
-
-/// Appends a combining mark: merged into the previous letter when there is a precomposed
-/// form, kept as a mark after a letter otherwise, dropped when there is nothing to sit on.
-fn compose_into(out: &mut String, mark: char) {
-    let Some(base) = out.chars().last().filter(|b| !b.is_whitespace()) else {
+/// A combining mark NFC left on its own (no precomposed letter has it): kept after its
+/// letter for the painter to place, dropped with nothing to sit on, past [`MAX_MARKS`] or
+/// when the faces lack it.
+fn push_mark(out: &mut String, mark: char) {
+    if out.chars().last().is_none_or(char::is_whitespace) {
         return;
-    };
-    let composed = COMPOSE
-        .iter()
-        .find(|(m, _, _)| *m == mark)
-        .and_then(|(_, bases, composed)| {
-            let i = bases.chars().position(|b| b == base)?;
-            composed.chars().nth(i)
-        });
-    match composed {
-        Some(letter) => {
-            out.pop();
-            out.push(letter);
-        }
-        None => {
-            let stacked = out
-                .chars()
-                .rev()
-                .take_while(|c| is_combining_mark(*c))
-                .count();
-            if stacked < MAX_MARKS && printable(mark) {
-                out.push(mark);
+    }
+    let stacked = out
+        .chars()
+        .rev()
+        .take_while(|c| is_combining_mark(*c))
+        .count();
+    if stacked < MAX_MARKS && printable(mark) {
+        out.push(mark);
+    }
+}
+
+/// A precomposed letter the faces lack, set as its letter and accents when they have those
+/// (the painter then places the accents); `?` otherwise.
+fn push_decomposed(out: &mut String, c: char) {
+    let mut parts = Vec::new();
+    decompose_canonical(c, |part| parts.push(part));
+    match parts.split_first() {
+        Some((base, marks)) if parts.len() > 1 && !is_combining_mark(*base) && printable(*base) => {
+            out.push(*base);
+            for mark in marks {
+                push_mark(out, *mark);
             }
         }
+        _ => out.push('?'),
     }
 }
 
