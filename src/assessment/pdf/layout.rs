@@ -12,7 +12,7 @@ use super::paint::{
 };
 use super::text::{fit, measure, optional_score, pdf_text, position_text, score_text, wrap};
 use crate::assessment::card::{
-    CommentLine, GradeKey, RatingGroup, ReportCard, SubjectLine, ordinal,
+    CommentLine, CumulativeSummary, GradeKey, RatingGroup, ReportCard, SubjectLine, ordinal,
 };
 
 /// Page margins: 12 mm.
@@ -240,52 +240,15 @@ impl<'a> Sheet<'a> {
     // -- 1. Header ---------------------------------------------------------------------
 
     fn header(&mut self) {
-        const LOGO: f32 = 60.0;
-        const PHOTO_W: f32 = 58.0;
-        const PHOTO_H: f32 = 70.0;
-        let school = &self.card.school;
-        let period = &self.card.period;
-        let mut block_h: f32 = 0.0;
-
-        if let Some(logo) = &self.pictures.logo {
-            self.page.picture(logo, (LEFT, TOP, LOGO, LOGO));
-            block_h = block_h.max(LOGO);
-        }
-        if let Some(photo) = &self.pictures.photo {
-            let frame = (RIGHT - PHOTO_W, TOP, PHOTO_W, PHOTO_H);
-            self.page.picture(
-                photo,
-                (frame.0 + 2.0, frame.1 + 2.0, PHOTO_W - 4.0, PHOTO_H - 4.0),
-            );
-            self.page.stroke_rect(frame, 0.6, RULE);
-            block_h = block_h.max(PHOTO_H);
-        }
+        let block_h = self.header_pictures();
         // Keep the school name centred on the page whether or not pictures flank it.
         let side = if self.pictures.logo.is_some() || self.pictures.photo.is_some() {
-            PHOTO_W + 10.0
+            HEADER_PHOTO_W + 10.0
         } else {
             0.0
         };
         let band = (LEFT + side, CONTENT_W - 2.0 * side);
-
-        // (text, style, distance from the previous baseline), centred as a block.
-        let mut lines: Vec<(String, Style, f32)> = Vec::new();
-        let (name, size) = fit(&school.name, Face::Bold, 18.0, 11.0, band.1);
-        if !name.is_empty() {
-            lines.push((name, Style::new(Face::Bold, size, ACCENT), size * 0.95));
-        }
-        let small = Style::new(Face::Regular, 8.5, INK);
-        let mut address = wrap(&school.address, Face::Regular, 8.5, band.1);
-        if address.len() > 2 {
-            // A third line would crowd the title bar: fold the rest into the second.
-            let rest = address.split_off(1).join(" ");
-            address.push(rest);
-        }
-        lines.extend(address.into_iter().map(|line| (line, small, 11.5)));
-        if !school.motto.trim().is_empty() {
-            let motto = format!("“{}”", school.motto.trim());
-            lines.push((motto, Style::new(Face::Italic, 8.5, MUTED), 11.5));
-        }
+        let lines = school_lines(self.card, band.1);
         let text_h = lines.iter().map(|(_, _, advance)| advance).sum::<f32>() + 4.0;
         // Beside a logo or photo the text block is centred on them vertically.
         let mut baseline = TOP + ((block_h - text_h) / 2.0).max(0.0);
@@ -294,14 +257,45 @@ impl<'a> Sheet<'a> {
             self.page
                 .text_box(text, band, baseline, Align::Center, *style);
         }
-        block_h = block_h.max(text_h);
-        self.y = TOP + block_h + 6.0;
+        self.y = TOP + block_h.max(text_h) + 6.0;
+        self.title_bar();
+        self.gap();
+    }
 
-        // Title bar: the report's title on the left, the exam session on the right.
-        let bar_h = 18.0;
+    /// The school's logo at the left and the pupil's framed photo at the right; returns
+    /// the height they take.
+    fn header_pictures(&mut self) -> f32 {
+        const LOGO: f32 = 60.0;
+        const PHOTO_H: f32 = 70.0;
+        let mut block_h: f32 = 0.0;
+        if let Some(logo) = &self.pictures.logo {
+            self.page.picture(logo, (LEFT, TOP, LOGO, LOGO));
+            block_h = block_h.max(LOGO);
+        }
+        if let Some(photo) = &self.pictures.photo {
+            let frame = (RIGHT - HEADER_PHOTO_W, TOP, HEADER_PHOTO_W, PHOTO_H);
+            self.page.picture(
+                photo,
+                (
+                    frame.0 + 2.0,
+                    frame.1 + 2.0,
+                    HEADER_PHOTO_W - 4.0,
+                    PHOTO_H - 4.0,
+                ),
+            );
+            self.page.stroke_rect(frame, 0.6, RULE);
+            block_h = block_h.max(PHOTO_H);
+        }
+        block_h
+    }
+
+    /// The report's title on the left, the exam session on the right.
+    fn title_bar(&mut self) {
+        const BAR_H: f32 = 18.0;
+        let period = &self.card.period;
         let baseline = self.y + 12.4;
         self.page
-            .fill_rect((LEFT, self.y, CONTENT_W, bar_h), ACCENT);
+            .fill_rect((LEFT, self.y, CONTENT_W, BAR_H), ACCENT);
         let exam = pdf_text(period.exam_session.trim());
         let exam_w = measure(&exam, Face::Regular, 8.5).min(CONTENT_W * 0.4);
         if exam_w > 0.0 {
@@ -325,8 +319,7 @@ impl<'a> Sheet<'a> {
             Align::Left,
             Style::new(Face::Bold, 11.0, WHITE),
         );
-        self.y += bar_h;
-        self.gap();
+        self.y += BAR_H;
     }
 
     // -- 2. Pupil block ----------------------------------------------------------------
@@ -334,50 +327,8 @@ impl<'a> Sheet<'a> {
     fn pupil_block(&mut self) {
         const ROW: f32 = 12.5;
         const NAME_ROW: f32 = 20.0;
-        let card = self.card;
-        let pupil = &card.pupil;
-        let period = &card.period;
-        let date = |d: chrono::NaiveDate| d.format("%-d %b %Y").to_string();
-
-        let left: Vec<(&str, String)> = vec![
-            ("Admission No.:", pupil.admission_no.clone()),
-            ("Class:", pupil.class_name.clone()),
-            ("Sex:", pupil.sex.clone()),
-            (
-                "Age:",
-                pupil
-                    .age
-                    .filter(|a| *a > 0)
-                    .map_or_else(|| "–".to_owned(), |a| format!("{a} years")),
-            ),
-            (
-                "No. in class:",
-                if pupil.class_size > 0 {
-                    pupil.class_size.to_string()
-                } else {
-                    "–".to_owned()
-                },
-            ),
-        ];
-        let mut right: Vec<(&str, String)> = vec![
-            ("Term begins:", date(period.term_starts)),
-            ("Term ends:", date(period.term_ends)),
-            (
-                "Next term begins:",
-                period
-                    .next_term_begins
-                    .map_or_else(|| "To be announced".to_owned(), date),
-            ),
-        ];
-        match &card.attendance {
-            Some(a) => right.extend([
-                ("Times school opened:", a.times_opened.to_string()),
-                ("Times present:", a.present.to_string()),
-                ("Times absent:", a.absent.to_string()),
-            ]),
-            None => right.push(("Attendance:", "not recorded".to_owned())),
-        }
-
+        let pupil = &self.card.pupil;
+        let (left, right) = pupil_facts(self.card);
         let rows = left.len().max(right.len());
         let height = NAME_ROW + ROW * rows as f32 + 6.0;
         self.ensure(height);
@@ -535,106 +486,92 @@ impl<'a> Sheet<'a> {
     // -- 4. Summary --------------------------------------------------------------------
 
     fn summary(&mut self) {
-        const TITLE_H: f32 = 14.0;
-        const CELL_H: f32 = 25.0;
-        const COLS: usize = 3;
         let card = self.card;
-        let overall = &card.overall;
-        let show_position = card.settings.show_position;
-
-        let mut items: Vec<(&str, String)> = vec![
-            ("Total", score_text(overall.total)),
-            ("Average", score_text(overall.average)),
-        ];
-        if show_position {
-            items.push((
-                "Position",
-                position_text(overall.position, overall.out_of, card.pupil.class_size),
-            ));
-        }
-        let grade = match (overall.grade.trim(), overall.remark.trim()) {
-            ("", "") => "–".to_owned(),
-            (g, "") => g.to_owned(),
-            ("", r) => r.to_owned(),
-            (g, r) => format!("{g} ({r})"),
-        };
-        items.push(("Final grade", grade));
-        items.push(("Class average", score_text(overall.class_average)));
-        items.push(("Subjects taken", overall.subjects_taken.max(0).to_string()));
-
-        let grid_rows = items.len().div_ceil(COLS);
+        let items = summary_items(card);
+        let grid_rows = items.len().div_ceil(SUMMARY_COLS);
         let cumulative_h = if card.cumulative.is_some() {
-            CELL_H
+            SUMMARY_CELL_H
         } else {
             0.0
         };
-        let height = TITLE_H + CELL_H * grid_rows as f32 + cumulative_h;
+        let height = SUMMARY_TITLE_H + SUMMARY_CELL_H * grid_rows as f32 + cumulative_h;
         self.ensure(height);
         let top = self.y;
-        self.page.fill_rect((LEFT, top, CONTENT_W, TITLE_H), SHADE);
+        self.page
+            .fill_rect((LEFT, top, CONTENT_W, SUMMARY_TITLE_H), SHADE);
         self.page.text(
             "SUMMARY OF PERFORMANCE",
             LEFT + 6.0,
             top + 10.0,
             Style::new(Face::Bold, 8.0, INK),
         );
-
-        let cell_w = CONTENT_W / COLS as f32;
-        let label = Style::new(Face::Regular, 7.5, MUTED);
-        let value = Style::new(Face::Bold, 10.5, INK);
-        for (i, (l, v)) in items.iter().enumerate() {
-            let x = LEFT + cell_w * (i % COLS) as f32;
-            let y = top + TITLE_H + CELL_H * (i / COLS) as f32;
-            self.page.text(l, x + 6.0, y + 9.5, label);
-            self.page
-                .text_box(v, (x + 6.0, cell_w - 12.0), y + 21.0, Align::Left, value);
-        }
-        for c in 1..COLS {
-            let x = LEFT + cell_w * c as f32;
-            let y1 = top + TITLE_H;
-            self.page
-                .vline(x, y1, y1 + CELL_H * grid_rows as f32, 0.35, RULE);
-        }
-        self.page.hline(LEFT, RIGHT, top + TITLE_H, 0.5, RULE);
-
+        self.summary_grid(&items, top + SUMMARY_TITLE_H);
         if let Some(cumulative) = &card.cumulative {
-            let y = top + TITLE_H + CELL_H * grid_rows as f32;
-            self.page.hline(LEFT, RIGHT, y, 0.35, RULE);
-            let method = cumulative.method.trim();
-            let caption = if method.is_empty() {
-                "Cumulative result".to_owned()
-            } else {
-                format!("Cumulative result ({method})")
-            };
-            self.page.text_box(
-                &caption,
-                (LEFT + 6.0, CONTENT_W - 12.0),
-                y + 9.5,
-                Align::Left,
-                label,
-            );
-            let mut parts = vec![format!("Average {}", score_text(cumulative.average))];
-            if !cumulative.grade.trim().is_empty() {
-                parts.push(format!("Grade {}", cumulative.grade.trim()));
-            }
-            if show_position {
-                parts.push(format!(
-                    "Position {}",
-                    position_text(cumulative.position, overall.out_of, card.pupil.class_size)
-                ));
-            }
-            self.page.text_box(
-                &parts.join("     "),
-                (LEFT + 6.0, CONTENT_W - 12.0),
-                y + 21.0,
-                Align::Left,
-                Style::new(Face::Bold, 9.5, INK),
-            );
+            let y = top + SUMMARY_TITLE_H + SUMMARY_CELL_H * grid_rows as f32;
+            self.cumulative_line(cumulative, y);
         }
         self.page
             .stroke_rect((LEFT, top, CONTENT_W, height), 0.7, RULE);
         self.y = top + height;
         self.gap();
+    }
+
+    /// The figures in rows of [`SUMMARY_COLS`] labelled cells from `top` down.
+    fn summary_grid(&mut self, items: &[(&str, String)], top: f32) {
+        let grid_rows = items.len().div_ceil(SUMMARY_COLS);
+        let cell_w = CONTENT_W / SUMMARY_COLS as f32;
+        let label = Style::new(Face::Regular, 7.5, MUTED);
+        let value = Style::new(Face::Bold, 10.5, INK);
+        for (i, (l, v)) in items.iter().enumerate() {
+            let x = LEFT + cell_w * (i % SUMMARY_COLS) as f32;
+            let y = top + SUMMARY_CELL_H * (i / SUMMARY_COLS) as f32;
+            self.page.text(l, x + 6.0, y + 9.5, label);
+            self.page
+                .text_box(v, (x + 6.0, cell_w - 12.0), y + 21.0, Align::Left, value);
+        }
+        for c in 1..SUMMARY_COLS {
+            let x = LEFT + cell_w * c as f32;
+            self.page
+                .vline(x, top, top + SUMMARY_CELL_H * grid_rows as f32, 0.35, RULE);
+        }
+        self.page.hline(LEFT, RIGHT, top, 0.5, RULE);
+    }
+
+    /// The third-term line under the grid: cumulative average, grade and position.
+    fn cumulative_line(&mut self, cumulative: &CumulativeSummary, y: f32) {
+        let card = self.card;
+        let overall = &card.overall;
+        self.page.hline(LEFT, RIGHT, y, 0.35, RULE);
+        let method = cumulative.method.trim();
+        let caption = if method.is_empty() {
+            "Cumulative result".to_owned()
+        } else {
+            format!("Cumulative result ({method})")
+        };
+        self.page.text_box(
+            &caption,
+            (LEFT + 6.0, CONTENT_W - 12.0),
+            y + 9.5,
+            Align::Left,
+            Style::new(Face::Regular, 7.5, MUTED),
+        );
+        let mut parts = vec![format!("Average {}", score_text(cumulative.average))];
+        if !cumulative.grade.trim().is_empty() {
+            parts.push(format!("Grade {}", cumulative.grade.trim()));
+        }
+        if card.settings.show_position {
+            parts.push(format!(
+                "Position {}",
+                position_text(cumulative.position, overall.out_of, card.pupil.class_size)
+            ));
+        }
+        self.page.text_box(
+            &parts.join("     "),
+            (LEFT + 6.0, CONTENT_W - 12.0),
+            y + 21.0,
+            Align::Left,
+            Style::new(Face::Bold, 9.5, INK),
+        );
     }
 
     // -- 5. Ratings --------------------------------------------------------------------
@@ -856,6 +793,112 @@ impl<'a> Sheet<'a> {
     }
 }
 
+/// Width of the photo frame; the header keeps this much clear on both sides of the
+/// school's name when there is a picture.
+const HEADER_PHOTO_W: f32 = 58.0;
+
+/// The school's name, address (two lines at most) and motto as (text, style, distance from
+/// the previous baseline), to be centred as a block in `width`.
+fn school_lines(card: &ReportCard, width: f32) -> Vec<(String, Style, f32)> {
+    let school = &card.school;
+    let mut lines: Vec<(String, Style, f32)> = Vec::new();
+    let (name, size) = fit(&school.name, Face::Bold, 18.0, 11.0, width);
+    if !name.is_empty() {
+        lines.push((name, Style::new(Face::Bold, size, ACCENT), size * 0.95));
+    }
+    let small = Style::new(Face::Regular, 8.5, INK);
+    let mut address = wrap(&school.address, Face::Regular, 8.5, width);
+    if address.len() > 2 {
+        // A third line would crowd the title bar: fold the rest into the second.
+        let rest = address.split_off(1).join(" ");
+        address.push(rest);
+    }
+    lines.extend(address.into_iter().map(|line| (line, small, 11.5)));
+    if !school.motto.trim().is_empty() {
+        let motto = format!("“{}”", school.motto.trim());
+        lines.push((motto, Style::new(Face::Italic, 8.5, MUTED), 11.5));
+    }
+    lines
+}
+
+/// One column of the pupil block: (label, value).
+type Facts = Vec<(&'static str, String)>;
+
+/// The pupil block's two columns: who the pupil is, then the term's dates and attendance.
+fn pupil_facts(card: &ReportCard) -> (Facts, Facts) {
+    let pupil = &card.pupil;
+    let period = &card.period;
+    let date = |d: chrono::NaiveDate| d.format("%-d %b %Y").to_string();
+    let left: Facts = vec![
+        ("Admission No.:", pupil.admission_no.clone()),
+        ("Class:", pupil.class_name.clone()),
+        ("Sex:", pupil.sex.clone()),
+        (
+            "Age:",
+            pupil
+                .age
+                .filter(|a| *a > 0)
+                .map_or_else(|| "–".to_owned(), |a| format!("{a} years")),
+        ),
+        (
+            "No. in class:",
+            if pupil.class_size > 0 {
+                pupil.class_size.to_string()
+            } else {
+                "–".to_owned()
+            },
+        ),
+    ];
+    let mut right: Facts = vec![
+        ("Term begins:", date(period.term_starts)),
+        ("Term ends:", date(period.term_ends)),
+        (
+            "Next term begins:",
+            period
+                .next_term_begins
+                .map_or_else(|| "To be announced".to_owned(), date),
+        ),
+    ];
+    match &card.attendance {
+        Some(a) => right.extend([
+            ("Times school opened:", a.times_opened.to_string()),
+            ("Times present:", a.present.to_string()),
+            ("Times absent:", a.absent.to_string()),
+        ]),
+        None => right.push(("Attendance:", "not recorded".to_owned())),
+    }
+    (left, right)
+}
+
+const SUMMARY_TITLE_H: f32 = 14.0;
+const SUMMARY_CELL_H: f32 = 25.0;
+const SUMMARY_COLS: usize = 3;
+
+/// The term's overall figures as (label, value), position only where the school shows it.
+fn summary_items(card: &ReportCard) -> Vec<(&'static str, String)> {
+    let overall = &card.overall;
+    let mut items: Vec<(&str, String)> = vec![
+        ("Total", score_text(overall.total)),
+        ("Average", score_text(overall.average)),
+    ];
+    if card.settings.show_position {
+        items.push((
+            "Position",
+            position_text(overall.position, overall.out_of, card.pupil.class_size),
+        ));
+    }
+    let grade = match (overall.grade.trim(), overall.remark.trim()) {
+        ("", "") => "–".to_owned(),
+        (g, "") => g.to_owned(),
+        ("", r) => r.to_owned(),
+        (g, r) => format!("{g} ({r})"),
+    };
+    items.push(("Final grade", grade));
+    items.push(("Class average", score_text(overall.class_average)));
+    items.push(("Subjects taken", overall.subjects_taken.max(0).to_string()));
+    items
+}
+
 // ---------------------------------------------------------------------------------------
 // Table builders
 // ---------------------------------------------------------------------------------------
@@ -897,19 +940,61 @@ const MAX_NUMBER_W: f32 = 46.0;
 /// Subject | components… | Total | [term totals, Cum.] | Grade | [Pos.] | [stats] | Remark,
 /// with the subject column taking whatever the others leave of the content width.
 fn subject_table(card: &ReportCard, row_h: f32) -> Table {
-    let font = 8.0;
-    let head_font = 7.0;
-    let subjects = &card.subjects;
-    let column = |f: &dyn Fn(&SubjectLine) -> Cell| subjects.iter().map(f).collect::<Vec<_>>();
-    let mut specs: Vec<ColumnSpec> = Vec::new();
+    const FONT: f32 = 8.0;
+    const HEAD_FONT: f32 = 7.0;
+    let mut specs = score_columns(card);
+    specs.extend(standing_columns(card));
+    let mut widths: Vec<f32> = specs
+        .iter()
+        .map(|s| {
+            s.natural_width(FONT, HEAD_FONT)
+                .clamp(MIN_NUMBER_W, MAX_NUMBER_W)
+        })
+        .collect();
+    // A teacher's remark may be long; it shrinks into the cell rather than starve the subject.
+    let remark = remark_column(card);
+    widths.push(remark.natural_width(FONT, HEAD_FONT).clamp(52.0, 84.0));
+    specs.push(remark);
+    let subject_w = squeeze_beside_subject(&mut widths);
 
+    let mut columns = vec![Column {
+        head: vec!["Subject".to_owned()],
+        width: subject_w,
+        align: Align::Left,
+    }];
+    columns.extend(specs.iter().zip(&widths).map(|(spec, width)| Column {
+        head: spec.head.clone(),
+        width: *width,
+        align: spec.align,
+    }));
+    let head_lines = columns.iter().map(|c| c.head.len()).max().unwrap_or(1);
+    Table {
+        x: LEFT,
+        columns,
+        rows: subject_rows(card, &specs),
+        font: FONT,
+        head_font: HEAD_FONT,
+        row_h,
+        head_h: head_lines as f32 * (HEAD_FONT + 1.5) + 7.0,
+    }
+}
+
+/// One cell per subject, made by `cell`.
+fn per_subject(card: &ReportCard, cell: impl Fn(&SubjectLine) -> Cell) -> Vec<Cell> {
+    card.subjects.iter().map(cell).collect()
+}
+
+/// The components' marks ("CA1 (20)" …), the total, and on a third-term card each term's
+/// total and the cumulative figure.
+fn score_columns(card: &ReportCard) -> Vec<ColumnSpec> {
+    let mut specs: Vec<ColumnSpec> = Vec::new();
     for (i, component) in card.components.iter().enumerate() {
         let max = score_text(component.max_score);
         let head = [component.name.trim().to_owned(), format!("({max})")];
         let head: Vec<&str> = head.iter().map(String::as_str).collect();
         specs.push(ColumnSpec::numeric(
             &head,
-            column(&|s| {
+            per_subject(card, |s| {
                 Cell::new(
                     optional_score(s.scores.get(i).copied().flatten()),
                     Face::Regular,
@@ -931,13 +1016,13 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
     };
     specs.push(ColumnSpec::numeric(
         &total_head,
-        column(&|s| Cell::new(score_text(s.total), Face::Bold)),
+        per_subject(card, |s| Cell::new(score_text(s.total), Face::Bold)),
     ));
     if card.cumulative.is_some() {
         for (term, label) in ["1st", "2nd", "3rd"].into_iter().enumerate() {
             specs.push(ColumnSpec::numeric(
                 &[label, "term"],
-                column(&|s| {
+                per_subject(card, |s| {
                     let value = s.term_totals.and_then(|t| t.get(term).copied().flatten());
                     Cell::new(optional_score(value), Face::Regular)
                 }),
@@ -945,17 +1030,27 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
         }
         specs.push(ColumnSpec::numeric(
             &["Cum."],
-            column(&|s| Cell::new(optional_score(s.cumulative), Face::Bold)),
+            per_subject(card, |s| {
+                Cell::new(optional_score(s.cumulative), Face::Bold)
+            }),
         ));
     }
-    specs.push(ColumnSpec::numeric(
+    specs
+}
+
+/// A per-subject class figure: average, highest or lowest.
+type SubjectFigure = fn(&SubjectLine) -> f64;
+
+/// Grade, and as the school's settings ask, position and the class's figures.
+fn standing_columns(card: &ReportCard) -> Vec<ColumnSpec> {
+    let mut specs = vec![ColumnSpec::numeric(
         &["Grade"],
-        column(&|s| Cell::new(s.grade.clone(), Face::Bold)),
-    ));
+        per_subject(card, |s| Cell::new(s.grade.clone(), Face::Bold)),
+    )];
     if card.settings.show_position {
         specs.push(ColumnSpec::numeric(
             &["Pos."],
-            column(&|s| {
+            per_subject(card, |s| {
                 let text = s
                     .position
                     .filter(|p| *p > 0)
@@ -965,23 +1060,27 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
         ));
     }
     if card.settings.show_class_stats {
-        specs.push(ColumnSpec::numeric(
-            &["Class", "avg"],
-            column(&|s| Cell::new(score_text(s.class_average), Face::Regular)),
-        ));
-        specs.push(ColumnSpec::numeric(
-            &["Highest"],
-            column(&|s| Cell::new(score_text(s.highest), Face::Regular)),
-        ));
-        specs.push(ColumnSpec::numeric(
-            &["Lowest"],
-            column(&|s| Cell::new(score_text(s.lowest), Face::Regular)),
-        ));
+        let stats: [(&[&str], SubjectFigure); 3] = [
+            (&["Class", "avg"], |s| s.class_average),
+            (&["Highest"], |s| s.highest),
+            (&["Lowest"], |s| s.lowest),
+        ];
+        for (head, figure) in stats {
+            specs.push(ColumnSpec::numeric(
+                head,
+                per_subject(card, |s| Cell::new(score_text(figure(s)), Face::Regular)),
+            ));
+        }
     }
-    let remark = ColumnSpec {
+    specs
+}
+
+/// The grade's remark, with the subject teacher's own remark after it.
+fn remark_column(card: &ReportCard) -> ColumnSpec {
+    ColumnSpec {
         head: vec!["Remark".to_owned()],
         align: Align::Left,
-        cells: column(&|s| {
+        cells: per_subject(card, |s| {
             let text = match s.teacher_remark.as_deref().map(str::trim) {
                 Some(t) if !t.is_empty() && s.remark.trim().is_empty() => t.to_owned(),
                 Some(t) if !t.is_empty() => format!("{}; {t}", s.remark.trim()),
@@ -989,43 +1088,26 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
             };
             Cell::new(text, Face::Regular)
         }),
-    };
+    }
+}
 
-    let mut widths: Vec<f32> = specs
-        .iter()
-        .map(|s| {
-            s.natural_width(font, head_font)
-                .clamp(MIN_NUMBER_W, MAX_NUMBER_W)
-        })
-        .collect();
-    // A teacher's remark may be long; it shrinks into the cell rather than starve the subject.
-    widths.push(remark.natural_width(font, head_font).clamp(52.0, 84.0));
-    specs.push(remark);
-
-    // Many components on a wide card: squeeze the fixed columns, never the subject.
+/// Shrinks the fixed columns together when many components crowd a card, never the
+/// subject below [`MIN_SUBJECT_W`]; returns the subject column's width.
+fn squeeze_beside_subject(widths: &mut [f32]) -> f32 {
     let fixed: f32 = widths.iter().sum();
     let room = CONTENT_W - MIN_SUBJECT_W;
     if fixed > room {
         let factor = room / fixed;
-        for w in &mut widths {
+        for w in widths.iter_mut() {
             *w *= factor;
         }
     }
-    let subject_w = CONTENT_W - widths.iter().sum::<f32>();
+    CONTENT_W - widths.iter().sum::<f32>()
+}
 
-    let mut columns = vec![Column {
-        head: vec!["Subject".to_owned()],
-        width: subject_w,
-        align: Align::Left,
-    }];
-    columns.extend(specs.iter().zip(&widths).map(|(spec, width)| Column {
-        head: spec.head.clone(),
-        width: *width,
-        align: spec.align,
-    }));
-    let head_lines = columns.iter().map(|c| c.head.len()).max().unwrap_or(1);
-
-    let rows = subjects
+/// Each subject's name followed by its cells from `specs`.
+fn subject_rows(card: &ReportCard, specs: &[ColumnSpec]) -> Vec<Vec<Cell>> {
+    card.subjects
         .iter()
         .enumerate()
         .map(|(r, subject)| {
@@ -1038,17 +1120,7 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
             }));
             row
         })
-        .collect();
-
-    Table {
-        x: LEFT,
-        columns,
-        rows,
-        font,
-        head_font,
-        row_h,
-        head_h: head_lines as f32 * (head_font + 1.5) + 7.0,
-    }
+        .collect()
 }
 
 /// Trait | 5 | 4 | 3 | 2 | 1 with an "X" under the rating given.

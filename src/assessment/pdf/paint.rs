@@ -8,7 +8,7 @@ use printpdf::{
     Rgb, TextItem, WindingOrder, XObjectId, XObjectTransform,
 };
 
-use super::font::Face;
+use super::font::{Face, FaceFont};
 use super::text::{fit, is_combining_mark, measure, pdf_text};
 
 /// A4 in points.
@@ -97,6 +97,16 @@ struct Run {
     rise: f32,
 }
 
+impl Run {
+    fn plain(text: String) -> Self {
+        Self {
+            text,
+            spacing: 0.0,
+            rise: 0.0,
+        }
+    }
+}
+
 /// Splits a cleaned line into runs that put combining accents where they belong.
 ///
 /// Yoruba tone marks over "ẹ ọ" ("ọ́", "ẹ̀") have no precomposed letters, and printpdf
@@ -107,68 +117,82 @@ struct Run {
 /// run stays one plain `Tj` string, which text extraction reads without gaps; the pen
 /// ends where it would have without the accents, so measuring is unaffected.
 fn place_marks(text: &str, face: Face, size: f32) -> Vec<Run> {
-    let plain = |text: String| Run {
-        text,
-        spacing: 0.0,
-        rise: 0.0,
-    };
     let Some(font) = face.font().filter(|_| text.chars().any(is_combining_mark)) else {
-        return vec![plain(text.to_owned())];
+        return vec![Run::plain(text.to_owned())];
     };
-    let scale = size / f32::from(font.parsed.units_per_em.max(1));
-    let advance = |gid: u16| font.advance(gid) as f32 * size / 1000.0;
     let chars: Vec<char> = text.chars().collect();
     let mut runs = Vec::new();
     let mut pending = String::new();
-    let mut i = 0;
-    while let Some(&base) = chars.get(i) {
-        let marks_end = chars
-            .iter()
-            .skip(i + 1)
-            .position(|c| !is_combining_mark(*c))
-            .map_or(chars.len(), |n| i + 1 + n);
-        let marks = chars.get(i + 1..marks_end).unwrap_or_default();
-        i = marks_end;
-        let placed = (!marks.is_empty())
-            .then(|| font.mark_positions(base, marks))
-            .flatten();
-        let (Some(placed), Some(base_gid)) = (placed, font.glyph(base)) else {
-            pending.push(base);
-            pending.extend(marks);
-            continue;
-        };
-        if !pending.is_empty() {
-            runs.push(plain(mem::take(&mut pending)));
-        }
-        // Pen positions relative to the base's origin, in points: each mark's origin,
-        // then the end of the base again.
-        let base_end = advance(base_gid);
-        let stops: Vec<f32> = placed
-            .iter()
-            .map(|(_, x, _)| x * scale)
-            .chain([base_end])
-            .collect();
-        let first = stops.first().copied().unwrap_or(base_end);
-        runs.push(Run {
-            text: base.to_string(),
-            spacing: first - base_end,
-            rise: 0.0,
-        });
-        for (k, (mark_gid, _, rise)) in placed.iter().enumerate() {
-            let here = stops.get(k).copied().unwrap_or(base_end);
-            let next = stops.get(k + 1).copied().unwrap_or(base_end);
-            let mark = marks.get(k).copied().unwrap_or_default();
-            runs.push(Run {
-                text: mark.to_string(),
-                spacing: next - here - advance(*mark_gid),
-                rise: rise * scale,
-            });
+    for (base, marks) in clusters(&chars) {
+        match placed_runs(font, base, marks, size) {
+            Some(placed) => {
+                if !pending.is_empty() {
+                    runs.push(Run::plain(mem::take(&mut pending)));
+                }
+                runs.extend(placed);
+            }
+            // No accent, or one the font cannot place: set as it comes.
+            None => {
+                pending.push(base);
+                pending.extend(marks);
+            }
         }
     }
     if !pending.is_empty() {
-        runs.push(plain(pending));
+        runs.push(Run::plain(pending));
     }
     runs
+}
+
+/// Each character with the combining marks that follow it.
+fn clusters(chars: &[char]) -> impl Iterator<Item = (char, &[char])> {
+    let mut rest = chars;
+    std::iter::from_fn(move || {
+        let (&base, tail) = rest.split_first()?;
+        let n = tail
+            .iter()
+            .position(|c| !is_combining_mark(*c))
+            .unwrap_or(tail.len());
+        let (marks, after) = tail.split_at(n);
+        rest = after;
+        Some((base, marks))
+    })
+}
+
+/// The base letter and its marks as runs, each mark moved over (or under) the letter;
+/// `None` when there are no marks or a glyph is missing.
+fn placed_runs(font: &FaceFont, base: char, marks: &[char], size: f32) -> Option<Vec<Run>> {
+    if marks.is_empty() {
+        return None;
+    }
+    let placed = font.mark_positions(base, marks)?;
+    let base_gid = font.glyph(base)?;
+    let scale = size / f32::from(font.parsed.units_per_em.max(1));
+    let advance = |gid: u16| font.advance(gid) as f32 * size / 1000.0;
+    // Pen positions relative to the base's origin, in points: each mark's origin, then
+    // the end of the base again.
+    let base_end = advance(base_gid);
+    let stops: Vec<f32> = placed
+        .iter()
+        .map(|(_, x, _)| x * scale)
+        .chain([base_end])
+        .collect();
+    let first = stops.first().copied().unwrap_or(base_end);
+    let mut runs = vec![Run {
+        text: base.to_string(),
+        spacing: first - base_end,
+        rise: 0.0,
+    }];
+    for (k, ((mark_gid, _, rise), mark)) in placed.iter().zip(marks).enumerate() {
+        let here = stops.get(k).copied().unwrap_or(base_end);
+        let next = stops.get(k + 1).copied().unwrap_or(base_end);
+        runs.push(Run {
+            text: mark.to_string(),
+            spacing: next - here - advance(*mark_gid),
+            rise: rise * scale,
+        });
+    }
+    Some(runs)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,11 +238,7 @@ impl Painter {
         if text.is_empty() {
             return;
         }
-        let text = if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
-            text.to_owned()
-        } else {
-            pdf_text(text)
-        };
+        let text = pdf_text(text);
         self.ops.extend([
             Op::SetFillColor {
                 col: style.color.color(),
