@@ -198,3 +198,64 @@ fn yoruba_names_and_naira_amounts_render_and_extract() {
     }
     assert!(!text.contains('?'), "{text}");
 }
+
+#[test]
+fn tone_marked_names_print_in_a_subset_of_the_font() {
+    let names = ["Adéṣọlá Ọlọ́rùnfẹ́mi", "Chukwuemeka Ọ̀kọ̀", "Ɗanjuma Ƙabir"];
+    let cards: Vec<ReportCard> = names
+        .iter()
+        .map(|name| {
+            let mut card = card(3);
+            card.pupil.full_name = (*name).into();
+            card.comments = vec![CommentLine {
+                title: "Bursar".into(),
+                text: format!("{name} owes ₦1,500."),
+                by: None,
+            }];
+            card
+        })
+        .collect();
+    let bytes = render_cards(&cards).unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    assert_eq!(pages.len(), 3);
+    for (page, name) in pages.iter().zip(names) {
+        let text = doc.extract_text(&[*page]).unwrap();
+        // Extraction reads back the composed form the card printed.
+        let printed = pdf_text(name);
+        assert!(
+            text.contains(&printed),
+            "{printed} not on page {page}: {text}"
+        );
+        assert!(text.contains(&format!("{printed} owes ₦1,500.")), "{text}");
+    }
+
+    // Each face is embedded once, cut down to the glyphs used: far smaller than the
+    // bundled font file (the smallest of the three is about 600 KB).
+    let full = std::fs::metadata("static/fonts/DejaVuSansCondensed-Oblique.ttf")
+        .unwrap()
+        .len();
+    let programs: Vec<usize> = doc
+        .objects
+        .values()
+        .filter_map(|object| {
+            let dict = object.as_dict().ok()?;
+            let file = dict.get(b"FontFile2").ok()?.as_reference().ok()?;
+            let stream = doc.get_object(file).ok()?.as_stream().ok()?;
+            Some(
+                stream
+                    .decompressed_content()
+                    .unwrap_or_else(|_| stream.content.clone())
+                    .len(),
+            )
+        })
+        .collect();
+    assert!(!programs.is_empty());
+    assert!(programs.len() <= 3, "{programs:?}");
+    for size in programs {
+        assert!(
+            size > 0 && (size as u64) < full / 10,
+            "{size} of {full} bytes"
+        );
+    }
+}
