@@ -24,6 +24,7 @@ pub mod settings;
 pub mod state;
 pub mod students;
 pub mod tenancy;
+pub mod text_enum;
 pub mod users;
 pub mod web;
 pub mod workers;

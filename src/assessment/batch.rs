@@ -19,14 +19,23 @@ use crate::{
     jobs::queue::ReportJob,
 };
 
+crate::text_enum::text_enum! {
+    /// Where a report batch is: waiting for a worker, printing, ready, or given up.
+    pub enum BatchStatus {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Batch {
     pub id: Uuid,
     pub exam_session_id: i64,
     /// Null for the whole school.
     pub academic_class_id: Option<i64>,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    pub status: BatchStatus,
     /// Pupils to print, and printed so far.
     pub total: i32,
     pub done: i32,
@@ -44,7 +53,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn percent(&self) -> i32 {
-        if self.status == "done" {
+        if self.status == BatchStatus::Done {
             100
         } else if self.total > 0 {
             (self.done * 100 / self.total).min(99)
@@ -54,7 +63,7 @@ impl Batch {
     }
 
     pub fn in_flight(&self) -> bool {
-        matches!(self.status.as_str(), "queued" | "running")
+        matches!(self.status, BatchStatus::Queued | BatchStatus::Running)
     }
 
     /// A batch silent for five minutes lost its worker (a crash or a deploy); the queue
@@ -139,9 +148,9 @@ pub async fn request(
 /// Puts a failed (or stalled) batch back in the queue.
 pub async fn requeue(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> AppResult<Batch> {
     let batch = get(conn, id).await?;
-    if !(batch.status == "failed" || batch.stalled(now)) {
-        return Err(AppError::Conflict(match batch.status.as_str() {
-            "done" => "This batch is done; request a new one to print again.".into(),
+    if !(batch.status == BatchStatus::Failed || batch.stalled(now)) {
+        return Err(AppError::Conflict(match batch.status {
+            BatchStatus::Done => "This batch is done; request a new one to print again.".into(),
             _ => "This batch is still in progress.".into(),
         }));
     }
@@ -493,7 +502,7 @@ async fn api_download(ctx: SchoolCtx, ApiPath(id): ApiPath<Uuid>) -> AppResult<R
 
 async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
     let batch = get(&mut ctx.tx, id).await?;
-    if batch.status != "done" {
+    if batch.status != BatchStatus::Done {
         return Err(AppError::Conflict(
             "The report cards are not ready yet.".into(),
         ));

@@ -11,7 +11,16 @@ use crate::{
     error::{AppError, AppResult, Validator},
 };
 
-pub const STATUSES: [&str; 4] = ["draft", "open", "closed", "published"];
+crate::text_enum::text_enum! {
+    /// An exam session's state: marks are entered only while `open`; `published` shows the
+    /// report cards to parents.
+    pub enum ExamSessionStatus {
+        Draft = "draft",
+        Open = "open",
+        Closed = "closed",
+        Published = "published",
+    }
+}
 
 /// The school's grading scale and report settings now, as stored in a published session.
 const GRADING_NOW: &str =
@@ -32,10 +41,7 @@ pub struct ExamSession {
     pub term_name: String,
     #[schema(example = "First Term Examination")]
     pub name: String,
-    /// `draft`, `open` (marks may be entered), `closed` or `published` (report cards visible
-    /// to parents).
-    #[schema(example = "open")]
-    pub status: String,
+    pub status: ExamSessionStatus,
     pub published_at: Option<DateTime<Utc>>,
     /// Exams (class subjects) set up in this session.
     pub exam_count: i64,
@@ -43,7 +49,7 @@ pub struct ExamSession {
 
 impl ExamSession {
     pub fn is_open(&self) -> bool {
-        self.status == "open"
+        self.status == ExamSessionStatus::Open
     }
 }
 
@@ -92,7 +98,7 @@ pub async fn save_exam_session(
         v.text("name", name, 1, 100);
     }
     if let Some(status) = &input.status
-        && !STATUSES.contains(&status.as_str())
+        && ExamSessionStatus::parse(status).is_none()
     {
         v.add("status", "Choose draft, open, closed or published.");
     }

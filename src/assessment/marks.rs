@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{
     card::format_score,
     config::{self, GradingScale, is_half_step},
-    exams::{self, Exam, ExamSession},
+    exams::{self, Exam, ExamSession, ExamSessionStatus},
 };
 use crate::{
     context::SchoolCtx,
@@ -42,7 +42,7 @@ pub struct MarkRow {
 pub struct MarkSheet {
     pub exam: Exam,
     /// The exam session's status: marks may change only while it is `open`.
-    pub status: String,
+    pub status: ExamSessionStatus,
     /// Whether the current user may save marks for this exam now.
     pub can_edit: bool,
     pub rows: Vec<MarkRow>,
@@ -159,7 +159,7 @@ pub async fn sheet_in_session(
         .collect();
     let can_edit = session.is_open() && may_enter(ctx, &exam);
     let sheet = MarkSheet {
-        status: session.status.clone(),
+        status: session.status,
         can_edit,
         exam,
         rows,
@@ -200,9 +200,9 @@ type Cell = (i64, i64, Option<f64>);
 
 /// Refuses changes unless the exam session is open.
 pub fn ensure_open(session: &ExamSession) -> AppResult<()> {
-    match session.status.as_str() {
-        "open" => Ok(()),
-        "draft" => Err(AppError::Conflict(format!(
+    match session.status {
+        ExamSessionStatus::Open => Ok(()),
+        ExamSessionStatus::Draft => Err(AppError::Conflict(format!(
             "{} is not open for marks yet.",
             session.name
         ))),

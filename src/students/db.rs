@@ -11,7 +11,14 @@ use crate::{
     http::{ListParams, pagination::Conditions},
 };
 
-pub const STATUSES: &[&str] = &["active", "withdrawn", "graduated"];
+crate::text_enum::text_enum! {
+    /// A pupil on the register: `active`, or left (the record stays).
+    pub enum StudentStatus {
+        Active = "active",
+        Withdrawn = "withdrawn",
+        Graduated = "graduated",
+    }
+}
 pub const SEXES: &[&str] = &["female", "male"];
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -26,8 +33,7 @@ pub struct Student {
     pub sex: String,
     pub date_of_birth: Option<NaiveDate>,
     pub address: String,
-    /// `active`, `withdrawn` or `graduated`
-    pub status: String,
+    pub status: StudentStatus,
     pub admission_date: NaiveDate,
     pub has_photo: bool,
     /// Academic class in the current session, if registered.
@@ -112,7 +118,7 @@ async fn select(
         "lower(s.last_name) ASC, lower(s.first_name) ASC",
     )?;
     if let Some(status) = &filter.status
-        && !STATUSES.contains(&status.as_str())
+        && StudentStatus::parse(status).is_none()
     {
         return Err(AppError::field(
             "status",
@@ -242,7 +248,7 @@ fn merge(input: &StudentInput, before: Option<&Student>, today: NaiveDate) -> Me
         status: input
             .status
             .clone()
-            .or_else(|| before.map(|b| b.status.clone()))
+            .or_else(|| before.map(|b| b.status.as_str().to_owned()))
             .unwrap_or_else(|| "active".to_owned()),
         admission_date: input
             .admission_date
@@ -269,7 +275,7 @@ fn validate(v: &mut Validator, m: &Merged, today: NaiveDate) {
         }
     }
     v.text("address", &m.address, 0, 500);
-    if !STATUSES.contains(&m.status.as_str()) {
+    if StudentStatus::parse(&m.status).is_none() {
         v.add("status", "Use active, withdrawn or graduated.");
     }
     if m.admission_date > today + chrono::Duration::days(366) {

@@ -179,7 +179,7 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
                     &s.other_names,
                     &s.sex,
                     &s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-                    &s.status,
+                    s.status.as_str(),
                     &s.admission_date.to_string(),
                     s.current_class.as_deref().unwrap_or(""),
                     &s.address,

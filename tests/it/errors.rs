@@ -226,3 +226,21 @@ async fn health_and_readiness(pool: PgPool) {
     let metrics = app.platform_client().get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
 }
+
+#[test]
+fn stored_statuses_are_sent_as_their_stored_text() {
+    use schoolyard::{
+        assessment::{batch::BatchStatus, exams::ExamSessionStatus},
+        students::db::StudentStatus,
+    };
+    let json = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    for s in BatchStatus::ALL {
+        assert_eq!(json(serde_json::to_value(s).unwrap()), s.as_str());
+    }
+    for s in ExamSessionStatus::ALL {
+        assert_eq!(json(serde_json::to_value(s).unwrap()), s.as_str());
+    }
+    for s in StudentStatus::ALL {
+        assert_eq!(json(serde_json::to_value(s).unwrap()), s.as_str());
+    }
+}
