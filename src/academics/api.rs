@@ -5,7 +5,10 @@ use axum::{Json, http::StatusCode};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::db::{self, *};
+use super::{
+    db::{self, *},
+    service::{self, Deletable},
+};
 use crate::{
     audit,
     context::SchoolCtx,
@@ -106,15 +109,8 @@ async fn patch_session(
     params(("id" = i64, Path, description = "Session id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_session(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let before = db::session(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM academic_sessions WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use(
-            "This session has classes or registrations; remove them first.",
-        ))?;
-    audited(ctx, "delete", "session", id, Some(&before), None).await?;
+    service::delete(&mut ctx, Deletable::Session, id).await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -197,13 +193,9 @@ async fn delete_term(
     mut ctx: SchoolCtx,
     ApiPath((s, id)): ApiPath<(i64, i64)>,
 ) -> AppResult<StatusCode> {
-    let before = db::term(&mut ctx.tx, s, id).await?;
-    sqlx::query("DELETE FROM terms WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use("This term is in use."))?;
-    audited(ctx, "delete", "term", id, Some(&before), None).await?;
+    db::term(&mut ctx.tx, s, id).await?;
+    service::delete(&mut ctx, Deletable::Term, id).await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -271,15 +263,8 @@ async fn patch_form(
     params(("id" = i64, Path, description = "Form id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_form(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let before = db::form(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM forms WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use(
-            "This class level still has class arms; delete or move them first.",
-        ))?;
-    audited(ctx, "delete", "form", id, Some(&before), None).await?;
+    service::delete(&mut ctx, Deletable::ClassLevel, id).await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -347,15 +332,8 @@ async fn patch_arm(
     params(("id" = i64, Path, description = "Class id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_arm(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let before = db::class_arm(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM classes WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use(
-            "This class is used in a session; remove it there first.",
-        ))?;
-    audited(ctx, "delete", "class", id, Some(&before), None).await?;
+    service::delete(&mut ctx, Deletable::ClassArm, id).await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -423,15 +401,8 @@ async fn patch_subject(
     params(("id" = i64, Path, description = "Subject id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_subject(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let before = db::subject(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM subjects WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use(
-            "This subject is offered in a class; remove it there first.",
-        ))?;
-    audited(ctx, "delete", "subject", id, Some(&before), None).await?;
+    service::delete(&mut ctx, Deletable::Subject, id).await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -843,3 +843,76 @@ pub async fn staff_options(
     .fetch_all(conn)
     .await
 }
+
+/// A class of the current session for pickers: id and name only.
+#[derive(sqlx::FromRow)]
+pub struct ClassOption {
+    pub id: i64,
+    pub class_name: String,
+}
+
+/// The classes of the current session, by level then name (one light query).
+pub async fn class_options(conn: &mut PgConnection) -> Result<Vec<ClassOption>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ac.id, c.name AS class_name FROM academic_classes ac
+           JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current
+           JOIN classes c ON c.id = ac.class_id
+           JOIN forms f ON f.id = c.form_id
+          ORDER BY f.ordinal, lower(c.name)",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The class teacher of an academic class, if one is set.
+pub async fn class_teacher_of(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT class_teacher_id FROM academic_classes WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Terms that have no exam session yet: (id, "First Term 2025/2026"), current first.
+pub async fn terms_without_exam_session(
+    conn: &mut PgConnection,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.name || ' ' || s.name FROM terms t JOIN academic_sessions s ON s.id = t.session_id
+          WHERE NOT EXISTS (SELECT 1 FROM exam_sessions es WHERE es.term_id = t.id)
+          ORDER BY t.is_current DESC, s.starts_on DESC, t.ordinal",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Tables of the structure with a `name` (for [`delete_row`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Table {
+    Sessions,
+    Terms,
+    Forms,
+    Classes,
+    Subjects,
+}
+
+/// Deletes a row and returns its name and the whole row as JSON (for the audit trail).
+pub async fn delete_row(
+    conn: &mut PgConnection,
+    table: Table,
+    id: i64,
+) -> Result<Option<(String, serde_json::Value)>, sqlx::Error> {
+    // Whole statements per table: no name is ever formatted into SQL.
+    let sql = match table {
+        Table::Sessions => {
+            "DELETE FROM academic_sessions t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)"
+        }
+        Table::Terms => "DELETE FROM terms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+        Table::Forms => "DELETE FROM forms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+        Table::Classes => "DELETE FROM classes t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+        Table::Subjects => "DELETE FROM subjects t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+    };
+    sqlx::query_as(sql).bind(id).fetch_optional(conn).await
+}

@@ -4,6 +4,7 @@
 mod api;
 pub mod db;
 mod pages;
+pub mod service;
 pub mod setup;
 
 use axum::Router;

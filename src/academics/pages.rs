@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{
     db::{self, *},
+    service::{self, Deletable},
     setup::{self, SetupForm},
 };
 use crate::{
@@ -565,15 +566,13 @@ async fn save_class_settings(
     .await
 }
 
-/// Deletes a row by id, refusing with the reason when something still uses it.
-async fn delete_row(
+/// Deletes a part of the structure and goes back to the Academics page with the outcome.
+async fn delete_part(
     ctx: SchoolCtx,
     messages: &Messages,
     headers: &HeaderMap,
-    entity: &'static str,
-    sql: &'static str,
+    what: Deletable,
     id: i64,
-    in_use_message: &'static str,
 ) -> AppResult<Response> {
     act(
         ctx,
@@ -581,22 +580,7 @@ async fn delete_row(
         headers,
         "/academics",
         |name: &String| format!("{name} deleted."),
-        async move |ctx: &mut SchoolCtx| {
-            let name: Option<String> = sqlx::query_scalar(sql)
-                .bind(id)
-                .fetch_optional(&mut *ctx.tx)
-                .await
-                .map_err(in_use(in_use_message))?;
-            let name = name.ok_or_else(AppError::not_found)?;
-            ctx.audit(
-                "delete",
-                entity,
-                id,
-                serde_json::json!({"name": {"from": name}}),
-            )
-            .await?;
-            Ok(name)
-        },
+        async move |ctx: &mut SchoolCtx| service::delete(ctx, what, id).await,
     )
     .await
 }
@@ -607,16 +591,7 @@ async fn delete_subject(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    delete_row(
-        ctx,
-        &messages,
-        &headers,
-        "subject",
-        "DELETE FROM subjects WHERE id = $1 RETURNING name",
-        id,
-        "This subject is offered in a class; untick it on the class's page first.",
-    )
-    .await
+    delete_part(ctx, &messages, &headers, Deletable::Subject, id).await
 }
 
 async fn delete_form(
@@ -625,16 +600,7 @@ async fn delete_form(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    delete_row(
-        ctx,
-        &messages,
-        &headers,
-        "form",
-        "DELETE FROM forms WHERE id = $1 RETURNING name",
-        id,
-        "This class level still has class arms; delete them first.",
-    )
-    .await
+    delete_part(ctx, &messages, &headers, Deletable::ClassLevel, id).await
 }
 
 async fn delete_arm(
@@ -643,16 +609,7 @@ async fn delete_arm(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    delete_row(
-        ctx,
-        &messages,
-        &headers,
-        "class",
-        "DELETE FROM classes WHERE id = $1 RETURNING name",
-        id,
-        "This class is open in a session; it can only be deleted while no session uses it.",
-    )
-    .await
+    delete_part(ctx, &messages, &headers, Deletable::ClassArm, id).await
 }
 
 pub fn router() -> Router<AppState> {

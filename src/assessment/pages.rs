@@ -38,6 +38,7 @@ use crate::{
     http::ApiPath,
     permissions::{access::guard_exact, catalogue::Action},
     state::AppState,
+    students::registrations,
     web::{
         flash,
         htmx::see_other,
@@ -60,13 +61,7 @@ struct ExamSessionsPage {
 
 async fn exam_sessions_page(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
     let sessions = exams::exam_sessions(&mut ctx.tx).await?;
-    let free_terms: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT t.id, t.name || ' ' || s.name FROM terms t JOIN academic_sessions s ON s.id = t.session_id
-          WHERE NOT EXISTS (SELECT 1 FROM exam_sessions es WHERE es.term_id = t.id)
-          ORDER BY t.is_current DESC, s.starts_on DESC, t.ordinal",
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?;
+    let free_terms = academics::terms_without_exam_session(&mut ctx.tx).await?;
     Ok(ExamSessionsPage {
         layout: ctx.layout("Exams", "exams", &csrf),
         sessions,
@@ -504,12 +499,7 @@ async fn report_card_page(
     )
     .await?;
     let card = cards.pop().ok_or_else(AppError::not_found)?;
-    let (student_id, has_photo): (i64, bool) = sqlx::query_as(
-        "SELECT s.id, s.has_photo FROM registrations r JOIN students s ON s.id = r.student_id WHERE r.id = $1",
-    )
-    .bind(registration)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
+    let (student_id, has_photo) = registrations::student_photo(&mut ctx.tx, registration).await?;
     let logo = super::logo::version(&mut ctx.tx).await?;
     Ok(ReportCardPage {
         logo,
@@ -646,11 +636,7 @@ async fn save_comments(
             .map(|(_, v)| v.clone())
     };
     let is_head = ctx.perms.has("change_results");
-    let class_teacher: Option<i64> =
-        sqlx::query_scalar("SELECT class_teacher_id FROM academic_classes WHERE id = $1")
-            .bind(class)
-            .fetch_one(&mut *ctx.tx)
-            .await?;
+    let class_teacher = academics::class_teacher_of(&mut ctx.tx, class).await?;
     let can_class = is_head || class_teacher == Some(ctx.user.id);
     if !can_class {
         return Err(AppError::Forbidden(

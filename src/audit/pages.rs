@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{
-    query::{AuditFilter, list_audit},
+    query::{self, AuditFilter, list_audit},
     trail::AuditRow,
 };
 use crate::{
@@ -110,15 +110,8 @@ async fn audit_page(
         ordering: None,
     };
     let (rows, count) = list_audit(&mut ctx.tx, &params, &filter).await?;
-    let staff = sqlx::query_as(
-        "SELECT id, full_name FROM public.users WHERE client_id = $1 ORDER BY lower(full_name)",
-    )
-    .bind(ctx.school.id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    let entities = sqlx::query_scalar("SELECT DISTINCT entity FROM audit_log ORDER BY entity")
-        .fetch_all(&mut *ctx.tx)
-        .await?;
+    let staff = query::staff_names(&mut ctx.tx, ctx.school.id).await?;
+    let entities = query::entities(&mut ctx.tx).await?;
     Ok(AuditPage {
         layout: ctx.layout("Audit log", "audit", &csrf),
         page: Page::new(rows, count, &params, &uri)?,

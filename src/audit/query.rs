@@ -81,3 +81,23 @@ pub async fn list_audit(
         .await?;
     Ok((rows, count))
 }
+
+/// Everyone who may appear in the school's trail (staff, active or not), for the filter.
+pub async fn staff_names(
+    conn: &mut PgConnection,
+    school_id: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, full_name FROM public.users WHERE client_id = $1 ORDER BY lower(full_name)",
+    )
+    .bind(school_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The kinds of record the trail mentions, for the filter.
+pub async fn entities(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT entity FROM audit_log ORDER BY entity")
+        .fetch_all(conn)
+        .await
+}

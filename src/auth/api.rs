@@ -87,12 +87,7 @@ async fn login_response(
         .await?;
     let roles = match (audience, user.client_id) {
         (Audience::School, Some(_)) => Vec::new(),
-        _ => {
-            sqlx::query_scalar("SELECT role_id FROM public.platform_user_roles WHERE user_id = $1")
-                .bind(user.id)
-                .fetch_all(&mut *conn)
-                .await?
-        }
+        _ => roles::platform_role_ids(&mut conn, user.id).await?,
     };
     Ok(LoginResponse {
         access: pair.access,
@@ -249,11 +244,7 @@ async fn system_logout(
     responses((status = 200, description = "OK", body = MeResponse), (status = 401, description = "Not authenticated", body = ErrorBody)))]
 async fn me(mut ctx: SchoolCtx) -> AppResult<axum::Json<MeResponse>> {
     let role_ids = roles::user_role_ids(&mut ctx.tx, ctx.user.id).await?;
-    let role_rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM roles WHERE id = ANY($1) ORDER BY name")
-            .bind(&role_ids)
-            .fetch_all(&mut *ctx.tx)
-            .await?;
+    let role_rows = roles::names(&mut ctx.tx, &role_ids).await?;
     Ok(axum::Json(MeResponse {
         user: UserOut::from_user(&ctx.user, role_ids),
         school: SchoolBrief {

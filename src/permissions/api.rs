@@ -1,20 +1,18 @@
 //! School roles and the permission catalogue: `/api/v1/school/roles/`, `/permissions/`.
 
-use super::service::{RoleInput, update_role, validate};
+use super::service::{self, RoleInput, update_role};
 use super::{
     access::guard,
     catalogue::{PermissionInfo, school_catalogue},
     roles::{self, Role},
 };
 use crate::{
-    audit,
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, ApiPath},
     state::AppState,
 };
 use axum::{Json, http::StatusCode};
-use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Permission codenames a school role can hold.
@@ -37,28 +35,7 @@ async fn create_role(
     mut ctx: SchoolCtx,
     ApiJson(body): ApiJson<RoleInput>,
 ) -> AppResult<(StatusCode, Json<Role>)> {
-    let perms = validate(&body, true)?;
-    let name = body.name.as_deref().unwrap_or_default().trim().to_owned();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO roles (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
-    )
-    .bind(&name)
-    .bind(body.description.as_deref().unwrap_or("").trim())
-    .bind(ctx.now)
-    .fetch_one(&mut *ctx.tx)
-    .await
-    .map_err(|e| AppError::from(e).on_constraint("roles_name_key", "name", "A role with this name already exists."))?;
-    roles::set_permissions(&mut ctx.tx, id, &perms).await?;
-    let role = roles::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    ctx.audit(
-        "create",
-        "role",
-        id,
-        audit::trail::created(&json!({"name": role.name, "permissions": role.permissions})),
-    )
-    .await?;
+    let role = service::create_role(&mut ctx, &body).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(role)))
 }
@@ -117,31 +94,7 @@ async fn patch_role(
     params(("id" = i64, Path, description = "Role id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn delete_role(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let role = roles::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if role.is_builtin {
-        return Err(AppError::Conflict(
-            "Built-in roles cannot be deleted; edit their permissions instead.".into(),
-        ));
-    }
-    if role.user_count > 0 {
-        return Err(AppError::Conflict(format!(
-            "{} staff hold this role; take it from them first.",
-            role.user_count
-        )));
-    }
-    sqlx::query("DELETE FROM roles WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    ctx.audit(
-        "delete",
-        "role",
-        id,
-        json!({"name": role.name, "permissions": role.permissions}),
-    )
-    .await?;
+    service::delete_role(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,22 +10,20 @@ use axum::{
     routing::{get, post},
 };
 use axum_messages::Messages;
-use serde_json::json;
 
 use super::{
     access::guard_exact,
     catalogue::{Action, SCHOOL_RESOURCES, codename},
     roles::{self, Role},
-    service::{RoleInput, update_role},
+    service::{self, RoleInput, update_role},
 };
 use crate::{
-    audit,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::ApiPath,
     state::AppState,
-    web::{flash, htmx::see_other, layout::Layout},
+    web::{flash, htmx::see_other, kit::message_of, layout::Layout},
 };
 
 #[derive(Template, WebTemplate)]
@@ -155,43 +153,25 @@ async fn create(
         .find(|(k, _)| k == "name")
         .map(|(_, v)| v.trim().to_owned())
         .unwrap_or_default();
-    let mut v = crate::error::Validator::new();
-    v.text("name", &name, 2, 100);
-    if let Err(AppError::Validation { errors, .. }) = v.finish() {
-        flash::error(
-            &messages,
-            errors.into_values().flatten().collect::<Vec<_>>().join(" "),
-        );
-        return Ok(see_other(&headers, "/roles"));
-    }
-    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "INSERT INTO roles (name, description, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
-    )
-    .bind(&name)
-    .bind(ctx.now)
-    .fetch_one(&mut *ctx.tx)
-    .await;
-    match inserted {
-        Ok(id) => {
-            ctx.audit(
-                "create",
-                "role",
-                id,
-                audit::trail::created(&json!({"name": name})),
-            )
-            .await?;
+    let input = RoleInput {
+        name: Some(name),
+        description: None,
+        permissions: None,
+    };
+    match service::create_role(&mut ctx, &input).await {
+        Ok(role) => {
             ctx.commit().await?;
             flash::success(
                 &messages,
-                format!("Role {name} created; tick its permissions below."),
+                format!("Role {} created; tick its permissions below.", role.name),
             );
-            Ok(see_other(&headers, &format!("/roles/{id}")))
+            Ok(see_other(&headers, &format!("/roles/{}", role.id)))
         }
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("roles_name_key") => {
-            flash::error(&messages, "A role with this name already exists.");
+        Err(e @ (AppError::Validation { .. } | AppError::Conflict(_))) => {
+            flash::error(&messages, message_of(&e));
             Ok(see_other(&headers, "/roles"))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -201,32 +181,19 @@ async fn delete(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let role = roles::get(&mut ctx.tx, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if role.is_builtin || role.user_count > 0 {
-        flash::error(
-            &messages,
-            if role.is_builtin {
-                "Built-in roles cannot be deleted.".to_owned()
-            } else {
-                format!(
-                    "{} staff hold this role; take it from them first.",
-                    role.user_count
-                )
-            },
-        );
-        return Ok(see_other(&headers, &format!("/roles/{id}")));
+    let back = format!("/roles/{id}");
+    match service::delete_role(&mut ctx, id).await {
+        Ok(role) => {
+            ctx.commit().await?;
+            flash::success(&messages, format!("Role {} deleted.", role.name));
+            Ok(see_other(&headers, "/roles"))
+        }
+        Err(e @ AppError::Conflict(_)) => {
+            flash::error(&messages, message_of(&e));
+            Ok(see_other(&headers, &back))
+        }
+        Err(e) => Err(e),
     }
-    sqlx::query("DELETE FROM roles WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    ctx.audit("delete", "role", id, json!({"name": role.name}))
-        .await?;
-    ctx.commit().await?;
-    flash::success(&messages, format!("Role {} deleted.", role.name));
-    Ok(see_other(&headers, "/roles"))
 }
 
 pub fn router() -> Router<AppState> {

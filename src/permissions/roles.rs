@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
+use crate::error::{AppError, AppResult};
+
 use super::catalogue::{Action, SCHOOL_RESOURCES, codename};
 
 /// Built-in roles seeded into every new school (editable afterwards).
@@ -237,6 +239,79 @@ pub async fn unknown_role_ids(
         "SELECT x FROM unnest($1::bigint[]) AS x WHERE NOT EXISTS (SELECT 1 FROM roles r WHERE r.id = x)",
     )
     .bind(role_ids)
+    .fetch_all(conn)
+    .await
+}
+
+const NAME_TAKEN: &str = "A role with this name already exists.";
+
+/// A new role without permissions; its id. A taken name is a field error.
+pub async fn insert(
+    conn: &mut PgConnection,
+    name: &str,
+    description: &str,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO roles (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| AppError::from(e).on_constraint("roles_name_key", "name", NAME_TAKEN))
+}
+
+/// Renames or re-describes a role (`None` keeps the value).
+pub async fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| AppError::from(e).on_constraint("roles_name_key", "name", NAME_TAKEN))?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM roles WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// (id, name) of the given school roles, by name.
+pub async fn names(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM roles WHERE id = ANY($1) ORDER BY name")
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// The platform roles an operator holds.
+pub async fn platform_role_ids(
+    conn: &mut PgConnection,
+    user_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT role_id FROM public.platform_user_roles WHERE user_id = $1 ORDER BY role_id",
+    )
+    .bind(user_id)
     .fetch_all(conn)
     .await
 }

@@ -58,16 +58,14 @@ pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppR
         .await?
         .ok_or_else(AppError::not_found)?;
     let perms = validate(body, false)?;
-    sqlx::query(
-        "UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = $4 WHERE id = $1",
+    roles::update(
+        &mut ctx.tx,
+        id,
+        body.name.as_deref().map(str::trim),
+        body.description.as_deref().map(str::trim),
+        ctx.now,
     )
-    .bind(id)
-    .bind(body.name.as_deref().map(str::trim))
-    .bind(body.description.as_deref().map(str::trim))
-    .bind(ctx.now)
-    .execute(&mut *ctx.tx)
-    .await
-    .map_err(|e| AppError::from(e).on_constraint("roles_name_key", "name", "A role with this name already exists."))?;
+    .await?;
     if body.permissions.is_some() {
         roles::set_permissions(&mut ctx.tx, id, &perms).await?;
     }
@@ -80,4 +78,51 @@ pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppR
     );
     ctx.audit("update", "role", id, changes).await?;
     Ok(after)
+}
+
+/// Creates a role with the permissions asked for (each one the school knows).
+pub async fn create_role(ctx: &mut SchoolCtx, body: &RoleInput) -> AppResult<Role> {
+    let perms = validate(body, true)?;
+    let name = body.name.as_deref().unwrap_or_default().trim();
+    let description = body.description.as_deref().unwrap_or("").trim();
+    let id = roles::insert(&mut ctx.tx, name, description, ctx.now).await?;
+    roles::set_permissions(&mut ctx.tx, id, &perms).await?;
+    let role = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    ctx.audit(
+        "create",
+        "role",
+        id,
+        audit::trail::created(&json!({"name": role.name, "permissions": role.permissions})),
+    )
+    .await?;
+    Ok(role)
+}
+
+/// Deletes a role nobody holds; built-in roles stay (their permissions can be edited).
+pub async fn delete_role(ctx: &mut SchoolCtx, id: i64) -> AppResult<Role> {
+    let role = roles::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if role.is_builtin {
+        return Err(AppError::Conflict(
+            "Built-in roles cannot be deleted; edit their permissions instead.".into(),
+        ));
+    }
+    if role.user_count > 0 {
+        return Err(AppError::Conflict(format!(
+            "{} staff hold this role; take it from them first.",
+            role.user_count
+        )));
+    }
+    roles::delete(&mut ctx.tx, id).await?;
+    ctx.audit(
+        "delete",
+        "role",
+        id,
+        json!({"name": role.name, "permissions": role.permissions}),
+    )
+    .await?;
+    Ok(role)
 }

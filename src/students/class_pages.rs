@@ -115,10 +115,7 @@ async fn register_pupil(
         async move |ctx: &mut SchoolCtx| {
             let class = academics::academic_class_by_id(&mut ctx.tx, id).await?;
             let student: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM students WHERE lower(admission_no) = lower($1)")
-                    .bind(f.admission_no.trim())
-                    .fetch_optional(&mut *ctx.tx)
-                    .await?;
+                db::id_by_admission_no(&mut ctx.tx, f.admission_no.trim()).await?;
             let student = student.ok_or_else(|| {
                 AppError::field(
                     "admission_no",

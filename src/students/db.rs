@@ -478,3 +478,14 @@ pub async fn delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// The student with this admission number (any case), if any.
+pub async fn id_by_admission_no(
+    conn: &mut PgConnection,
+    admission_no: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM students WHERE lower(admission_no) = lower($1)")
+        .bind(admission_no)
+        .fetch_optional(conn)
+        .await
+}

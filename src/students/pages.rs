@@ -24,6 +24,7 @@ use super::{
     service::{self, ExportParams},
 };
 use crate::{
+    academics::db as academics,
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
@@ -57,7 +58,7 @@ struct StudentsPage {
     filtered: bool,
     status: String,
     class: Option<i64>,
-    classes: Vec<ClassOption>,
+    classes: Vec<academics::ClassOption>,
     can_add: bool,
 }
 
@@ -73,25 +74,6 @@ struct StudentRows {
     page: Page<Student>,
     search: String,
     filtered: bool,
-}
-
-/// Classes of the current session for pickers: id and name only (one light query).
-async fn current_classes(ctx: &mut SchoolCtx) -> AppResult<Vec<ClassOption>> {
-    Ok(sqlx::query_as(
-        "SELECT ac.id, c.name AS class_name FROM academic_classes ac
-           JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current
-           JOIN classes c ON c.id = ac.class_id
-           JOIN forms f ON f.id = c.form_id
-          ORDER BY f.ordinal, lower(c.name)",
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?)
-}
-
-#[derive(sqlx::FromRow)]
-pub struct ClassOption {
-    pub id: i64,
-    pub class_name: String,
 }
 
 async fn list(
@@ -138,7 +120,7 @@ async fn list(
         filtered,
         status: status.unwrap_or_default(),
         class,
-        classes: current_classes(&mut ctx).await?,
+        classes: academics::class_options(&mut ctx.tx).await?,
         can_add: ctx.perms.has("add_students"),
     }
     .into_response())
@@ -287,7 +269,7 @@ struct StudentFormPage {
     layout: Layout,
     form: StudentForm,
     errors: FormErrors,
-    classes: Vec<ClassOption>,
+    classes: Vec<academics::ClassOption>,
     /// None when admitting.
     student_id: Option<i64>,
     pattern_hint: String,
@@ -300,7 +282,7 @@ async fn form_page(
     errors: FormErrors,
     student_id: Option<i64>,
 ) -> AppResult<Response> {
-    let classes = current_classes(ctx).await?;
+    let classes = academics::class_options(&mut ctx.tx).await?;
     let pattern = crate::settings::db::load(&mut ctx.tx)
         .await?
         .admission_number_pattern;

@@ -142,3 +142,16 @@ pub async fn history(
     .fetch_all(conn)
     .await
 }
+
+/// The pupil of a registration and whether they have a photo.
+pub async fn student_photo(
+    conn: &mut PgConnection,
+    registration_id: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.has_photo FROM registrations r JOIN students s ON s.id = r.student_id WHERE r.id = $1",
+    )
+    .bind(registration_id)
+    .fetch_one(conn)
+    .await
+}

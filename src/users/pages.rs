@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     platform_service::{
         CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
-        update_platform_user,
+        platform_roles, update_platform_user,
     },
     service::{StaffFilter, UpdateStaff, list_staff, update_staff},
 };
@@ -76,10 +76,11 @@ async fn platform_users_page(
     errors: FormErrors,
 ) -> AppResult<Response> {
     let (rows, count) = list_platform_users(&mut ctx.tx, params).await?;
-    let roles =
-        sqlx::query_as("SELECT id, name, description FROM public.platform_roles ORDER BY name")
-            .fetch_all(&mut *ctx.tx)
-            .await?;
+    let roles = platform_roles(&mut ctx.tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name, r.description))
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {

@@ -1,8 +1,8 @@
 //! Platform users (operators) through the system API: `/api/v1/system/users/`.
 
 use super::platform_service::{
-    CreatePlatformUser, UpdatePlatformUser, create_platform_user, list_platform_users,
-    update_platform_user,
+    CreatePlatformUser, PlatformRole, UpdatePlatformUser, create_platform_user,
+    list_platform_users, platform_roles, update_platform_user,
 };
 use crate::auth::account::UserOut;
 use crate::{
@@ -16,8 +16,6 @@ use axum::{
     Json,
     http::{StatusCode, Uri},
 };
-use sqlx::FromRow;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[utoipa::path(get, path = "/api/v1/system/users/", tag = "system-users", security(("bearer" = [])),
@@ -54,12 +52,7 @@ async fn system_get_user(
     let user = crate::auth::account::get_in_scope(&mut ctx.tx, id, None)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let roles: Vec<i64> = sqlx::query_scalar(
-        "SELECT role_id FROM public.platform_user_roles WHERE user_id = $1 ORDER BY role_id",
-    )
-    .bind(id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
+    let roles = crate::permissions::roles::platform_role_ids(&mut ctx.tx, id).await?;
     Ok(Json(UserOut::from_user(&user, roles)))
 }
 
@@ -98,24 +91,11 @@ async fn system_delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, serde::Serialize, FromRow, ToSchema)]
-pub struct PlatformRole {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub permissions: Vec<String>,
-}
-
 /// Platform roles for operators.
 #[utoipa::path(get, path = "/api/v1/system/roles/", tag = "system-users", security(("bearer" = [])),
     responses((status = 200, description = "OK", body = Vec<PlatformRole>)))]
 async fn system_list_roles(mut ctx: PlatformCtx) -> AppResult<Json<Vec<PlatformRole>>> {
-    let rows = sqlx::query_as(
-        "SELECT id, name, description, permissions FROM public.platform_roles ORDER BY name",
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    Ok(Json(rows))
+    Ok(Json(platform_roles(&mut ctx.tx).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -219,3 +219,20 @@ async fn platform_role_ids(conn: &mut PgConnection, user_id: i64) -> Result<Vec<
     .fetch_all(conn)
     .await
 }
+
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PlatformRole {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+}
+
+/// Every platform role, by name.
+pub async fn platform_roles(conn: &mut PgConnection) -> Result<Vec<PlatformRole>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, description, permissions FROM public.platform_roles ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await
+}
