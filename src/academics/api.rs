@@ -503,13 +503,7 @@ async fn delete_academic_class(
     ApiPath((s, id)): ApiPath<(i64, i64)>,
 ) -> AppResult<StatusCode> {
     let before = db::academic_class(&mut ctx.tx, s, id).await?;
-    sqlx::query("DELETE FROM academic_classes WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(in_use(
-            "Pupils are registered in this class; move them first.",
-        ))?;
+    db::delete_academic_class(&mut ctx.tx, id).await?;
     audited(ctx, "delete", "academic_class", id, Some(&before), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -916,3 +916,15 @@ pub async fn delete_row(
     };
     sqlx::query_as(sql).bind(id).fetch_optional(conn).await
 }
+
+/// Deletes a class of a session; refused while pupils are registered in it.
+pub async fn delete_academic_class(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+    sqlx::query("DELETE FROM academic_classes WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(in_use(
+            "Pupils are registered in this class; move them first.",
+        ))?;
+    Ok(())
+}
