@@ -53,17 +53,16 @@ async fn session_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<U
     Ok(session.user.map(|su| su.user))
 }
 
-/// The flash messages for a full page (GET, not htmx); they are shown once. Other requests
+/// The flash messages queued for a full page (GET, not htmx); they are taken (and so shown
+/// once) only when the page's layout is rendered, so a download or a refused GET leaves them
+/// for the page that follows. Other requests leave them queued.
 /// leave them queued for the page that follows.
-async fn page_flash(parts: &mut Parts, state: &AppState) -> Vec<Flash> {
+async fn page_flash(parts: &mut Parts, state: &AppState) -> Option<Messages> {
     if parts.method != Method::GET || is_htmx(&parts.headers) {
-        return Vec::new();
+        return None;
     }
-    match Messages::from_request_parts(parts, state).await {
-        Ok(messages) => flash::take(messages),
-        // API routes have no message layer.
-        Err(_) => Vec::new(),
-    }
+    // API routes have no message layer.
+    Messages::from_request_parts(parts, state).await.ok()
 }
 
 fn not_authenticated() -> AppError {
@@ -111,8 +110,8 @@ async fn audit_in(
 /// A request inside one school.
 pub struct SchoolCtx {
     pub tx: Tx,
-    /// Messages queued by the previous action, for a full page (empty otherwise).
-    pub flash: Vec<Flash>,
+    /// Messages queued by the previous action, for a full page (`take_flash`).
+    flash: Option<Messages>,
     pub pool: sqlx::PgPool,
     pub school: SchoolRef,
     pub user: User,
@@ -250,8 +249,8 @@ impl SchoolCtx {
 /// A request on the platform (system API or console), by a platform user.
 pub struct PlatformCtx {
     pub tx: Tx,
-    /// Messages queued by the previous action, for a full page (empty otherwise).
-    pub flash: Vec<Flash>,
+    /// Messages queued by the previous action, for a full page (`take_flash`).
+    flash: Option<Messages>,
     pub user: User,
     pub perms: PermissionSet,
     pub meta: RequestMeta,
@@ -344,5 +343,19 @@ impl PlatformCtx {
     pub async fn commit(self) -> AppResult<()> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+impl SchoolCtx {
+    /// The queued flash messages, taken: the layout prints them once.
+    pub fn take_flash(&self) -> Vec<Flash> {
+        self.flash.clone().map(flash::take).unwrap_or_default()
+    }
+}
+
+impl PlatformCtx {
+    /// The queued flash messages, taken: the layout prints them once.
+    pub fn take_flash(&self) -> Vec<Flash> {
+        self.flash.clone().map(flash::take).unwrap_or_default()
     }
 }

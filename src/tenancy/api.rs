@@ -150,7 +150,13 @@ async fn delete_school(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ConfirmDelete>,
 ) -> AppResult<StatusCode> {
-    schools::delete_confirmed(&mut ctx, id, q.confirm.as_deref().unwrap_or_default()).await?;
+    schools::delete_confirmed(
+        &mut ctx,
+        id,
+        q.confirm.as_deref().unwrap_or_default(),
+        "Repeat its code as ?confirm= to proceed",
+    )
+    .await?;
     ctx.commit().await?;
     state.tenants.invalidate();
     Ok(StatusCode::NO_CONTENT)

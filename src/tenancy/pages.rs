@@ -387,7 +387,7 @@ async fn delete(
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    schools::delete_confirmed(&mut ctx, id, &form.confirm).await?;
+    schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm").await?;
     ctx.commit().await?;
     state.tenants.invalidate();
     Ok(see_other(&headers, "/schools"))

@@ -722,6 +722,7 @@ pub async fn delete_confirmed(
     ctx: &mut PlatformCtx,
     id: i64,
     confirm: &str,
+    how_to_confirm: &str,
 ) -> AppResult<SchoolOut> {
     let school = get(&mut ctx.tx, id)
         .await?
@@ -730,7 +731,7 @@ pub async fn delete_confirmed(
         return Err(AppError::field(
             "confirm",
             format!(
-                "Deleting drops every record of this school. Type its code ({}) to confirm.",
+                "Deleting drops every record of this school. {how_to_confirm} ({}).",
                 school.code
             ),
         ));

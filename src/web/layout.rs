@@ -127,7 +127,7 @@ impl SchoolCtx {
     /// The layout of a school page for this user.
     pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
         Layout {
-            flash: self.flash.clone(),
+            flash: self.take_flash(),
             ..Layout::school(
                 title,
                 active,
@@ -144,7 +144,7 @@ impl PlatformCtx {
     /// The layout of a console page for this operator.
     pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
         Layout {
-            flash: self.flash.clone(),
+            flash: self.take_flash(),
             ..Layout::platform(title, active, csrf.to_owned(), &self.user.full_name)
         }
     }

@@ -525,7 +525,11 @@ async fn school_forms_work_end_to_end(pool: PgPool) {
         )
         .await;
     assert_eq!(flash_after(&res), "/staff");
+    // A download in between (another tab) does not use up the message: only a page shows it.
+    let csv = a.get("/students/export.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
     assert!(a.get("/staff").await.text().contains("can now sign in"));
+    assert!(!a.get("/staff").await.text().contains("can now sign in"));
 
     // Settings: a pattern without a running number is refused next to the field.
     let res = a
