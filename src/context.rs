@@ -10,10 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::{
-    audit::{
-        self,
-        trail::{Actor, Entry, Trail},
-    },
+    audit::trail::{Actor, Entry, Trail},
     auth::{
         account::User,
         session::AuthSession,
@@ -103,7 +100,7 @@ async fn audit_in(
         id: Some(user.id),
         email: Some(user.email.clone()),
     };
-    audit::trail::record(tx, trail, &actor, meta, entry, now).await?;
+    crate::audit::trail::record(tx, trail, &actor, meta, entry, now).await?;
     Ok(())
 }
 
@@ -236,7 +233,7 @@ impl SchoolCtx {
         value: &T,
     ) -> AppResult<()> {
         let fields = serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))?;
-        self.audit("create", entity, id, audit::trail::created(&fields))
+        self.audit("create", entity, id, crate::audit::trail::created(&fields))
             .await
     }
 

@@ -15,7 +15,7 @@ use super::schools::{
     UpdateSetup,
 };
 use crate::{
-    audit::{self, trail::Actor},
+    audit::trail::Actor,
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
@@ -79,7 +79,7 @@ async fn change_school(
     body: UpdateSchool,
 ) -> AppResult<Json<SchoolOut>> {
     let (before, after) = schools::update(&mut ctx.tx, id, &body, ctx.now).await?;
-    let changes = audit::trail::diff(
+    let changes = crate::audit::trail::diff(
         &json!({"name": before.name, "is_active": before.is_active}),
         &json!({"name": after.name, "is_active": after.is_active}),
     );
@@ -283,7 +283,7 @@ async fn put_setup(
     ApiJson(body): ApiJson<UpdateSetup>,
 ) -> AppResult<Json<SetupOut>> {
     let (before, after) = schools::update_setup(&mut ctx.tx, id, &body, ctx.now).await?;
-    let changes = audit::trail::diff(
+    let changes = crate::audit::trail::diff(
         &serde_json::to_value(&before.steps)
             .map(|s| json!({"steps": s, "progress": before.setup_progress}))
             .unwrap_or_default(),

@@ -7,10 +7,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use crate::{
-    audit::{
-        self,
-        trail::{Actor, Entry, Trail},
-    },
+    audit::trail::{Actor, Entry, Trail},
     auth::{account::NewUser, password},
     context::PlatformCtx,
     db::{self, SchemaName},
@@ -340,7 +337,7 @@ pub async fn create(
         roles::set_user_roles(&mut tx, user.id, &[admin_role.id]).await?;
     }
 
-    audit::trail::record(
+    crate::audit::trail::record(
         &mut tx,
         Trail::Platform,
         actor,
@@ -349,7 +346,7 @@ pub async fn create(
             action: "create",
             entity: "school",
             entity_id: Some(id.to_string()),
-            changes: audit::trail::created(&json!({
+            changes: crate::audit::trail::created(&json!({
                 "name": valid.name, "code": valid.code, "schema_name": valid.schema.as_str(),
                 "domain": valid.domain, "admin_email": admin.as_ref().map(|a| a.0.clone()),
             })),

@@ -178,6 +178,10 @@ fn paths_in(code: &str) -> Vec<Vec<String>> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                 .collect();
+            // `crate::a::{…}` opens a use group: its paths come from the use statement.
+            if path.ends_with("::") {
+                continue;
+            }
             let segments: Vec<String> = path
                 .split("::")
                 .filter(|s| !s.is_empty())
@@ -190,6 +194,38 @@ fn paths_in(code: &str) -> Vec<Vec<String>> {
         }
     }
     paths
+}
+
+/// Inline paths that start with `name::` (a child module used without `self::`).
+fn bare_paths(code: &str, name: &str) -> Vec<Vec<String>> {
+    let needle = format!("{name}::");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find(&needle) {
+        let at = from + at;
+        from = at + needle.len();
+        if code[..at]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        {
+            continue;
+        }
+        let path: String = code[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        if path.ends_with("::") {
+            continue;
+        }
+        out.push(
+            path.split("::")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    out
 }
 
 fn graph() -> Graph {
@@ -214,7 +250,12 @@ fn graph() -> Graph {
             .collect();
         let parent: Module = module[..module.len().saturating_sub(1)].to_vec();
         let mut targets = BTreeSet::new();
-        for path in paths_in(&code) {
+        let mut paths = paths_in(&code);
+        // `api::router()` in a mod.rs names its child without `self::`.
+        for child in &children {
+            paths.extend(bare_paths(&code, child));
+        }
+        for path in paths {
             let Some(first) = path.first() else { continue };
             let absolute: Module = match first.as_str() {
                 "crate" => path[1..].to_vec(),
