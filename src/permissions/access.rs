@@ -75,3 +75,29 @@ pub fn guard(resource: &'static str) -> axum::Extension<Guard> {
 pub fn guard_exact(action: Action, resource: &'static str) -> axum::Extension<Guard> {
     axum::Extension(Guard::Exact(action, resource))
 }
+
+impl PermissionSet {
+    /// The codes in `wanted` this set does not hold (empty for a superadmin). Used so nobody
+    /// grants, or acts on someone holding, a permission they lack themselves.
+    pub fn missing<'a>(&self, wanted: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+        if self.all {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = wanted
+            .into_iter()
+            .filter(|code| !self.codes.contains(*code))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The refusal when an action would hand out, or reach past, permissions the actor lacks.
+pub fn escalation(what: &str, missing: &[String]) -> crate::error::AppError {
+    crate::error::AppError::Forbidden(format!(
+        "You cannot {what}: it involves permissions you do not hold yourself ({}).",
+        missing.join(", ")
+    ))
+}

@@ -315,3 +315,16 @@ pub async fn platform_role_ids(
     .fetch_all(conn)
     .await
 }
+
+/// Every permission the given roles grant together.
+pub async fn permissions_of_roles(
+    conn: &mut PgConnection,
+    role_ids: &[i64],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT permission FROM role_permissions WHERE role_id = ANY($1) ORDER BY 1",
+    )
+    .bind(role_ids)
+    .fetch_all(conn)
+    .await
+}

@@ -89,8 +89,18 @@ async fn a_user_without_permissions_gets_403_on_each_method(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn each_method_needs_its_own_permission(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (admin, target) = setup(&app).await;
+    let (admin, _) = setup(&app).await;
     let t = powerless(&app, &admin).await;
+    // The account acted on holds no role: acting on someone who holds more than the actor is
+    // refused for its own reason (see `nobody_reaches_past_their_own_permissions`).
+    let plain = admin
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": "plain@alpha.test", "full_name": "Test Staff", "password": PASSWORD, "roles": []}),
+        )
+        .await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
+    let target = plain.json()["id"].as_i64().unwrap();
     let role_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Visitor'")
         .fetch_one(&app.pool)
         .await
@@ -273,4 +283,166 @@ async fn platform_operator_role_limits_the_system_api(pool: PgPool) {
         .get("/api/v1/school/users/")
         .await;
     assert_error_shape(&res, 403);
+}
+
+/// A user with the permissions `perms` (through a role of their own) and its role id.
+async fn holding(app: &TestApp, admin: &Client, email: &str, perms: &[&str]) -> (Client, i64) {
+    let role = admin
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": format!("Role of {email}"), "permissions": perms}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
+    let role_id = role.json()["id"].as_i64().unwrap();
+    let res = admin
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": email, "full_name": "Deputy", "password": PASSWORD, "roles": [role_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    (app.as_staff("alpha", email).await, role_id)
+}
+
+#[sqlx::test(migrations = false)]
+async fn nobody_reaches_past_their_own_permissions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (admin, teacher) = setup(&app).await;
+    let roles = admin.get("/api/v1/school/roles/").await.json();
+    let role_named = |name: &str| {
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let school_admin = role_named("School Admin");
+    let admin_id: i64 =
+        sqlx::query_scalar("SELECT id FROM public.users WHERE email = 'admin@alpha.test'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let user_perms = ["view_users", "add_users", "change_users", "delete_users"];
+    let (deputy, _) = holding(&app, &admin, "deputy@alpha.test", &user_perms).await;
+    let deputy_id: i64 =
+        sqlx::query_scalar("SELECT id FROM public.users WHERE email = 'deputy@alpha.test'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+
+    // change_users does not let a user make themselves School Admin.
+    let res = deputy
+        .patch(
+            &format!("/api/v1/school/users/{deputy_id}/"),
+            json!({"roles": [school_admin]}),
+        )
+        .await;
+    assert_eq!(assert_error_shape(&res, 403)["code"], "permission_denied");
+    // …nor give the role to a new account.
+    let res = deputy
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": "sock@alpha.test", "full_name": "Sock Puppet", "password": PASSWORD, "roles": [school_admin]}),
+        )
+        .await;
+    assert!(
+        assert_error_shape(&res, 403)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("change_settings")
+    );
+    // …nor reset the password of, disable or rename someone holding more.
+    for body in [
+        json!({"password": "Another-long-pass-7"}),
+        json!({"is_active": false}),
+        json!({"full_name": "Renamed"}),
+    ] {
+        let res = deputy
+            .patch(&format!("/api/v1/school/users/{admin_id}/"), body)
+            .await;
+        assert_error_shape(&res, 403);
+    }
+    assert_error_shape(
+        &deputy
+            .delete(&format!("/api/v1/school/users/{teacher}/"))
+            .await,
+        403,
+    );
+    // Nothing changed: the deputy still has only their role, the admin is active.
+    let (roles_of_deputy, admin_active): (i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM alpha.user_roles WHERE user_id = $1),
+                (SELECT is_active FROM public.users WHERE id = $2)",
+    )
+    .bind(deputy_id)
+    .bind(admin_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((roles_of_deputy, admin_active), (1, true));
+    // Within what they hold, the deputy works: a new account with a role of lesser reach.
+    let (_, lesser) = holding(&app, &admin, "lesser@alpha.test", &["view_users"]).await;
+    let res = deputy
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": "clerk@alpha.test", "full_name": "Clerk", "password": PASSWORD, "roles": [lesser]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+    // change_roles does not let a user add permissions to their own role or any role.
+    let (keeper, own_role) = holding(
+        &app,
+        &admin,
+        "keeper@alpha.test",
+        &["view_roles", "add_roles", "change_roles"],
+    )
+    .await;
+    let res = keeper
+        .patch(
+            &format!("/api/v1/school/roles/{own_role}/"),
+            json!({"permissions": ["view_roles", "add_roles", "change_roles", "change_settings"]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = keeper
+        .patch(
+            &format!("/api/v1/school/roles/{lesser}/"),
+            json!({"permissions": ["view_users", "delete_users"]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = keeper
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": "Everything", "permissions": ["change_settings"]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = keeper
+        .patch(
+            &format!("/api/v1/school/roles/{school_admin}/"),
+            json!({"permissions": []}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    // A role within their reach they may still shape.
+    let res = keeper
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": "Role readers", "permissions": ["view_roles"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let still: Vec<String> = sqlx::query_scalar(
+        "SELECT permission FROM alpha.role_permissions WHERE role_id = $1 ORDER BY 1",
+    )
+    .bind(own_role)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(still, ["add_roles", "change_roles", "view_roles"]);
 }
