@@ -8,6 +8,7 @@ use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, Validator},
     http::ListParams,
+    permissions::{access::escalation, roles},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -94,6 +95,30 @@ async fn check_platform_roles(
     Ok(())
 }
 
+/// Every permission the given platform roles grant together.
+async fn platform_role_permissions(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT unnest(permissions) FROM public.platform_roles WHERE id = ANY($1) ORDER BY 1",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Refuses platform roles that grant a permission the acting operator does not hold.
+async fn refuse_grants_beyond_actor(ctx: &mut PlatformCtx, ids: &[i64]) -> AppResult<()> {
+    let granted = platform_role_permissions(&mut ctx.tx, ids).await?;
+    let beyond = ctx.perms.missing(&granted);
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(escalation("give these roles", &beyond))
+    }
+}
+
 async fn set_platform_roles(
     conn: &mut PgConnection,
     user_id: i64,
@@ -135,6 +160,7 @@ pub async fn create_platform_user(
     }
     check_platform_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
+    refuse_grants_beyond_actor(ctx, &input.roles).await?;
     let hash = password::hash(input.password.clone()).await?;
     let user = crate::auth::account::insert(
         &mut ctx.tx,
@@ -178,6 +204,20 @@ pub async fn update_platform_user(
             "Only a superadmin can change a superadmin.".into(),
         ));
     }
+    if input.roles.is_some() && id == ctx.user.id && !ctx.perms.is_everything() {
+        return Err(AppError::Forbidden(
+            "You cannot change your own roles; ask another operator.".into(),
+        ));
+    }
+    let held = roles::platform_role_ids(&mut ctx.tx, id).await?;
+    let target = platform_role_permissions(&mut ctx.tx, &held).await?;
+    let beyond = ctx.perms.missing(&target);
+    if !beyond.is_empty() {
+        return Err(escalation(
+            &format!("change {}'s account", before.full_name),
+            &beyond,
+        ));
+    }
     let account = AccountChanges {
         full_name: input.full_name.as_deref(),
         is_active: input.is_active,
@@ -189,12 +229,15 @@ pub async fn update_platform_user(
         check_platform_roles(&mut ctx.tx, &mut v, r).await?;
     }
     v.finish()?;
+    if let Some(r) = &input.roles {
+        refuse_grants_beyond_actor(ctx, r).await?;
+    }
     let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
-    let before_roles = platform_role_ids(&mut ctx.tx, id).await?;
+    let before_roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
     if let Some(r) = &input.roles {
         set_platform_roles(&mut ctx.tx, id, r).await?;
     }
-    let roles = platform_role_ids(&mut ctx.tx, id).await?;
+    let roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
     let changes = account.audit_changes(
         &before,
         &after,
@@ -209,15 +252,6 @@ pub async fn update_platform_user(
     )
     .await?;
     Ok(UserOut::from_user(&after, roles))
-}
-
-async fn platform_role_ids(conn: &mut PgConnection, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT role_id FROM public.platform_user_roles WHERE user_id = $1 ORDER BY role_id",
-    )
-    .bind(user_id)
-    .fetch_all(conn)
-    .await
 }
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -446,3 +446,87 @@ async fn nobody_reaches_past_their_own_permissions(pool: PgPool) {
     .unwrap();
     assert_eq!(still, ["add_roles", "change_roles", "view_roles"]);
 }
+
+#[sqlx::test(migrations = false)]
+async fn operators_cannot_reach_past_their_own_platform_permissions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("root@platform.test").await;
+    let root = app.as_operator("root@platform.test").await;
+    let managers: i64 = sqlx::query_scalar(
+        "INSERT INTO public.platform_roles (name, description, permissions, created_at)
+         VALUES ('User managers', '', ARRAY['view_platform_users', 'add_platform_users', 'change_platform_users'], now())
+         RETURNING id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let operator: i64 =
+        sqlx::query_scalar("SELECT id FROM public.platform_roles WHERE name = 'Operator'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    for (email, role) in [
+        ("um@platform.test", managers),
+        ("ops@platform.test", operator),
+    ] {
+        let res = root
+            .post(
+                "/api/v1/system/users/",
+                json!({"email": email, "full_name": "Op", "password": PASSWORD, "roles": [role]}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    }
+    let id_of = |email: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM public.users WHERE email = $1")
+                .bind(email)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (um_id, ops_id) = (
+        id_of("um@platform.test").await,
+        id_of("ops@platform.test").await,
+    );
+    let um = app.as_operator("um@platform.test").await;
+    // Not their own roles, not a role with permissions they lack, not someone holding more.
+    let res = um
+        .patch(
+            &format!("/api/v1/system/users/{um_id}/"),
+            json!({"roles": [managers, operator]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = um
+        .post(
+            "/api/v1/system/users/",
+            json!({"email": "new@platform.test", "full_name": "New", "password": PASSWORD, "roles": [operator]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = um
+        .patch(
+            &format!("/api/v1/system/users/{ops_id}/"),
+            json!({"password": "Another-long-pass-7"}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    // Within their reach they work.
+    let res = um
+        .post(
+            "/api/v1/system/users/",
+            json!({"email": "peer@platform.test", "full_name": "Peer", "password": PASSWORD, "roles": [managers]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let roles_of_um: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM public.platform_user_roles WHERE user_id = $1")
+            .bind(um_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(roles_of_um, 1);
+}
