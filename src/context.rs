@@ -290,13 +290,7 @@ impl FromRequestParts<AppState> for PlatformCtx {
         let perms = if user.is_superadmin {
             PermissionSet::everything()
         } else {
-            let codes: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT unnest(r.permissions) FROM platform_user_roles ur
-                   JOIN platform_roles r ON r.id = ur.role_id WHERE ur.user_id = $1",
-            )
-            .bind(user.id)
-            .fetch_all(&mut *tx)
-            .await?;
+            let codes = roles::platform_user_permissions(&mut tx, user.id).await?;
             PermissionSet::from_codes(codes)
         };
         check(&perms, guard, parts)?;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::http::Method;
 
 use super::catalogue::{Action, codename};
+use crate::error::{AppError, AppResult};
 
 /// The permissions a user holds in one scope. Platform superadmins hold everything.
 #[derive(Clone, Debug, Default)]
@@ -79,7 +80,7 @@ pub fn guard_exact(action: Action, resource: &'static str) -> axum::Extension<Gu
 impl PermissionSet {
     /// The codes in `wanted` this set does not hold (empty for a superadmin). Used so nobody
     /// grants, or acts on someone holding, a permission they lack themselves.
-    pub fn missing<'a>(&self, wanted: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    fn missing<'a>(&self, wanted: impl IntoIterator<Item = &'a String>) -> Vec<String> {
         if self.all {
             return Vec::new();
         }
@@ -95,9 +96,80 @@ impl PermissionSet {
 }
 
 /// The refusal when an action would hand out, or reach past, permissions the actor lacks.
-pub fn escalation(what: &str, missing: &[String]) -> crate::error::AppError {
-    crate::error::AppError::Forbidden(format!(
+fn escalation(what: &str, missing: &[String]) -> AppError {
+    AppError::Forbidden(format!(
         "You cannot {what}: it involves permissions you do not hold yourself ({}).",
         missing.join(", ")
     ))
+}
+
+impl PermissionSet {
+    /// Refuses to hand out `granted` (the permissions of roles given, or of a new role) unless
+    /// this set holds all of it; `what` words the action for the refusal.
+    pub fn may_grant(&self, what: &str, granted: &[String]) -> AppResult<()> {
+        let beyond = self.missing(granted);
+        if beyond.is_empty() {
+            Ok(())
+        } else {
+            Err(escalation(what, &beyond))
+        }
+    }
+
+    /// The rule for changing an account (staff or operator): nobody changes their own roles,
+    /// and nobody edits, resets or disables an account holding a permission they lack.
+    /// `actor_is_target` and `changes_roles` describe the change; `target_holds` is what the
+    /// account holds now.
+    pub fn may_change_account(
+        &self,
+        actor_is_target: bool,
+        changes_roles: bool,
+        target_name: &str,
+        target_holds: &[String],
+    ) -> AppResult<()> {
+        if self.all {
+            return Ok(());
+        }
+        if actor_is_target && changes_roles {
+            return Err(AppError::Forbidden(
+                "You cannot change your own roles; ask another administrator.".into(),
+            ));
+        }
+        let beyond = self.missing(target_holds);
+        if beyond.is_empty() {
+            Ok(())
+        } else {
+            Err(escalation(
+                &format!("change {target_name}'s account"),
+                &beyond,
+            ))
+        }
+    }
+
+    /// The rule for changing a role: not one the actor holds, not one holding (or being given)
+    /// a permission the actor lacks.
+    pub fn may_change_role(
+        &self,
+        actor_holds_role: bool,
+        role_name: &str,
+        role_holds: &[String],
+        new_permissions: Option<&[String]>,
+    ) -> AppResult<()> {
+        if self.all {
+            return Ok(());
+        }
+        if actor_holds_role {
+            return Err(AppError::Forbidden(format!(
+                "You hold the role {role_name}; ask another administrator to change it."
+            )));
+        }
+        let mut beyond = self.missing(role_holds);
+        beyond.extend(self.missing(new_permissions.unwrap_or_default()));
+        beyond.sort();
+        beyond.dedup();
+        if beyond.is_empty() {
+            Ok(())
+        } else {
+            Err(escalation(&format!("change the role {role_name}"), &beyond))
+        }
+    }
 }

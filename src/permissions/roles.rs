@@ -328,3 +328,30 @@ pub async fn permissions_of_roles(
     .fetch_all(conn)
     .await
 }
+
+/// Every permission the given platform roles grant together.
+pub async fn platform_role_permissions(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT unnest(permissions) FROM public.platform_roles WHERE id = ANY($1) ORDER BY 1",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Every permission an operator holds through their platform roles.
+pub async fn platform_user_permissions(
+    conn: &mut PgConnection,
+    user_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT unnest(r.permissions) FROM public.platform_user_roles ur
+           JOIN public.platform_roles r ON r.id = ur.role_id WHERE ur.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}

@@ -8,7 +8,6 @@ use crate::{
     audit,
     context::SchoolCtx,
     error::{AppError, AppResult, Validator},
-    permissions::access::escalation,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -87,46 +86,27 @@ pub async fn update_role(ctx: &mut SchoolCtx, id: i64, body: &RoleInput) -> AppR
     Ok(after)
 }
 
-/// Nobody edits a role they hold themselves, a role holding permissions they lack, or gives a
-/// role a permission they lack.
+/// The change of `role` is refused past the actor's own permissions (see
+/// `PermissionSet::may_change_role`).
 async fn refuse_role_change(
     ctx: &mut SchoolCtx,
     role: &Role,
     new_permissions: Option<&[String]>,
 ) -> AppResult<()> {
-    if ctx.perms.is_everything() {
-        return Ok(());
-    }
     let held = roles::user_role_ids(&mut ctx.tx, ctx.user.id).await?;
-    if held.contains(&role.id) {
-        return Err(AppError::Forbidden(format!(
-            "You hold the role {}; ask another administrator to change it.",
-            role.name
-        )));
-    }
-    let mut beyond = ctx.perms.missing(&role.permissions);
-    if let Some(new) = new_permissions {
-        beyond.extend(ctx.perms.missing(new));
-        beyond.sort();
-        beyond.dedup();
-    }
-    if beyond.is_empty() {
-        Ok(())
-    } else {
-        Err(escalation(
-            &format!("change the role {}", role.name),
-            &beyond,
-        ))
-    }
+    ctx.perms.may_change_role(
+        held.contains(&role.id),
+        &role.name,
+        &role.permissions,
+        new_permissions,
+    )
 }
 
 /// Creates a role with the permissions asked for (each one the school knows).
 pub async fn create_role(ctx: &mut SchoolCtx, body: &RoleInput) -> AppResult<Role> {
     let perms = validate(body, true)?;
-    let beyond = ctx.perms.missing(&perms);
-    if !beyond.is_empty() {
-        return Err(escalation("create a role with these permissions", &beyond));
-    }
+    ctx.perms
+        .may_grant("create a role with these permissions", &perms)?;
     let name = body.name.as_deref().unwrap_or_default().trim();
     let description = body.description.as_deref().unwrap_or("").trim();
     let id = roles::insert(&mut ctx.tx, name, description, ctx.now).await?;

@@ -8,7 +8,7 @@ use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, Validator},
     http::ListParams,
-    permissions::{access::escalation, roles},
+    permissions::roles,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -95,30 +95,6 @@ async fn check_platform_roles(
     Ok(())
 }
 
-/// Every permission the given platform roles grant together.
-async fn platform_role_permissions(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT unnest(permissions) FROM public.platform_roles WHERE id = ANY($1) ORDER BY 1",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await
-}
-
-/// Refuses platform roles that grant a permission the acting operator does not hold.
-async fn refuse_grants_beyond_actor(ctx: &mut PlatformCtx, ids: &[i64]) -> AppResult<()> {
-    let granted = platform_role_permissions(&mut ctx.tx, ids).await?;
-    let beyond = ctx.perms.missing(&granted);
-    if beyond.is_empty() {
-        Ok(())
-    } else {
-        Err(escalation("give these roles", &beyond))
-    }
-}
-
 async fn set_platform_roles(
     conn: &mut PgConnection,
     user_id: i64,
@@ -160,7 +136,8 @@ pub async fn create_platform_user(
     }
     check_platform_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
-    refuse_grants_beyond_actor(ctx, &input.roles).await?;
+    let granted = roles::platform_role_permissions(&mut ctx.tx, &input.roles).await?;
+    ctx.perms.may_grant("give these roles", &granted)?;
     let hash = password::hash(input.password.clone()).await?;
     let user = crate::auth::account::insert(
         &mut ctx.tx,
@@ -204,20 +181,13 @@ pub async fn update_platform_user(
             "Only a superadmin can change a superadmin.".into(),
         ));
     }
-    if input.roles.is_some() && id == ctx.user.id && !ctx.perms.is_everything() {
-        return Err(AppError::Forbidden(
-            "You cannot change your own roles; ask another operator.".into(),
-        ));
-    }
-    let held = roles::platform_role_ids(&mut ctx.tx, id).await?;
-    let target = platform_role_permissions(&mut ctx.tx, &held).await?;
-    let beyond = ctx.perms.missing(&target);
-    if !beyond.is_empty() {
-        return Err(escalation(
-            &format!("change {}'s account", before.full_name),
-            &beyond,
-        ));
-    }
+    let target_holds = roles::platform_user_permissions(&mut ctx.tx, id).await?;
+    ctx.perms.may_change_account(
+        id == ctx.user.id,
+        input.roles.is_some(),
+        &before.full_name,
+        &target_holds,
+    )?;
     let account = AccountChanges {
         full_name: input.full_name.as_deref(),
         is_active: input.is_active,
@@ -230,14 +200,21 @@ pub async fn update_platform_user(
     }
     v.finish()?;
     if let Some(r) = &input.roles {
-        refuse_grants_beyond_actor(ctx, r).await?;
+        let granted = roles::platform_role_permissions(&mut ctx.tx, r).await?;
+        ctx.perms.may_grant("give these roles", &granted)?;
     }
     let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
     let before_roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
-    if let Some(r) = &input.roles {
-        set_platform_roles(&mut ctx.tx, id, r).await?;
-    }
-    let roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
+    let roles = match &input.roles {
+        Some(r) => {
+            set_platform_roles(&mut ctx.tx, id, r).await?;
+            let mut ids = r.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
+        None => before_roles.clone(),
+    };
     let changes = account.audit_changes(
         &before,
         &after,

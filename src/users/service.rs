@@ -9,7 +9,6 @@ use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, Validator},
     http::ListParams,
-    permissions::access::escalation,
     permissions::roles,
 };
 use serde::Deserialize;
@@ -127,17 +126,6 @@ async fn check_roles(
     Ok(())
 }
 
-/// Refuses roles that grant a permission the acting user does not hold.
-async fn refuse_grants_beyond_actor(ctx: &mut SchoolCtx, role_ids: &[i64]) -> AppResult<()> {
-    let granted = roles::permissions_of_roles(&mut ctx.tx, role_ids).await?;
-    let beyond = ctx.perms.missing(&granted);
-    if beyond.is_empty() {
-        Ok(())
-    } else {
-        Err(escalation("give these roles", &beyond))
-    }
-}
-
 /// Creates a staff account in the current school with the given roles.
 pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult<UserOut> {
     let mut v = Validator::new();
@@ -148,7 +136,8 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
     }
     check_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
-    refuse_grants_beyond_actor(ctx, &input.roles).await?;
+    let granted = roles::permissions_of_roles(&mut ctx.tx, &input.roles).await?;
+    ctx.perms.may_grant("give these roles", &granted)?;
     let hash = password::hash(input.password.clone()).await?;
     let user = crate::auth::account::insert(
         &mut ctx.tx,
@@ -190,21 +179,13 @@ pub async fn find_staff(ctx: &mut SchoolCtx, id: i64) -> AppResult<(User, Vec<i6
 
 pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> AppResult<UserOut> {
     let (before, before_roles) = find_staff(ctx, id).await?;
-    // Nobody changes their own roles (a School Admin cannot lock themselves out either).
-    if input.roles.is_some() && id == ctx.user.id && !ctx.perms.is_everything() {
-        return Err(AppError::Forbidden(
-            "You cannot change your own roles; ask another administrator.".into(),
-        ));
-    }
-    // Nobody edits, resets or disables an account that holds more than they do.
-    let target = roles::permissions_of_roles(&mut ctx.tx, &before_roles).await?;
-    let beyond = ctx.perms.missing(&target);
-    if !beyond.is_empty() {
-        return Err(escalation(
-            &format!("change {}'s account", before.full_name),
-            &beyond,
-        ));
-    }
+    let target_holds = roles::user_permissions(&mut ctx.tx, id).await?;
+    ctx.perms.may_change_account(
+        id == ctx.user.id,
+        input.roles.is_some(),
+        &before.full_name,
+        &target_holds,
+    )?;
     let account = AccountChanges {
         full_name: input.full_name.as_deref(),
         is_active: input.is_active,
@@ -217,7 +198,8 @@ pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> 
     }
     v.finish()?;
     if let Some(new_roles) = &input.roles {
-        refuse_grants_beyond_actor(ctx, new_roles).await?;
+        let granted = roles::permissions_of_roles(&mut ctx.tx, new_roles).await?;
+        ctx.perms.may_grant("give these roles", &granted)?;
     }
     let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
     let mut role_ids = before_roles.clone();
