@@ -888,31 +888,37 @@ pub async fn terms_without_exam_session(
     .await
 }
 
-/// Tables of the structure with a `name` (for [`delete_row`]).
+/// The parts of the structure that can be deleted while nothing uses them.
 #[derive(Clone, Copy, Debug)]
-pub enum Table {
-    Sessions,
-    Terms,
-    Forms,
-    Classes,
-    Subjects,
+pub enum Deletable {
+    Session,
+    Term,
+    ClassLevel,
+    ClassArm,
+    Subject,
 }
 
-/// Deletes a row and returns its name and the whole row as JSON (for the audit trail).
+/// Deletes a part and returns its name and the whole row as JSON (for the audit trail).
 pub async fn delete_row(
     conn: &mut PgConnection,
-    table: Table,
+    what: Deletable,
     id: i64,
 ) -> Result<Option<(String, serde_json::Value)>, sqlx::Error> {
     // Whole statements per table: no name is ever formatted into SQL.
-    let sql = match table {
-        Table::Sessions => {
+    let sql = match what {
+        Deletable::Session => {
             "DELETE FROM academic_sessions t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)"
         }
-        Table::Terms => "DELETE FROM terms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
-        Table::Forms => "DELETE FROM forms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
-        Table::Classes => "DELETE FROM classes t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
-        Table::Subjects => "DELETE FROM subjects t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+        Deletable::Term => "DELETE FROM terms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)",
+        Deletable::ClassLevel => {
+            "DELETE FROM forms t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)"
+        }
+        Deletable::ClassArm => {
+            "DELETE FROM classes t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)"
+        }
+        Deletable::Subject => {
+            "DELETE FROM subjects t WHERE t.id = $1 RETURNING t.name, to_jsonb(t)"
+        }
     };
     sqlx::query_as(sql).bind(id).fetch_optional(conn).await
 }

@@ -5,14 +5,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// `bytes` as an attachment named `filename`, never cached by shared caches.
-pub fn attachment(content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
+/// `bytes` as a file named `filename`, shown (`inline`) or saved (`attachment`), never cached
+/// by shared caches.
+fn file(disposition: &str, content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
+                format!("{disposition}; filename=\"{filename}\""),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
@@ -23,20 +24,10 @@ pub fn attachment(content_type: &str, filename: &str, bytes: Vec<u8>) -> Respons
 
 /// A CSV file.
 pub fn csv(filename: &str, bytes: Vec<u8>) -> Response {
-    attachment("text/csv; charset=utf-8", filename, bytes)
+    file("attachment", "text/csv; charset=utf-8", filename, bytes)
 }
 
 /// A PDF shown in the browser (`inline`), saved under `filename`.
 pub fn inline_pdf(filename: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{filename}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    file("inline", "application/pdf", filename, bytes)
 }

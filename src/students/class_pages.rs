@@ -125,9 +125,8 @@ async fn register_pupil(
                     ),
                 )
             })?;
-            let before = db::get(&mut ctx.tx, student).await?.current_class;
-            let reg = service::register_pupil(ctx, &class, student).await?;
-            Ok((reg, before, class.class_name.clone()))
+            let done = service::register_pupil(ctx, &class, student).await?;
+            Ok((done.registration, done.moved_from, class.class_name.clone()))
         },
     )
     .await

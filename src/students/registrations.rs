@@ -107,6 +107,18 @@ pub async fn class_list(
     .await
 }
 
+/// One registration with its pupil, as a class list shows it.
+pub async fn get(conn: &mut PgConnection, id: i64) -> Result<Option<Registration>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id, s.id AS student_id, s.admission_no, s.first_name, s.last_name, s.other_names, s.sex, r.registered_on
+           FROM registrations r JOIN students s ON s.id = r.student_id
+          WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Closes a current registration; the pupil's id, if there was one.
 pub async fn end(
     conn: &mut PgConnection,

@@ -195,12 +195,18 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
     }
 }
 
+/// A pupil registered in a class, and the class they were in before (if any).
+pub struct Registered {
+    pub registration: Registration,
+    pub moved_from: Option<String>,
+}
+
 /// Registers an active pupil in `class`, moving them from another class of the session.
 pub async fn register_pupil(
     ctx: &mut SchoolCtx,
     class: &AcademicClass,
     student_id: i64,
-) -> AppResult<Registration> {
+) -> AppResult<Registered> {
     let student = match db::get(&mut ctx.tx, student_id).await {
         Ok(s) => s,
         Err(AppError::NotFound(_)) => {
@@ -229,11 +235,13 @@ pub async fn register_pupil(
     )
     .await?;
     ctx.audit("register", "student", student_id, json!({"class": {"from": student.current_class, "to": class.class_name}, "registration_id": id})).await?;
-    registrations::class_list(&mut ctx.tx, class.id)
+    let registration = registrations::get(&mut ctx.tx, id)
         .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(AppError::not_found)
+        .ok_or_else(AppError::not_found)?;
+    Ok(Registered {
+        registration,
+        moved_from: student.current_class,
+    })
 }
 
 /// Ends a registration (the pupil leaves the class; the record stays in their history).

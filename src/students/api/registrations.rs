@@ -42,7 +42,9 @@ async fn register_student(
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> AppResult<(StatusCode, Json<Registration>)> {
     let class = academics::db::academic_class(&mut ctx.tx, s, ac).await?;
-    let reg = service::register_pupil(&mut ctx, &class, input.student_id).await?;
+    let reg = service::register_pupil(&mut ctx, &class, input.student_id)
+        .await?
+        .registration;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(reg)))
 }
