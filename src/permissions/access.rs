@@ -117,8 +117,8 @@ impl PermissionSet {
 
     /// The rule for changing an account (staff or operator): nobody changes their own roles,
     /// and nobody edits, resets or disables an account holding a permission they lack.
-    /// `actor_is_target` and `changes_roles` describe the change; `target_holds` is what the
-    /// account holds now.
+    /// `actor_is_target` and `changes_roles` (the role set differs, see [`roles_differ`])
+    /// describe the change; `target_holds` is what the account holds now.
     pub fn may_change_account(
         &self,
         actor_is_target: bool,
@@ -172,4 +172,12 @@ impl PermissionSet {
             Err(escalation(&format!("change the role {role_name}"), &beyond))
         }
     }
+}
+
+/// Whether `new` (role ids as sent, maybe unsorted or repeated) names other roles than `held`:
+/// a form that re-sends the same roles with a new name is not a change of roles.
+pub fn roles_differ(held: &[i64], new: Option<&[i64]>) -> bool {
+    let Some(new) = new else { return false };
+    let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+    set(held) != set(new)
 }

@@ -8,6 +8,7 @@ use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, Validator},
     http::ListParams,
+    permissions::access::roles_differ,
     permissions::roles,
 };
 use serde::Deserialize;
@@ -181,10 +182,11 @@ pub async fn update_platform_user(
             "Only a superadmin can change a superadmin.".into(),
         ));
     }
+    let before_roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
     let target_holds = roles::platform_user_permissions(&mut ctx.tx, id).await?;
     ctx.perms.may_change_account(
         id == ctx.user.id,
-        input.roles.is_some(),
+        roles_differ(&before_roles, input.roles.as_deref()),
         &before.full_name,
         &target_holds,
     )?;
@@ -204,7 +206,6 @@ pub async fn update_platform_user(
         ctx.perms.may_grant("give these roles", &granted)?;
     }
     let after = account.apply(&mut ctx.tx, &before, ctx.now).await?;
-    let before_roles = roles::platform_role_ids(&mut ctx.tx, id).await?;
     let roles = match &input.roles {
         Some(r) => {
             set_platform_roles(&mut ctx.tx, id, r).await?;

@@ -9,6 +9,7 @@ use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, Validator},
     http::ListParams,
+    permissions::access::roles_differ,
     permissions::roles,
 };
 use serde::Deserialize;
@@ -182,7 +183,7 @@ pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> 
     let target_holds = roles::user_permissions(&mut ctx.tx, id).await?;
     ctx.perms.may_change_account(
         id == ctx.user.id,
-        input.roles.is_some(),
+        roles_differ(&before_roles, input.roles.as_deref()),
         &before.full_name,
         &target_holds,
     )?;

@@ -45,6 +45,7 @@ fn title_for(status: StatusCode) -> &'static str {
         405 => "Not allowed here",
         409 => "Conflict",
         413 => "Too large",
+        415 => "Unsupported format",
         422 => "Please check the form",
         429 => "Too many attempts",
         503 => "Try again shortly",

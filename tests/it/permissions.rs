@@ -334,6 +334,14 @@ async fn nobody_reaches_past_their_own_permissions(pool: PgPool) {
             .await
             .unwrap();
 
+    // Saving one's own account with the same roles (the staff form always sends them) is fine.
+    let res = deputy
+        .patch(
+            &format!("/api/v1/school/users/{deputy_id}/"),
+            json!({"full_name": "Deputy Head", "roles": roles_of(&app, deputy_id).await}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     // change_users does not let a user make themselves School Admin.
     let res = deputy
         .patch(
@@ -529,4 +537,12 @@ async fn operators_cannot_reach_past_their_own_platform_permissions(pool: PgPool
             .await
             .unwrap();
     assert_eq!(roles_of_um, 1);
+}
+
+async fn roles_of(app: &TestApp, user_id: i64) -> Vec<i64> {
+    sqlx::query_scalar("SELECT role_id FROM alpha.user_roles WHERE user_id = $1 ORDER BY role_id")
+        .bind(user_id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
 }
