@@ -30,6 +30,12 @@
   // Recomputes the row's total and grade from its valid cells; returns the problems
   // (empty when every cell is fine).
   function recompute(row, bands) {
+    var absent = row.querySelector("input.absent");
+    if (absent && absent.checked) {
+      row.querySelector(".total").textContent = "ABS";
+      row.querySelector(".grade").textContent = "–";
+      return [];
+    }
     var total = 0, any = false, problems = [];
     row.querySelectorAll("input[data-max]").forEach(function (input) {
       var s = parseScore(input.value);
@@ -72,9 +78,29 @@
     var inputs = function () { return Array.prototype.slice.call(grid.querySelectorAll("input[data-max]")); };
     var cols = grid.querySelectorAll("thead th[data-component]").length;
 
+    // ABS: a pupil absent from the exam has no scores; ticking it clears them (after asking).
+    grid.addEventListener("change", function (e) {
+      if (!e.target.matches || !e.target.matches("input.absent")) return;
+      var row = e.target.closest("tr[data-registration]");
+      var scores = row.querySelectorAll("input[data-max]");
+      if (e.target.checked) {
+        var filled = Array.prototype.some.call(scores, function (i) { return i.value.trim() !== ""; });
+        if (filled && !window.confirm("Mark absent (ABS) and clear this pupil's scores?")) {
+          e.target.checked = false;
+          return;
+        }
+        scores.forEach(function (i) { i.value = ""; i.readOnly = true; i.classList.remove("invalid"); });
+      } else {
+        scores.forEach(function (i) { i.readOnly = false; });
+      }
+      row.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+
     grid.addEventListener("input", function (e) {
       var row = e.target.closest("tr[data-registration]");
       if (!row) return;
+      // The checkbox's own input event is handled (after confirmation) by "change".
+      if (e.target.matches && e.target.matches("input.absent") && e.isTrusted) return;
       var problems = recompute(row, bands);
       var ok = problems.length === 0;
       updateSummary(grid);

@@ -609,6 +609,9 @@ pub struct OfferedSubject {
     pub subject_name: String,
     pub teacher_id: Option<i64>,
     pub teacher_name: Option<String>,
+    /// Taken only by pupils registered for it (streams, CRS or IRS).
+    #[serde(default)]
+    pub is_elective: bool,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -632,6 +635,10 @@ pub struct AcademicClass {
 pub struct SubjectTeacher {
     pub subject_id: i64,
     pub teacher_id: Option<i64>,
+    /// An elective is taken only by pupils registered for it; the others by every pupil
+    /// not exempted.
+    #[serde(default)]
+    pub is_elective: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -650,7 +657,8 @@ const AC_SELECT: &str = "SELECT ac.id, ac.session_id, ac.class_id, c.name AS cla
         f.name AS form_name, ac.class_teacher_id, ct.full_name AS class_teacher_name,
         (SELECT count(*) FROM registrations r WHERE r.academic_class_id = ac.id AND r.is_current) AS student_count,
         COALESCE((SELECT json_agg(json_build_object('subject_id', s.id, 'subject_name', s.name,
-                          'teacher_id', acs.teacher_id, 'teacher_name', t.full_name) ORDER BY lower(s.name))
+                          'teacher_id', acs.teacher_id, 'teacher_name', t.full_name,
+                          'is_elective', acs.is_elective) ORDER BY lower(s.name))
                     FROM academic_class_subjects acs JOIN subjects s ON s.id = acs.subject_id
                     LEFT JOIN public.users t ON t.id = acs.teacher_id
                    WHERE acs.academic_class_id = ac.id), '[]'::json) AS subjects
@@ -802,6 +810,7 @@ pub async fn save_academic_class(
     if let Some(list) = &input.subjects {
         let subject_ids: Vec<i64> = list.iter().map(|s| s.subject_id).collect();
         let teacher_ids: Vec<Option<i64>> = list.iter().map(|s| s.teacher_id).collect();
+        let electives: Vec<bool> = list.iter().map(|s| s.is_elective).collect();
         // Subjects kept are updated in place: their exams (and marks) refer to them.
         sqlx::query(
             "DELETE FROM academic_class_subjects WHERE academic_class_id = $1 AND subject_id <> ALL($2::bigint[])",
@@ -818,13 +827,15 @@ pub async fn save_academic_class(
             )
         })?;
         sqlx::query(
-            "INSERT INTO academic_class_subjects (academic_class_id, subject_id, teacher_id)
-             SELECT $1, s, t FROM unnest($2::bigint[], $3::bigint[]) AS x(s, t)
-             ON CONFLICT (academic_class_id, subject_id) DO UPDATE SET teacher_id = EXCLUDED.teacher_id",
+            "INSERT INTO academic_class_subjects (academic_class_id, subject_id, teacher_id, is_elective)
+             SELECT $1, s, t, e FROM unnest($2::bigint[], $3::bigint[], $4::bool[]) AS x(s, t, e)
+             ON CONFLICT (academic_class_id, subject_id)
+             DO UPDATE SET teacher_id = EXCLUDED.teacher_id, is_elective = EXCLUDED.is_elective",
         )
         .bind(ac_id)
         .bind(&subject_ids)
         .bind(&teacher_ids)
+        .bind(&electives)
         .execute(&mut *conn)
         .await?;
     }

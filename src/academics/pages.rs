@@ -176,7 +176,7 @@ async fn add_arm(
                 let subjects = db::subjects(&mut ctx.tx)
                     .await?
                     .into_iter()
-                    .map(|sub| SubjectTeacher { subject_id: sub.id, teacher_id: None })
+                    .map(|sub| SubjectTeacher { subject_id: sub.id, teacher_id: None, is_elective: false })
                     .collect();
                 let input = AcademicClassInput { class_id: Some(s.id), class_teacher_id: None, subjects: Some(subjects) };
                 let ac = save_academic_class(&mut ctx.tx, ctx.school.id, &session, None, &input, ctx.now).await?;
@@ -553,13 +553,14 @@ async fn save_class_settings(
         .map(|s| SubjectTeacher {
             subject_id: s,
             teacher_id: get(&format!("teacher_{s}")).and_then(|v| v.parse().ok()),
+            is_elective: get(&format!("elective_{s}")).is_some(),
         })
         .collect();
     act(ctx, &messages, &headers, &back, |c: &AcademicClass| format!("{} saved.", c.class_name), async move |ctx: &mut SchoolCtx| {
         let before = db::academic_class_by_id(&mut ctx.tx, id).await?;
         let s = db::session(&mut ctx.tx, before.session_id).await?;
         let after = save_academic_class(&mut ctx.tx, ctx.school.id, &s, Some(id), &AcademicClassInput { class_id: None, class_teacher_id, subjects: Some(subjects) }, ctx.now).await?;
-        let to = |c: &AcademicClass| serde_json::json!({"class_teacher_id": c.class_teacher_id, "subjects": c.subjects.iter().map(|s| (s.subject_id, s.teacher_id)).collect::<Vec<_>>()});
+        let to = |c: &AcademicClass| serde_json::json!({"class_teacher_id": c.class_teacher_id, "subjects": c.subjects.iter().map(|s| (s.subject_id, s.teacher_id, s.is_elective)).collect::<Vec<_>>()});
         ctx.audit("update", "academic_class", id, crate::audit::trail::diff(&to(&before), &to(&after))).await?;
         Ok(after)
     })

@@ -279,6 +279,7 @@ pub async fn run(
                             .map(|&s| SubjectTeacher {
                                 subject_id: s,
                                 teacher_id: None,
+                                is_elective: false,
                             })
                             .collect(),
                     ),

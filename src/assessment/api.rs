@@ -17,6 +17,7 @@ use super::{
     marks::{self, MarkInput, MarkSheet, SaveSummary},
     results::{self, ClassResults},
     service,
+    taking::{self, PupilSubjects, PupilSubjectsInput},
 };
 use crate::{
     audit,
@@ -33,6 +34,42 @@ use crate::{
 
 fn to_value<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
+}
+
+// ---- subjects taken ----
+
+/// The class's subjects with whether this pupil takes each: core subjects unless exempted,
+/// electives when registered for them.
+#[utoipa::path(get, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/{registration_id}/subjects/",
+    tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id"), ("registration_id" = i64, Path, description = "Registration id")),
+    responses((status = 200, description = "OK", body = PupilSubjects), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_pupil_subjects(
+    mut ctx: SchoolCtx,
+    ApiPath((s, ac, reg)): ApiPath<(i64, i64, i64)>,
+) -> AppResult<Json<PupilSubjects>> {
+    crate::academics::db::academic_class(&mut ctx.tx, s, ac).await?;
+    Ok(Json(taking::pupil_subjects(&mut ctx.tx, ac, reg).await?))
+}
+
+/// Replaces the pupil's electives and exemptions among the class's subjects. Dropping a
+/// subject that already holds the pupil's marks this session is refused (409).
+#[utoipa::path(put, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/{registration_id}/subjects/",
+    tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id"), ("registration_id" = i64, Path, description = "Registration id")),
+    request_body = PupilSubjectsInput,
+    responses((status = 200, description = "Saved", body = PupilSubjects), (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "The pupil has marks in a subject dropped, or has left the class", body = ErrorBody),
+        (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn put_pupil_subjects(
+    mut ctx: SchoolCtx,
+    ApiPath((s, ac, reg)): ApiPath<(i64, i64, i64)>,
+    ApiJson(input): ApiJson<PupilSubjectsInput>,
+) -> AppResult<Json<PupilSubjects>> {
+    crate::academics::db::academic_class(&mut ctx.tx, s, ac).await?;
+    let saved = taking::save(&mut ctx, ac, reg, &input).await?;
+    ctx.commit().await?;
+    Ok(Json(saved))
 }
 
 // ---- exam sessions ----
@@ -76,15 +113,7 @@ async fn patch_exam_session(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ExamSessionInput>,
 ) -> AppResult<Json<ExamSession>> {
-    let before = exams::exam_session(&mut ctx.tx, id).await?;
-    let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
-    ctx.audit(
-        "update",
-        "exam_session",
-        id,
-        audit::trail::diff(&to_value(&before), &to_value(&after)),
-    )
-    .await?;
+    let after = service::update_exam_session(&mut ctx, id, &input).await?;
     ctx.commit().await?;
     Ok(Json(after))
 }
@@ -421,6 +450,11 @@ pub fn router() -> OpenApiRouter<AppState> {
                     delete_exam_session
                 ))
                 .layer(guard("exam_sessions")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_pupil_subjects, put_pupil_subjects))
+                .layer(guard("registrations")),
         )
         .merge(
             OpenApiRouter::new()

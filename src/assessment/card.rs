@@ -3,6 +3,27 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where a pupil stands in a subject they take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectStatus {
+    /// A score in every component.
+    Complete,
+    /// Some components scored, others still empty: outstanding.
+    Partial,
+    /// Absent from the exam (ABS).
+    Absent,
+    /// Taken, nothing entered yet: outstanding.
+    Missing,
+}
+
+impl SubjectStatus {
+    pub fn is_outstanding(self) -> bool {
+        matches!(self, Self::Partial | Self::Missing)
+    }
+}
 
 /// Everything a report card shows; built by `assessment::results` for one pupil.
 #[derive(Debug, Clone, Serialize)]
@@ -82,7 +103,11 @@ pub struct SubjectLine {
     pub subject: String,
     /// One entry per `ReportCard::components` column; `None` = no mark entered.
     pub scores: Vec<Option<f64>>,
-    pub total: f64,
+    /// Complete, partly entered, absent (ABS) or missing.
+    pub status: SubjectStatus,
+    /// `None` when absent or nothing is entered.
+    pub total: Option<f64>,
+    /// Grade and remark of the term's total; empty without one.
     pub grade: String,
     pub remark: String,
     /// Competition rank within the class for this subject (1, 1, 3).
@@ -93,8 +118,21 @@ pub struct SubjectLine {
     /// Third term only: earlier terms' totals and the cumulative figure.
     pub term_totals: Option<[Option<f64>; 3]>,
     pub cumulative: Option<f64>,
+    /// The grade of the cumulative figure.
+    pub cumulative_grade: Option<String>,
     /// Optional remark of the subject teacher.
     pub teacher_remark: Option<String>,
+}
+
+impl SubjectLine {
+    /// The total as printed: the figure, "ABS" for an absent pupil, a dash when missing.
+    pub fn total_text(&self) -> String {
+        match (self.status, self.total) {
+            (SubjectStatus::Absent, _) => "ABS".to_owned(),
+            (_, Some(t)) => format_score(t),
+            (_, None) => "–".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,7 +140,11 @@ pub struct Overall {
     pub total: f64,
     pub average: f64,
     pub subjects_taken: i64,
+    /// Subjects whose marks are missing or partly entered.
+    pub outstanding: i64,
     pub position: Option<i64>,
+    /// No position yet: marks are outstanding and the head has not confirmed the results.
+    pub position_withheld: bool,
     pub out_of: i64,
     pub grade: String,
     pub remark: String,

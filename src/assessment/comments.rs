@@ -8,7 +8,8 @@ use serde_json::json;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use super::{exams::ExamSession, marks::LIST_NAME, results::IN_EXAM_SESSION};
+use super::{exams::ExamSession, results::IN_EXAM_SESSION};
+use crate::students::db::LIST_NAME;
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors, Validator},

@@ -42,6 +42,16 @@ pub struct ReportSettings {
     pub first_term_weight: i16,
     pub second_term_weight: i16,
     pub third_term_weight: i16,
+    /// A pupil absent from a subject's exam (ABS): `zero` counts it as 0 in the average,
+    /// `left_out` leaves the subject out of it.
+    #[schema(example = "zero")]
+    #[serde(default = "absent_counts_as_zero")]
+    pub absent_counts_as: String,
+}
+
+/// Sessions published before the setting existed counted nothing as ABS; zero is the default.
+fn absent_counts_as_zero() -> String {
+    "zero".into()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -54,6 +64,7 @@ pub struct ReportSettingsInput {
     pub first_term_weight: Option<i16>,
     pub second_term_weight: Option<i16>,
     pub third_term_weight: Option<i16>,
+    pub absent_counts_as: Option<String>,
 }
 
 /// The grading scale, highest band first; always has a band starting at 0.
@@ -274,7 +285,7 @@ pub async fn save_grading_scale(
 pub async fn report_settings(conn: &mut PgConnection) -> Result<ReportSettings, sqlx::Error> {
     sqlx::query_as(
         "SELECT show_position, show_class_stats, rank_by, cumulative_method,
-                first_term_weight, second_term_weight, third_term_weight
+                first_term_weight, second_term_weight, third_term_weight, absent_counts_as
          FROM report_settings WHERE id = 1",
     )
     .fetch_one(conn)
@@ -305,6 +316,12 @@ pub async fn save_report_settings(
             v.add("cumulative_method", "Choose none, average or weighted.");
         }
         s.cumulative_method = x.clone();
+    }
+    if let Some(x) = &input.absent_counts_as {
+        if !matches!(x.as_str(), "zero" | "left_out") {
+            v.add("absent_counts_as", "Choose zero or left_out.");
+        }
+        s.absent_counts_as = x.clone();
     }
     let weights = [
         (
@@ -344,7 +361,7 @@ pub async fn save_report_settings(
     sqlx::query(
         "UPDATE report_settings SET show_position = $1, show_class_stats = $2, rank_by = $3,
                 cumulative_method = $4, first_term_weight = $5, second_term_weight = $6,
-                third_term_weight = $7, updated_at = $8 WHERE id = 1",
+                third_term_weight = $7, updated_at = $8, absent_counts_as = $9 WHERE id = 1",
     )
     .bind(s.show_position)
     .bind(s.show_class_stats)
@@ -354,6 +371,7 @@ pub async fn save_report_settings(
     .bind(s.second_term_weight)
     .bind(s.third_term_weight)
     .bind(now)
+    .bind(&s.absent_counts_as)
     .execute(&mut *conn)
     .await?;
     Ok(s)

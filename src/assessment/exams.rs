@@ -43,6 +43,9 @@ pub struct ExamSession {
     pub name: String,
     pub status: ExamSessionStatus,
     pub published_at: Option<DateTime<Utc>>,
+    /// When the head confirmed the results with marks outstanding (closing or publishing
+    /// anyway); null otherwise. Pupils with outstanding marks are ranked only once confirmed.
+    pub outstanding_confirmed_at: Option<DateTime<Utc>>,
     /// Exams (class subjects) set up in this session.
     pub exam_count: i64,
 }
@@ -62,10 +65,16 @@ pub struct ExamSessionInput {
     pub name: Option<String>,
     /// `draft`, `open`, `closed` or `published`.
     pub status: Option<String>,
+    /// Closing or publishing while marks are outstanding is refused (409, naming them)
+    /// unless this is `true`: pupils with outstanding marks are then ranked on the marks
+    /// they have. Reopening clears the confirmation.
+    #[serde(default)]
+    pub confirm_outstanding: Option<bool>,
 }
 
 const ES_SELECT: &str = "SELECT es.id, es.session_id, s.name AS session_name, es.term_id,
         t.ordinal AS term_ordinal, t.name AS term_name, es.name, es.status, es.published_at,
+        es.outstanding_confirmed_at,
         (SELECT count(*) FROM exams e WHERE e.exam_session_id = es.id) AS exam_count
    FROM exam_sessions es
    JOIN academic_sessions s ON s.id = es.session_id
@@ -176,7 +185,7 @@ pub async fn save_exam_session(
 }
 
 /// Locks an exam session against concurrent mark saves (which hold it FOR SHARE).
-async fn lock_exam_session(conn: &mut PgConnection, id: i64) -> AppResult<()> {
+pub async fn lock_exam_session(conn: &mut PgConnection, id: i64) -> AppResult<()> {
     sqlx::query("SELECT 1 FROM exam_sessions WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *conn)

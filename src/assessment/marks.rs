@@ -12,14 +12,13 @@ use super::{
     card::format_score,
     config::{self, GradingScale, is_half_step},
     exams::{self, Exam, ExamSession, ExamSessionStatus},
+    taking::TAKES,
 };
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors},
+    students::db::LIST_NAME,
 };
-
-/// Surname first, as class lists are read out.
-pub const LIST_NAME: &str = "s.last_name || ' ' || s.first_name || CASE WHEN s.other_names <> '' THEN ' ' || s.other_names ELSE '' END";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MarkRow {
@@ -36,6 +35,8 @@ pub struct MarkRow {
     pub remark: Option<String>,
     /// The subject teacher's remark for the report card (optional).
     pub teacher_remark: String,
+    /// Absent from the exam (printed ABS); an absent pupil has no scores.
+    pub absent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -59,6 +60,10 @@ pub struct MarkInput {
     /// The subject teacher's remark on the report card; "" removes it, absent leaves it.
     #[serde(default)]
     pub teacher_remark: Option<String>,
+    /// `true` marks the pupil absent from the exam (ABS; every score must then be empty),
+    /// `false` clears ABS, absent leaves it.
+    #[serde(default)]
+    pub absent: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,8 +82,8 @@ struct PupilRow {
     full_name: String,
 }
 
-/// The pupils of an exam: registered in its class now, or holding marks in it (they moved
-/// arm or left after sitting it).
+/// The pupils of an exam: registered in its class now and taking its subject, or holding
+/// marks or ABS in it (they moved arm, left or changed subjects after sitting it).
 async fn pupils(
     conn: &mut PgConnection,
     academic_class_id: i64,
@@ -87,8 +92,13 @@ async fn pupils(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
            FROM registrations r JOIN students s ON s.id = r.student_id
+           JOIN exams e ON e.id = $2
+           JOIN academic_class_subjects acs
+             ON acs.academic_class_id = e.academic_class_id AND acs.subject_id = e.subject_id
           WHERE r.academic_class_id = $1
-            AND (r.is_current OR EXISTS (SELECT 1 FROM marks m WHERE m.registration_id = r.id AND m.exam_id = $2))
+            AND ((r.is_current AND {TAKES})
+                 OR EXISTS (SELECT 1 FROM marks m WHERE m.registration_id = r.id AND m.exam_id = $2)
+                 OR EXISTS (SELECT 1 FROM exam_absences a WHERE a.registration_id = r.id AND a.exam_id = $2))
           ORDER BY lower(s.last_name), lower(s.first_name), s.id"
     )))
     .bind(academic_class_id)
@@ -108,6 +118,18 @@ async fn scores(
     .bind(exam_id)
     .fetch_all(conn)
     .await
+}
+
+/// Registrations marked absent (ABS) from an exam.
+async fn absences(conn: &mut PgConnection, exam_id: i64) -> Result<HashSet<i64>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar("SELECT registration_id FROM exam_absences WHERE exam_id = $1")
+            .bind(exam_id)
+            .fetch_all(conn)
+            .await?
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// May this user save marks for this exam? Its subject teacher, or anyone with change_marks.
@@ -140,6 +162,7 @@ pub async fn sheet_in_session(
             .await?
             .into_iter()
             .collect();
+    let absent = absences(&mut ctx.tx, exam_id).await?;
     let rows = pupils
         .into_iter()
         .map(|p| {
@@ -154,7 +177,8 @@ pub async fn sheet_in_session(
                 })
                 .collect();
             let remark = remarks.remove(&p.registration).unwrap_or_default();
-            mark_row(p, scores, remark, &scale)
+            let is_absent = absent.contains(&p.registration);
+            mark_row(p, scores, remark, is_absent, &scale)
         })
         .collect();
     let can_edit = session.is_open() && may_enter(ctx, &exam);
@@ -171,6 +195,7 @@ fn mark_row(
     p: PupilRow,
     scores: BTreeMap<String, Option<f64>>,
     teacher_remark: String,
+    absent: bool,
     scale: &GradingScale,
 ) -> MarkRow {
     let entered: Vec<f64> = scores.values().flatten().copied().collect();
@@ -192,6 +217,7 @@ fn mark_row(
         grade,
         remark,
         teacher_remark,
+        absent,
     }
 }
 
@@ -245,6 +271,15 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .iter()
         .map(|c| (c.name.to_lowercase(), c))
         .collect();
+
+    let before: HashMap<(i64, i64), f64> = scores(&mut ctx.tx, exam_id)
+        .await?
+        .into_iter()
+        .map(|(c, r, s)| ((c, r), s))
+        .collect();
+    let absent_now = absences(&mut ctx.tx, exam_id).await?;
+    // (registration, absent after the save) where a row changes it.
+    let mut absence_changes: Vec<(i64, bool)> = Vec::new();
 
     let mut errors = FieldErrors::new();
     let mut add = |field: String, msg: String| errors.entry(field).or_default().push(msg);
@@ -317,6 +352,32 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
                 _ => add(field, out_of_range()),
             }
         }
+        let was_absent = absent_now.contains(&row.registration);
+        let absent = row.absent.unwrap_or(was_absent);
+        if absent != was_absent {
+            absence_changes.push((row.registration, absent));
+        }
+        if absent {
+            // Any score left after this row (kept or newly given) contradicts ABS.
+            let scored = exam.components.iter().any(|c| {
+                match cells
+                    .iter()
+                    .rev()
+                    .find(|(cid, r, _)| *cid == c.id && *r == row.registration)
+                {
+                    Some((_, _, s)) => s.is_some(),
+                    None => before.contains_key(&(c.id, row.registration)),
+                }
+            });
+            if scored {
+                add(
+                    format!("rows[{i}].absent"),
+                    format!(
+                        "{label}: a pupil marked ABS has no scores; clear the scores or untick ABS."
+                    ),
+                );
+            }
+        }
     }
     if !errors.is_empty() {
         return Err(AppError::Validation {
@@ -325,11 +386,6 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         });
     }
 
-    let before: HashMap<(i64, i64), f64> = scores(&mut ctx.tx, exam_id)
-        .await?
-        .into_iter()
-        .map(|(c, r, s)| ((c, r), s))
-        .collect();
     let changed: Vec<&Cell> = cells
         .iter()
         .filter(|(c, r, s)| before.get(&(*c, *r)).copied() != *s)
@@ -394,7 +450,36 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .execute(&mut *ctx.tx)
         .await?;
     }
-    if !changed.is_empty() {
+    let now_absent: Vec<i64> = absence_changes
+        .iter()
+        .filter(|(_, absent)| *absent)
+        .map(|(r, _)| *r)
+        .collect();
+    let no_longer: Vec<i64> = absence_changes
+        .iter()
+        .filter(|(_, absent)| !*absent)
+        .map(|(r, _)| *r)
+        .collect();
+    if !now_absent.is_empty() {
+        sqlx::query(
+            "INSERT INTO exam_absences (exam_id, registration_id, updated_by, updated_at)
+             SELECT $1, r, $3, $4 FROM UNNEST($2::bigint[]) AS x(r) ON CONFLICT DO NOTHING",
+        )
+        .bind(exam_id)
+        .bind(&now_absent)
+        .bind(ctx.user.id)
+        .bind(ctx.now)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
+    if !no_longer.is_empty() {
+        sqlx::query("DELETE FROM exam_absences WHERE exam_id = $1 AND registration_id = ANY($2)")
+            .bind(exam_id)
+            .bind(&no_longer)
+            .execute(&mut *ctx.tx)
+            .await?;
+    }
+    if !changed.is_empty() || !absence_changes.is_empty() {
         let names: HashMap<i64, &str> = exam
             .components
             .iter()
@@ -415,13 +500,20 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
             "update",
             "marks",
             exam_id,
-            json!({"exam": format!("{} {}", exam.class_name, exam.subject_name), "scores": detail}),
+            json!({
+                "exam": format!("{} {}", exam.class_name, exam.subject_name),
+                "scores": detail,
+                "absent": absence_changes.iter().map(|(r, a)| json!({
+                    "admission_no": in_class.get(r).map(|p| p.admission_no.as_str()),
+                    "absent": a,
+                })).collect::<Vec<_>>(),
+            }),
         )
         .await?;
     }
     Ok(SaveSummary {
         rows: rows.len(),
-        changed: changed.len(),
+        changed: changed.len() + absence_changes.len(),
     })
 }
 

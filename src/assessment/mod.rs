@@ -11,9 +11,12 @@ pub mod logo;
 pub mod marks;
 mod pages;
 pub mod pdf;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod service;
+pub mod taking;
+mod taking_pages;
 pub mod zip;
 
 use axum::Router;
@@ -29,4 +32,5 @@ pub fn pages_router() -> Router<AppState> {
     pages::router()
         .merge(batch::pages_router())
         .merge(logo::pages_router())
+        .merge(taking_pages::router())
 }

@@ -18,14 +18,16 @@ use serde_json::Value;
 
 use super::{
     batch::{self, BatchPanel},
+    card::SubjectStatus,
     card::{ReportCard, format_score, ordinal},
     comments::{
         self, BankComment, BankCommentInput, PupilComments, PupilCommentsInput, RatingTrait,
         RatingTraitInput,
     },
     config::{self, Component, GradeBand, ReportSettings, ReportSettingsInput},
-    exams::{self, Exam, ExamSession, ExamSessionInput},
+    exams::{self, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet},
+    progress::{self, ClassProgress, ExamProgress},
     report,
     results::{ClassResults, PupilResult},
     service::{self, ensure_class_in_session, registration_class},
@@ -104,20 +106,17 @@ async fn create_exam_session(
     .await
 }
 
-struct ClassExams {
-    class_id: i64,
-    class_name: String,
-    exams: Vec<Exam>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/exam_session.html")]
 struct ExamSessionPage {
     layout: Layout,
     es: ExamSession,
-    classes: Vec<ClassExams>,
-    /// Classes of the session without exams yet.
-    missing: i64,
+    classes: Vec<ClassProgress>,
+    /// Subjects offered without an exam in this session yet, over all classes.
+    without_exam: i64,
+    /// Marks outstanding over all classes, and what they are.
+    outstanding: i64,
+    outstanding_text: String,
     can_manage: bool,
     can_set_up: bool,
     can_change_any: bool,
@@ -130,7 +129,7 @@ struct ExamSessionPage {
 }
 
 impl ExamSessionPage {
-    fn may_enter(&self, exam: &Exam) -> bool {
+    fn may_enter(&self, exam: &ExamProgress) -> bool {
         self.can_change_any || (self.can_add_marks && exam.teacher_id == Some(self.user_id))
     }
     fn next_statuses(&self) -> Vec<(&'static str, &'static str)> {
@@ -141,6 +140,33 @@ impl ExamSessionPage {
             _ => vec![("closed", "Unpublish")],
         }
     }
+    /// Whether this status change must name the outstanding marks first.
+    fn needs_confirmation(&self, status: &&str) -> bool {
+        matches!(*status, "closed" | "published")
+            && self.outstanding > 0
+            && self.es.outstanding_confirmed_at.is_none()
+            && self.es.status.as_str() != "published"
+    }
+    /// The question asked before a status change.
+    fn confirmation(&self, status: &&str) -> String {
+        let verb = match *status {
+            "published" if self.es.status.as_str() == "published" => return String::new(),
+            "published" => "Publish the results? Parents will see the report cards.",
+            "closed" if self.es.status.as_str() == "published" => {
+                "Unpublish the results? Parents will no longer see the report cards until they are published again."
+            }
+            "closed" => "Close mark entry? Teachers will no longer be able to change marks.",
+            _ => return String::new(),
+        };
+        if self.needs_confirmation(status) {
+            format!(
+                "{} {verb} Pupils with outstanding marks will be ranked on the marks they have.",
+                self.outstanding_text
+            )
+        } else {
+            verb.to_owned()
+        }
+    }
 }
 
 async fn exam_session_page(
@@ -149,25 +175,15 @@ async fn exam_session_page(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    let all = exams::exams(&mut ctx.tx, id, None).await?;
-    let class_list = academics::academic_classes(&mut ctx.tx, es.session_id).await?;
-    let mut classes: Vec<ClassExams> = class_list
+    let classes = progress::classes(&mut ctx.tx, id, es.session_id).await?;
+    let outstanding_exams: Vec<&ExamProgress> = classes
         .iter()
-        .map(|c| ClassExams {
-            class_id: c.id,
-            class_name: c.class_name.clone(),
-            exams: Vec::new(),
-        })
+        .flat_map(|c| &c.exams)
+        .filter(|e| e.outstanding > 0)
         .collect();
-    for exam in all {
-        if let Some(c) = classes
-            .iter_mut()
-            .find(|c| c.class_id == exam.academic_class_id)
-        {
-            c.exams.push(exam);
-        }
-    }
-    let missing = classes.iter().filter(|c| c.exams.is_empty()).count() as i64;
+    let outstanding = outstanding_exams.iter().map(|e| e.outstanding).sum();
+    let outstanding_text = progress::describe(&outstanding_exams);
+    let without_exam = classes.iter().map(|c| c.subjects_without_exam).sum();
     let panel = BatchPanel {
         batch: batch::latest(&mut ctx.tx, id, None).await?,
         start_url: format!("/exams/sessions/{id}/report-batch"),
@@ -188,7 +204,9 @@ async fn exam_session_page(
         user_id: ctx.user.id,
         es,
         classes,
-        missing,
+        without_exam,
+        outstanding,
+        outstanding_text,
     }
     .into_response())
 }
@@ -196,6 +214,9 @@ async fn exam_session_page(
 #[derive(Deserialize)]
 struct StatusForm {
     status: String,
+    /// Sent by the button that named what is outstanding.
+    #[serde(default)]
+    confirm_outstanding: Option<String>,
 }
 
 async fn change_status(
@@ -213,19 +234,12 @@ async fn change_status(
         &back,
         String::clone,
         async |ctx| {
-            let before = exams::exam_session(&mut ctx.tx, id).await?;
             let input = ExamSessionInput {
                 status: Some(f.status.clone()),
+                confirm_outstanding: Some(f.confirm_outstanding.is_some()),
                 ..Default::default()
             };
-            let after = exams::save_exam_session(&mut ctx.tx, Some(id), &input, ctx.now).await?;
-            ctx.audit(
-                "update",
-                "exam_session",
-                id,
-                serde_json::json!({"status": {"from": before.status, "to": after.status}}),
-            )
-            .await?;
+            let after = super::service::update_exam_session(ctx, id, &input).await?;
             Ok(format!("{} is now {}.", after.name, after.status))
         },
     )
@@ -376,6 +390,12 @@ async fn save_mark_row(
         registration,
         scores,
         teacher_remark: fields.get("remark").cloned(),
+        // An unticked box sends nothing: `absent_field` says the box was on the form.
+        absent: match (fields.get("absent"), fields.contains_key("absent_field")) {
+            (Some(v), _) => Some(v == "on" || v == "true"),
+            (None, true) => Some(false),
+            (None, false) => None,
+        },
     };
     match marks::save(&mut ctx, id, std::slice::from_ref(&row)).await {
         Ok(_) => {
@@ -407,13 +427,25 @@ struct ResultsPage {
 }
 
 impl ResultsPage {
+    /// A pupil's figure in a subject: the total, ABS, "missing", or blank when not taken.
     fn cell(&self, pupil: &PupilResult, exam_id: &i64) -> String {
-        pupil
-            .subjects
-            .iter()
-            .find(|s| s.exam_id == *exam_id)
-            .map(|s| format_score(s.total))
-            .unwrap_or_else(|| "–".into())
+        match pupil.subjects.iter().find(|s| s.exam_id == *exam_id) {
+            None => String::new(),
+            Some(s) => match (s.status, s.total) {
+                (SubjectStatus::Absent, _) => "ABS".into(),
+                (SubjectStatus::Partial, Some(t)) => format!("{}*", format_score(t)),
+                (_, Some(t)) => format_score(t),
+                (_, None) => "missing".into(),
+            },
+        }
+    }
+    /// Outstanding cells stand out; subjects not taken are marked as such for screen readers.
+    fn cell_class(&self, pupil: &PupilResult, exam_id: &i64) -> &'static str {
+        match pupil.subjects.iter().find(|s| s.exam_id == *exam_id) {
+            None => "not-taken",
+            Some(s) if s.status.is_outstanding() => "outstanding",
+            Some(_) => "",
+        }
     }
     fn num(&self, v: &Option<f64>) -> String {
         v.map(format_score).unwrap_or_else(|| "–".into())
@@ -910,6 +942,8 @@ struct AssessmentForm {
     show_class_stats: Option<String>,
     rank_by: String,
     cumulative_method: String,
+    #[serde(default)]
+    absent_counts_as: Option<String>,
     first_term_weight: String,
     second_term_weight: String,
     third_term_weight: String,
@@ -981,6 +1015,7 @@ async fn save_assessment_settings(
         first_term_weight: Some(weight(&f.first_term_weight).unwrap_or(-1)),
         second_term_weight: Some(weight(&f.second_term_weight).unwrap_or(-1)),
         third_term_weight: Some(weight(&f.third_term_weight).unwrap_or(-1)),
+        absent_counts_as: f.absent_counts_as.clone(),
     };
     let outcome: AppResult<()> = async {
         if !form_errors.is_empty() {
@@ -1014,6 +1049,9 @@ async fn save_assessment_settings(
             let mut report = config::report_settings(&mut ctx.tx).await?;
             report.rank_by = f.rank_by.clone();
             report.cumulative_method = f.cumulative_method.clone();
+            if let Some(a) = &f.absent_counts_as {
+                report.absent_counts_as = a.clone();
+            }
             report.show_position = f.show_position.is_some();
             report.show_class_stats = f.show_class_stats.is_some();
             let logo = super::logo::version(&mut ctx.tx).await?;

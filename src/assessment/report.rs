@@ -261,15 +261,17 @@ pub async fn class_cards(
                         .get(&(pupil.registration, s.exam_id))
                         .cloned()
                         .unwrap_or_else(|| vec![None; components.len()]),
+                    status: s.status,
                     total: s.total,
-                    grade: s.grade.clone(),
-                    remark: s.remark.clone(),
-                    position: Some(s.position),
+                    grade: s.grade.clone().unwrap_or_default(),
+                    remark: s.remark.clone().unwrap_or_default(),
+                    position: s.position,
                     class_average: st.average.unwrap_or_default(),
                     highest: st.highest.unwrap_or_default(),
                     lowest: st.lowest.unwrap_or_default(),
                     term_totals: s.term_totals,
                     cumulative: s.cumulative,
+                    cumulative_grade: s.cumulative_grade.clone(),
                     teacher_remark: remarks.get(&(pupil.registration, s.exam_id)).cloned(),
                 })
             })
@@ -322,7 +324,9 @@ pub async fn class_cards(
                 total: pupil.total,
                 average: pupil.average.unwrap_or_default(),
                 subjects_taken: pupil.subjects_taken,
+                outstanding: pupil.outstanding,
                 position: pupil.position,
+                position_withheld: pupil.position_withheld,
                 out_of: results.out_of,
                 grade: pupil.grade.clone().unwrap_or_default(),
                 remark: pupil.remark.clone().unwrap_or_default(),

@@ -11,10 +11,13 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
+use crate::students::db::LIST_NAME;
+
+use super::card::SubjectStatus;
 use super::{
     config::{self, GradingScale, ReportSettings},
     exams::ExamSession,
-    marks::LIST_NAME,
+    taking::TAKES,
 };
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -28,10 +31,15 @@ pub struct ClassResults {
     pub cumulative_method: String,
     pub subjects: Vec<SubjectStats>,
     pub pupils: Vec<PupilResult>,
-    /// Pupils with at least one mark: the N of "position out of N".
+    /// The pupils of these results: the N of "position out of N" and of "No. in class".
     pub out_of: i64,
     /// Average of the pupils' averages.
     pub class_average: f64,
+    /// Pupils whose position is withheld because marks are outstanding.
+    pub positions_withheld: i64,
+    /// The head confirmed the results as they stand: outstanding marks no longer withhold
+    /// positions (cleared when the session is reopened).
+    pub outstanding_confirmed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -52,18 +60,30 @@ pub struct PupilResult {
     pub student_id: i64,
     pub admission_no: String,
     pub full_name: String,
-    /// Subjects with at least one mark, in the order of `ClassResults::subjects`.
+    /// Every subject the pupil takes, in the order of `ClassResults::subjects`.
     pub subjects: Vec<SubjectResult>,
+    /// Sum of the subject totals counted in the average.
     pub total: f64,
+    /// Subjects the pupil takes (core subjects not exempted, electives registered for).
     pub subjects_taken: i64,
-    /// Over the subjects taken; null with none.
+    /// Subjects with a figure in the average: marked ones, and ABS when the school counts it
+    /// as 0.
+    pub subjects_counted: i64,
+    /// Subjects taken whose marks are missing or partly entered.
+    pub outstanding: i64,
+    /// Over the subjects counted, rounded to 2 places once; null with none.
     pub average: Option<f64>,
-    /// Competition ranking (1, 1, 3); null for a pupil without marks.
+    /// Competition ranking (1, 1, 3) on the figure printed; null while withheld or without
+    /// marks.
     pub position: Option<i64>,
+    /// No position because marks are outstanding and the head has not confirmed.
+    pub position_withheld: bool,
     pub grade: Option<String>,
     pub remark: Option<String>,
+    /// Third term: the mean of the exact subject cumulatives, rounded once.
     pub cumulative_average: Option<f64>,
     pub cumulative_position: Option<i64>,
+    /// The grade of the cumulative average.
     pub cumulative_grade: Option<String>,
 }
 
@@ -71,13 +91,20 @@ pub struct PupilResult {
 pub struct SubjectResult {
     pub exam_id: i64,
     pub subject_id: i64,
-    pub total: f64,
-    pub grade: String,
-    pub remark: String,
-    pub position: i64,
+    pub status: SubjectStatus,
+    /// Sum of the components entered; null when absent or nothing is entered.
+    pub total: Option<f64>,
+    /// The grade of the term's total.
+    pub grade: Option<String>,
+    pub remark: Option<String>,
+    /// Among the pupils with a mark in the subject.
+    pub position: Option<i64>,
     /// Third term: the pupil's totals in the first, second and third terms.
     pub term_totals: Option<[Option<f64>; 3]>,
+    /// Third term: the subject's cumulative figure (2 places).
     pub cumulative: Option<f64>,
+    /// The grade of the cumulative figure.
+    pub cumulative_grade: Option<String>,
 }
 
 /// Whether registration `r` belongs to its class's results in exam session `$2`: registered
@@ -93,6 +120,8 @@ pub struct ExamSubject {
     pub exam_id: i64,
     pub subject_id: i64,
     pub subject_name: String,
+    /// Components of the exam: a pupil with fewer scores is outstanding.
+    pub components: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -111,10 +140,15 @@ pub struct ClassData {
     pub class_name: String,
     pub subjects: Vec<ExamSubject>,
     pub pupils: Vec<Pupil>,
-    /// (exam id, registration, total of the components entered)
-    pub totals: Vec<(i64, i64, f64)>,
+    /// (exam id, registration) of each subject each pupil takes.
+    pub taken: Vec<(i64, i64)>,
+    /// (exam id, registration) of each pupil absent from an exam.
+    pub absent: Vec<(i64, i64)>,
+    /// (exam id, registration, total of the components entered, components entered)
+    pub totals: Vec<(i64, i64, f64, i64)>,
     /// Earlier terms of the same academic session: (term ordinal, student, subject, total).
     pub earlier_terms: Vec<(i16, i64, i64, f64)>,
+    pub outstanding_confirmed: bool,
 }
 
 pub async fn fetch(
@@ -131,7 +165,8 @@ pub async fn fetch(
     .await?
     .unwrap_or_default();
     let subjects: Vec<ExamSubject> = sqlx::query_as(
-        "SELECT e.id AS exam_id, e.subject_id, s.name AS subject_name
+        "SELECT e.id AS exam_id, e.subject_id, s.name AS subject_name,
+                (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id) AS components
            FROM exams e JOIN subjects s ON s.id = e.subject_id
           WHERE e.exam_session_id = $1 AND e.academic_class_id = $2
           ORDER BY lower(s.name)",
@@ -150,8 +185,28 @@ pub async fn fetch(
     .bind(es.id)
     .fetch_all(&mut *conn)
     .await?;
-    let totals: Vec<(i64, i64, f64)> = sqlx::query_as(
-        "SELECT m.exam_id, m.registration_id, sum(m.score)::float8
+    let taken: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT e.id, r.id
+           FROM exams e
+           JOIN academic_class_subjects acs
+             ON acs.academic_class_id = e.academic_class_id AND acs.subject_id = e.subject_id
+           JOIN registrations r ON r.academic_class_id = e.academic_class_id
+          WHERE e.exam_session_id = $1 AND e.academic_class_id = $2 AND {TAKES}"
+    )))
+    .bind(es.id)
+    .bind(academic_class_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let absent: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT a.exam_id, a.registration_id FROM exam_absences a JOIN exams e ON e.id = a.exam_id
+          WHERE e.exam_session_id = $1 AND e.academic_class_id = $2",
+    )
+    .bind(es.id)
+    .bind(academic_class_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let totals: Vec<(i64, i64, f64, i64)> = sqlx::query_as(
+        "SELECT m.exam_id, m.registration_id, sum(m.score)::float8, count(*)
            FROM marks m JOIN exams e ON e.id = m.exam_id
           WHERE e.exam_session_id = $1 AND e.academic_class_id = $2
           GROUP BY m.exam_id, m.registration_id",
@@ -193,8 +248,11 @@ pub async fn fetch(
         class_name,
         subjects,
         pupils,
+        taken,
+        absent,
         totals,
         earlier_terms,
+        outstanding_confirmed: es.outstanding_confirmed_at.is_some(),
     })
 }
 
@@ -263,24 +321,27 @@ pub fn cumulative(totals: &[Option<f64>; 3], settings: &ReportSettings) -> Optio
     }
 }
 
+/// One subject of one pupil while computing: the exact figures, rounded only for output.
+struct Line {
+    exam_id: i64,
+    subject_id: i64,
+    status: SubjectStatus,
+    total: Option<f64>,
+    term_totals: Option<[Option<f64>; 3]>,
+    cumulative: Option<f64>,
+}
+
 pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings) -> ClassResults {
-    let in_class: HashMap<i64, usize> = data
-        .pupils
+    use std::collections::HashSet;
+    let taken: HashSet<(i64, i64)> = data.taken.iter().copied().collect();
+    let absent: HashSet<(i64, i64)> = data.absent.iter().copied().collect();
+    let totals: HashMap<(i64, i64), (f64, i64)> = data
+        .totals
         .iter()
-        .enumerate()
-        .map(|(i, p)| (p.registration, i))
+        .map(|(e, r, t, n)| ((*e, *r), (*t, *n)))
         .collect();
-    // exam id → [(registration, total)] of pupils still in the class.
-    let mut by_exam: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
-    for (exam, registration, total) in &data.totals {
-        if in_class.contains_key(registration) {
-            by_exam
-                .entry(*exam)
-                .or_default()
-                .push((*registration, *total));
-        }
-    }
     let with_cumulative = data.term_ordinal == 3 && settings.cumulative_method != "none";
+    let absent_is_zero = settings.absent_counts_as != "left_out";
     let mut earlier: HashMap<(i64, i64), [Option<f64>; 3]> = HashMap::new();
     for (term, student, subject, total) in &data.earlier_terms {
         if (1..=2).contains(term) {
@@ -288,14 +349,66 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
         }
     }
 
+    // Each pupil's subjects: those taken, plus any holding marks or ABS (nothing entered
+    // ever disappears from a card, whatever the choices say now).
+    let lines: Vec<Vec<Line>> = data
+        .pupils
+        .iter()
+        .map(|p| {
+            data.subjects
+                .iter()
+                .filter_map(|subject| {
+                    let key = (subject.exam_id, p.registration);
+                    let scored = totals.get(&key).copied();
+                    let status = match scored {
+                        Some((_, n)) if n >= subject.components => SubjectStatus::Complete,
+                        Some(_) => SubjectStatus::Partial,
+                        None if absent.contains(&key) => SubjectStatus::Absent,
+                        None if taken.contains(&key) => SubjectStatus::Missing,
+                        None => return None,
+                    };
+                    let total = scored.map(|(t, _)| t);
+                    let (term_totals, cumulative) = if with_cumulative {
+                        let mut terms = earlier
+                            .get(&(p.student_id, subject.subject_id))
+                            .copied()
+                            .unwrap_or_default();
+                        terms[2] = match status {
+                            SubjectStatus::Absent if absent_is_zero => Some(0.0),
+                            _ => total,
+                        };
+                        (Some(terms), self::cumulative(&terms, settings))
+                    } else {
+                        (None, None)
+                    };
+                    Some(Line {
+                        exam_id: subject.exam_id,
+                        subject_id: subject.subject_id,
+                        status,
+                        total,
+                        term_totals,
+                        cumulative,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+
+    // Subject figures over the pupils with a mark; ABS and missing pupils are not counted.
     let mut subjects = Vec::with_capacity(data.subjects.len());
-    let mut per_pupil: Vec<Vec<SubjectResult>> = vec![Vec::new(); data.pupils.len()];
+    let mut subject_ranks: HashMap<i64, HashMap<i64, i64>> = HashMap::new();
     for subject in &data.subjects {
-        let marks = by_exam
-            .get(&subject.exam_id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let ranks = competition_ranks(marks);
+        let marks: Vec<(i64, f64)> = data
+            .pupils
+            .iter()
+            .zip(&lines)
+            .filter_map(|(p, ls)| {
+                ls.iter()
+                    .find(|l| l.exam_id == subject.exam_id)
+                    .and_then(|l| l.total)
+                    .map(|t| (p.registration, t))
+            })
+            .collect();
         let n = marks.len();
         let sum: f64 = marks.iter().map(|(_, t)| t).sum();
         subjects.push(SubjectStats {
@@ -307,81 +420,100 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
             highest: marks.iter().map(|(_, t)| *t).reduce(f64::max),
             lowest: marks.iter().map(|(_, t)| *t).reduce(f64::min),
         });
-        for (registration, total) in marks {
-            let Some(&i) = in_class.get(registration) else {
-                continue;
-            };
-            let (grade, remark) = scale.grade(*total);
-            let (term_totals, cum) = if with_cumulative {
-                let student = data.pupils[i].student_id;
-                let mut terms = earlier
-                    .get(&(student, subject.subject_id))
-                    .copied()
-                    .unwrap_or_default();
-                terms[2] = Some(*total);
-                (Some(terms), cumulative(&terms, settings).map(round2))
-            } else {
-                (None, None)
-            };
-            per_pupil[i].push(SubjectResult {
-                exam_id: subject.exam_id,
-                subject_id: subject.subject_id,
-                total: *total,
-                grade,
-                remark,
-                position: ranks.get(registration).copied().unwrap_or_default(),
-                term_totals,
-                cumulative: cum,
-            });
-        }
+        subject_ranks.insert(subject.exam_id, competition_ranks(&marks));
     }
 
     let rank_by_total = settings.rank_by == "total";
     let mut standing = Vec::new();
     let mut cumulative_standing = Vec::new();
+    let mut exact_averages = Vec::new();
+    let mut positions_withheld = 0;
     let mut pupils: Vec<PupilResult> = data
         .pupils
         .iter()
-        .zip(per_pupil)
-        .map(|(p, results)| {
-            let taken = results.len() as i64;
-            // An empty float sum is -0.
-            let total: f64 = results.iter().map(|r| r.total).sum::<f64>() + 0.0;
-            let average = (taken > 0).then(|| total / taken as f64);
-            if let Some(avg) = average {
-                standing.push((p.registration, if rank_by_total { total } else { avg }));
+        .zip(lines)
+        .map(|(p, lines)| {
+            let counted: Vec<f64> = lines
+                .iter()
+                .filter_map(|l| match l.status {
+                    SubjectStatus::Absent if absent_is_zero => Some(0.0),
+                    _ => l.total,
+                })
+                .collect();
+            let outstanding = lines.iter().filter(|l| l.status.is_outstanding()).count() as i64;
+            // `+ 0.0`: an empty float sum is -0.
+            let total: f64 = counted.iter().sum::<f64>() + 0.0;
+            let exact_average = (!counted.is_empty()).then(|| total / counted.len() as f64);
+            let average = exact_average.map(round2);
+            let withheld = outstanding > 0 && !data.outstanding_confirmed;
+            if withheld {
+                positions_withheld += 1;
             }
-            let cumulative_average = if with_cumulative && taken > 0 {
-                let cums: Vec<f64> = results.iter().filter_map(|r| r.cumulative).collect();
-                (!cums.is_empty()).then(|| cums.iter().sum::<f64>() / cums.len() as f64)
-            } else {
-                None
-            };
-            if let Some(c) = cumulative_average {
+            exact_averages.extend(exact_average);
+            // Ranked on the figure printed: two pupils shown 60.44 share a position.
+            if let Some(avg) = average
+                && !withheld
+            {
+                standing.push((
+                    p.registration,
+                    if rank_by_total { round2(total) } else { avg },
+                ));
+            }
+            let cumulatives: Vec<f64> = lines.iter().filter_map(|l| l.cumulative).collect();
+            let cumulative_average = (with_cumulative && !cumulatives.is_empty())
+                .then(|| round2(cumulatives.iter().sum::<f64>() / cumulatives.len() as f64));
+            if let Some(c) = cumulative_average
+                && !withheld
+            {
                 cumulative_standing.push((p.registration, c));
             }
-            // Graded on the average as printed (2 places), so the two never disagree.
             let (grade, remark) = match average {
                 Some(a) => {
-                    let (g, r) = scale.grade(round2(a));
+                    let (g, r) = scale.grade(a);
                     (Some(g), Some(r))
                 }
                 None => (None, None),
             };
+            let subjects = lines
+                .iter()
+                .map(|l| {
+                    let graded = l.total.map(|t| scale.grade(round2(t)));
+                    SubjectResult {
+                        exam_id: l.exam_id,
+                        subject_id: l.subject_id,
+                        status: l.status,
+                        total: l.total,
+                        grade: graded.as_ref().map(|g| g.0.clone()),
+                        remark: graded.map(|g| g.1),
+                        position: l.total.and_then(|_| {
+                            subject_ranks
+                                .get(&l.exam_id)
+                                .and_then(|r| r.get(&p.registration))
+                                .copied()
+                        }),
+                        term_totals: l.term_totals,
+                        cumulative: l.cumulative.map(round2),
+                        cumulative_grade: l.cumulative.map(|c| scale.grade(round2(c)).0),
+                    }
+                })
+                .collect();
             PupilResult {
                 registration: p.registration,
                 student_id: p.student_id,
                 admission_no: p.admission_no.clone(),
                 full_name: p.full_name.clone(),
-                subjects: results,
+                subjects_taken: lines.len() as i64,
+                subjects_counted: counted.len() as i64,
+                subjects,
+                outstanding,
                 total,
-                subjects_taken: taken,
-                average: average.map(round2),
+                average,
                 position: None,
+                position_withheld: withheld,
                 grade,
                 remark,
-                cumulative_grade: cumulative_average.map(|c| scale.grade(round2(c)).0),
-                cumulative_average: cumulative_average.map(round2),
+                cumulative_grade: cumulative_average.map(|c| scale.grade(c).0),
+                cumulative_average,
                 cumulative_position: None,
             }
         })
@@ -392,11 +524,6 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
         p.position = positions.get(&p.registration).copied();
         p.cumulative_position = cumulative_positions.get(&p.registration).copied();
     }
-    let averages: Vec<f64> = pupils
-        .iter()
-        .filter(|p| p.subjects_taken > 0)
-        .map(|p| p.total / p.subjects_taken as f64)
-        .collect();
     ClassResults {
         exam_session_id: data.exam_session_id,
         academic_class_id: data.academic_class_id,
@@ -408,12 +535,14 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
             "none".into()
         },
         subjects,
-        out_of: standing.len() as i64,
-        class_average: if averages.is_empty() {
+        out_of: pupils.len() as i64,
+        class_average: if exact_averages.is_empty() {
             0.0
         } else {
-            round2(averages.iter().sum::<f64>() / averages.len() as f64)
+            round2(exact_averages.iter().sum::<f64>() / exact_averages.len() as f64)
         },
+        positions_withheld,
+        outstanding_confirmed: data.outstanding_confirmed,
         pupils,
     }
 }

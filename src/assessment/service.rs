@@ -1,13 +1,82 @@
 //! Assessment rules shared by the JSON and HTML adapters.
 
+use serde_json::json;
+
 use super::{
-    exams::{self, ExamSession},
-    pdf, report, results,
+    exams::{self, ExamSession, ExamSessionInput, ExamSessionStatus},
+    pdf,
+    progress::{self, ExamProgress},
+    report, results,
 };
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult},
 };
+
+/// Changes an exam session's name or status. Closing or publishing while marks are
+/// outstanding needs `confirm_outstanding` (the refusal names what is outstanding); the
+/// confirmation is recorded, and lets positions be given to pupils with outstanding marks.
+/// Reopening (or back to draft) clears it.
+pub async fn update_exam_session(
+    ctx: &mut SchoolCtx,
+    id: i64,
+    input: &ExamSessionInput,
+) -> AppResult<ExamSession> {
+    exams::lock_exam_session(&mut ctx.tx, id).await?;
+    let before = exams::exam_session(&mut ctx.tx, id).await?;
+    let to = input.status.as_deref().and_then(ExamSessionStatus::parse);
+    let mut confirmed_outstanding = None;
+    match to {
+        Some(status @ (ExamSessionStatus::Closed | ExamSessionStatus::Published))
+            if status != before.status && before.outstanding_confirmed_at.is_none() =>
+        {
+            let all = progress::exams(&mut ctx.tx, id, None).await?;
+            let outstanding: Vec<&ExamProgress> =
+                all.iter().filter(|e| e.outstanding > 0).collect();
+            if !outstanding.is_empty() {
+                let what = progress::describe(&outstanding);
+                if input.confirm_outstanding != Some(true) {
+                    let verb = if status == ExamSessionStatus::Closed {
+                        "close"
+                    } else {
+                        "publish"
+                    };
+                    return Err(AppError::Conflict(format!(
+                        "{what} Enter them first, or confirm to {verb} anyway: pupils with outstanding marks are then ranked on the marks they have."
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE exam_sessions SET outstanding_confirmed_at = $2, outstanding_confirmed_by = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(ctx.now)
+                .bind(ctx.user.id)
+                .execute(&mut *ctx.tx)
+                .await?;
+                confirmed_outstanding = Some(what);
+            }
+        }
+        Some(ExamSessionStatus::Open | ExamSessionStatus::Draft) => {
+            sqlx::query(
+                "UPDATE exam_sessions SET outstanding_confirmed_at = NULL, outstanding_confirmed_by = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *ctx.tx)
+            .await?;
+        }
+        _ => {}
+    }
+    let after = exams::save_exam_session(&mut ctx.tx, Some(id), input, ctx.now).await?;
+    let mut changes = crate::audit::trail::diff(
+        &serde_json::to_value(&before).unwrap_or_default(),
+        &serde_json::to_value(&after).unwrap_or_default(),
+    );
+    if let (Some(what), Some(map)) = (confirmed_outstanding, changes.as_object_mut()) {
+        map.insert("confirmed_outstanding".into(), json!(what));
+    }
+    ctx.audit("update", "exam_session", id, changes).await?;
+    Ok(after)
+}
 
 /// Refuses a class that is not in the exam session's academic session.
 pub async fn ensure_class_in_session(

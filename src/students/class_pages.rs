@@ -50,6 +50,13 @@ impl ClassPage {
             .any(|s| s.subject_id == *subject_id)
     }
 
+    fn elective(&self, subject_id: &i64) -> bool {
+        self.class
+            .subjects
+            .iter()
+            .any(|s| s.subject_id == *subject_id && s.is_elective)
+    }
+
     fn teaches(&self, subject_id: &i64, teacher_id: &i64) -> bool {
         self.class
             .subjects

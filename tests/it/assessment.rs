@@ -53,18 +53,36 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
     enter_hand_computed_marks(&f).await;
     let r = results(&f).await;
 
-    // Per subject: ties share a position (1, 1, 3); absent pupils are not counted.
-    let english: Vec<(i64, f64)> = ["Ada", "Bola", "Femi", "Chi"]
+    // Per subject: ties share a position (1, 1, 3); ABS and missing pupils are not counted.
+    let english: Vec<(Value, Value, Value)> = ["Ada", "Bola", "Femi", "Dayo", "Efe"]
         .iter()
         .map(|n| {
             let s = subject_of(&r, &f, n, "English Language");
             (
-                s["position"].as_i64().unwrap(),
-                s["total"].as_f64().unwrap(),
+                s["status"].clone(),
+                s["total"].clone(),
+                s["position"].clone(),
             )
         })
         .collect();
-    assert_eq!(english, [(1, 83.0), (1, 83.0), (3, 75.0), (4, 60.0)]);
+    assert_eq!(
+        english,
+        [
+            (json!("complete"), json!(83.0), json!(1)),
+            (json!("complete"), json!(83.0), json!(1)),
+            (json!("complete"), json!(75.0), json!(3)),
+            (json!("absent"), Value::Null, Value::Null),
+            (json!("missing"), Value::Null, Value::Null),
+        ]
+    );
+    // Chi is exempt from English and does not take the elective: neither is on the card.
+    let chi: Vec<&Value> = pupil(&r, &f, "Chi")["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["exam_id"])
+        .collect();
+    assert_eq!(chi, [&json!(f.exams["Mathematics"])]);
     let stats = |subject: &str| {
         r["subjects"]
             .as_array()
@@ -77,12 +95,12 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
     let e = stats("English Language");
     assert_eq!(
         (&e["pupils"], &e["average"], &e["highest"], &e["lowest"]),
-        (&json!(4), &json!(75.25), &json!(83.0), &json!(60.0))
+        (&json!(3), &json!(80.33), &json!(83.0), &json!(75.0))
     );
     let m = stats("Mathematics");
     assert_eq!(
         (&m["pupils"], &m["average"], &m["highest"], &m["lowest"]),
-        (&json!(5), &json!(65.2), &json!(91.0), &json!(30.0))
+        (&json!(6), &json!(65.17), &json!(91.0), &json!(30.0))
     );
     let b = stats("Basic Science");
     assert_eq!(
@@ -96,11 +114,12 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
     assert_eq!(ada_bs["remark"], "Very good");
     assert_eq!(subject_of(&r, &f, "Bola", "Basic Science")["grade"], "C6");
     assert_eq!(subject_of(&r, &f, "Chi", "Mathematics")["position"], 1);
-    assert_eq!(subject_of(&r, &f, "Dayo", "Mathematics")["position"], 5);
+    assert_eq!(subject_of(&r, &f, "Dayo", "Mathematics")["position"], 6);
 
-    // Overall: ranked by average over subjects taken, competition ranking.
-    let overall = |n: &str| {
-        let p = pupil(&r, &f, n);
+    // Overall: the average over the subjects taken (ABS counts 0), competition ranking; Efe's
+    // English is outstanding, so Efe has no position until the head confirms.
+    let overall = |r: &Value, n: &str| {
+        let p = pupil(r, &f, n);
         (
             p["total"].as_f64().unwrap(),
             p["subjects_taken"].as_i64().unwrap(),
@@ -109,34 +128,71 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
             p["grade"].clone(),
         )
     };
-    assert_eq!(
-        overall("Chi"),
-        (151.0, 2, json!(75.5), json!(1), json!("A1"))
-    );
-    assert_eq!(
-        overall("Ada"),
-        (217.5, 3, json!(72.5), json!(2), json!("B2"))
-    );
-    assert_eq!(
-        overall("Femi"),
-        (145.0, 2, json!(72.5), json!(2), json!("B2"))
-    );
-    assert_eq!(
-        overall("Bola"),
-        (208.0, 3, json!(69.33), json!(4), json!("B3"))
-    );
-    assert_eq!(
-        overall("Dayo"),
-        (30.0, 1, json!(30.0), json!(5), json!("F9"))
-    );
-    assert_eq!(
-        overall("Efe"),
-        (0.0, 0, Value::Null, Value::Null, Value::Null)
-    );
-    assert_eq!(r["out_of"], 5);
-    assert_eq!(r["class_average"], 63.97);
+    let expected = [
+        ("Chi", (91.0, 1, json!(91.0), json!(1), json!("A1"))),
+        ("Ada", (217.5, 3, json!(72.5), json!(2), json!("B2"))),
+        ("Femi", (145.0, 2, json!(72.5), json!(2), json!("B2"))),
+        ("Bola", (208.0, 3, json!(69.33), json!(4), json!("B3"))),
+        ("Dayo", (30.0, 2, json!(15.0), json!(5), json!("F9"))),
+        ("Efe", (65.0, 2, json!(65.0), Value::Null, json!("B3"))),
+    ];
+    for (name, figures) in &expected {
+        assert_eq!(overall(&r, name), *figures, "{name}");
+    }
+    assert_eq!(pupil(&r, &f, "Efe")["position_withheld"], true);
+    assert_eq!(pupil(&r, &f, "Efe")["outstanding"], 1);
+    assert_eq!(r["positions_withheld"], 1);
+    // Every pupil of the class is counted: "out of 6".
+    assert_eq!(r["out_of"], 6);
+    // (72.5 + 69.333… + 91 + 15 + 65 + 72.5) / 6 from the exact averages.
+    assert_eq!(r["class_average"], 64.22);
 
-    // Ranked by total instead when the school says so.
+    // Closing names what is outstanding and needs a confirmation; once confirmed, Efe is
+    // ranked on the marks entered.
+    let session = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
+    let refused = f.admin.patch(&session, json!({"status": "closed"})).await;
+    let body = assert_error_shape(&refused, 409);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 mark is outstanding: JSS 1A English Language (1 pupil)"),
+        "{body}"
+    );
+    let res = f
+        .admin
+        .patch(
+            &session,
+            json!({"status": "closed", "confirm_outstanding": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&f).await;
+    assert_eq!(r["positions_withheld"], 0);
+    let positions: Vec<Value> = ["Chi", "Ada", "Femi", "Bola", "Efe", "Dayo"]
+        .iter()
+        .map(|n| pupil(&r, &f, n)["position"].clone())
+        .collect();
+    assert_eq!(
+        positions,
+        [json!(1), json!(2), json!(2), json!(4), json!(5), json!(6)]
+    );
+
+    // ABS left out of the average instead, when the school says so: Dayo 30 over 1 subject.
+    let res = f
+        .admin
+        .patch(
+            "/api/v1/school/settings/assessment/",
+            json!({"report": {"absent_counts_as": "left_out"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&f).await;
+    assert_eq!(
+        overall(&r, "Dayo"),
+        (30.0, 2, json!(30.0), json!(6), json!("F9"))
+    );
+    // Ranked by total when the school says so.
     let res = f
         .admin
         .patch(
@@ -146,11 +202,17 @@ async fn results_match_the_hand_computed_class(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let r = results(&f).await;
-    let positions: Vec<i64> = ["Ada", "Bola", "Chi", "Femi", "Dayo"]
+    let positions: Vec<i64> = ["Ada", "Bola", "Femi", "Chi", "Efe", "Dayo"]
         .iter()
         .map(|n| pupil(&r, &f, n)["position"].as_i64().unwrap())
         .collect();
-    assert_eq!(positions, [1, 2, 3, 4, 5]);
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6]);
+
+    // Reopening withdraws the confirmation: Efe's position is withheld again.
+    let res = f.admin.patch(&session, json!({"status": "open"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let r = results(&f).await;
+    assert_eq!(pupil(&r, &f, "Efe")["position"], Value::Null);
 }
 
 #[sqlx::test(migrations = false)]
@@ -197,6 +259,17 @@ async fn third_term_results_carry_cumulative_figures(pool: PgPool) {
         students: f.students.clone(),
         ..f
     };
+    // Only Mathematics is marked: the head confirms the results as they stand, or the
+    // other subjects (outstanding) would withhold the positions.
+    let r = results(&f3).await;
+    assert_eq!(pupil(&r, &f3, "Ada")["cumulative_position"], Value::Null);
+    let res = t
+        .patch(
+            &format!("/api/v1/school/exam-sessions/{es3}/"),
+            json!({"status": "closed", "confirm_outstanding": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     // Average of the terms present: Ada (60, 70, 80) → 70; Bola (–, 50, 70) → 60.
     let r = results(&f3).await;
     assert_eq!(r["cumulative_method"], "average");
@@ -364,7 +437,7 @@ async fn closed_sessions_and_other_teachers_cannot_change_marks(pool: PgPool) {
     let res = head
         .patch(
             &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
-            json!({"status": "closed"}),
+            json!({"status": "closed", "confirm_outstanding": true}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
@@ -772,7 +845,7 @@ async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
     tx.commit().await.unwrap();
     let r = results(&f).await;
     assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
-    assert_eq!(r["out_of"], 5);
+    assert_eq!(r["out_of"], 6);
     let res = f
         .admin
         .get(&format!(
@@ -1008,7 +1081,12 @@ async fn published_results_are_frozen(pool: PgPool) {
     let f = class_with_exams(&app, "alpha", &CLASS).await;
     enter_hand_computed_marks(&f).await;
     let session = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
-    let patch_session = |status: &str| f.admin.patch(&session, json!({"status": status}));
+    let patch_session = |status: &str| {
+        f.admin.patch(
+            &session,
+            json!({"status": status, "confirm_outstanding": true}),
+        )
+    };
     assert_eq!(patch_session("published").await.status, StatusCode::OK);
     let res = f
         .admin

@@ -440,6 +440,36 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     wait_for_text(&c, "Results &amp; report cards").await;
     save_screenshot("exam-session", &c.screenshot().await.unwrap());
 
+    // Before closing, the head sees what is outstanding, and the button's confirmation
+    // names it.
+    let outstanding = c
+        .find(Locator::Css("#outstanding"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        outstanding.contains("1 mark is outstanding: JSS 1A English Language (1 pupil)"),
+        "{outstanding}"
+    );
+    assert!(outstanding.contains("Test Efe"), "{outstanding}");
+    c.find(Locator::XPath(
+        "//button[contains(., 'Close mark entry (1 outstanding)')]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let question = c.get_alert_text().await.unwrap();
+    assert!(
+        question.contains("JSS 1A English Language (1 pupil)"),
+        "{question}"
+    );
+    c.accept_alert().await.unwrap();
+    wait_for_text(&c, "is now closed").await;
+
     c.goto(&format!(
         "{base}/exams/sessions/{}/classes/{}/results",
         f.exam_session, f.class_id
@@ -512,7 +542,7 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
         .await
         .unwrap();
     assert!(card.contains("Ada Test"), "{card}");
-    assert!(card.contains("2nd of 5"), "{card}");
+    assert!(card.contains("2nd of 6"), "{card}");
     save_screenshot("report-card", &c.screenshot().await.unwrap());
 
     c.goto(&format!(

@@ -118,7 +118,8 @@ fn card(subjects: usize) -> ReportCard {
             .map(|i| SubjectLine {
                 subject: format!("Subject {i}"),
                 scores: vec![],
-                total: f64::NAN,
+                status: SubjectStatus::Complete,
+                total: Some(f64::NAN),
                 grade: String::new(),
                 remark: String::new(),
                 position: Some(0),
@@ -127,6 +128,7 @@ fn card(subjects: usize) -> ReportCard {
                 lowest: 0.0,
                 term_totals: None,
                 cumulative: None,
+                cumulative_grade: None,
                 teacher_remark: None,
             })
             .collect(),
@@ -134,7 +136,9 @@ fn card(subjects: usize) -> ReportCard {
             total: 0.0,
             average: f64::NAN,
             subjects_taken: 0,
+            outstanding: 0,
             position: None,
+            position_withheld: false,
             out_of: 0,
             grade: String::new(),
             remark: String::new(),

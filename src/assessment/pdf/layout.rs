@@ -882,10 +882,12 @@ fn summary_items(card: &ReportCard) -> Vec<(&'static str, String)> {
         ("Average", score_text(overall.average)),
     ];
     if card.settings.show_position {
-        items.push((
-            "Position",
-            position_text(overall.position, overall.out_of, card.pupil.class_size),
-        ));
+        let position = if overall.position_withheld {
+            "Withheld: marks outstanding".to_owned()
+        } else {
+            position_text(overall.position, overall.out_of, card.pupil.class_size)
+        };
+        items.push(("Position", position));
     }
     let grade = match (overall.grade.trim(), overall.remark.trim()) {
         ("", "") => "–".to_owned(),
@@ -1016,9 +1018,14 @@ fn score_columns(card: &ReportCard) -> Vec<ColumnSpec> {
     };
     specs.push(ColumnSpec::numeric(
         &total_head,
-        per_subject(card, |s| Cell::new(score_text(s.total), Face::Bold)),
+        per_subject(card, |s| Cell::new(s.total_text(), Face::Bold)),
     ));
     if card.cumulative.is_some() {
+        // Two grades on a third-term card, each headed with what it grades.
+        specs.push(ColumnSpec::numeric(
+            &["Term", "grade"],
+            per_subject(card, |s| Cell::new(s.grade.clone(), Face::Bold)),
+        ));
         for (term, label) in ["1st", "2nd", "3rd"].into_iter().enumerate() {
             specs.push(ColumnSpec::numeric(
                 &[label, "term"],
@@ -1034,6 +1041,12 @@ fn score_columns(card: &ReportCard) -> Vec<ColumnSpec> {
                 Cell::new(optional_score(s.cumulative), Face::Bold)
             }),
         ));
+        specs.push(ColumnSpec::numeric(
+            &["Cum.", "grade"],
+            per_subject(card, |s| {
+                Cell::new(s.cumulative_grade.clone().unwrap_or_default(), Face::Bold)
+            }),
+        ));
     }
     specs
 }
@@ -1043,10 +1056,14 @@ type SubjectFigure = fn(&SubjectLine) -> f64;
 
 /// Grade, and as the school's settings ask, position and the class's figures.
 fn standing_columns(card: &ReportCard) -> Vec<ColumnSpec> {
-    let mut specs = vec![ColumnSpec::numeric(
-        &["Grade"],
-        per_subject(card, |s| Cell::new(s.grade.clone(), Face::Bold)),
-    )];
+    // A third-term card has its grades beside the figures they grade (`score_columns`).
+    let mut specs = Vec::new();
+    if card.cumulative.is_none() {
+        specs.push(ColumnSpec::numeric(
+            &["Grade"],
+            per_subject(card, |s| Cell::new(s.grade.clone(), Face::Bold)),
+        ));
+    }
     if card.settings.show_position {
         specs.push(ColumnSpec::numeric(
             &["Pos."],

@@ -237,18 +237,71 @@ pub fn scores(ca1: f64, ca2: f64, exam: f64) -> Value {
 /// The hand-computed class's pupils.
 pub const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
 
-/// The hand-computed class's marks (pupils `CLASS`): ties in a subject and overall, an
-/// absent pupil, a pupil in one subject only, a pupil without marks and a half mark on a
-/// grade boundary (74.5 → B2).
+/// The hand-computed class (pupils `CLASS`, subjects English Language, Mathematics and
+/// Basic Science as an elective):
+///
+/// | pupil | English | Maths | Basic Science | taken | counted | average |
+/// |-------|---------|-------|---------------|-------|---------|---------|
+/// | Ada   | 83      | 60    | 74.5 (B2)     | 3     | 3       | 72.5    |
+/// | Bola  | 83      | 75    | 50            | 3     | 3       | 69.33   |
+/// | Chi   | exempt  | 91    | not taken     | 1     | 1       | 91      |
+/// | Dayo  | ABS     | 30    | not taken     | 2     | 2 (ABS=0) | 15    |
+/// | Efe   | missing | 65    | not taken     | 2     | 1       | 65, withheld |
+/// | Femi  | 75      | 70    | not taken     | 2     | 2       | 72.5    |
+///
+/// Ties in a subject and overall, an exemption, an elective, an ABS, an outstanding subject
+/// and a half mark on a grade boundary (74.5 → B2).
 pub async fn enter_hand_computed_marks(f: &ExamClass) {
     let p = |n: &str| f.pupils[n];
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subject = |name: &str| {
+        subjects
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .find(|s| s["name"] == name)
+            .expect("subject")["id"]
+            .as_i64()
+            .expect("subject id")
+    };
+    let class = format!(
+        "/api/v1/school/sessions/{}/classes/{}/",
+        f.session_id, f.class_id
+    );
+    let res = f
+        .admin
+        .patch(
+            &class,
+            json!({"subjects": [
+                {"subject_id": subject("English Language")},
+                {"subject_id": subject("Mathematics")},
+                {"subject_id": subject("Basic Science"), "is_elective": true},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let choices = [
+        ("Ada", json!({"electives": [subject("Basic Science")]})),
+        ("Bola", json!({"electives": [subject("Basic Science")]})),
+        (
+            "Chi",
+            json!({"exemptions": [{"subject_id": subject("English Language"), "reason": "Exempted by the head"}]}),
+        ),
+    ];
+    for (name, body) in choices {
+        let res = f
+            .admin
+            .put(&format!("{class}registrations/{}/subjects/", p(name)), body)
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
     let rows = [
         (
             "English Language",
             json!([
                 {"registration": p("Ada"), "scores": scores(15.0, 18.0, 50.0)},
                 {"registration": p("Bola"), "scores": scores(20.0, 20.0, 43.0)},
-                {"registration": p("Chi"), "scores": scores(10.0, 10.0, 40.0)},
+                {"registration": p("Dayo"), "scores": {}, "absent": true},
                 {"registration": p("Femi"), "scores": scores(20.0, 20.0, 35.0)},
             ]),
         ),
@@ -259,6 +312,7 @@ pub async fn enter_hand_computed_marks(f: &ExamClass) {
                 {"registration": p("Bola"), "scores": scores(15.0, 15.0, 45.0)},
                 {"registration": p("Chi"), "scores": scores(18.0, 18.0, 55.0)},
                 {"registration": p("Dayo"), "scores": scores(5.0, 5.0, 20.0)},
+                {"registration": p("Efe"), "scores": scores(15.0, 15.0, 35.0)},
                 {"registration": p("Femi"), "scores": scores(20.0, 20.0, 30.0)},
             ]),
         ),
