@@ -278,6 +278,15 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .map(|(c, r, s)| ((c, r), s))
         .collect();
     let absent_now = absences(&mut ctx.tx, exam_id).await?;
+    // The class's current pupils, to tell "not in the class" from "does not take it".
+    let current: HashSet<i64> = sqlx::query_scalar(
+        "SELECT id FROM registrations WHERE academic_class_id = $1 AND is_current",
+    )
+    .bind(exam.academic_class_id)
+    .fetch_all(&mut *ctx.tx)
+    .await?
+    .into_iter()
+    .collect();
     // (registration, absent after the save) where a row changes it.
     let mut absence_changes: Vec<(i64, bool)> = Vec::new();
 
@@ -290,13 +299,18 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         let label = format!("Row {}", i + 1);
         match in_class.get(&row.registration) {
             None => {
-                add(
-                    format!("rows[{i}].registration"),
+                let why = if current.contains(&row.registration) {
+                    format!(
+                        "{label}: this pupil does not take {} (see their subjects on the class page).",
+                        exam.subject_name
+                    )
+                } else {
                     format!(
                         "{label}: this pupil is not registered in {}.",
                         exam.class_name
-                    ),
-                );
+                    )
+                };
+                add(format!("rows[{i}].registration"), why);
                 continue;
             }
             Some(_) if !seen.insert(row.registration) => {

@@ -37,27 +37,11 @@ pub async fn counts(conn: &mut PgConnection, school_id: i64) -> sqlx::Result<Das
     .await
 }
 
-/// The user's subjects in open exam sessions: (exam id, "JSS 1A · Mathematics", pupils with
-/// every score, pupils).
-pub async fn marks_to_enter(
-    conn: &mut PgConnection,
-    user_id: i64,
-) -> sqlx::Result<Vec<(i64, String, i64, i64)>> {
-    sqlx::query_as(
-        "SELECT e.id, c.name || ' · ' || s.name,
-                (SELECT count(*) FROM (SELECT 1 FROM marks m WHERE m.exam_id = e.id GROUP BY m.registration_id
-                   HAVING count(*) = (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id)) full_rows),
-                (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current)
-           FROM exams e
-           JOIN exam_sessions es ON es.id = e.exam_session_id AND es.status = 'open'
-           JOIN academic_class_subjects acs ON acs.academic_class_id = e.academic_class_id AND acs.subject_id = e.subject_id
-           JOIN academic_classes ac ON ac.id = e.academic_class_id
-           JOIN classes c ON c.id = ac.class_id
-           JOIN subjects s ON s.id = e.subject_id
-          WHERE acs.teacher_id = $1
-          ORDER BY lower(c.name), lower(s.name)",
+/// Exam sessions open for marks, newest first.
+pub async fn open_exam_sessions(conn: &mut PgConnection) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM exam_sessions WHERE status = 'open' ORDER BY created_at DESC",
     )
-    .bind(user_id)
     .fetch_all(conn)
     .await
 }

@@ -11,6 +11,7 @@ use axum::{
 use super::db::{self, DashboardCounts};
 use crate::{
     academics::db::{AcademicSession, Term, current_session, current_term},
+    assessment::progress::{self, ExamProgress},
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::AppResult,
@@ -32,8 +33,8 @@ struct DashboardPage {
     can_view_students: bool,
     can_add_students: bool,
     can_setup: bool,
-    /// (exam id, "JSS 1A · Mathematics", pupils with every score, pupils).
-    to_mark: Vec<(i64, String, i64, i64)>,
+    /// The user's subjects in open exam sessions and their progress.
+    to_mark: Vec<ExamProgress>,
     /// (exam session id, academic class id, class name, exam session name).
     my_classes: Vec<(i64, i64, String, String)>,
 }
@@ -43,11 +44,13 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
     let counts = db::counts(&mut ctx.tx, ctx.school.id).await?;
     let session = current_session(&mut ctx.tx).await?;
     let term = current_term(&mut ctx.tx).await?;
-    let to_mark = if ctx.perms.has("add_marks") {
-        db::marks_to_enter(&mut ctx.tx, ctx.user.id).await?
-    } else {
-        Vec::new()
-    };
+    // The teacher's subjects in open exam sessions, with what is still outstanding.
+    let mut to_mark = Vec::new();
+    if ctx.perms.has("add_marks") {
+        for es in db::open_exam_sessions(&mut ctx.tx).await? {
+            to_mark.extend(progress::exams(&mut ctx.tx, es, Some(ctx.user.id)).await?);
+        }
+    }
     let my_classes = db::my_classes(&mut ctx.tx, ctx.user.id).await?;
     Ok(DashboardPage {
         my_classes,

@@ -23,5 +23,6 @@ mod pages;
 mod pdf;
 mod permissions;
 mod records;
+mod results_day;
 mod schools;
 mod tenancy;

@@ -1,0 +1,500 @@
+//! Results day at the edges of a real class: which subjects a pupil takes (electives,
+//! exemptions), ABS, outstanding marks before closing, a subject added mid-term, and the
+//! teacher's outstanding list.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{
+    Client, TestApp, assert_error_shape, csrf_of,
+    fixtures::{ExamClass, assign_teacher, class_with_exams, generate_exams, save_marks, scores},
+    pdf_text,
+};
+
+fn subject_id(subjects: &Value, name: &str) -> i64 {
+    subjects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn subjects_path(f: &ExamClass, pupil: &str) -> String {
+    format!(
+        "/api/v1/school/sessions/{}/classes/{}/registrations/{}/subjects/",
+        f.session_id, f.class_id, f.pupils[pupil]
+    )
+}
+
+/// subject name → (takes, exempt reason) for a pupil.
+async fn taken(client: &Client, path: &str) -> Vec<(String, bool, Value)> {
+    let res = client.get(path).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    res.json()["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["subject_name"].as_str().unwrap().to_owned(),
+                s["takes"].as_bool().unwrap(),
+                s["exempt_reason"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn sheet_registrations(sheet: &Value) -> Vec<i64> {
+    sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["registration"].as_i64().unwrap())
+        .collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn subjects_taken_are_validated_and_never_drop_marks(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let (english, maths) = (
+        subject_id(&subjects, "English Language"),
+        subject_id(&subjects, "Mathematics"),
+    );
+    let ada = subjects_path(&f, "Ada");
+    // By default every pupil takes every (core) subject of the class.
+    assert!(taken(&f.admin, &ada).await.iter().all(|(_, t, _)| *t));
+
+    // A core subject is not an elective; an exemption needs a reason.
+    let res = f.admin.put(&ada, json!({"electives": [maths]})).await;
+    let body = assert_error_shape(&res, 422);
+    assert!(
+        body["errors"]["electives[0]"][0]
+            .as_str()
+            .unwrap()
+            .contains("core subject"),
+        "{body}"
+    );
+    let res = f
+        .admin
+        .put(
+            &ada,
+            json!({"exemptions": [{"subject_id": english, "reason": "  "}]}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["exemptions[0].reason"].is_array());
+
+    // Ada has Mathematics marks: exempting her would drop them, so it is refused.
+    let res = save_marks(
+        &f.admin,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = f
+        .admin
+        .put(
+            &ada,
+            json!({"exemptions": [{"subject_id": maths, "reason": "Medical"}]}),
+        )
+        .await;
+    let body = assert_error_shape(&res, 409);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Mathematics (First Term Examination)"),
+        "{body}"
+    );
+    assert!(taken(&f.admin, &ada).await.iter().all(|(_, t, _)| *t));
+
+    // Exempt from English: she leaves its mark sheet, and marks for her there are refused.
+    let res = f
+        .admin
+        .put(
+            &ada,
+            json!({"exemptions": [{"subject_id": english, "reason": "Exempted by the head"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let english_row = taken(&f.admin, &ada)
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == "English Language")
+        .unwrap();
+    assert_eq!(
+        english_row,
+        (
+            "English Language".to_owned(),
+            false,
+            json!("Exempted by the head")
+        )
+    );
+    let sheet = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exams/{}/marks/",
+            f.exams["English Language"]
+        ))
+        .await
+        .json();
+    assert_eq!(sheet_registrations(&sheet), [f.pupils["Bola"]]);
+    let res = save_marks(
+        &f.admin,
+        f.exams["English Language"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(
+        body["errors"]["rows[0].registration"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not take English Language"),
+        "{body}"
+    );
+    // The change is in the school's audit log.
+    let audit = f
+        .admin
+        .get("/api/v1/school/audit/?entity=subjects_taken")
+        .await
+        .json();
+    assert_eq!(audit["count"], 1, "{audit}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn electives_are_taken_only_by_the_pupils_registered_for_them(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let science = subject_id(&subjects, "Basic Science");
+    let class = format!(
+        "/api/v1/school/sessions/{}/classes/{}/",
+        f.session_id, f.class_id
+    );
+    let res = f
+        .admin
+        .patch(
+            &class,
+            json!({"subjects": [
+                {"subject_id": subject_id(&subjects, "English Language")},
+                {"subject_id": subject_id(&subjects, "Mathematics")},
+                {"subject_id": science, "is_elective": true},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let sheet_of = async |f: &ExamClass| {
+        let sheet = f
+            .admin
+            .get(&format!(
+                "/api/v1/school/exams/{}/marks/",
+                f.exams["Basic Science"]
+            ))
+            .await
+            .json();
+        sheet_registrations(&sheet)
+    };
+    // Nobody takes the elective yet.
+    assert!(sheet_of(&f).await.is_empty());
+    let res = f
+        .admin
+        .put(&subjects_path(&f, "Bola"), json!({"electives": [science]}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(sheet_of(&f).await, [f.pupils["Bola"]]);
+    // Ada's results do not list the elective; Bola's list it as outstanding.
+    let r = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/results/?academic_class={}",
+            f.exam_session, f.class_id
+        ))
+        .await
+        .json();
+    let subjects_of = |name: &str| -> Vec<(i64, String)> {
+        r["pupils"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["registration"] == f.pupils[name])
+            .unwrap()["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["exam_id"].as_i64().unwrap(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        !subjects_of("Ada")
+            .iter()
+            .any(|(e, _)| *e == f.exams["Basic Science"])
+    );
+    assert!(subjects_of("Bola").contains(&(f.exams["Basic Science"], "missing".to_owned())));
+    assert_eq!(
+        r["pupils"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["subjects_taken"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_school_never_sees_or_changes_another_school_s_subject_choices(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alpha = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let beta = class_with_exams(&app, "beta", &["Kemi"]).await;
+    let subjects = alpha.admin.get("/api/v1/school/subjects/").await.json();
+    let english = subject_id(&subjects, "English Language");
+    let res = alpha
+        .admin
+        .put(
+            &subjects_path(&alpha, "Bola"),
+            json!({"exemptions": [{"subject_id": english, "reason": "Alpha's secret reason"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // Bola's registration in alpha, asked for at beta (beta has one pupil; this id is not
+    // beta's, and alpha's row must not be reached through it).
+    let path = subjects_path(&alpha, "Bola");
+    let res = beta.admin.get(&path).await;
+    assert!(!res.text().contains("Alpha's secret reason"));
+    assert!(!res.text().contains("ADM/alpha"));
+    let res = beta.admin.put(&path, json!({"exemptions": []})).await;
+    assert!(
+        res.status == StatusCode::NOT_FOUND,
+        "{} {}",
+        res.status,
+        res.text()
+    );
+    // Alpha's choice is untouched.
+    let alpha_bola = taken(&alpha.admin, &path).await;
+    assert!(alpha_bola.contains(&(
+        "English Language".to_owned(),
+        false,
+        json!("Alpha's secret reason")
+    )));
+}
+
+#[sqlx::test(migrations = false)]
+async fn only_staff_allowed_to_change_registrations_set_subjects(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let teacher = app.as_staff("alpha", "teacher@alpha.test").await;
+    let res = teacher
+        .put(&subjects_path(&f, "Ada"), json!({"electives": []}))
+        .await;
+    assert_error_shape(&res, 403);
+}
+
+#[sqlx::test(migrations = false)]
+async fn abs_has_no_scores_and_prints_as_abs(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let maths = f.exams["Mathematics"];
+    // ABS with scores contradicts itself: refused, nothing saved.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([
+            {"registration": f.pupils["Bola"], "scores": scores(10.0, 10.0, 40.0)},
+            {"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0), "absent": true},
+        ]),
+    )
+    .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(body["errors"]["rows[1].absent"].is_array(), "{body}");
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
+        .await
+        .json();
+    assert!(
+        sheet["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["total"].is_null() && r["absent"] == false)
+    );
+    // ABS alone is saved, and shown as ABS on the sheet, the results and the card.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([{"registration": f.pupils["Ada"], "scores": {}, "absent": true}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
+        .await
+        .json();
+    assert_eq!(sheet["rows"][0]["absent"], true);
+    // A score given later while ABS stands is refused until ABS is cleared.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 12}}]),
+    )
+    .await;
+    assert_error_shape(&res, 422);
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+            f.exam_session, f.pupils["Ada"]
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (_, text) = pdf_text(&res.body);
+    assert!(text.contains("ABS"), "{text}");
+    // Clearing ABS lets marks in again.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([{"registration": f.pupils["Ada"], "scores": {"CA1": 12}, "absent": false}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_subject_added_mid_term_gets_its_exam(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let res = f
+        .admin
+        .post(
+            "/api/v1/school/subjects/",
+            json!({"name": "Civic Education", "code": "CIV"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let class = format!(
+        "/api/v1/school/sessions/{}/classes/{}/",
+        f.session_id, f.class_id
+    );
+    let offered: Vec<Value> = [
+        "English Language",
+        "Mathematics",
+        "Basic Science",
+        "Civic Education",
+    ]
+    .iter()
+    .map(|n| json!({"subject_id": subject_id(&subjects, n)}))
+    .collect();
+    let res = f.admin.patch(&class, json!({"subjects": offered})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+    // The exam session page offers to set up the missing exam.
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page
+        .get(&format!("/exams/sessions/{}", f.exam_session))
+        .await
+        .text();
+    assert!(html.contains("Set up missing exams"), "{html}");
+    assert!(html.contains("1 without exam"), "{html}");
+    let csrf = csrf_of(&html);
+    let res = page
+        .post(
+            &format!("/exams/sessions/{}/generate", f.exam_session),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let exams = generate_exams(&f.admin, f.exam_session, f.class_id).await;
+    assert!(exams.contains_key("Civic Education"), "{exams:?}");
+    let html = page
+        .get(&format!("/exams/sessions/{}", f.exam_session))
+        .await
+        .text();
+    assert!(!html.contains("1 without exam"), "{html}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_teacher_sees_their_outstanding_marks_on_the_dashboard(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let teacher = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher).await;
+    let res = save_marks(
+        &f.admin,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let mut page = app.signed_in("alpha", "teacher@alpha.test").await;
+    let html = page.get("/").await.text();
+    assert!(html.contains("JSS 1A · Mathematics"), "{html}");
+    assert!(html.contains("1 / 2"), "{html}");
+    assert!(html.contains("Test Bola"), "{html}");
+    // Not the subjects someone else teaches.
+    assert!(!html.contains("JSS 1A · English Language"), "{html}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_pupil_subjects_page_keeps_what_was_typed_on_an_error(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let english = subject_id(&subjects, "English Language").to_string();
+    let path = format!(
+        "/classes/{}/pupils/{}/subjects",
+        f.class_id, f.pupils["Ada"]
+    );
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page.get(&path).await.text();
+    assert!(html.contains("Subjects · Test Ada"), "{html}");
+    let csrf = csrf_of(&html);
+    // Exempt without a reason: the form comes back with the box still ticked.
+    let res = page
+        .post(
+            &path,
+            &[
+                ("csrf_token", &csrf),
+                ("exempt", &english),
+                (&format!("reason_{english}"), ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("Give the reason"), "{html}");
+    assert!(
+        html.contains(&format!(r#"name="exempt" value="{english}" checked"#)),
+        "{html}"
+    );
+    let res = page
+        .post(
+            &path,
+            &[
+                ("csrf_token", &csrf),
+                ("exempt", &english),
+                (&format!("reason_{english}"), "Joined from abroad"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let html = page.get(&path).await.text();
+    assert!(html.contains("Joined from abroad"), "{html}");
+}
