@@ -64,6 +64,18 @@ pub struct MarkInput {
     /// `false` clears ABS, absent leaves it.
     #[serde(default)]
     pub absent: Option<bool>,
+    /// What the client last saw of the components it sends (null: empty). When given, a
+    /// save whose seen value is no longer the stored one is refused (409) and nothing is
+    /// saved, so a stale tab never undoes another person's save.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"CA1": 12}))]
+    pub seen: Option<BTreeMap<String, Value>>,
+    /// The remark the client last saw (with `teacher_remark`), checked like `seen`.
+    #[serde(default)]
+    pub seen_teacher_remark: Option<String>,
+    /// Whether the client last saw the pupil marked ABS (with `absent`), checked like `seen`.
+    #[serde(default)]
+    pub seen_absent: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -399,6 +411,13 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
             errors,
         });
     }
+    let stale = stale_rows(&mut ctx.tx, &exam, rows, &before, &absent_now, &in_class).await?;
+    if !stale.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "{} Nothing was saved: check the newer marks and type yours again if they are still right.",
+            stale.join(" ")
+        )));
+    }
 
     let changed: Vec<&Cell> = cells
         .iter()
@@ -529,6 +548,107 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         rows: rows.len(),
         changed: changed.len() + absence_changes.len(),
     })
+}
+
+/// Rows whose `seen` values are no longer what is stored: someone saved since the client
+/// loaded the sheet. One sentence per row, naming each cell, its value now and who saved it.
+async fn stale_rows(
+    conn: &mut PgConnection,
+    exam: &Exam,
+    rows: &[MarkInput],
+    stored: &HashMap<(i64, i64), f64>,
+    absent_now: &HashSet<i64>,
+    pupils: &HashMap<i64, &PupilRow>,
+) -> AppResult<Vec<String>> {
+    let checks_remark = rows.iter().any(|r| r.seen_teacher_remark.is_some());
+    let remarks: HashMap<i64, String> = if checks_remark {
+        sqlx::query_as("SELECT registration_id, remark FROM subject_remarks WHERE exam_id = $1")
+            .bind(exam.id)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let components: HashMap<String, &exams::ExamComponent> = exam
+        .components
+        .iter()
+        .map(|c| (c.name.to_lowercase(), c))
+        .collect();
+    let mut stale = Vec::new();
+    let mut stale_registrations = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut cells = Vec::new();
+        for (name, seen) in row.seen.iter().flatten() {
+            let Some(c) = components.get(&name.trim().to_lowercase()) else {
+                continue;
+            };
+            let now = stored.get(&(c.id, row.registration)).copied();
+            // An unreadable seen value is treated as "empty".
+            let seen = parse_score(seen).ok().flatten();
+            if now != seen {
+                let shown = now.map_or_else(|| "empty".to_owned(), format_score);
+                cells.push(format!("{} is now {shown}", c.name));
+            }
+        }
+        if let Some(seen) = &row.seen_teacher_remark {
+            let now = remarks.get(&row.registration).map_or("", String::as_str);
+            if now.trim() != seen.trim() {
+                cells.push(format!("the remark is now {now:?}"));
+            }
+        }
+        if let Some(seen) = row.seen_absent {
+            let now = absent_now.contains(&row.registration);
+            if now != seen {
+                cells.push(
+                    if now {
+                        "they are now marked ABS"
+                    } else {
+                        "ABS was cleared"
+                    }
+                    .to_owned(),
+                );
+            }
+        }
+        if !cells.is_empty() {
+            let who = pupils
+                .get(&row.registration)
+                .map_or(String::new(), |p| format!(" ({})", p.full_name));
+            stale.push((i, who, cells));
+            stale_registrations.push(row.registration);
+        }
+    }
+    if stale.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Who saved last, per pupil, for the message.
+    let savers: HashMap<i64, String> = sqlx::query_as(
+        "SELECT DISTINCT ON (m.registration_id) m.registration_id, u.full_name
+           FROM marks m JOIN public.users u ON u.id = m.updated_by
+          WHERE m.exam_id = $1 AND m.registration_id = ANY($2)
+          ORDER BY m.registration_id, m.updated_at DESC",
+    )
+    .bind(exam.id)
+    .bind(&stale_registrations)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(stale
+        .into_iter()
+        .zip(stale_registrations)
+        .map(|((i, who, cells), registration)| {
+            let by = savers
+                .get(&registration)
+                .map_or(String::new(), |n| format!(" (last saved by {n})"));
+            format!(
+                "Row {}{who}: changed since you loaded the sheet — {}{by}.",
+                i + 1,
+                cells.join(", ")
+            )
+        })
+        .collect())
 }
 
 /// A score from JSON: a number, a numeric string ("14.5"), or null/"" to clear.

@@ -396,6 +396,21 @@ async fn save_mark_row(
             (None, true) => Some(false),
             (None, false) => None,
         },
+        // The grid sends, beside each changed value, the value it last showed.
+        seen: {
+            let seen: BTreeMap<String, Value> = exam
+                .components
+                .iter()
+                .filter_map(|c| {
+                    fields
+                        .get(&format!("seen_{}", c.id))
+                        .map(|v| (c.name.clone(), Value::String(v.clone())))
+                })
+                .collect();
+            (!seen.is_empty()).then_some(seen)
+        },
+        seen_teacher_remark: fields.get("seen_remark").cloned(),
+        seen_absent: fields.get("seen_absent").map(|v| v == "on" || v == "true"),
     };
     match marks::save(&mut ctx, id, std::slice::from_ref(&row)).await {
         Ok(_) => {
@@ -407,11 +422,64 @@ async fn save_mark_row(
             let text = crate::web::kit::message_of(&e).replace("Row 1: ", "");
             Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, text))
         }
-        Err(e @ (AppError::Conflict(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
+        Err(e @ AppError::Conflict(_)) => {
+            // The row as stored now, so the grid shows the newer values.
+            // "Row 1 (Ada): changed since…" reads oddly on the pupil's own row.
+            let message = crate::web::kit::message_of(&e);
+            let text = match message.split_once("): ") {
+                Some((_, rest)) => {
+                    let mut chars = rest.chars();
+                    chars
+                        .next()
+                        .map(|c| c.to_uppercase().chain(chars).collect())
+                        .unwrap_or_default()
+                }
+                None => message,
+            };
+            ctx.restart().await?;
+            let sheet = marks::sheet(&mut ctx, id).await?;
+            let mut response = plain(StatusCode::CONFLICT, text);
+            if let Some(current) = sheet.rows.iter().find(|r| r.registration == registration) {
+                let mut values = serde_json::Map::new();
+                for c in &sheet.exam.components {
+                    let v = current.scores.get(&c.name).copied().flatten();
+                    values.insert(
+                        format!("score_{}", c.id),
+                        Value::String(v.map(format_score).unwrap_or_default()),
+                    );
+                }
+                values.insert(
+                    "remark".into(),
+                    Value::String(current.teacher_remark.clone()),
+                );
+                values.insert("absent".into(), Value::Bool(current.absent));
+                if let Ok(v) = header::HeaderValue::from_str(&ascii_json(&Value::Object(values))) {
+                    response.headers_mut().insert("x-current-row", v);
+                }
+            }
+            Ok(response)
+        }
+        Err(e @ (AppError::Forbidden(_) | AppError::NotFound(_))) => {
             Ok(plain(e.status(), crate::web::kit::message_of(&e)))
         }
         Err(e) => Err(e),
     }
+}
+
+/// JSON with every non-ASCII character escaped (`\u00e9`), so it fits in a header.
+fn ascii_json(value: &Value) -> String {
+    let mut out = String::new();
+    for c in value.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 // ---- results and report cards ----

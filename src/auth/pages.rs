@@ -158,8 +158,26 @@ async fn logout(mut auth: AuthSession) -> AppResult<Redirect> {
     Ok(Redirect::to("/login"))
 }
 
+/// The session's CSRF token, for a page that outlived its sign-in: after signing in again in
+/// another tab, the mark grid asks for the new session's token and saves what was typed.
+/// Same-origin only (no CORS headers), and nothing is written for an anonymous visitor.
+async fn session_csrf(auth: AuthSession, session: tower_sessions::Session) -> AppResult<Response> {
+    if auth.user.is_none() {
+        return Err(AppError::Unauthenticated(
+            "Your sign-in has expired; sign in again.".into(),
+        ));
+    }
+    let token = crate::auth::csrf::token_for(&session).await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({ "csrf": token })),
+    )
+        .into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login_submit))
         .route("/logout", post(logout))
+        .route("/session/csrf", get(session_csrf))
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::Request,
-    http::{HeaderValue, Method, StatusCode},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
@@ -80,6 +80,15 @@ pub async fn render_html_errors(req: Request, next: Next) -> Response {
         return response;
     };
     let status = response.status();
+    // The mark grid keeps its typing and handles an ended sign-in itself: no redirect.
+    if status == StatusCode::UNAUTHORIZED && inline_errors {
+        return (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&body).unwrap_or_default(),
+        )
+            .into_response();
+    }
     if status == StatusCode::UNAUTHORIZED {
         let here = match &query {
             Some(q) => format!("{path}?{q}"),

@@ -6,13 +6,16 @@ use std::{
     time::Duration,
 };
 
+use axum::http::StatusCode;
 use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::{
     PASSWORD, TestApp,
     fixtures::{
-        CLASS, assign_teacher, class_with_exams, enter_hand_computed_marks, small_school_this_year,
+        CLASS, assign_teacher, class_with_exams, enter_hand_computed_marks, save_marks,
+        small_school_this_year,
     },
     internals,
 };
@@ -416,6 +419,169 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
             .unwrap(),
         "32.5"
     );
+    c.close().await.unwrap();
+    server.abort();
+}
+
+/// Waits until the row's status starts with `prefix`; returns the status text.
+async fn row_status(c: &Client, registration: i64, prefix: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = c
+            .find(Locator::Css(&format!("#row-{registration} td.status")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.starts_with(prefix) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
+async fn cell_value(c: &Client, registration: i64, component: &str) -> String {
+    c.find(Locator::Css(&format!(
+        "#row-{registration} input[data-name='{component}']"
+    )))
+    .await
+    .unwrap()
+    .prop("value")
+    .await
+    .unwrap()
+    .unwrap_or_default()
+}
+
+/// Two people on one mark sheet: a save based on what a stale tab showed is refused and
+/// shows the newer value, nothing is undone; a column pasted from a spreadsheet fills
+/// downward and saves; after signing in again in another tab, the grid saves what was typed.
+#[sqlx::test(migrations = false)]
+async fn the_grid_never_undoes_another_save_and_takes_a_pasted_column(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola", "Chi"]).await;
+    let exam = f.exams["Mathematics"];
+    let (port, server) = serve(&app).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = format!("http://alpha.localhost:{port}");
+    sign_in(&c, &format!("{base}/login"), "admin@alpha.test", "Sign out").await;
+    c.goto(&format!("{base}/exams/{exam}/marks")).await.unwrap();
+    wait_for_text(&c, "All changes saved.").await;
+    let (ada, bola, chi) = (f.pupils["Ada"], f.pupils["Bola"], f.pupils["Chi"]);
+
+    // Someone else saves Ada's CA1 after this page was loaded.
+    let res = save_marks(
+        &f.admin,
+        exam,
+        json!([{"registration": ada, "scores": {"CA1": 12}}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let ca1 = c
+        .find(Locator::Css(&format!("#row-{ada} input[data-name='CA1']")))
+        .await
+        .unwrap();
+    ca1.send_keys("15").await.unwrap();
+    c.find(Locator::Css(&format!("#row-{bola} input[data-name='CA1']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = row_status(&c, ada, "Not saved").await;
+    assert!(status.contains("CA1 is now 12"), "{status}");
+    assert_eq!(cell_value(&c, ada, "CA1").await, "12");
+    save_screenshot("marks-grid-stale", &c.screenshot().await.unwrap());
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{exam}/marks/"))
+        .await
+        .json();
+    assert_eq!(sheet["rows"][0]["scores"]["CA1"], 12.0, "{sheet}");
+
+    // A column of three scores pasted into Ada's CA2 fills Ada, Bola and Chi.
+    c.execute(
+        "const input = document.querySelector(arguments[0]);
+         const data = new DataTransfer();
+         data.setData('text', '11\\r\\n12.5\\r\\n13\\r\\n');
+         input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));",
+        vec![json!(format!("#row-{ada} input[data-name='CA2']"))],
+    )
+    .await
+    .unwrap();
+    for (pupil, value) in [(ada, "11"), (bola, "12.5"), (chi, "13")] {
+        assert_eq!(cell_value(&c, pupil, "CA2").await, value);
+    }
+    for pupil in [bola, chi] {
+        let status = row_status(&c, pupil, "Saved").await;
+        assert!(status.starts_with("Saved"), "{status}");
+    }
+    // Ada's row saves its CA2 now that it was shown the newer CA1 (kept at 12).
+    c.find(Locator::Css("[data-save-unsaved]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = row_status(&c, ada, "Saved").await;
+    assert!(status.starts_with("Saved"), "{status}");
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{exam}/marks/"))
+        .await
+        .json();
+    let scores: Vec<(Value, Value)> = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["scores"]["CA1"].clone(), r["scores"]["CA2"].clone()))
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            (json!(12.0), json!(11.0)),
+            (Value::Null, json!(12.5)),
+            (Value::Null, json!(13.0))
+        ]
+    );
+
+    // Signed out and in again in another tab: this page's token is stale, yet the next
+    // save picks up the new session's token and goes through.
+    let grid = c.window().await.unwrap();
+    let other = c.new_window(true).await.unwrap();
+    c.switch_to_window(other.handle).await.unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.execute(
+        "const f = document.querySelector('form[action=\"/logout\"]'); f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for_text(&c, "Sign in").await;
+    sign_in(&c, &format!("{base}/login"), "admin@alpha.test", "Sign out").await;
+    c.close_window().await.unwrap();
+    c.switch_to_window(grid).await.unwrap();
+    let exam_cell = c
+        .find(Locator::Css(&format!("#row-{chi} input[data-name='Exam']")))
+        .await
+        .unwrap();
+    exam_cell.send_keys("44").await.unwrap();
+    c.find(Locator::Css(&format!("#row-{ada} input[data-name='Exam']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = row_status(&c, chi, "Saved").await;
+    assert!(status.starts_with("Saved"), "{status}");
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{exam}/marks/"))
+        .await
+        .json();
+    assert_eq!(sheet["rows"][2]["scores"]["Exam"], 44.0, "{sheet}");
     c.close().await.unwrap();
     server.abort();
 }

@@ -498,3 +498,52 @@ async fn the_pupil_subjects_page_keeps_what_was_typed_on_an_error(pool: PgPool) 
     let html = page.get(&path).await.text();
     assert!(html.contains("Joined from abroad"), "{html}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_save_based_on_stale_values_is_refused_and_undoes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let maths = f.exams["Mathematics"];
+    let (ada, bola) = (f.pupils["Ada"], f.pupils["Bola"]);
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([{"registration": ada, "scores": {"CA1": 12}}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    // A second client still showing Ada's CA1 empty: refused, and Bola's row with it.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([
+            {"registration": bola, "scores": {"CA1": 9}, "seen": {"CA1": null}},
+            {"registration": ada, "scores": {"CA1": 15}, "seen": {"CA1": null}},
+        ]),
+    )
+    .await;
+    let body = assert_error_shape(&res, 409);
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("Row 2 (Test Ada)"), "{detail}");
+    assert!(detail.contains("CA1 is now 12"), "{detail}");
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
+        .await
+        .json();
+    let ca1: Vec<Value> = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scores"]["CA1"].clone())
+        .collect();
+    assert_eq!(ca1, [json!(12.0), Value::Null]);
+    // Based on what is stored, the same save goes through.
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([{"registration": ada, "scores": {"CA1": 15}, "seen": {"CA1": 12}}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
