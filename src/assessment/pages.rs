@@ -646,6 +646,9 @@ struct CommentsPage {
 }
 
 impl CommentsPage {
+    fn comments_js(&self) -> String {
+        crate::web::assets::url("comments.js")
+    }
     fn original(&self, row: &PupilComments) -> PupilComments {
         self.originals
             .get(&row.registration)

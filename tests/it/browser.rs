@@ -720,7 +720,10 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     let ct = c
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(&format!("input[name=ct_{}]", f.pupils["Ada"])))
+        .for_element(Locator::Css(&format!(
+            "textarea[name=ct_{}]",
+            f.pupils["Ada"]
+        )))
         .await
         .unwrap();
     ct.send_keys("A careful, cheerful pupil.").await.unwrap();
@@ -732,6 +735,55 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
         .unwrap();
     wait_for_text(&c, "Changes saved for 1 pupil").await;
     save_screenshot("comments", &c.screenshot().await.unwrap());
+
+    // The sign-in expires while a comment is being written: sending the form leads to the
+    // login page; after signing in, the comments page restores what was typed.
+    let bola_ct = format!("textarea[name=ct_{}]", f.pupils["Bola"]);
+    let comments_url = format!(
+        "{base}/exams/sessions/{}/classes/{}/comments",
+        f.exam_session, f.class_id
+    );
+    c.find(Locator::Css(&bola_ct))
+        .await
+        .unwrap()
+        .send_keys("Reads widely.\nShould speak up more in class.")
+        .await
+        .unwrap();
+    c.delete_all_cookies().await.unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    sign_in(&c, &format!("{base}/login"), "admin@alpha.test", "Sign out").await;
+    c.goto(&comments_url).await.unwrap();
+    wait_for_text(&c, "Restored 1 unsaved change").await;
+    let restored = c
+        .find(Locator::Css(&bola_ct))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(restored, "Reads widely.\nShould speak up more in class.");
+    save_screenshot("comments-restored", &c.screenshot().await.unwrap());
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "Changes saved for 1 pupil").await;
+    let html = c.source().await.unwrap();
+    assert!(
+        !html.contains("Restored 1 unsaved"),
+        "the draft is gone once saved"
+    );
+    c.set_window_size(390, 844).await.unwrap();
+    save_screenshot("comments-phone", &c.screenshot().await.unwrap());
+    c.set_window_size(1280, 900).await.unwrap();
 
     c.goto(&format!("{base}/settings/assessment"))
         .await
