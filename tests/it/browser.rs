@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::{
-    PASSWORD, TestApp,
+    PASSWORD, TestApp, pdf_text,
     fixtures::{
         CLASS, assign_teacher, class_with_exams, enter_hand_computed_marks, save_marks,
         small_school_this_year,
@@ -710,6 +710,17 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     assert!(card.contains("Ada Test"), "{card}");
     assert!(card.contains("2nd of 6"), "{card}");
     save_screenshot("report-card", &c.screenshot().await.unwrap());
+    // Printed from the browser, the card fits one A4 page like the PDF.
+    let printed = c
+        .print(
+            fantoccini::wd::PrintConfigurationBuilder::default()
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (pages, _) = pdf_text(&printed);
+    assert_eq!(pages, 1, "the HTML card printed on {pages} pages");
 
     c.goto(&format!(
         "{base}/exams/sessions/{}/classes/{}/comments",

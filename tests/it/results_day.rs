@@ -547,3 +547,173 @@ async fn a_save_based_on_stale_values_is_refused_and_undoes_nothing(pool: PgPool
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
 }
+
+mod figures {
+    //! The results computation on figures chosen to sit on rounding boundaries.
+    use crate::helpers::internals::{
+        config::{GradeBand, GradingScale, ReportSettings},
+        results::{ClassData, ExamSubject, Pupil, compute},
+    };
+
+    fn settings(rank_by: &str, cumulative: &str) -> ReportSettings {
+        ReportSettings {
+            show_position: true,
+            show_class_stats: true,
+            rank_by: rank_by.into(),
+            cumulative_method: cumulative.into(),
+            first_term_weight: 20,
+            second_term_weight: 30,
+            third_term_weight: 50,
+            absent_counts_as: "zero".into(),
+        }
+    }
+
+    fn scale() -> GradingScale {
+        GradingScale {
+            bands: vec![
+                GradeBand {
+                    grade: "A".into(),
+                    min_score: 60.34,
+                    remark: String::new(),
+                },
+                GradeBand {
+                    grade: "B".into(),
+                    min_score: 0.0,
+                    remark: String::new(),
+                },
+            ],
+        }
+    }
+
+    fn class(subjects: usize, pupils: usize, term: i16) -> ClassData {
+        ClassData {
+            exam_session_id: 1,
+            term_ordinal: term,
+            academic_class_id: 1,
+            class_name: "JSS 1A".into(),
+            subjects: (0..subjects as i64)
+                .map(|i| ExamSubject {
+                    exam_id: 100 + i,
+                    subject_id: i,
+                    subject_name: format!("Subject {i}"),
+                    components: 1,
+                })
+                .collect(),
+            pupils: (0..pupils as i64)
+                .map(|i| Pupil {
+                    registration: i,
+                    student_id: i,
+                    admission_no: format!("A{i}"),
+                    full_name: format!("Pupil {i}"),
+                })
+                .collect(),
+            taken: Vec::new(),
+            absent: Vec::new(),
+            totals: Vec::new(),
+            earlier_terms: Vec::new(),
+            outstanding_confirmed: false,
+        }
+    }
+
+    /// Pupil 0 takes 9 subjects summing 544 (60.444…), pupil 1 takes 16 summing 967
+    /// (60.4375): both are printed 60.44, so they share first place; pupil 2 (60.43) is third.
+    #[test]
+    fn pupils_shown_the_same_average_share_a_position() {
+        let mut data = class(16, 3, 1);
+        let mut give = |pupil: i64, totals: &[f64]| {
+            for (i, t) in totals.iter().enumerate() {
+                data.taken.push((100 + i as i64, pupil));
+                data.totals.push((100 + i as i64, pupil, *t, 1));
+            }
+        };
+        let mut nine = vec![60.5; 8];
+        nine.push(544.0 - 60.5 * 8.0);
+        give(0, &nine);
+        let mut sixteen = vec![60.5; 15];
+        sixteen.push(967.0 - 60.5 * 15.0);
+        give(1, &sixteen);
+        give(2, &[60.5, 60.36]);
+        let r = compute(&data, &scale(), &settings("average", "none"));
+        let shown: Vec<(Option<f64>, Option<i64>)> =
+            r.pupils.iter().map(|p| (p.average, p.position)).collect();
+        assert_eq!(
+            shown,
+            [
+                (Some(60.44), Some(1)),
+                (Some(60.44), Some(1)),
+                (Some(60.43), Some(3))
+            ]
+        );
+        // Graded on the printed figure too: 60.44 is an A (from 60.34), 60.43 as well.
+        assert_eq!(r.pupils[0].grade.as_deref(), Some("A"));
+    }
+
+    /// Third term: the cumulative average is the mean of the exact subject cumulatives,
+    /// rounded once (60.3356 → 60.34), not the mean of rounded ones (60.3333 → 60.33), and
+    /// its grade grades that printed figure.
+    #[test]
+    fn the_cumulative_average_is_rounded_once() {
+        let mut data = class(3, 1, 3);
+        // Average of the terms: (first, second, third) per subject.
+        let terms = [
+            (60.0, 60.5, 60.5),  // 181 / 3 = 60.333…
+            (60.0, 60.5, 60.5),  // 60.333…
+            (60.0, 60.52, 60.5), // 181.02 / 3 = 60.34
+        ];
+        for (i, (t1, t2, t3)) in terms.iter().enumerate() {
+            let exam = 100 + i as i64;
+            data.taken.push((exam, 0));
+            data.totals.push((exam, 0, *t3, 1));
+            data.earlier_terms.push((1, 0, i as i64, *t1));
+            data.earlier_terms.push((2, 0, i as i64, *t2));
+        }
+        let r = compute(&data, &scale(), &settings("average", "average"));
+        let p = &r.pupils[0];
+        assert_eq!(p.cumulative_average, Some(60.34));
+        assert_eq!(p.cumulative_grade.as_deref(), Some("A"));
+        let cums: Vec<Option<f64>> = p.subjects.iter().map(|s| s.cumulative).collect();
+        assert_eq!(cums, [Some(60.33), Some(60.33), Some(60.34)]);
+        // Each subject's cumulative grade grades its printed cumulative.
+        let grades: Vec<Option<&str>> = p
+            .subjects
+            .iter()
+            .map(|s| s.cumulative_grade.as_deref())
+            .collect();
+        assert_eq!(grades, [Some("B"), Some("B"), Some("A")]);
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_long_subject_teacher_remark_prints_whole_on_one_page(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let remark = "Ada reads carefully and shows her working; she should revise fractions \
+                  and ratios before the next term, practise past questions weekly, and ask \
+                  for help early when a topic feels difficult. Promising.";
+    assert!(remark.chars().count() <= 200);
+    for subject in ["English Language", "Mathematics", "Basic Science"] {
+        let res = save_marks(
+            &f.admin,
+            f.exams[subject],
+            json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0),
+                     "teacher_remark": remark}]),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+            f.exam_session, f.pupils["Ada"]
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (pages, text) = pdf_text(&res.body);
+    assert_eq!(pages, 1);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for word in ["carefully", "fractions", "weekly,", "difficult.", "Promising."] {
+        assert_eq!(flat.matches(word).count(), 3, "{word} in {flat}");
+    }
+    std::fs::write(std::env::temp_dir().join("card-long-remarks.pdf"), &res.body).unwrap();
+}

@@ -32,6 +32,8 @@ struct Column {
     head: Vec<String>,
     width: f32,
     align: Align,
+    /// Long text wraps onto more lines (the row grows) instead of shrinking.
+    wrap: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +68,32 @@ impl Table {
     }
 
     fn height(&self) -> f32 {
-        self.head_h + self.row_h * self.rows.len() as f32
+        self.head_h + self.rows.iter().map(|r| self.row_height(r)).sum::<f32>()
+    }
+
+    /// A wrapping cell's lines and font size: whole at the table's font where four lines
+    /// hold it, else a little smaller (the last resort), still whole.
+    fn wrapped(&self, column: &Column, cell: &Cell) -> (Vec<String>, f32) {
+        let width = column.width - 2.0 * PAD;
+        let lines = wrap(&cell.text, cell.face, self.font, width);
+        if lines.len() <= 4 {
+            return (lines, self.font);
+        }
+        let smaller = self.font * 0.85;
+        (wrap(&cell.text, cell.face, smaller, width), smaller)
+    }
+
+    /// A row is as tall as its longest wrapped cell, and never less than `row_h`.
+    fn row_height(&self, row: &[Cell]) -> f32 {
+        self.columns
+            .iter()
+            .zip(row)
+            .filter(|(column, _)| column.wrap)
+            .map(|(column, cell)| {
+                let (lines, size) = self.wrapped(column, cell);
+                lines.len() as f32 * (size + 1.5) + 4.0
+            })
+            .fold(self.row_h, f32::max)
     }
 }
 
@@ -404,12 +431,18 @@ impl<'a> Sheet<'a> {
     /// Draws `table` at the cursor, breaking between rows and repeating the header on
     /// the next page. Keeps the header with at least a few rows.
     fn draw_table(&mut self, table: &Table) {
-        let keep = table.head_h + table.row_h * table.rows.len().min(3) as f32;
+        let keep = table.head_h
+            + table
+                .rows
+                .iter()
+                .take(3)
+                .map(|r| table.row_height(r))
+                .sum::<f32>();
         self.ensure(keep);
         let mut segment_top = self.y;
         self.table_head(table);
         for row in &table.rows {
-            if self.y + table.row_h > BOTTOM {
+            if self.y + table.row_height(row) > BOTTOM {
                 self.table_rules(table, segment_top);
                 self.break_page();
                 segment_top = self.y;
@@ -451,19 +484,28 @@ impl<'a> Sheet<'a> {
     }
 
     fn table_row(&mut self, table: &Table, row: &[Cell]) {
-        let baseline = self.y + table.row_h / 2.0 + table.font * 0.36;
+        let height = table.row_height(row);
+        let baseline = self.y + height / 2.0 + table.font * 0.36;
         let mut x = table.x;
         for (column, cell) in table.columns.iter().zip(row) {
-            self.page.text_box(
-                &cell.text,
-                (x + PAD, column.width - 2.0 * PAD),
-                baseline,
-                column.align,
-                Style::new(cell.face, table.font, INK),
-            );
+            let boxed = (x + PAD, column.width - 2.0 * PAD);
+            if column.wrap {
+                let (lines, size) = table.wrapped(column, cell);
+                let line_h = size + 1.5;
+                let first = self.y + (height - lines.len() as f32 * line_h) / 2.0 + size * 0.85;
+                for (i, line) in lines.iter().enumerate() {
+                    let style = Style::new(cell.face, size, INK);
+                    self.page
+                        .text_box(line, boxed, first + line_h * i as f32, column.align, style);
+                }
+            } else {
+                let style = Style::new(cell.face, table.font, INK);
+                self.page
+                    .text_box(&cell.text, boxed, baseline, column.align, style);
+            }
             x += column.width;
         }
-        self.y += table.row_h;
+        self.y += height;
         self.page
             .hline(table.x, table.x + table.width(), self.y, 0.35, RULE);
     }
@@ -910,6 +952,7 @@ struct ColumnSpec {
     head: Vec<String>,
     align: Align,
     cells: Vec<Cell>,
+    wrap: bool,
 }
 
 impl ColumnSpec {
@@ -918,6 +961,7 @@ impl ColumnSpec {
             head: head.iter().map(|h| (*h).to_owned()).collect(),
             align: Align::Center,
             cells,
+            wrap: false,
         }
     }
 
@@ -953,9 +997,18 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
                 .clamp(MIN_NUMBER_W, MAX_NUMBER_W)
         })
         .collect();
-    // A teacher's remark may be long; it shrinks into the cell rather than starve the subject.
     let remark = remark_column(card);
-    widths.push(remark.natural_width(FONT, HEAD_FONT).clamp(52.0, 84.0));
+    // Long teachers' remarks get a wider column (they wrap within it).
+    let widest_remark = if remark.cells.iter().any(|c| c.text.chars().count() > 60) {
+        150.0
+    } else {
+        84.0
+    };
+    widths.push(
+        remark
+            .natural_width(FONT, HEAD_FONT)
+            .clamp(52.0, widest_remark),
+    );
     specs.push(remark);
     let subject_w = squeeze_beside_subject(&mut widths);
 
@@ -963,11 +1016,13 @@ fn subject_table(card: &ReportCard, row_h: f32) -> Table {
         head: vec!["Subject".to_owned()],
         width: subject_w,
         align: Align::Left,
+        wrap: false,
     }];
     columns.extend(specs.iter().zip(&widths).map(|(spec, width)| Column {
         head: spec.head.clone(),
         width: *width,
         align: spec.align,
+        wrap: spec.wrap,
     }));
     let head_lines = columns.iter().map(|c| c.head.len()).max().unwrap_or(1);
     Table {
@@ -1097,6 +1152,8 @@ fn remark_column(card: &ReportCard) -> ColumnSpec {
     ColumnSpec {
         head: vec!["Remark".to_owned()],
         align: Align::Left,
+        // A teacher's remark prints whole: it wraps rather than shrinks.
+        wrap: true,
         cells: per_subject(card, |s| {
             let text = match s.teacher_remark.as_deref().map(str::trim) {
                 Some(t) if !t.is_empty() && s.remark.trim().is_empty() => t.to_owned(),
@@ -1147,11 +1204,13 @@ fn rating_table(group: &RatingGroup, x: f32, width: f32, row_h: f32) -> Table {
         head: vec![group.title.clone()],
         width: width - MARK_W * 5.0,
         align: Align::Left,
+        wrap: false,
     }];
     columns.extend((1..=5).rev().map(|n| Column {
         head: vec![n.to_string()],
         width: MARK_W,
         align: Align::Center,
+        wrap: false,
     }));
     let rows = group
         .items
