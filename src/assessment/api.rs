@@ -74,6 +74,30 @@ async fn put_pupil_subjects(
 
 // ---- exam sessions ----
 
+#[derive(Serialize, ToSchema)]
+pub struct CorrectionsDone {
+    /// Exams reopened (or closed again).
+    pub changed: usize,
+}
+
+/// Reopens one subject of one class (`exam_id`), or every subject of one class
+/// (`academic_class_id`), of a closed exam session for corrections — or closes them again
+/// (`open: false`). Publishing waits until every correction is closed.
+#[utoipa::path(post, path = "/api/v1/school/exam-sessions/{id}/corrections/", tag = "school-assessment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Exam session id")),
+    request_body = service::CorrectionsInput,
+    responses((status = 200, description = "Done", body = CorrectionsDone), (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "The exam session is not closed", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn post_corrections(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<service::CorrectionsInput>,
+) -> AppResult<Json<CorrectionsDone>> {
+    let changed = service::corrections(&mut ctx, id, &input).await?;
+    ctx.commit().await?;
+    Ok(Json(CorrectionsDone { changed }))
+}
+
 #[utoipa::path(get, path = "/api/v1/school/exam-sessions/", tag = "school-assessment", security(("bearer" = [])),
     responses((status = 200, description = "OK", body = Vec<ExamSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_exam_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ExamSession>>> {
@@ -450,6 +474,11 @@ pub fn router() -> OpenApiRouter<AppState> {
                     delete_exam_session
                 ))
                 .layer(guard("exam_sessions")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(post_corrections))
+                .layer(guard_exact(Action::Change, "exam_sessions")),
         )
         .merge(
             OpenApiRouter::new()

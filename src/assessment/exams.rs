@@ -251,6 +251,9 @@ pub struct Exam {
     pub complete_count: i64,
     /// Pupils registered in the class now.
     pub pupil_count: i64,
+    /// Reopened for corrections while the exam session is closed: its marks may change
+    /// until it is closed again.
+    pub reopened_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -270,7 +273,8 @@ const EXAM_SELECT: &str = "SELECT e.id, e.exam_session_id, e.academic_class_id, 
         (SELECT count(DISTINCT m.registration_id) FROM marks m WHERE m.exam_id = e.id) AS marked_count,
         (SELECT count(*) FROM (SELECT 1 FROM marks m WHERE m.exam_id = e.id GROUP BY m.registration_id
                                 HAVING count(*) = (SELECT count(*) FROM exam_components ec WHERE ec.exam_id = e.id)) full_rows) AS complete_count,
-        (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current) AS pupil_count
+        (SELECT count(*) FROM registrations r WHERE r.academic_class_id = e.academic_class_id AND r.is_current) AS pupil_count,
+        e.reopened_at
    FROM exams e
    JOIN academic_classes ac ON ac.id = e.academic_class_id
    JOIN classes c ON c.id = ac.class_id
@@ -441,4 +445,32 @@ pub async fn delete_exam(conn: &mut PgConnection, id: i64) -> AppResult<Exam> {
         .execute(&mut *conn)
         .await?;
     Ok(e)
+}
+
+/// Reopens (or closes again) exams of a closed exam session for corrections: one exam, or
+/// every exam of one class. Returns the exams changed.
+pub async fn set_reopened(
+    conn: &mut PgConnection,
+    exam_session_id: i64,
+    exam_id: Option<i64>,
+    academic_class_id: Option<i64>,
+    reopen: bool,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE exams SET reopened_at = CASE WHEN $4 THEN $6 END, reopened_by = CASE WHEN $4 THEN $5 END
+          WHERE exam_session_id = $1 AND ($2::bigint IS NULL OR id = $2)
+            AND ($3::bigint IS NULL OR academic_class_id = $3)
+            AND (reopened_at IS NULL) = $4
+          RETURNING id",
+    )
+    .bind(exam_session_id)
+    .bind(exam_id)
+    .bind(academic_class_id)
+    .bind(reopen)
+    .bind(by)
+    .bind(now)
+    .fetch_all(conn)
+    .await
 }

@@ -193,7 +193,7 @@ pub async fn sheet_in_session(
             mark_row(p, scores, remark, is_absent, &scale)
         })
         .collect();
-    let can_edit = session.is_open() && may_enter(ctx, &exam);
+    let can_edit = ensure_open(&session, &exam).is_ok() && may_enter(ctx, &exam);
     let sheet = MarkSheet {
         status: session.status,
         can_edit,
@@ -236,17 +236,19 @@ fn mark_row(
 /// (component id, registration, Some(score), or None to clear it)
 type Cell = (i64, i64, Option<f64>);
 
-/// Refuses changes unless the exam session is open.
-pub fn ensure_open(session: &ExamSession) -> AppResult<()> {
+/// Refuses changes unless the exam session is open, or closed with this exam reopened for
+/// corrections.
+pub fn ensure_open(session: &ExamSession, exam: &Exam) -> AppResult<()> {
     match session.status {
         ExamSessionStatus::Open => Ok(()),
+        ExamSessionStatus::Closed if exam.reopened_at.is_some() => Ok(()),
         ExamSessionStatus::Draft => Err(AppError::Conflict(format!(
             "{} is not open for marks yet.",
             session.name
         ))),
         other => Err(AppError::Conflict(format!(
-            "{} is {other}: marks can no longer be changed. Ask the head teacher to reopen it.",
-            session.name
+            "{} is {other}: marks can no longer be changed. Ask the head teacher to reopen {} in {} for corrections.",
+            session.name, exam.subject_name, exam.class_name
         ))),
     }
 }
@@ -268,7 +270,7 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
             exam.subject_name, exam.class_name
         )));
     }
-    ensure_open(&session)?;
+    ensure_open(&session, &exam)?;
     if rows.is_empty() {
         return Err(AppError::field("rows", "Send at least one row."));
     }

@@ -246,6 +246,51 @@ async fn change_status(
     .await
 }
 
+#[derive(Deserialize)]
+struct CorrectionsForm {
+    #[serde(default)]
+    exam_id: Option<i64>,
+    #[serde(default)]
+    academic_class_id: Option<i64>,
+    open: u8,
+}
+
+/// Reopens one subject (or one class) of a closed exam session for corrections, or closes
+/// it again.
+async fn corrections(
+    ctx: SchoolCtx,
+    messages: Messages,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    Form(f): Form<CorrectionsForm>,
+) -> AppResult<Response> {
+    let back = format!("/exams/sessions/{id}");
+    let open = f.open == 1;
+    act(
+        ctx,
+        &messages,
+        &headers,
+        &back,
+        |n: &usize| match (open, *n) {
+            (_, 0) => "Nothing to change.".to_owned(),
+            (true, n) => format!(
+                "Reopened for corrections ({n} subject{}): their teachers can change marks until you close them again.",
+                if n == 1 { "" } else { "s" }
+            ),
+            (false, n) => format!("Closed again ({n} subject{}).", if n == 1 { "" } else { "s" }),
+        },
+        async |ctx| {
+            let input = super::service::CorrectionsInput {
+                exam_id: f.exam_id,
+                academic_class_id: f.academic_class_id,
+                open,
+            };
+            super::service::corrections(ctx, id, &input).await
+        },
+    )
+    .await
+}
+
 async fn generate_exams(
     ctx: SchoolCtx,
     messages: Messages,
@@ -331,7 +376,7 @@ async fn marks_page(
             ),
         })
     } else {
-        marks::ensure_open(&es)
+        marks::ensure_open(&es, &sheet.exam)
             .err()
             .map(|e| crate::web::kit::message_of(&e))
     };
@@ -1167,6 +1212,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/exams/sessions/{id}/status",
             post(change_status).layer(guard_exact(Action::Change, "exam_sessions")),
+        )
+        .route(
+            "/exams/sessions/{id}/corrections",
+            post(corrections).layer(guard_exact(Action::Change, "exam_sessions")),
         )
         .route(
             "/exams/sessions/{id}/generate",

@@ -31,6 +31,8 @@ pub struct ExamProgress {
     pub outstanding: i64,
     /// The outstanding pupils' names, surname first.
     pub outstanding_names: Vec<String>,
+    /// Reopened for corrections while the exam session is closed.
+    pub reopened: bool,
 }
 
 /// One class's mark entry, summed over its exams.
@@ -89,7 +91,8 @@ pub async fn exams(
                 count(x.registration) FILTER (WHERE x.absent) AS absent,
                 count(x.registration) FILTER (WHERE NOT x.complete AND NOT x.absent) AS outstanding,
                 COALESCE(array_agg(x.full_name ORDER BY x.last_key, x.first_key, x.registration)
-                             FILTER (WHERE NOT x.complete AND NOT x.absent), '{{}}') AS outstanding_names
+                             FILTER (WHERE NOT x.complete AND NOT x.absent), '{{}}') AS outstanding_names,
+                e.reopened_at IS NOT NULL AS reopened
            FROM exams e
            JOIN academic_classes ac ON ac.id = e.academic_class_id
            JOIN classes cl ON cl.id = ac.class_id
@@ -100,7 +103,8 @@ pub async fn exams(
            LEFT JOIN public.users t ON t.id = acs.teacher_id
            LEFT JOIN cells x ON x.exam_id = e.id
           WHERE e.exam_session_id = $1 AND ($2::bigint IS NULL OR acs.teacher_id = $2)
-          GROUP BY e.id, e.academic_class_id, cl.name, sub.name, acs.teacher_id, t.full_name, f.ordinal
+          GROUP BY e.id, e.academic_class_id, cl.name, sub.name, acs.teacher_id, t.full_name, f.ordinal,
+                   e.reopened_at
           ORDER BY f.ordinal, lower(cl.name), lower(sub.name)"
     )))
     .bind(exam_session_id)

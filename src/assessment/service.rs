@@ -26,6 +26,37 @@ pub async fn update_exam_session(
     let before = exams::exam_session(&mut ctx.tx, id).await?;
     let to = input.status.as_deref().and_then(ExamSessionStatus::parse);
     let mut confirmed_outstanding = None;
+    if to == Some(ExamSessionStatus::Published) {
+        let reopened: Vec<String> = sqlx::query_scalar(
+            "SELECT c.name || ' ' || s.name FROM exams e
+               JOIN academic_classes ac ON ac.id = e.academic_class_id JOIN classes c ON c.id = ac.class_id
+               JOIN subjects s ON s.id = e.subject_id
+              WHERE e.exam_session_id = $1 AND e.reopened_at IS NOT NULL
+              ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(&mut *ctx.tx)
+        .await?;
+        if !reopened.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "Reopened for corrections: {}. Close them again before publishing.",
+                reopened.join(", ")
+            )));
+        }
+    }
+    if matches!(
+        to,
+        Some(ExamSessionStatus::Open | ExamSessionStatus::Draft | ExamSessionStatus::Closed)
+    ) && to != Some(before.status)
+    {
+        // Reopening or closing the whole session ends any per-subject corrections.
+        sqlx::query(
+            "UPDATE exams SET reopened_at = NULL, reopened_by = NULL WHERE exam_session_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    }
     match to {
         Some(status @ (ExamSessionStatus::Closed | ExamSessionStatus::Published))
             if status != before.status && before.outstanding_confirmed_at.is_none() =>
@@ -146,4 +177,74 @@ pub async fn pupil_pdf(
         .map_err(|e| AppError::Internal(e.into()))?
         .map_err(|e| AppError::Internal(e.into()))?;
     Ok((bytes, format!("report-{name}.pdf")))
+}
+
+/// Which exams a correction applies to: one exam, or every exam of one class.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionsInput {
+    /// One subject of one class.
+    #[serde(default)]
+    pub exam_id: Option<i64>,
+    /// Every subject of this class.
+    #[serde(default)]
+    pub academic_class_id: Option<i64>,
+    /// `true` reopens for corrections, `false` closes again.
+    pub open: bool,
+}
+
+/// Reopens exams of a closed exam session for corrections (or closes them again) without
+/// reopening the whole session; audited per exam. Returns how many changed.
+pub async fn corrections(
+    ctx: &mut SchoolCtx,
+    exam_session_id: i64,
+    input: &CorrectionsInput,
+) -> AppResult<usize> {
+    exams::lock_exam_session(&mut ctx.tx, exam_session_id).await?;
+    let es = exams::exam_session(&mut ctx.tx, exam_session_id).await?;
+    if es.status != ExamSessionStatus::Closed {
+        return Err(AppError::Conflict(format!(
+            "{} is {}: only a closed exam session has subjects reopened one by one.",
+            es.name, es.status
+        )));
+    }
+    if input.exam_id.is_none() == input.academic_class_id.is_none() {
+        return Err(AppError::field(
+            "exam_id",
+            "Give either an exam (one subject of a class) or a class.",
+        ));
+    }
+    if let Some(exam) = input.exam_id {
+        let e = exams::exam(&mut ctx.tx, exam).await?;
+        if e.exam_session_id != exam_session_id {
+            return Err(AppError::NotFound(
+                "No such exam in this exam session.".into(),
+            ));
+        }
+    }
+    if let Some(class) = input.academic_class_id {
+        ensure_class_in_session(ctx, &es, class).await?;
+    }
+    let changed = exams::set_reopened(
+        &mut ctx.tx,
+        exam_session_id,
+        input.exam_id,
+        input.academic_class_id,
+        input.open,
+        ctx.user.id,
+        ctx.now,
+    )
+    .await?;
+    let action = if input.open { "reopen" } else { "close" };
+    for id in &changed {
+        let e = exams::exam(&mut ctx.tx, *id).await?;
+        ctx.audit(
+            action,
+            "exam",
+            id,
+            json!({"exam": format!("{} {}", e.class_name, e.subject_name), "exam_session": es.name}),
+        )
+        .await?;
+    }
+    Ok(changed.len())
 }

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::{
-    PASSWORD, TestApp, pdf_text,
+    PASSWORD, TestApp,
     fixtures::{
         CLASS, assign_teacher, class_with_exams, enter_hand_computed_marks, save_marks,
         small_school_this_year,
     },
-    internals,
+    internals, pdf_text,
 };
 
 /// A chromedriver process, killed on drop.

@@ -712,8 +712,92 @@ async fn a_long_subject_teacher_remark_prints_whole_on_one_page(pool: PgPool) {
     let (pages, text) = pdf_text(&res.body);
     assert_eq!(pages, 1);
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    for word in ["carefully", "fractions", "weekly,", "difficult.", "Promising."] {
+    for word in [
+        "carefully",
+        "fractions",
+        "weekly,",
+        "difficult.",
+        "Promising.",
+    ] {
         assert_eq!(flat.matches(word).count(), 3, "{word} in {flat}");
     }
-    std::fs::write(std::env::temp_dir().join("card-long-remarks.pdf"), &res.body).unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("card-long-remarks.pdf"),
+        &res.body,
+    )
+    .unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn one_subject_is_reopened_for_corrections_without_reopening_the_session(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let teacher_id = app
+        .create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    assign_teacher(&app, "alpha", f.class_id, "Mathematics", teacher_id).await;
+    let teacher = app.as_staff("alpha", "teacher@alpha.test").await;
+    let maths = f.exams["Mathematics"];
+    let english = f.exams["English Language"];
+    let row = |ca1: f64| json!([{"registration": f.pupils["Ada"], "scores": {"CA1": ca1}}]);
+    let session = format!("/api/v1/school/exam-sessions/{}/", f.exam_session);
+    let corrections = format!("{session}corrections/");
+
+    // Only a closed session has subjects reopened one by one.
+    let res = f
+        .admin
+        .post(&corrections, json!({"exam_id": maths, "open": true}))
+        .await;
+    assert_error_shape(&res, 409);
+    let res = f
+        .admin
+        .patch(
+            &session,
+            json!({"status": "closed", "confirm_outstanding": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_error_shape(&save_marks(&teacher, maths, row(10.0)).await, 409);
+
+    // The teacher may not reopen; the head (admin here) reopens Mathematics alone.
+    assert_error_shape(
+        &teacher
+            .post(&corrections, json!({"exam_id": maths, "open": true}))
+            .await,
+        403,
+    );
+    let res = f
+        .admin
+        .post(&corrections, json!({"exam_id": maths, "open": true}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["changed"], 1);
+    let res = save_marks(&teacher, maths, row(10.0)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_error_shape(&save_marks(&f.admin, english, row(10.0)).await, 409);
+
+    // Publishing waits for the correction to be closed again.
+    let publish = json!({"status": "published", "confirm_outstanding": true});
+    let body = assert_error_shape(&f.admin.patch(&session, publish.clone()).await, 409);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("JSS 1A Mathematics"),
+        "{body}"
+    );
+    let res = f
+        .admin
+        .post(&corrections, json!({"exam_id": maths, "open": false}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_error_shape(&save_marks(&teacher, maths, row(11.0)).await, 409);
+    let res = f.admin.patch(&session, publish).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let audit = f
+        .admin
+        .get("/api/v1/school/audit/?entity=exam&action=reopen")
+        .await
+        .json();
+    assert_eq!(audit["count"], 1, "{audit}");
 }
