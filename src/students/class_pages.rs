@@ -36,6 +36,8 @@ struct ClassPage {
     layout: Layout,
     class: AcademicClass,
     pupils: Vec<Registration>,
+    /// Pupils who left the class this session (moved arm or left the school).
+    departed: Vec<registrations::Departure>,
     staff: Vec<(i64, String)>,
     subjects: Vec<Subject>,
     can_register: bool,
@@ -76,12 +78,14 @@ async fn class_detail(
 ) -> AppResult<Response> {
     let class = academics::academic_class_by_id(&mut ctx.tx, id).await?;
     let pupils = registrations::class_list(&mut ctx.tx, id).await?;
+    let departed = registrations::departures(&mut ctx.tx, id).await?;
     let staff = academics::staff_options(&mut ctx.tx, ctx.school.id).await?;
     let subjects = academics::subjects(&mut ctx.tx).await?;
     Ok(ClassPage {
         layout: ctx.layout(&class.class_name, "classes", &csrf),
         class,
         pupils,
+        departed,
         staff,
         subjects,
         can_register: ctx.perms.has("add_registrations"),

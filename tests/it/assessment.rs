@@ -823,26 +823,33 @@ async fn records_stay_editable_and_safe_once_marks_exist(pool: PgPool) {
     assert_error_shape(&res, 409);
 }
 
-/// A pupil who changes arm after the exams keeps their place in the old class's results.
+/// A pupil who changes arm after a term was published keeps their place in that term's
+/// results of the old class: published history is not moved.
 #[sqlx::test(migrations = false)]
-async fn a_pupil_who_moves_arm_keeps_past_results(pool: PgPool) {
+async fn a_pupil_who_moves_arm_after_publishing_keeps_past_results(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let f = class_with_exams(&app, "alpha", &CLASS).await;
     enter_hand_computed_marks(&f).await;
+    let res = f
+        .admin
+        .patch(
+            &format!("/api/v1/school/exam-sessions/{}/", f.exam_session),
+            json!({"status": "published", "confirm_outstanding": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let (_, other_class) = class_of(&f.admin, "JSS 1B").await;
-    let mut tx = app.school_tx("alpha").await;
-    sqlx::query(
-        "WITH old AS (UPDATE registrations SET is_current = FALSE, left_on = '2026-01-04' WHERE id = $1
-                      RETURNING student_id, session_id)
-         INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
-         SELECT student_id, session_id, $2, '2026-01-05', now() FROM old",
-    )
-    .bind(f.pupils["Chi"])
-    .bind(other_class)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{other_class}/registrations/",
+                f.session_id
+            ),
+            json!({"student_id": f.students["Chi"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
     let r = results(&f).await;
     assert_eq!(pupil(&r, &f, "Chi")["position"], 1);
     assert_eq!(r["out_of"], 6);

@@ -801,3 +801,140 @@ async fn one_subject_is_reopened_for_corrections_without_reopening_the_session(p
         .json();
     assert_eq!(audit["count"], 1, "{audit}");
 }
+
+/// A pupil who moves arm within a term takes the term's marks along: one card, in the class
+/// they are in at the end of the term; the old class no longer lists or counts them.
+#[sqlx::test(migrations = false)]
+async fn a_pupil_who_moves_arm_mid_term_has_one_set_of_marks_and_one_card(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &crate::helpers::fixtures::CLASS).await;
+    crate::helpers::fixtures::enter_hand_computed_marks(&f).await;
+    let (_, jss1b) = crate::helpers::fixtures::class_of(&f.admin, "JSS 1B").await;
+    // JSS 1B offers the same subjects; its exams are not set up yet (the move sets up the
+    // ones the pupil's marks need, with the same components).
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{jss1b}/registrations/",
+                f.session_id
+            ),
+            json!({"student_id": f.students["Chi"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let chi_now = res.json()["id"].as_i64().unwrap();
+
+    let results_of = async |class: i64| {
+        f.admin
+            .get(&format!(
+                "/api/v1/school/exam-sessions/{}/results/?academic_class={class}",
+                f.exam_session
+            ))
+            .await
+            .json()
+    };
+    let old = results_of(f.class_id).await;
+    let names = |r: &Value| -> Vec<String> {
+        r["pupils"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["full_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!names(&old).contains(&"Test Chi".to_owned()), "{old}");
+    assert_eq!(old["out_of"], 5);
+    assert_eq!(old["pupils"].as_array().unwrap().len(), 5);
+    // The old class's mark sheet no longer offers Chi.
+    let sheet = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exams/{}/marks/",
+            f.exams["Mathematics"]
+        ))
+        .await
+        .json();
+    assert!(!sheet_registrations(&sheet).contains(&f.pupils["Chi"]));
+
+    // In JSS 1B: Chi with the 91 in Mathematics, still exempt from English.
+    let new = results_of(jss1b).await;
+    assert_eq!(names(&new), ["Test Chi"]);
+    let chi = &new["pupils"][0];
+    assert_eq!(chi["registration"], chi_now);
+    assert_eq!(chi["total"], 91.0);
+    assert_eq!(chi["subjects_taken"], 1);
+    assert_eq!(new["out_of"], 1);
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{chi_now}/pdf/",
+            f.exam_session
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (_, text) = pdf_text(&res.body);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Class: JSS 1B"), "{flat}");
+    assert!(flat.contains("No. in class: 1"), "{flat}");
+
+    // The old class's page says where Chi went.
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page.get(&format!("/classes/{}", f.class_id)).await.text();
+    assert!(html.contains("moved to JSS 1B"), "{html}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_move_that_would_strand_marks_is_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let res = save_marks(
+        &f.admin,
+        f.exams["Basic Science"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    // JSS 1B stops offering Basic Science: Ada's marks there could not follow her.
+    let (_, jss1b) = crate::helpers::fixtures::class_of(&f.admin, "JSS 1B").await;
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let res = f
+        .admin
+        .patch(
+            &format!("/api/v1/school/sessions/{}/classes/{jss1b}/", f.session_id),
+            json!({"subjects": [
+                {"subject_id": subject_id(&subjects, "English Language")},
+                {"subject_id": subject_id(&subjects, "Mathematics")},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{jss1b}/registrations/",
+                f.session_id
+            ),
+            json!({"student_id": f.students["Ada"]}),
+        )
+        .await;
+    let body = assert_error_shape(&res, 409);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Basic Science (First Term Examination)"),
+        "{body}"
+    );
+    // Nothing moved: Ada is still in JSS 1A with her mark.
+    let sheet = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exams/{}/marks/",
+            f.exams["Basic Science"]
+        ))
+        .await
+        .json();
+    assert_eq!(sheet["rows"][0]["total"], 60.0);
+}
