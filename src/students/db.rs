@@ -110,15 +110,22 @@ async fn select(
     filter: &StudentFilter,
     page: Option<(i64, i64)>,
 ) -> AppResult<(Vec<Student>, i64)> {
+    // `-last_name` walks `students_name_order_idx` backward.
     let order = params.order_by(
         &[
-            ("last_name", "lower(s.last_name), lower(s.first_name)"),
-            ("first_name", "lower(s.first_name), lower(s.last_name)"),
-            ("admission_no", "lower(s.admission_no)"),
-            ("admission_date", "s.admission_date"),
-            ("created_at", "s.created_at"),
+            (
+                "last_name",
+                &["lower(s.last_name)", "lower(s.first_name)", "s.id"],
+            ),
+            (
+                "first_name",
+                &["lower(s.first_name)", "lower(s.last_name)", "s.id"],
+            ),
+            ("admission_no", &["lower(s.admission_no)", "s.id"]),
+            ("admission_date", &["s.admission_date", "s.id"]),
+            ("created_at", &["s.created_at", "s.id"]),
         ],
-        "lower(s.last_name) ASC, lower(s.first_name) ASC",
+        "lower(s.last_name) ASC, lower(s.first_name) ASC, s.id ASC",
     )?;
     if let Some(status) = &filter.status
         && StudentStatus::parse(status).is_none()
@@ -153,7 +160,7 @@ async fn select(
         "SELECT count(*) FROM students s {where_sql}"
     )));
     let mut rows_query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id {limit_sql}"
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order} {limit_sql}"
     )));
     if let Some(p) = &pattern {
         count_query = count_query.bind(p.clone());

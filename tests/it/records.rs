@@ -450,6 +450,13 @@ async fn search_and_pagination(pool: PgPool) {
     assert!(p3["previous"].as_str().unwrap().contains("page=2"));
     let desc = get("?ordering=-admission_no&page_size=1").await;
     assert_eq!(desc["results"][0]["admission_no"], "ADM/2025/0007");
+    // `-` turns the whole name order round, not only its last column.
+    let desc = get("?ordering=-last_name&page_size=2").await;
+    assert_eq!(desc["results"][0]["last_name"], "Okoro");
+    assert_eq!(desc["results"][1]["last_name"], "Okonkwo");
+    let desc = get("?ordering=-first_name&page_size=2").await;
+    assert_eq!(desc["results"][0]["first_name"], "Zainab");
+    assert_eq!(desc["results"][1]["first_name"], "Tunde");
     assert_error_shape(
         &t.get("/api/v1/school/admissions/?status=expelled").await,
         422,
