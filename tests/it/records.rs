@@ -481,10 +481,11 @@ async fn names_sort_and_search_without_accents_or_tone_marks(pool: PgPool) {
         ("Ẹ̀mí", "Eze"),
         ("Chinedu", "Zubair"),
     ];
+    let (sid, jss1a) = class_of(&t, "JSS 1A").await;
     for (f, l) in pupils {
         let res = admit(
             &t,
-            json!({"first_name": f, "last_name": l, "sex": "female"}),
+            json!({"first_name": f, "last_name": l, "sex": "female", "academic_class_id": jss1a}),
         )
         .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
@@ -537,6 +538,20 @@ async fn names_sort_and_search_without_accents_or_tone_marks(pool: PgPool) {
         names("?ordering=-first_name", "first_name").await,
         descending
     );
+    // A class list (and the mark sheets, broadsheets and comment pages, ordered alike) too.
+    let class_list = t
+        .get(&format!(
+            "/api/v1/school/sessions/{sid}/classes/{jss1a}/registrations/"
+        ))
+        .await
+        .json();
+    let listed: Vec<&str> = class_list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["last_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, surnames);
     // Pages of a descending order follow on from each other.
     assert_eq!(
         names("?ordering=-last_name&page_size=3&page=2", "last_name").await,
