@@ -232,7 +232,7 @@ pub async fn class_comments(
            FROM registrations r JOIN students s ON s.id = r.student_id
            LEFT JOIN report_comments rc ON rc.exam_session_id = $1 AND rc.registration_id = r.id
           WHERE r.academic_class_id = $3 AND {IN_EXAM_SESSION}
-          ORDER BY lower(s.last_name), lower(s.first_name), s.id"
+          ORDER BY s.last_name_key, s.first_name_key, s.id"
     )))
     .bind(exam_session_id)
     .bind(exam_session_id)

@@ -111,7 +111,7 @@ async fn pupils(
             AND ((r.is_current AND {TAKES})
                  OR EXISTS (SELECT 1 FROM marks m WHERE m.registration_id = r.id AND m.exam_id = $2)
                  OR EXISTS (SELECT 1 FROM exam_absences a WHERE a.registration_id = r.id AND a.exam_id = $2))
-          ORDER BY lower(s.last_name), lower(s.first_name), s.id"
+          ORDER BY s.last_name_key, s.first_name_key, s.id"
     )))
     .bind(academic_class_id)
     .bind(exam_id)

@@ -72,7 +72,7 @@ pub async fn exams(
               GROUP BY ec.exam_id),
          cells AS (
              SELECT e.id AS exam_id, r.id AS registration, {LIST_NAME} AS full_name,
-                    lower(s.last_name) AS last_key, lower(s.first_name) AS first_key,
+                    s.last_name_key AS last_key, s.first_name_key AS first_key,
                     a.registration_id IS NOT NULL AS absent,
                     COALESCE(sc.n, 0) >= COALESCE(c.n, 0) AS complete
                FROM exams e

@@ -179,7 +179,7 @@ pub async fn fetch(
         "SELECT r.id AS registration, s.id AS student_id, s.admission_no, {LIST_NAME} AS full_name
            FROM registrations r JOIN students s ON s.id = r.student_id
           WHERE r.academic_class_id = $1 AND {IN_EXAM_SESSION}
-          ORDER BY lower(s.last_name), lower(s.first_name), s.id"
+          ORDER BY s.last_name_key, s.first_name_key, s.id"
     )))
     .bind(academic_class_id)
     .bind(es.id)

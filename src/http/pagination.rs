@@ -67,9 +67,10 @@ impl ListParams {
         Ok(Some(format!("%{escaped}%")))
     }
 
-    /// Maps `?ordering=` onto one of the allowed ORDER BY clauses (never user text in SQL).
-    /// `allowed` lists (name, sql expression); `-name` sorts descending.
-    pub fn order_by(&self, allowed: &[(&str, &str)], default: &str) -> AppResult<String> {
+    /// Maps `?ordering=` onto one of the allowed ORDER BY lists (never user text in SQL).
+    /// `allowed` lists (name, sql expressions); `-name` sorts descending on every expression
+    /// of the list, tie-breakers included.
+    pub fn order_by(&self, allowed: &[(&str, &[&str])], default: &str) -> AppResult<String> {
         let Some(raw) = self
             .ordering
             .as_deref()
@@ -82,14 +83,19 @@ impl ListParams {
             Some(name) => (name, true),
             None => (raw, false),
         };
-        let Some((_, expr)) = allowed.iter().find(|(n, _)| *n == name) else {
+        let Some((_, exprs)) = allowed.iter().find(|(n, _)| *n == name) else {
             let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
             return Err(AppError::field(
                 "ordering",
                 format!("Order by one of: {}.", names.join(", ")),
             ));
         };
-        Ok(format!("{expr} {}", if desc { "DESC" } else { "ASC" }))
+        let direction = if desc { "DESC" } else { "ASC" };
+        Ok(exprs
+            .iter()
+            .map(|e| format!("{e} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", "))
     }
 }
 

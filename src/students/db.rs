@@ -72,9 +72,11 @@ const STUDENT_FROM: &str = "FROM students s
    LEFT JOIN academic_classes ac ON ac.id = r.academic_class_id
    LEFT JOIN classes c ON c.id = ac.class_id";
 
-/// The expression the trigram index covers.
-const SEARCH_EXPR: &str =
-    "lower(s.admission_no || ' ' || s.first_name || ' ' || s.last_name || ' ' || s.other_names)";
+/// The search over alias `s`, `$?` being the `%…%` pattern: what was typed, normalised as the
+/// stored `search_key` is (`name_key`: lower case, accents and tone marks dropped), against that
+/// key's trigram index `students_search_key_idx` (migration `tenant/0005_name_keys.sql`). So
+/// "olakunle" finds "Ọlákúnlé", and so does "Ọlákúnlé" find "Olakunle".
+pub const SEARCH_CONDITION: &str = "s.search_key LIKE name_key($?)";
 
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -110,15 +112,23 @@ async fn select(
     filter: &StudentFilter,
     page: Option<(i64, i64)>,
 ) -> AppResult<(Vec<Student>, i64)> {
+    // Names sort by their keys (Ọ with O, Ẹ with E, Ṣ with S); the default walks
+    // `students_name_key_order_idx`, forward or (`-last_name`) backward.
     let order = params.order_by(
         &[
-            ("last_name", "lower(s.last_name), lower(s.first_name)"),
-            ("first_name", "lower(s.first_name), lower(s.last_name)"),
-            ("admission_no", "lower(s.admission_no)"),
-            ("admission_date", "s.admission_date"),
-            ("created_at", "s.created_at"),
+            (
+                "last_name",
+                &["s.last_name_key", "s.first_name_key", "s.id"],
+            ),
+            (
+                "first_name",
+                &["s.first_name_key", "s.last_name_key", "s.id"],
+            ),
+            ("admission_no", &["lower(s.admission_no)", "s.id"]),
+            ("admission_date", &["s.admission_date", "s.id"]),
+            ("created_at", &["s.created_at", "s.id"]),
         ],
-        "lower(s.last_name) ASC, lower(s.first_name) ASC",
+        "s.last_name_key ASC, s.first_name_key ASC, s.id ASC",
     )?;
     if let Some(status) = &filter.status
         && StudentStatus::parse(status).is_none()
@@ -128,12 +138,12 @@ async fn select(
             "Use active, withdrawn or graduated.",
         ));
     }
-    let pattern = params.search_pattern()?.map(|p| p.to_lowercase());
+    let pattern = params.search_pattern()?;
     // Only the filters in use go into the statement: a catch-all `($1 IS NULL OR …)` made
     // the generic plan join every registration for each page (7 ms instead of 0.3 ms).
     let mut c = Conditions::default();
     if pattern.is_some() {
-        c.push(&format!("{SEARCH_EXPR} LIKE $?"));
+        c.push(SEARCH_CONDITION);
     }
     if filter.status.is_some() {
         c.push("s.status = $?");
@@ -153,7 +163,7 @@ async fn select(
         "SELECT count(*) FROM students s {where_sql}"
     )));
     let mut rows_query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order}, s.id {limit_sql}"
+        "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {order} {limit_sql}"
     )));
     if let Some(p) = &pattern {
         count_query = count_query.bind(p.clone());

@@ -245,7 +245,7 @@ pub async fn list(
     let (limit, offset) = params.limit_offset()?;
     let pattern = params.search_pattern()?;
     let order = params.order_by(
-        &[("full_name", "lower(full_name)"), ("id", "id")],
+        &[("full_name", &["lower(full_name)"]), ("id", &["id"])],
         "lower(full_name) ASC",
     )?;
     let where_sql =

@@ -229,7 +229,7 @@ pub async fn class_list(
         "SELECT r.id, s.id AS student_id, s.admission_no, s.first_name, s.last_name, s.other_names, s.sex, r.registered_on
            FROM registrations r JOIN students s ON s.id = r.student_id
           WHERE r.academic_class_id = $1 AND r.is_current
-          ORDER BY lower(s.last_name), lower(s.first_name), s.id",
+          ORDER BY s.last_name_key, s.first_name_key, s.id",
     )
     .bind(academic_class_id)
     .fetch_all(conn)

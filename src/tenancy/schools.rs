@@ -394,10 +394,10 @@ pub async fn list(
     let (limit, offset) = params.limit_offset()?;
     let order = params.order_by(
         &[
-            ("name", "lower(c.name)"),
-            ("code", "c.code"),
-            ("created_at", "c.created_at"),
-            ("id", "c.id"),
+            ("name", &["lower(c.name)"]),
+            ("code", &["c.code"]),
+            ("created_at", &["c.created_at"]),
+            ("id", &["c.id"]),
         ],
         "lower(c.name) ASC",
     )?;

@@ -30,9 +30,9 @@ pub async fn list_platform_users(
     let (limit, offset) = params.limit_offset()?;
     let order = params.order_by(
         &[
-            ("email", "u.email"),
-            ("full_name", "lower(u.full_name)"),
-            ("created_at", "u.created_at"),
+            ("email", &["u.email"]),
+            ("full_name", &["lower(u.full_name)"]),
+            ("created_at", &["u.created_at"]),
         ],
         "lower(u.full_name) ASC",
     )?;

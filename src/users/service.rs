@@ -42,10 +42,10 @@ pub async fn list_staff(
     let (limit, offset) = params.limit_offset()?;
     let order = params.order_by(
         &[
-            ("email", "u.email"),
-            ("full_name", "lower(u.full_name)"),
-            ("created_at", "u.created_at"),
-            ("last_login", "u.last_login"),
+            ("email", &["u.email"]),
+            ("full_name", &["lower(u.full_name)"]),
+            ("created_at", &["u.created_at"]),
+            ("last_login", &["u.last_login"]),
         ],
         "lower(u.full_name) ASC",
     )?;

@@ -59,6 +59,9 @@ pub async fn migrate_schema_in_tx(tx: &mut Tx, schema: &str) {
         .expect("tenant migrations in the transaction");
 }
 
+/// The register's search condition (`$?` the pattern), to check its plan uses the index.
+pub use schoolyard::students::db::SEARCH_CONDITION as STUDENT_SEARCH_CONDITION;
+
 /// A transaction in `schema`, as a request gets.
 pub async fn begin_school(pool: &PgPool, schema: &str) -> Tx {
     db::begin_school(pool, schema)
