@@ -27,6 +27,14 @@ const GLOBAL_PREFIXES: &[&str] = &[
 ];
 const GLOBAL_EXACT: &[&str] = &["/healthz", "/readyz", "/metrics", "/favicon.ico"];
 
+/// School paths that work without a token (and must not fail for a stale one).
+fn needs_no_token(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/school/auth/login" | "/api/v1/school/auth/refresh"
+    )
+}
+
 pub fn is_global(path: &str) -> bool {
     GLOBAL_EXACT.contains(&path) || GLOBAL_PREFIXES.iter().any(|p| path.starts_with(p))
 }
@@ -88,19 +96,25 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     let path = req.uri().path().to_owned();
     // The token is verified here (signature, expiry, audience, type); its user is loaded
     // and checked in the request's transaction by the context extractors.
-    let token = match bearer(req) {
-        Some(token) => {
-            let claims = state.jwt.verify(
-                token,
-                TokenType::Access,
-                &[Audience::Platform, Audience::School],
-            )?;
-            let audience = JwtKeys::audience_of(&claims)
-                .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
-            let token = TokenClaims { claims, audience };
+    let verified = bearer(req).map(|token| {
+        let claims = state.jwt.verify(
+            token,
+            TokenType::Access,
+            &[Audience::Platform, Audience::School],
+        )?;
+        let audience = JwtKeys::audience_of(&claims)
+            .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
+        Ok::<_, AppError>(TokenClaims { claims, audience })
+    });
+    let token = match verified {
+        Some(Ok(token)) => {
             req.extensions_mut().insert(token.clone());
             Some(token)
         }
+        // An expired or bad token does not block what needs none: global paths, signing in
+        // and refreshing (a client sends its old access token out of habit).
+        Some(Err(_)) if is_global(&path) || needs_no_token(&path) => None,
+        Some(Err(e)) => return Err(e),
         None => None,
     };
 
@@ -127,10 +141,13 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
             .by_schema(&state.db, schema)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("No school has the schema {schema:?}.")))?;
-        return Ok(Scope::School(school));
+        return active(school);
     }
 
-    // 2. Bearer JWT: a school user's token selects that user's school, whatever the host.
+    let host = request_host(req).unwrap_or_default();
+
+    // 2. Bearer JWT: a school user's token selects that user's school on the main domain or
+    // an API-only host; at another school's address it is refused, never quietly served.
     if let Some(t) = &token
         && let Some(client_id) = t.claims.sch
     {
@@ -139,11 +156,18 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
             .by_id(&state.db, client_id)
             .await?
             .ok_or_else(|| AppError::Unauthenticated("The token is invalid.".into()))?;
+        if host != state.config.main_domain
+            && let Some(at_host) = state.tenants.by_host(&state.db, &host).await?
+            && at_host.id != school.id
+        {
+            return Err(AppError::Forbidden(
+                "This token belongs to another school; use it at that school's address.".into(),
+            ));
+        }
         return active(school);
     }
 
     // 4. Host.
-    let host = request_host(req).unwrap_or_default();
     if host == state.config.main_domain {
         return Ok(Scope::Platform);
     }

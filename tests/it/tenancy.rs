@@ -22,21 +22,52 @@ async fn two_schools(app: &TestApp) -> (Client, Client, i64) {
     (a, b, b_teacher)
 }
 
+/// A school user's token names one school: at another school's host it is refused with no
+/// data (it used to quietly serve the token's own school); at the main domain, or a host
+/// that is no school's (an API-only address), the token's school is used.
 #[sqlx::test(migrations = false)]
-async fn jwt_of_a_at_b_host_sees_only_a(pool: PgPool) {
+async fn a_token_is_refused_at_another_school_s_host(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, _b, _) = two_schools(&app).await;
     let res = a.at(&host("beta")).get("/api/v1/school/users/").await;
-    assert_eq!(res.status, StatusCode::OK);
-    let emails: Vec<String> = res.json()["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(emails, vec!["admin@alpha.test"]);
+    let body = assert_error_shape(&res, 403);
+    assert!(!res.text().contains("admin@"), "{body}");
     let me = a.at(&host("beta")).get("/api/v1/school/auth/me").await;
+    assert_error_shape(&me, 403);
+    for elsewhere in ["localhost", "api.schoolyard.test"] {
+        let res = a.at(elsewhere).get("/api/v1/school/users/").await;
+        assert_eq!(res.status, StatusCode::OK, "{elsewhere}: {}", res.text());
+        let emails: Vec<String> = res.json()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(emails, vec!["admin@alpha.test"]);
+    }
+    let me = a.at("localhost").get("/api/v1/school/auth/me").await;
     assert_eq!(me.json()["school"]["code"], "alpha");
+}
+
+/// An expired or forged Bearer header does not block what needs no token: signing in,
+/// refreshing, the health check.
+#[sqlx::test(migrations = false)]
+async fn a_stale_bearer_header_does_not_block_signing_in(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let stale = app.school_client("alpha").token("not.a.valid-token");
+    let res = stale
+        .post(
+            "/api/v1/school/auth/login",
+            json!({"email": "admin@alpha.test", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(stale.get("/healthz").await.status, StatusCode::OK);
+    // Where a token is needed, a bad one is still refused.
+    assert_error_shape(&stale.get("/api/v1/school/users/").await, 401);
 }
 
 #[sqlx::test(migrations = false)]
@@ -153,6 +184,12 @@ async fn unknown_host_is_404_and_disabled_school_403(pool: PgPool) {
     assert!(body["detail"].as_str().unwrap().contains("disabled"));
     let res = app.school_client("alpha").get("/login").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+    // A superadmin choosing the disabled school by X-Schema-Name is refused the same way.
+    let res = ops
+        .header("x-schema-name", "alpha")
+        .get("/api/v1/school/users/")
+        .await;
+    assert_eq!(assert_error_shape(&res, 403)["code"], "school_disabled");
     // Data kept: re-enabling brings everything back.
     ops.patch(
         &format!("/api/v1/system/schools/{alpha_id}/"),
