@@ -420,6 +420,22 @@ async fn setup_submit(
     headers: HeaderMap,
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
+    // The set-up creates all of these: it needs the permission for each.
+    const CREATES: [&str; 6] = [
+        "add_sessions",
+        "add_terms",
+        "add_forms",
+        "add_classes",
+        "add_subjects",
+        "add_academic_classes",
+    ];
+    let missing: Vec<&str> = CREATES.into_iter().filter(|p| !ctx.perms.has(p)).collect();
+    if !missing.is_empty() {
+        return Err(AppError::Forbidden(format!(
+            "The guided set-up creates sessions, terms, class levels, arms, subjects and classes; you lack {}.",
+            missing.join(", ")
+        )));
+    }
     match setup::run(&mut ctx.tx, ctx.school.id, &form, ctx.now).await {
         Ok(()) => {
             ctx.audit("setup", "school", ctx.school.id, serde_json::json!({"session": form.session_name, "forms": form.forms.lines().count(), "subjects": form.subjects.lines().count()})).await?;

@@ -439,6 +439,12 @@ async fn start(
 
 async fn retry(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Batch> {
     let batch = requeue(&mut ctx.tx, id, ctx.now).await?;
+    // Retrying needs what starting needs (the transaction rolls back on refusal).
+    if batch.academic_class_id.is_none() && !ctx.perms.has("change_results") {
+        return Err(AppError::Forbidden(
+            "Printing the whole school's report cards needs permission to change results.".into(),
+        ));
+    }
     ctx.audit(
         "update",
         "report_batch",

@@ -410,6 +410,7 @@ struct ProfilePage {
     can_change: bool,
     can_delete: bool,
     can_edit_guardians: bool,
+    can_view_guardians: bool,
 }
 
 pub fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
@@ -427,9 +428,16 @@ async fn profile(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     let student = db::get(&mut ctx.tx, id).await?;
-    let guardians = guardians::for_student(&mut ctx.tx, id).await?;
+    // Parents' contact details only for staff allowed to see guardians.
+    let can_view_guardians = ctx.perms.has("view_guardians");
+    let guardians = if can_view_guardians {
+        guardians::for_student(&mut ctx.tx, id).await?
+    } else {
+        Vec::new()
+    };
     let history = registrations::history(&mut ctx.tx, id).await?;
     Ok(ProfilePage {
+        can_view_guardians,
         layout: ctx.layout(&student.full_name(), "students", &csrf),
         age: student
             .date_of_birth

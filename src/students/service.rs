@@ -25,6 +25,12 @@ use crate::{
 };
 
 pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Student> {
+    if input.guardians.as_ref().is_some_and(|g| !g.is_empty()) && !ctx.perms.has("add_guardians") {
+        return Err(AppError::Forbidden(
+            "Adding guardians needs permission to add guardians; admit the student without them."
+                .into(),
+        ));
+    }
     let s = db::create(&mut ctx.tx, input, ctx.now.date_naive(), ctx.now).await?;
     let mut changes = audit::trail::created(&db::audit_view(&s));
     if let (Some(obj), Some(guardians)) = (changes.as_object_mut(), &input.guardians) {
@@ -76,7 +82,9 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudentRecord {
     pub student: Student,
-    pub guardians: Vec<Guardian>,
+    /// Null for a user without `view_guardians`: parents' names, phones and emails are shown
+    /// only to staff allowed to see guardians.
+    pub guardians: Option<Vec<Guardian>>,
     pub class_history: Vec<ClassHistory>,
     pub school: String,
     pub exported_at: chrono::DateTime<chrono::Utc>,
@@ -85,7 +93,11 @@ pub struct StudentRecord {
 pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
     Ok(StudentRecord {
         student: db::get(&mut ctx.tx, id).await?,
-        guardians: guardians::for_student(&mut ctx.tx, id).await?,
+        guardians: if ctx.perms.has("view_guardians") {
+            Some(guardians::for_student(&mut ctx.tx, id).await?)
+        } else {
+            None
+        },
         class_history: registrations::history(&mut ctx.tx, id).await?,
         school: ctx.school.name.to_string(),
         exported_at: ctx.now,

@@ -26,3 +26,4 @@ mod records;
 mod results_day;
 mod schools;
 mod tenancy;
+mod trust;

@@ -1,0 +1,198 @@
+//! Trust (issue 13): who may see parents' details, retry a whole-school print, run the
+//! guided set-up; tokens and secrets.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{
+    Client, PASSWORD, TestApp, assert_error_shape,
+    fixtures::{class_with_exams, save_marks, scores},
+};
+
+/// A staff user `email` of alpha whose one role holds exactly `permissions`.
+async fn staff_with(app: &TestApp, admin: &Client, email: &str, permissions: &[&str]) -> Client {
+    let role = admin
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": format!("Role of {email}"), "permissions": permissions}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
+    let role_id = role.json()["id"].as_i64().unwrap();
+    let res = admin
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": email, "full_name": "Limited Staff", "password": PASSWORD, "roles": [role_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    app.as_staff("alpha", email).await
+}
+
+#[sqlx::test(migrations = false)]
+async fn parents_details_are_shown_only_to_staff_allowed_to_see_guardians(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female",
+                   "guardians": [{"full_name": "Ngozi Obi", "phone": "08031234567", "email": "ngozi@example.com"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let id = res.json()["id"].as_i64().unwrap();
+    let reader = staff_with(&app, &admin, "reader@alpha.test", &["view_students"]).await;
+
+    // The full record: no guardians for the reader, all of them for the admin.
+    let record = format!("/api/v1/school/admissions/{id}/record/");
+    let theirs = reader.get(&record).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.text());
+    assert_eq!(theirs.json()["guardians"], Value::Null);
+    assert!(!theirs.text().contains("Ngozi"));
+    assert_eq!(
+        admin.get(&record).await.json()["guardians"][0]["full_name"],
+        "Ngozi Obi"
+    );
+    // The profile page and the record download in the browser, likewise.
+    let mut page = app.signed_in("alpha", "reader@alpha.test").await;
+    for path in [
+        format!("/students/{id}"),
+        format!("/students/{id}/record.json"),
+    ] {
+        let res = page.get(&path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        let text = res.text();
+        assert!(
+            !text.contains("Ngozi") && !text.contains("2348031234567"),
+            "{path}: {text}"
+        );
+    }
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    assert!(
+        page.get(&format!("/students/{id}"))
+            .await
+            .text()
+            .contains("Ngozi Obi")
+    );
+
+    // Admitting with a guardian needs permission to add guardians.
+    let admitter = staff_with(
+        &app,
+        &admin,
+        "admitter@alpha.test",
+        &["view_students", "add_students"],
+    )
+    .await;
+    let res = admitter
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Bola", "last_name": "Ade", "sex": "male",
+                   "guardians": [{"full_name": "Kemi Ade", "phone": "08030000000"}]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = admitter
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Bola", "last_name": "Ade", "sex": "male"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+#[sqlx::test(migrations = false)]
+async fn retrying_a_whole_school_print_needs_what_starting_one_needs(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada"]).await;
+    let res = save_marks(
+        &f.admin,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/exam-sessions/{}/report-batches/",
+                f.exam_session
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("UPDATE report_batches SET status = 'failed', error = 'x' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // A teacher (view_results, not change_results) may not start it, nor retry it.
+    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let teacher = app.as_staff("alpha", "teacher@alpha.test").await;
+    let res = teacher
+        .post_empty(&format!("/api/v1/school/report-batches/{id}/retry/"))
+        .await;
+    assert_error_shape(&res, 403);
+    let status = f
+        .admin
+        .get(&format!("/api/v1/school/report-batches/{id}/"))
+        .await
+        .json();
+    assert_eq!(status["status"], "failed", "the refusal changed nothing");
+    let res = f
+        .admin
+        .post_empty(&format!("/api/v1/school/report-batches/{id}/retry/"))
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_guided_set_up_needs_the_permissions_of_what_it_creates(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    staff_with(
+        &app,
+        &admin,
+        "sessions@alpha.test",
+        &["view_sessions", "add_sessions"],
+    )
+    .await;
+    let mut page = app.signed_in("alpha", "sessions@alpha.test").await;
+    let html = page.get("/setup").await.text();
+    let csrf = crate::helpers::csrf_of(&html);
+    let res = page
+        .post(
+            "/setup",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("session_name", "2026/2027"),
+                ("forms", "JSS 1"),
+                ("arms", "A"),
+                ("subjects", "Mathematics"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert!(res.text().contains("add_subjects"), "{}", res.text());
+    let sessions: i64 = {
+        let mut tx = app.school_tx("alpha").await;
+        sqlx::query_scalar("SELECT count(*) FROM academic_sessions")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions, 0, "nothing was created");
+}
