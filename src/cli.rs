@@ -204,11 +204,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve(args) => {
+            config.refuse_dev_secret()?;
             let pool = db::connect(&config).await?;
             serve(config, pool, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker => {
+            config.refuse_dev_secret()?;
             let pool = db::connect(&config).await?;
             tracing::info!(workers = config.job_workers, "running job workers");
             crate::workers::run(pool, config.job_workers, app::shutdown_signal()).await?;

@@ -12,6 +12,9 @@ pub struct Config {
     /// Host of the platform console, e.g. `localhost` or `example.com` (no port).
     pub main_domain: String,
     pub jwt_secret: String,
+    /// `SCHOOLYARD_DEV=1`: a development machine, where `serve` and `worker` accept the
+    /// development JWT secret (the demo always may).
+    pub development: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// Mark cookies `Secure`; set when the site is served over https.
@@ -72,6 +75,7 @@ impl Config {
                 .unwrap_or_else(|| "localhost".to_owned())
                 .to_ascii_lowercase(),
             jwt_secret,
+            development: parse_bool("SCHOOLYARD_DEV", false)?,
             access_token_ttl: Duration::from_secs(parse("ACCESS_TOKEN_TTL_SECS", 15 * 60)?),
             refresh_token_ttl: Duration::from_secs(parse(
                 "REFRESH_TOKEN_TTL_SECS",
@@ -104,6 +108,7 @@ impl Config {
             redis_url: None,
             main_domain: "localhost".to_owned(),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
+            development: true,
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
             secure_cookies: false,
@@ -118,6 +123,19 @@ impl Config {
             login_lockout: Duration::from_secs(900),
             json_logs: false,
         }
+    }
+
+    /// `serve` and `worker` refuse to run with the development JWT secret (anyone could
+    /// forge tokens) unless this is a development machine.
+    pub fn refuse_dev_secret(&self) -> anyhow::Result<()> {
+        if self.is_dev_secret() && !self.development {
+            bail!(
+                "JWT_SECRET is not set: the development secret would let anyone forge tokens. \
+                 Set JWT_SECRET to a random value of 32+ characters (or SCHOOLYARD_DEV=1 on a \
+                 development machine)."
+            );
+        }
+        Ok(())
     }
 
     pub fn is_dev_secret(&self) -> bool {

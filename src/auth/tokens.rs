@@ -102,6 +102,8 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.leeway = 5;
+        // A token not valid yet (`nbf` in the future) is refused, not accepted early.
+        validation.validate_nbf = true;
         let auds: Vec<&str> = audiences.iter().map(|a| a.as_str()).collect();
         validation.set_audience(&auds);
         validation.set_required_spec_claims(&["exp", "aud", "sub"]);

@@ -196,3 +196,63 @@ async fn the_guided_set_up_needs_the_permissions_of_what_it_creates(pool: PgPool
     };
     assert_eq!(sessions, 0, "nothing was created");
 }
+
+/// `serve` and `worker` refuse the development JWT secret unless on a development machine.
+#[test]
+fn serve_and_worker_refuse_the_development_jwt_secret() {
+    for command in [&["serve", "--bind", "127.0.0.1:0"][..], &["worker"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_schoolyard"))
+            .args(command)
+            .env_remove("JWT_SECRET")
+            .env_remove("SCHOOLYARD_DEV")
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{command:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("JWT_SECRET is not set"), "{command:?}: {err}");
+    }
+}
+
+/// A token whose `nbf` (not before) is in the future is refused, even well signed.
+#[sqlx::test(migrations = false)]
+async fn a_token_not_valid_yet_is_refused(pool: PgPool) {
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let login = app.school_login("alpha", "admin@alpha.test").await;
+    let token = login["access"].as_str().unwrap();
+    let secret = schoolyard::config::Config::for_tests("").jwt_secret;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_aud = false;
+    let mut claims: Value = jsonwebtoken::decode(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    let client = app.school_client("alpha");
+    // The same claims re-signed are accepted; with nbf an hour ahead, refused.
+    let resign = |claims: &Value| {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let res = client
+        .token(&resign(&claims))
+        .get("/api/v1/school/auth/me")
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    claims["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+    let res = client
+        .token(&resign(&claims))
+        .get("/api/v1/school/auth/me")
+        .await;
+    assert_error_shape(&res, 401);
+}
