@@ -66,6 +66,39 @@ fn refused() -> Response {
     .into_response()
 }
 
+/// A new token after signing in: a token seen before login (by anyone who planted the
+/// session) is worthless after it.
+pub async fn rotate(session: &Session) -> Result<(), AppError> {
+    session
+        .remove::<String>(SESSION_KEY)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session write: {e}")))?;
+    Ok(())
+}
+
+/// Whether the browser says the request came from another site: `Sec-Fetch-Site` other than
+/// same-origin (another school's host is "same-site", still another origin), or an `Origin`
+/// that is not this host. Requests without either (older browsers, scripts) rely on the token.
+fn cross_site(req: &Request) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or("null");
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    authority.is_none_or(|a| !a.eq_ignore_ascii_case(host))
+}
+
 /// Middleware for page routers (inside the session layer).
 pub async fn verify(session: Session, req: Request, next: Next) -> Response {
     if matches!(
@@ -73,6 +106,9 @@ pub async fn verify(session: Session, req: Request, next: Next) -> Response {
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     ) {
         return next.run(req).await;
+    }
+    if cross_site(&req) {
+        return refused();
     }
     let expected: Option<String> = session.get(SESSION_KEY).await.ok().flatten();
     let Some(expected) = expected else {

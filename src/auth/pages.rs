@@ -137,6 +137,7 @@ async fn login_submit(
             auth.login(&SessionUser::from(user))
                 .await
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("session login: {e}")))?;
+            crate::auth::csrf::rotate(&auth.session).await?;
             Ok(Redirect::to(&next).into_response())
         }
         Err(e @ (AppError::Unauthenticated(_) | AppError::TooManyRequests { .. })) => {

@@ -112,10 +112,16 @@ impl SessionStore for Store {
     }
 }
 
-/// Host-only cookie (no Domain attribute): a session belongs to the host that made it.
+/// Host-only cookie (no Domain attribute): a session belongs to the host that made it. Over
+/// https its name carries the `__Host-` prefix, so the browser refuses it from a sibling
+/// subdomain (another school's host) or without Secure.
 pub fn session_layer(store: Store, secure: bool) -> SessionManagerLayer<Store> {
     SessionManagerLayer::new(store)
-        .with_name("schoolyard_session")
+        .with_name(if secure {
+            "__Host-schoolyard_session"
+        } else {
+            "schoolyard_session"
+        })
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)

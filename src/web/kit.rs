@@ -43,7 +43,16 @@ pub async fn act<T>(
 /// Only local redirect targets after login (no open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        // A path of this site only: no `//host`, no backslash (browsers read `/\host` as
+        // `//host`), no control characters (a tab or newline inside `//` is skipped).
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }

@@ -823,12 +823,13 @@ async fn a_school_s_ids_never_resolve_in_another(pool: PgPool) {
         let res = tb.request(method.clone(), &path, body).await;
         assert_error_shape(&res, 404);
     }
-    // The beta admin's token at alpha's host still works in beta only.
+    // The beta admin's token at alpha's host is refused outright.
     let res = tb
         .at(&host("alpha"))
         .get(&format!("/api/v1/school/admissions/{sid}/"))
         .await;
-    assert_error_shape(&res, 404);
+    assert_error_shape(&res, 403);
+    assert!(!res.text().contains("Chidi"));
     let name: String = sqlx::query_scalar("SELECT first_name FROM alpha.students WHERE id = $1")
         .bind(sid)
         .fetch_one(&app.pool)

@@ -256,3 +256,105 @@ async fn a_token_not_valid_yet_is_refused(pool: PgPool) {
         .await;
     assert_error_shape(&res, 401);
 }
+
+/// A form post from another site is refused even with a valid token (the browser's
+/// `Origin` or `Sec-Fetch-Site` says where it came from); another school's host counts as
+/// another site.
+#[sqlx::test(migrations = false)]
+async fn cross_site_form_posts_are_refused_even_with_the_token(pool: PgPool) {
+    use axum::http::Method;
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_school("beta").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let csrf = page.csrf("/academics").await;
+    let form: &[(&str, &str)] = &[("csrf_token", &csrf), ("name", "Civic Education")];
+    let host = crate::helpers::host("alpha");
+    let beta = crate::helpers::host("beta");
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("origin", &*format!("http://{beta}"))],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+    ] {
+        let res = page
+            .send(Method::POST, "/academics/subjects", Some(form), &headers)
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    let mut tx = app.school_tx("alpha").await;
+    let made: i64 = sqlx::query_scalar("SELECT count(*) FROM subjects")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(made, 0, "nothing was created");
+    // From the page itself, as a browser sends it, it goes through.
+    let own = format!("http://{host}");
+    let res = page
+        .send(
+            Method::POST,
+            "/academics/subjects",
+            Some(form),
+            &[("origin", &own), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+}
+
+/// Signing in gives the session a new CSRF token, and the page after signing in is only
+/// ever a path of this site.
+#[sqlx::test(migrations = false)]
+async fn signing_in_rotates_the_csrf_token_and_redirects_only_here(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    for (next, expected) in [
+        ("/students", "/students"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let mut page = app.browser(&crate::helpers::host("alpha"));
+        let before = page.csrf("/login").await;
+        let res = page
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &before),
+                    ("email", "admin@alpha.test"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(res.location(), expected, "{next:?}");
+        let after = page.csrf("/academics").await;
+        assert_ne!(before, after, "the token rotates at login");
+    }
+}
+
+/// Over https the session cookie carries the `__Host-` prefix.
+#[sqlx::test(migrations = false)]
+async fn secure_session_cookies_use_the_host_prefix(pool: PgPool) {
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.secure_cookies = true;
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    let res = app
+        .browser(&crate::helpers::host("alpha"))
+        .get("/login")
+        .await;
+    let cookie = res.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-schoolyard_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+}
