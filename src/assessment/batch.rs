@@ -561,9 +561,10 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{zip_name}\""),
+                crate::http::download::disposition("attachment", &zip_name),
             ),
         ],
         Body::from_stream(stream),

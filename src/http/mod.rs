@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain: extractors that produce our error shape,
 //! pagination, request metadata.
 
+pub mod csv_file;
 pub mod download;
 pub mod extract;
 pub mod pagination;

@@ -269,3 +269,18 @@ pub async fn list(
     .await?;
     Ok((rows, count))
 }
+
+/// The primary (else first) guardian of each of `students`.
+pub async fn primary_of(
+    conn: &mut PgConnection,
+    students: &[i64],
+) -> Result<std::collections::HashMap<i64, Guardian>, sqlx::Error> {
+    let rows: Vec<Guardian> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (student_id) {COLS} FROM guardians
+          WHERE student_id = ANY($1) ORDER BY student_id, is_primary DESC, id"
+    )))
+    .bind(students)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|g| (g.student_id, g)).collect())
+}

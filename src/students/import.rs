@@ -148,13 +148,14 @@ pub async fn check(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
+        // A cell our own export neutralised for spreadsheets ('+234…) reads as written.
         let get = |c: &str| {
-            index
+            let cell = index
                 .get(c)
                 .and_then(|&i| record.get(i))
                 .unwrap_or("")
-                .trim()
-                .to_owned()
+                .trim();
+            crate::http::csv_file::restore(cell).to_owned()
         };
         let mut errors = Vec::new();
         let admission_no = get("admission_no");

@@ -613,10 +613,16 @@ async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
             .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
     );
     Ok((
-        [(
-            axum::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        )],
+        [
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                crate::http::download::disposition("attachment", &name),
+            ),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, no-store".to_owned(),
+            ),
+        ],
         Json(record),
     )
         .into_response())

@@ -7,6 +7,8 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +23,7 @@ use crate::{
     audit,
     context::SchoolCtx,
     error::{AppError, AppResult},
-    http::{ListParams, download},
+    http::{ListParams, csv_file::CsvFile, download},
 };
 
 pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Student> {
@@ -168,40 +170,61 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
     match q.format.as_deref().unwrap_or("csv") {
         "json" => Ok(RegisterExport::Json(rows)),
         "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let io = |e: csv::Error| AppError::Internal(e.into());
-            w.write_record([
+            // The import template's columns (so export → edit → import round-trips), the
+            // primary guardian for staff allowed to see guardians, then the status.
+            let with_guardians = ctx.perms.has("view_guardians");
+            let guardians: HashMap<i64, Guardian> = if with_guardians {
+                let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+                guardians::primary_of(&mut ctx.tx, &ids).await?
+            } else {
+                HashMap::new()
+            };
+            let mut header = vec![
                 "admission_no",
-                "last_name",
                 "first_name",
+                "last_name",
                 "other_names",
                 "sex",
                 "date_of_birth",
-                "status",
                 "admission_date",
-                "class",
                 "address",
-            ])
-            .map_err(io)?;
-            for s in &rows {
-                w.write_record([
-                    s.admission_no.as_str(),
-                    &s.last_name,
-                    &s.first_name,
-                    &s.other_names,
-                    &s.sex,
-                    &s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-                    s.status.as_str(),
-                    &s.admission_date.to_string(),
-                    s.current_class.as_deref().unwrap_or(""),
-                    &s.address,
-                ])
-                .map_err(io)?;
+                "class",
+            ];
+            if with_guardians {
+                header.extend([
+                    "guardian_name",
+                    "guardian_relationship",
+                    "guardian_phone",
+                    "guardian_email",
+                ]);
             }
-            let bytes = w
-                .into_inner()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-            Ok(RegisterExport::Csv(bytes))
+            header.push("status");
+            let mut file = CsvFile::new(header)?;
+            for s in &rows {
+                let mut cells = vec![
+                    s.admission_no.clone(),
+                    s.first_name.clone(),
+                    s.last_name.clone(),
+                    s.other_names.clone(),
+                    s.sex.clone(),
+                    s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                    s.admission_date.to_string(),
+                    s.address.clone(),
+                    s.current_class.clone().unwrap_or_default(),
+                ];
+                if with_guardians {
+                    let g = guardians.get(&s.id);
+                    cells.extend([
+                        g.map(|g| g.full_name.clone()).unwrap_or_default(),
+                        g.map(|g| g.relationship.clone()).unwrap_or_default(),
+                        g.map(|g| g.phone.clone()).unwrap_or_default(),
+                        g.map(|g| g.email.clone()).unwrap_or_default(),
+                    ]);
+                }
+                cells.push(s.status.as_str().to_owned());
+                file.row(cells)?;
+            }
+            Ok(RegisterExport::Csv(file.finish()?))
         }
         _ => Err(AppError::field("format", "Use csv or json.")),
     }
@@ -276,9 +299,7 @@ pub async fn end_registration(
 
 /// The class list as a CSV download.
 pub fn class_list_csv(class: &AcademicClass, rows: &[Registration]) -> AppResult<Response> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| AppError::Internal(e.into());
-    w.write_record([
+    let mut file = CsvFile::new([
         "admission_no",
         "last_name",
         "first_name",
@@ -286,11 +307,10 @@ pub fn class_list_csv(class: &AcademicClass, rows: &[Registration]) -> AppResult
         "sex",
         "class",
         "registered_on",
-    ])
-    .map_err(io)?;
+    ])?;
     for r in rows {
         let date = r.registered_on.to_string();
-        w.write_record([
+        file.row([
             &r.admission_no,
             &r.last_name,
             &r.first_name,
@@ -298,12 +318,9 @@ pub fn class_list_csv(class: &AcademicClass, rows: &[Registration]) -> AppResult
             &r.sex,
             &class.class_name,
             &date,
-        ])
-        .map_err(io)?;
+        ])?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let bytes = file.finish()?;
     let filename = format!(
         "class-list-{}.csv",
         class

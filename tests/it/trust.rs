@@ -358,3 +358,66 @@ async fn secure_session_cookies_use_the_host_prefix(pool: PgPool) {
         "{cookie}"
     );
 }
+
+/// The register's CSV opens safely in a spreadsheet (a BOM for Yoruba names, formulas
+/// neutralised) and carries the import template's columns: exported from one school, it
+/// imports into another exactly as it was.
+#[sqlx::test(migrations = false)]
+async fn the_register_export_is_spreadsheet_safe_and_imports_back(pool: PgPool) {
+    use axum::http::Method;
+    let app = TestApp::new(pool).await;
+    let alpha = crate::helpers::fixtures::school_with_year(&app, "alpha").await;
+    let beta = crate::helpers::fixtures::school_with_year(&app, "beta").await;
+    let res = alpha
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"admission_no": "GW/7", "first_name": "Ọlákúnlé", "last_name": "Ṣóyínká",
+                   "sex": "male", "address": "=HYPERLINK(\"http://evil.example\")",
+                   "guardians": [{"full_name": "@Mama Ṣóyínká", "relationship": "Mother",
+                                  "phone": "+2348031234567", "email": "mama@example.com"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = alpha.get("/api/v1/school/admissions/export/").await;
+    assert_eq!(res.status, StatusCode::OK);
+    let disposition = res.headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains("filename*=UTF-8''register.csv"),
+        "{disposition}"
+    );
+    let csv = res.body.clone();
+    assert!(csv.starts_with("\u{feff}".as_bytes()), "a BOM first");
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert!(
+        text.starts_with("admission_no,first_name,last_name,other_names,sex,date_of_birth,admission_date,address,class,guardian_name,guardian_relationship,guardian_phone,guardian_email,status"),
+        "{text}"
+    );
+    assert!(text.contains("\"'=HYPERLINK("), "{text}");
+    assert!(text.contains(",'@Mama Ṣóyínká,"), "{text}");
+    assert!(text.contains(",'+2348031234567,"), "{text}");
+    assert!(!text.contains(",=") && !text.contains(",+234"), "{text}");
+
+    let res = beta
+        .raw(
+            Method::POST,
+            "/api/v1/school/admissions/import/",
+            Some("text/csv"),
+            String::from_utf8(csv).unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let list = beta.get("/api/v1/school/admissions/").await.json();
+    let pupil = &list["results"][0];
+    assert_eq!(pupil["first_name"], "Ọlákúnlé");
+    assert_eq!(pupil["address"], "=HYPERLINK(\"http://evil.example\")");
+    let id = pupil["id"].as_i64().unwrap();
+    let guardians = beta
+        .get(&format!("/api/v1/school/guardians/?student={id}"))
+        .await
+        .json();
+    let g = &guardians["results"][0];
+    assert_eq!(
+        (&g["full_name"], &g["phone"]),
+        (&json!("@Mama Ṣóyínká"), &json!("+2348031234567"))
+    );
+}
