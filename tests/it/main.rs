@@ -25,4 +25,5 @@ mod permissions;
 mod records;
 mod results_day;
 mod schools;
+mod sheets;
 mod tenancy;
