@@ -1,5 +1,6 @@
 //! Assessment: configuration, exam sessions and exams, marks, results, comments and ratings,
-//! report cards (HTML and PDF) and their batch generation, the broadsheet (PDF, xlsx).
+//! report cards (HTML and PDF) and their batch generation, the broadsheet (PDF, xlsx) and
+//! mark sheets in and out of spreadsheets.
 
 mod api;
 pub mod batch;
@@ -9,6 +10,7 @@ pub mod comments;
 pub mod config;
 pub mod exams;
 pub mod logo;
+pub mod mark_sheets;
 pub mod marks;
 mod pages;
 pub mod pdf;
