@@ -200,6 +200,9 @@ pub fn to_xlsx(sheet: &MarkSheet, es: &ExamSession) -> Result<Vec<u8>, XlsxError
         .take(31)
         .collect();
     ws.set_name(name.trim())?;
+    // A pupil without scores has a blank total, not 0, until the program recalculates
+    // (LibreOffice does not, by default, on opening).
+    ws.set_formula_result_default("");
     let bold = Format::new().set_bold();
     let head = Format::new()
         .set_bold()

@@ -561,6 +561,7 @@ async fn a_mark_sheet_round_trips_through_xlsx_with_one_bad_cell_refused_and_not
         ["ADM/alpha/000", "Test Ada", "10", "12", "40", "", ""]
     );
     assert_eq!(rows[6][7], "62", "the total's cached value");
+    assert_eq!(rows[7][7], "", "no scores, no total");
     assert_eq!(rows[7][1], "Test Bola");
     assert_eq!(rows[8][1], "Test Chi");
 
