@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::{
+    broadsheet::{self, Broadsheet, Paper},
     exams::{self, ExamSession, ExamSessionInput, ExamSessionStatus},
     pdf,
     progress::{self, ExamProgress},
@@ -247,4 +248,50 @@ pub async fn corrections(
         .await?;
     }
     Ok(changed.len())
+}
+
+/// The broadsheet of a class in exam session `id`; 404 for a class outside its academic
+/// session.
+pub async fn broadsheet(
+    ctx: &mut SchoolCtx,
+    id: i64,
+    academic_class_id: i64,
+) -> AppResult<Broadsheet> {
+    let es = exams::exam_session(&mut ctx.tx, id).await?;
+    ensure_class_in_session(ctx, &es, academic_class_id).await?;
+    Ok(broadsheet::load(
+        &mut ctx.tx,
+        &ctx.school.name,
+        es,
+        academic_class_id,
+        ctx.now,
+    )
+    .await?)
+}
+
+/// The broadsheet as a landscape PDF (rendered off the async threads) and its file name.
+pub async fn broadsheet_pdf(
+    ctx: &mut SchoolCtx,
+    id: i64,
+    academic_class_id: i64,
+    paper: Option<Paper>,
+) -> AppResult<(Vec<u8>, String)> {
+    let sheet = broadsheet(ctx, id, academic_class_id).await?;
+    let name = sheet.file_name("pdf");
+    let bytes = tokio::task::spawn_blocking(move || pdf::render_broadsheet(&sheet, paper))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok((bytes, name))
+}
+
+/// The broadsheet as an `.xlsx` workbook and its file name.
+pub async fn broadsheet_xlsx(
+    ctx: &mut SchoolCtx,
+    id: i64,
+    academic_class_id: i64,
+) -> AppResult<(Vec<u8>, String)> {
+    let sheet = broadsheet(ctx, id, academic_class_id).await?;
+    let bytes = broadsheet::workbook(&sheet).map_err(|e| AppError::Internal(e.into()))?;
+    Ok((bytes, sheet.file_name("xlsx")))
 }

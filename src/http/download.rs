@@ -56,3 +56,13 @@ pub fn csv(filename: &str, bytes: Vec<u8>) -> Response {
 pub fn inline_pdf(filename: &str, bytes: Vec<u8>) -> Response {
     file("inline", "application/pdf", filename, bytes)
 }
+
+/// An Excel workbook (`.xlsx`).
+pub fn xlsx(filename: &str, bytes: Vec<u8>) -> Response {
+    file(
+        "attachment",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename,
+        bytes,
+    )
+}

@@ -25,5 +25,6 @@ mod permissions;
 mod records;
 mod results_day;
 mod schools;
+mod sheets;
 mod tenancy;
 mod trust;

@@ -9,19 +9,22 @@
 //! Coordinates inside this module are points measured from the *top* of the page; the
 //! `Painter` flips them to PDF's bottom-up space when it emits operations.
 //!
-//! Four rooms, each only using the ones listed before it:
+//! Five rooms, each only using the ones listed before it:
 //! - [`font`]: the faces, glyph lookup and metrics, embedding a subset per document;
 //! - [`text`]: making text printable (accents composed), measuring, fitting, wrapping;
 //! - [`paint`]: drawing primitives on one page (text runs, lines, rectangles, pictures);
-//! - [`layout`]: the report card itself (header, pupil block, tables, pages).
+//! - [`layout`]: the report card itself (header, pupil block, tables, pages);
+//! - [`broadsheet`]: a class's broadsheet and meeting summary on landscape pages.
 
+mod broadsheet;
 mod font;
 mod layout;
 mod paint;
 mod text;
 
-use printpdf::{PdfDocument, PdfSaveOptions};
+use printpdf::{PdfDocument, PdfPage, PdfSaveOptions};
 
+use super::broadsheet::{Broadsheet, Paper};
 use super::card::ReportCard;
 pub use font::Face;
 use paint::{LogoCache, Pictures, load_picture};
@@ -46,16 +49,7 @@ pub fn render_cards(cards: &[ReportCard]) -> Result<Vec<u8>, PdfError> {
         [only] => format!("Report card — {}", only.pupil.full_name.trim()),
         _ => document_title(first),
     };
-    let mut doc = PdfDocument::new(&title);
-    doc.metadata.info.creator = "Schoolyard".to_owned();
-    doc.metadata.info.producer = "Schoolyard".to_owned();
-    // printpdf dates documents 1970 unless told.
-    if let Ok(now) = printpdf::OffsetDateTime::from_unix_timestamp(chrono::Utc::now().timestamp()) {
-        doc.metadata.info.creation_date = now;
-        doc.metadata.info.modification_date = now;
-        doc.metadata.info.metadata_date = now;
-    }
-
+    let mut doc = new_document(&title);
     let mut logos = LogoCache::default();
     let mut pages = Vec::new();
     for card in cards {
@@ -73,8 +67,33 @@ pub fn render_cards(cards: &[ReportCard]) -> Result<Vec<u8>, PdfError> {
         };
         pages.extend(layout::layout_card(card, &pictures));
     }
-    font::embed_fonts(&mut doc, &mut pages);
+    save(doc, pages)
+}
 
+/// A class's broadsheet (landscape, A4 unless the subjects need A3 or `paper` says) with the
+/// results meeting's summary on its last page.
+pub fn render_broadsheet(sheet: &Broadsheet, paper: Option<Paper>) -> Result<Vec<u8>, PdfError> {
+    let doc = new_document(&format!("Broadsheet — {}", sheet.title()));
+    let pages = broadsheet::layout_broadsheet(sheet, paper);
+    save(doc, pages)
+}
+
+fn new_document(title: &str) -> PdfDocument {
+    let mut doc = PdfDocument::new(title);
+    doc.metadata.info.creator = "Schoolyard".to_owned();
+    doc.metadata.info.producer = "Schoolyard".to_owned();
+    // printpdf dates documents 1970 unless told.
+    if let Ok(now) = printpdf::OffsetDateTime::from_unix_timestamp(chrono::Utc::now().timestamp()) {
+        doc.metadata.info.creation_date = now;
+        doc.metadata.info.modification_date = now;
+        doc.metadata.info.metadata_date = now;
+    }
+    doc
+}
+
+/// Embeds the subset of the faces the pages use and writes the document.
+fn save(mut doc: PdfDocument, mut pages: Vec<PdfPage>) -> Result<Vec<u8>, PdfError> {
+    font::embed_fonts(&mut doc, &mut pages);
     let mut warnings = Vec::new();
     let bytes = doc
         .with_pages(pages)

@@ -215,23 +215,40 @@ impl Style {
     }
 }
 
-fn point(x: f32, y: f32) -> LinePoint {
-    LinePoint {
-        p: Point {
-            x: Pt(x),
-            y: Pt(PAGE_H - y),
-        },
-        bezier: false,
+/// Collects the operations of one page, taking top-down coordinates.
+#[derive(Debug)]
+pub(super) struct Painter {
+    pub(super) ops: Vec<Op>,
+    /// The page's height in points, to flip top-down coordinates into PDF's bottom-up ones.
+    height: f32,
+}
+
+/// An A4 portrait page (the report card's).
+impl Default for Painter {
+    fn default() -> Self {
+        Self::with_height(PAGE_H)
     }
 }
 
-/// Collects the operations of one page, taking top-down coordinates.
-#[derive(Debug, Default)]
-pub(super) struct Painter {
-    pub(super) ops: Vec<Op>,
-}
-
 impl Painter {
+    /// A page `height` points tall (e.g. a landscape broadsheet's).
+    pub(super) fn with_height(height: f32) -> Self {
+        Self {
+            ops: Vec::new(),
+            height,
+        }
+    }
+
+    fn point(&self, x: f32, y: f32) -> LinePoint {
+        LinePoint {
+            p: Point {
+                x: Pt(x),
+                y: Pt(self.height - y),
+            },
+            bezier: false,
+        }
+    }
+
     /// Text with its baseline at `baseline`. Each run gets its own BT/ET because printpdf's
     /// `SetTextCursor` is `Td`, which moves relative to the previous line inside a section.
     pub(super) fn text(&mut self, text: &str, x: f32, baseline: f32, style: Style) {
@@ -251,7 +268,7 @@ impl Painter {
             Op::SetTextCursor {
                 pos: Point {
                     x: Pt(x),
-                    y: Pt(PAGE_H - baseline),
+                    y: Pt(self.height - baseline),
                 },
             },
         ]);
@@ -307,7 +324,7 @@ impl Painter {
             Op::SetOutlineThickness { pt: Pt(thickness) },
             Op::DrawLine {
                 line: Line {
-                    points: vec![point(from.0, from.1), point(to.0, to.1)],
+                    points: vec![self.point(from.0, from.1), self.point(to.0, to.1)],
                     is_closed: false,
                 },
             },
@@ -322,11 +339,11 @@ impl Painter {
         self.line((x, y1), (x, y2), thickness, color);
     }
 
-    fn rect((x, y, w, h): (f32, f32, f32, f32), mode: PaintMode) -> Op {
+    fn rect(&self, (x, y, w, h): (f32, f32, f32, f32), mode: PaintMode) -> Op {
         Op::DrawRectangle {
             rectangle: Rect {
                 x: Pt(x),
-                y: Pt(PAGE_H - y - h),
+                y: Pt(self.height - y - h),
                 width: Pt(w),
                 height: Pt(h),
                 mode: Some(mode),
@@ -336,13 +353,13 @@ impl Painter {
     }
 
     pub(super) fn fill_rect(&mut self, area: (f32, f32, f32, f32), color: Rgb3) {
-        let rect = Self::rect(area, PaintMode::Fill);
+        let rect = self.rect(area, PaintMode::Fill);
         self.ops.push(Op::SetFillColor { col: color.color() });
         self.ops.push(rect);
     }
 
     pub(super) fn stroke_rect(&mut self, area: (f32, f32, f32, f32), thickness: f32, color: Rgb3) {
-        let rect = Self::rect(area, PaintMode::Stroke);
+        let rect = self.rect(area, PaintMode::Stroke);
         self.ops.extend([
             Op::SetOutlineColor { col: color.color() },
             Op::SetOutlineThickness { pt: Pt(thickness) },
@@ -364,7 +381,7 @@ impl Painter {
             id: picture.id.clone(),
             transform: XObjectTransform {
                 translate_x: Some(Pt(left)),
-                translate_y: Some(Pt(PAGE_H - top - drawn_h)),
+                translate_y: Some(Pt(self.height - top - drawn_h)),
                 scale_x: Some(scale),
                 scale_y: Some(scale),
                 dpi: Some(72.0),

@@ -15,8 +15,9 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::helpers::PASSWORD;
 
 /// The report card's data and its PDF renderer, for the renderer's own tests (`pdf.rs`);
-/// the results computation and its settings, for figures no real class can reach.
-pub use schoolyard::assessment::{card, config, pdf, results};
+/// the results computation and its settings, for figures no real class can reach; a class's
+/// figures and its broadsheet, for the broadsheet's (`sheets.rs`).
+pub use schoolyard::assessment::{broadsheet, card, config, exams, pdf, results};
 
 pub type Tx = Transaction<'static, Postgres>;
 
