@@ -25,6 +25,7 @@ use super::{
     exams::{Exam, ExamSession},
     marks::{self, MarkInput, MarkRow, MarkSheet},
 };
+use crate::http::csv_file::{neutralise, restore};
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors},
@@ -160,26 +161,13 @@ fn sheet_rows(sheet: &MarkSheet, es: &ExamSession) -> Vec<Vec<String>> {
     rows
 }
 
-/// Characters a spreadsheet program takes as the start of a formula in a CSV cell.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// A text cell that a spreadsheet would run as a formula ("=HYPERLINK(…)" typed as a
-/// remark) gets a leading `'`, which shows it as text; reading it back drops the `'`.
-fn csv_safe(cell: &str) -> String {
-    if cell.starts_with(FORMULA_STARTS) && cell.parse::<f64>().is_err() {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
-
 /// The mark sheet as CSV (UTF-8 with a byte-order mark, which Excel needs to read names
 /// with accents correctly).
 pub fn to_csv(sheet: &MarkSheet, es: &ExamSession) -> Vec<u8> {
     let grid = Grid {
         rows: sheet_rows(sheet, es)
             .into_iter()
-            .map(|row| row.iter().map(|c| csv_safe(c)).collect())
+            .map(|row| row.iter().map(|c| neutralise(c).into_owned()).collect())
             .collect(),
     };
     let mut bytes = "\u{feff}".as_bytes().to_vec();
@@ -342,14 +330,8 @@ pub fn read_csv(text: &str, delimiter: u8) -> AppResult<Grid> {
         rows.push(
             record
                 .iter()
-                .map(|c| {
-                    let c = c.trim();
-                    // The `'` `csv_safe` put before a would-be formula.
-                    match c.strip_prefix('\'') {
-                        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_owned(),
-                        _ => c.to_owned(),
-                    }
-                })
+                // The `'` the export put before a would-be formula goes again.
+                .map(|c| restore(c.trim()).to_owned())
                 .collect(),
         );
     }

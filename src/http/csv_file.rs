@@ -1,15 +1,18 @@
 //! CSV files people open in Excel or LibreOffice: a UTF-8 byte-order mark first (so Yoruba
 //! and Igbo names show as written), and cells that a spreadsheet would run as a formula
-//! (starting `=`, `+`, `-`, `@`, tab or carriage return) neutralised with a leading `'`.
+//! (starting `=`, `+`, `-`, `@`, tab or carriage return; a negative number such as `-5`
+//! excepted) neutralised with a leading `'`.
 //! Our own import strips that `'` again, so an export round-trips.
 
 use crate::error::{AppError, AppResult};
 
 const BOM: &str = "\u{feff}";
 
-/// Whether a spreadsheet would read `cell` as a formula.
+/// Whether a spreadsheet would read `cell` as a formula. A negative number stays as it is;
+/// `+2348031234567` does not (a spreadsheet would turn the phone number into 2.34803E+12).
 fn risky(cell: &str) -> bool {
-    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+    cell.starts_with(['=', '+', '@', '\t', '\r'])
+        || (cell.starts_with('-') && cell.parse::<f64>().is_err())
 }
 
 /// `cell` as written into a file: a risky cell gets a leading `'`.
