@@ -120,7 +120,67 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(keep_request_id_if_well_formed))
+        .layer(middleware::from_fn_with_state(state.clone(), global_headers))
         .with_state(state)
+}
+
+/// A client's `X-Request-Id` is kept only when short and plain (it goes into logs and back
+/// into responses); otherwise a fresh one is made.
+async fn keep_request_id_if_well_formed(
+    mut req: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let ok = req.headers().get("x-request-id").is_none_or(|v| {
+        v.len() <= 64
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if !ok {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
+/// Headers for every answer: `nosniff`; HSTS when served over https; nothing authenticated
+/// by a token kept in a cache; a strict CSP on any HTML page that has none (the API docs).
+async fn global_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let authenticated = req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key("x-api-key");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if state.config.secure_cookies {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    if authenticated && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        );
+    }
+    res
 }
 
 /// Serves until Ctrl-C / SIGTERM.

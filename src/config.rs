@@ -15,6 +15,9 @@ pub struct Config {
     /// `SCHOOLYARD_DEV=1`: a development machine, where `serve` and `worker` accept the
     /// development JWT secret (the demo always may).
     pub development: bool,
+    /// `METRICS_TOKEN`: `/metrics` answers only a request bearing it (and on a development
+    /// machine without one); never to anyone at a school's address.
+    pub metrics_token: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// Mark cookies `Secure`; set when the site is served over https.
@@ -76,6 +79,7 @@ impl Config {
                 .to_ascii_lowercase(),
             jwt_secret,
             development: parse_bool("SCHOOLYARD_DEV", false)?,
+            metrics_token: var("METRICS_TOKEN"),
             access_token_ttl: Duration::from_secs(parse("ACCESS_TOKEN_TTL_SECS", 15 * 60)?),
             refresh_token_ttl: Duration::from_secs(parse(
                 "REFRESH_TOKEN_TTL_SECS",
@@ -109,6 +113,7 @@ impl Config {
             main_domain: "localhost".to_owned(),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
             development: true,
+            metrics_token: None,
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
             secure_cookies: false,

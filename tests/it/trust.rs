@@ -421,3 +421,54 @@ async fn the_register_export_is_spreadsheet_safe_and_imports_back(pool: PgPool) 
         (&json!("@Mama Ṣóyínká"), &json!("+2348031234567"))
     );
 }
+
+/// Headers: a strict CSP on pages and on the API docs, `nosniff` and `no-store` on what a
+/// token fetched, HSTS over https; `/metrics` not at a school's address and only with its
+/// token; a client's request id kept only when short and plain.
+#[sqlx::test(migrations = false)]
+async fn headers_protect_pages_tokens_and_metrics(pool: PgPool) {
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.secure_cookies = true;
+    config.development = false;
+    config.metrics_token = Some("metrics-secret-token".into());
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    for (client, path) in [
+        (app.school_client("alpha"), "/login"),
+        (app.platform_client(), "/api/redoc/"),
+    ] {
+        let res = client.get(path).await;
+        let csp = res.headers["content-security-policy"].to_str().unwrap();
+        for part in ["object-src 'none'", "base-uri 'none'", "form-action 'self'"] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert_eq!(res.headers["strict-transport-security"], "max-age=31536000");
+    }
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = admin.get("/api/v1/school/users/").await;
+    assert_eq!(res.headers["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers["cache-control"], "no-store");
+
+    let metrics = |client: Client| async move { client.get("/metrics").await.status };
+    assert_eq!(metrics(app.platform_client()).await, StatusCode::NOT_FOUND);
+    let token = app.platform_client().token("metrics-secret-token");
+    assert_eq!(metrics(token).await, StatusCode::OK);
+    let at_school = app.school_client("alpha").token("metrics-secret-token");
+    assert_eq!(metrics(at_school).await, StatusCode::NOT_FOUND);
+
+    let id = |value: &str| {
+        let client = app.platform_client().header("x-request-id", value);
+        async move {
+            client.get("/healthz").await.headers["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(id("trace-42.abc").await, "trace-42.abc");
+    let long = "x".repeat(200);
+    assert_ne!(id(&long).await, long);
+    assert_ne!(id("a b<script>").await, "a b<script>");
+}
