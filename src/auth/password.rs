@@ -30,10 +30,23 @@ pub fn policy_problems(password: &str, email: &str) -> Vec<String> {
         problems.push(format!("Use at most {MAX_LENGTH} characters."));
     }
     let lower = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
     if COMMON.lines().any(|c| c.eq_ignore_ascii_case(&lower)) {
         problems.push("This password is too common; choose another.".to_owned());
+    } else if len >= MIN_LENGTH && len <= MAX_LENGTH {
+        // zxcvbn's estimate: below "two" (10^8 guesses) falls to a dictionary attack.
+        let estimate = zxcvbn::zxcvbn(password, &[email, &local]);
+        if u8::from(estimate.score()) < 2 {
+            let why = estimate
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "This password is too easy to guess{why}; add words or characters people would not guess."
+            ));
+        }
     }
-    let local = email.split('@').next().unwrap_or_default().to_lowercase();
     if !email.is_empty() && (lower == email.to_lowercase() || (!local.is_empty() && lower == local))
     {
         problems.push("The password must not be your email address.".to_owned());
