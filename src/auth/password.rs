@@ -33,7 +33,7 @@ pub fn policy_problems(password: &str, email: &str) -> Vec<String> {
     let local = email.split('@').next().unwrap_or_default().to_lowercase();
     if COMMON.lines().any(|c| c.eq_ignore_ascii_case(&lower)) {
         problems.push("This password is too common; choose another.".to_owned());
-    } else if len >= MIN_LENGTH && len <= MAX_LENGTH {
+    } else if (MIN_LENGTH..=MAX_LENGTH).contains(&len) {
         // zxcvbn's estimate: below "two" (10^8 guesses) falls to a dictionary attack.
         let estimate = zxcvbn::zxcvbn(password, &[email, &local]);
         if u8::from(estimate.score()) < 2 {

@@ -296,7 +296,6 @@ fn password_policy() {
         "liverpool",
         "xxxxxxxxxxxx",
         "qwertyuiop",
-        "adebayo2013",
     ] {
         assert!(
             !policy_problems(weak, "a@b.c").is_empty(),
