@@ -13,14 +13,21 @@ use utoipa::ToSchema;
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors},
-    students::db::LIST_NAME,
+    students::names::LIST_NAME,
 };
 
-/// SQL: whether the pupil of registration `r` takes the class subject `acs`.
+/// SQL: whether the pupil of registration `r` takes the class subject `acs`. Holding marks
+/// (or ABS) in it counts as taking it: a subject made elective after marks were entered stays
+/// taken by those pupils, so nothing entered is dropped or left uncounted.
 pub const TAKES: &str = "(CASE WHEN acs.is_elective
       THEN EXISTS (SELECT 1 FROM subject_choices sc
                     WHERE sc.student_id = r.student_id AND sc.session_id = r.session_id
                       AND sc.subject_id = acs.subject_id AND sc.choice = 'takes')
+        OR EXISTS (SELECT 1 FROM exams he
+                    WHERE he.academic_class_id = r.academic_class_id AND he.subject_id = acs.subject_id
+                      AND (EXISTS (SELECT 1 FROM marks hm WHERE hm.exam_id = he.id AND hm.registration_id = r.id)
+                           OR EXISTS (SELECT 1 FROM exam_absences ha
+                                       WHERE ha.exam_id = he.id AND ha.registration_id = r.id)))
       ELSE NOT EXISTS (SELECT 1 FROM subject_choices sc
                         WHERE sc.student_id = r.student_id AND sc.session_id = r.session_id
                           AND sc.subject_id = acs.subject_id AND sc.choice = 'exempt')

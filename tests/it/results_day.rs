@@ -114,12 +114,43 @@ async fn subjects_taken_are_validated_and_never_drop_marks(pool: PgPool) {
     );
     assert!(taken(&f.admin, &ada).await.iter().all(|(_, t, _)| *t));
 
+    // Made an elective after the marks were entered, Mathematics stays taken by Ada (her
+    // marks count), and leaving it out of her electives is refused like an exemption.
+    let class = format!(
+        "/api/v1/school/sessions/{}/classes/{}/",
+        f.session_id, f.class_id
+    );
+    let res = f
+        .admin
+        .patch(
+            &class,
+            json!({"subjects": [
+                {"subject_id": english},
+                {"subject_id": maths, "is_elective": true},
+                {"subject_id": subject_id(&subjects, "Basic Science")},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let maths_row = taken(&f.admin, &ada)
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == "Mathematics")
+        .unwrap();
+    assert!(maths_row.1, "Ada holds Mathematics marks: she takes it");
+    let res = f.admin.put(&ada, json!({"electives": []})).await;
+    assert_error_shape(&res, 409);
+    // Bola holds none: the elective is no longer hers.
+    let bola = taken(&f.admin, &subjects_path(&f, "Bola")).await;
+    assert!(bola.iter().any(|(n, t, _)| n == "Mathematics" && !t));
+
     // Exempt from English: she leaves its mark sheet, and marks for her there are refused.
     let res = f
         .admin
         .put(
             &ada,
-            json!({"exemptions": [{"subject_id": english, "reason": "Exempted by the head"}]}),
+            json!({"electives": [maths],
+                   "exemptions": [{"subject_id": english, "reason": "Exempted by the head"}]}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
