@@ -52,32 +52,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     // Not public: the bearer of METRICS_TOKEN, or anyone on a development machine.
-    let bearer = headers
+    let bearer = req
+        .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let allowed = match &state.config.metrics_token {
-        Some(token) => bearer.is_some_and(|b| {
-            b.len() == token.len()
-                && b.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                    == 0
-        }),
+        Some(token) => bearer
+            .is_some_and(|b| crate::auth::csrf::constant_time_eq(b.as_bytes(), token.as_bytes())),
         None => state.config.development,
     };
     // Never at a school's address, whoever asks.
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(|h| {
-            h.rsplit_once(':')
-                .map_or(h, |(name, _)| name)
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let host = crate::tenancy::resolve::request_host(&req).unwrap_or_default();
     let at_a_school = matches!(state.tenants.by_host(&state.db, &host).await, Ok(Some(_)));
     if !allowed || at_a_school {
         return StatusCode::NOT_FOUND.into_response();

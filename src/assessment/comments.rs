@@ -9,7 +9,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
 use super::{exams::ExamSession, results::IN_EXAM_SESSION};
-use crate::students::db::LIST_NAME;
+use crate::students::names::LIST_NAME;
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors, Validator},

@@ -448,7 +448,7 @@ pub async fn delete_exam(conn: &mut PgConnection, id: i64) -> AppResult<Exam> {
 }
 
 /// Reopens (or closes again) exams of a closed exam session for corrections: one exam, or
-/// every exam of one class. Returns the exams changed.
+/// every exam of one class. Returns (exam id, "JSS 1A Mathematics") of the exams changed.
 pub async fn set_reopened(
     conn: &mut PgConnection,
     exam_session_id: i64,
@@ -457,13 +457,15 @@ pub async fn set_reopened(
     reopen: bool,
     by: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE exams SET reopened_at = CASE WHEN $4 THEN $6 END, reopened_by = CASE WHEN $4 THEN $5 END
-          WHERE exam_session_id = $1 AND ($2::bigint IS NULL OR id = $2)
-            AND ($3::bigint IS NULL OR academic_class_id = $3)
-            AND (reopened_at IS NULL) = $4
-          RETURNING id",
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE exams e SET reopened_at = CASE WHEN $4 THEN $6 END, reopened_by = CASE WHEN $4 THEN $5 END
+           FROM academic_classes ac, classes c, subjects s
+          WHERE e.exam_session_id = $1 AND ($2::bigint IS NULL OR e.id = $2)
+            AND ($3::bigint IS NULL OR e.academic_class_id = $3)
+            AND (e.reopened_at IS NULL) = $4
+            AND ac.id = e.academic_class_id AND c.id = ac.class_id AND s.id = e.subject_id
+          RETURNING e.id, c.name || ' ' || s.name",
     )
     .bind(exam_session_id)
     .bind(exam_id)

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors},
-    students::db::LIST_NAME,
+    students::names::LIST_NAME,
 };
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -292,15 +292,6 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
         .map(|(c, r, s)| ((c, r), s))
         .collect();
     let absent_now = absences(&mut ctx.tx, exam_id).await?;
-    // The class's current pupils, to tell "not in the class" from "does not take it".
-    let current: HashSet<i64> = sqlx::query_scalar(
-        "SELECT id FROM registrations WHERE academic_class_id = $1 AND is_current",
-    )
-    .bind(exam.academic_class_id)
-    .fetch_all(&mut *ctx.tx)
-    .await?
-    .into_iter()
-    .collect();
     // (registration, absent after the save) where a row changes it.
     let mut absence_changes: Vec<(i64, bool)> = Vec::new();
 
@@ -309,22 +300,14 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
     let mut seen = HashSet::new();
     // (component id, registration, Some(score) | None to clear)
     let mut cells: Vec<Cell> = Vec::new();
+    // (row index, registration) of rows for pupils not on this sheet.
+    let mut strangers: Vec<(usize, i64)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let label = format!("Row {}", i + 1);
         match in_class.get(&row.registration) {
             None => {
-                let why = if current.contains(&row.registration) {
-                    format!(
-                        "{label}: this pupil does not take {} (see their subjects on the class page).",
-                        exam.subject_name
-                    )
-                } else {
-                    format!(
-                        "{label}: this pupil is not registered in {}.",
-                        exam.class_name
-                    )
-                };
-                add(format!("rows[{i}].registration"), why);
+                // Worded once the loop is done (one query tells who is in the class).
+                strangers.push((i, row.registration));
                 continue;
             }
             Some(_) if !seen.insert(row.registration) => {
@@ -405,6 +388,38 @@ pub async fn save(ctx: &mut SchoolCtx, exam_id: i64, rows: &[MarkInput]) -> AppR
                     ),
                 );
             }
+        }
+    }
+    if !strangers.is_empty() {
+        // In the class but not taking the subject, or not in the class at all.
+        let regs: Vec<i64> = strangers.iter().map(|(_, r)| *r).collect();
+        let in_class_now: HashSet<i64> = sqlx::query_scalar(
+            "SELECT id FROM registrations WHERE academic_class_id = $1 AND is_current AND id = ANY($2)",
+        )
+        .bind(exam.academic_class_id)
+        .bind(&regs)
+        .fetch_all(&mut *ctx.tx)
+        .await?
+        .into_iter()
+        .collect();
+        for (i, registration) in strangers {
+            let why = if in_class_now.contains(&registration) {
+                format!(
+                    "Row {}: this pupil does not take {} (see their subjects on the class page).",
+                    i + 1,
+                    exam.subject_name
+                )
+            } else {
+                format!(
+                    "Row {}: this pupil is not registered in {}.",
+                    i + 1,
+                    exam.class_name
+                )
+            };
+            errors
+                .entry(format!("rows[{i}].registration"))
+                .or_default()
+                .push(why);
         }
     }
     if !errors.is_empty() {

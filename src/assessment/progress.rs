@@ -9,7 +9,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
 use super::taking::TAKES;
-use crate::students::db::LIST_NAME;
+use crate::students::names::LIST_NAME;
 
 /// Mark entry of one exam (a subject of a class), over the class's current pupils who take
 /// the subject.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use crate::students::db::LIST_NAME;
+use crate::students::names::LIST_NAME;
 
 use super::card::SubjectStatus;
 use super::{

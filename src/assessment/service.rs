@@ -237,13 +237,12 @@ pub async fn corrections(
     )
     .await?;
     let action = if input.open { "reopen" } else { "close" };
-    for id in &changed {
-        let e = exams::exam(&mut ctx.tx, *id).await?;
+    for (id, exam) in &changed {
         ctx.audit(
             action,
             "exam",
             id,
-            json!({"exam": format!("{} {}", e.class_name, e.subject_name), "exam_session": es.name}),
+            json!({"exam": exam, "exam_session": es.name}),
         )
         .await?;
     }

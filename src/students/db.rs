@@ -19,9 +19,6 @@ crate::text_enum::text_enum! {
         Graduated = "graduated",
     }
 }
-/// SQL over alias `s`: surname first, as class lists are read out.
-pub const LIST_NAME: &str = "s.last_name || ' ' || s.first_name || CASE WHEN s.other_names <> '' THEN ' ' || s.other_names ELSE '' END";
-
 pub const SEXES: &[&str] = &["female", "male"];
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]

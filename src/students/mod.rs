@@ -6,6 +6,7 @@ mod class_pages;
 pub mod db;
 pub mod guardians;
 pub mod import;
+pub mod names;
 mod pages;
 pub mod photos;
 pub mod registrations;

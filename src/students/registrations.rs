@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
+use super::names::LIST_NAME;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -251,17 +252,17 @@ pub async fn departures(
     conn: &mut PgConnection,
     academic_class_id: i64,
 ) -> Result<Vec<Departure>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT DISTINCT ON (s.id) s.id AS student_id,
-                s.last_name || ' ' || s.first_name AS full_name, r.left_on, c.name AS moved_to
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (s.id) s.id AS student_id, {LIST_NAME} AS full_name, r.left_on,
+                c.name AS moved_to
            FROM registrations r JOIN students s ON s.id = r.student_id
            LEFT JOIN registrations now ON now.student_id = r.student_id AND now.session_id = r.session_id AND now.is_current
            LEFT JOIN academic_classes ac ON ac.id = now.academic_class_id
            LEFT JOIN classes c ON c.id = ac.class_id
           WHERE r.academic_class_id = $1 AND NOT r.is_current
             AND now.academic_class_id IS DISTINCT FROM $1
-          ORDER BY s.id, r.left_on DESC",
-    )
+          ORDER BY s.id, r.left_on DESC"
+    )))
     .bind(academic_class_id)
     .fetch_all(conn)
     .await
