@@ -49,7 +49,7 @@
       row.querySelector(".grade").textContent = "–";
       return [];
     }
-    var total = 0, any = false, problems = [];
+    var total = 0, any = false, empty = false, problems = [];
     row.querySelectorAll("input[data-max]").forEach(function (input) {
       var s = parseScore(input.value);
       var max = parseFloat(input.dataset.max);
@@ -58,8 +58,10 @@
       input.setAttribute("aria-invalid", bad ? "true" : "false");
       if (bad) problems.push(input.dataset.name + ": 0 to " + fmt(max) + ", whole or half marks");
       else if (!s.empty) { total += s.value; any = true; }
+      else empty = true;
     });
-    var band = any && problems.length === 0 ? gradeOf(bands, total) : null;
+    // A grade only once every component is in: a half-filled row is not a fail.
+    var band = any && !empty && problems.length === 0 ? gradeOf(bands, total) : null;
     row.querySelector(".total").textContent = any && problems.length === 0 ? fmt(total) : "–";
     row.querySelector(".grade").textContent = band ? band.grade : "–";
     return problems;

@@ -125,10 +125,13 @@ pub struct SubjectLine {
 }
 
 impl SubjectLine {
-    /// The total as printed: the figure, "ABS" for an absent pupil, a dash when missing.
+    /// The total as printed: the figure, "20*" when partly entered (its remark says
+    /// incomplete), "ABS" for an absent pupil, a dash when missing.
     pub fn total_text(&self) -> String {
         match (self.status, self.total) {
             (SubjectStatus::Absent, _) => "ABS".to_owned(),
+            // Partly entered: the sum so far, marked as not final.
+            (SubjectStatus::Partial, Some(t)) => format!("{}*", format_score(t)),
             (_, Some(t)) => format_score(t),
             (_, None) => "–".to_owned(),
         }

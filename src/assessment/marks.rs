@@ -212,7 +212,9 @@ fn mark_row(
 ) -> MarkRow {
     let entered: Vec<f64> = scores.values().flatten().copied().collect();
     let total = (!entered.is_empty()).then(|| entered.iter().sum::<f64>());
-    let (grade, remark) = match total {
+    // Graded only once every component is in: a half-filled row is not an F9.
+    let complete = entered.len() == scores.len();
+    let (grade, remark) = match total.filter(|_| complete) {
         Some(t) => {
             let (g, r) = scale.grade(t);
             (Some(g), Some(r))

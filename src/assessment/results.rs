@@ -47,7 +47,7 @@ pub struct SubjectStats {
     pub exam_id: i64,
     pub subject_id: i64,
     pub subject_name: String,
-    /// Pupils with a mark in this subject (the others are not counted).
+    /// Pupils with complete marks in this subject (the others are not counted).
     pub pupils: i64,
     pub average: Option<f64>,
     pub highest: Option<f64>,
@@ -403,8 +403,9 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
             .iter()
             .zip(&lines)
             .filter_map(|(p, ls)| {
+                // Complete marks only: a partly entered total is not a result yet.
                 ls.iter()
-                    .find(|l| l.exam_id == subject.exam_id)
+                    .find(|l| l.exam_id == subject.exam_id && l.status == SubjectStatus::Complete)
                     .and_then(|l| l.total)
                     .map(|t| (p.registration, t))
             })
@@ -477,15 +478,20 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
             let subjects = lines
                 .iter()
                 .map(|l| {
-                    let graded = l.total.map(|t| scale.grade(round2(t)));
+                    // Graded and placed only when complete; a partial total is shown as such.
+                    let complete = l.status == SubjectStatus::Complete;
+                    let graded = l.total.filter(|_| complete).map(|t| scale.grade(round2(t)));
                     SubjectResult {
                         exam_id: l.exam_id,
                         subject_id: l.subject_id,
                         status: l.status,
                         total: l.total,
                         grade: graded.as_ref().map(|g| g.0.clone()),
-                        remark: graded.map(|g| g.1),
-                        position: l.total.and_then(|_| {
+                        remark: match l.status {
+                            SubjectStatus::Partial => Some("Incomplete: marks missing".into()),
+                            _ => graded.map(|g| g.1),
+                        },
+                        position: l.total.filter(|_| complete).and_then(|_| {
                             subject_ranks
                                 .get(&l.exam_id)
                                 .and_then(|r| r.get(&p.registration))

@@ -381,7 +381,8 @@ async fn teacher_fills_the_mark_grid_with_the_keyboard(pool: PgPool) {
             .text()
             .await
             .unwrap(),
-        "F9"
+        "–",
+        "no grade while the Exam is still empty"
     );
     // Enter goes down to the next pupil; leaving the row saves it.
     let enter = String::from(char::from(Key::Enter));

@@ -969,3 +969,85 @@ async fn a_move_that_would_strand_marks_is_refused(pool: PgPool) {
         .json();
     assert_eq!(sheet["rows"][0]["total"], 60.0);
 }
+
+/// A subject with some components still empty is not a result: no grade, no subject
+/// position, left out of the class's figures for the subject, and printed "20*" with
+/// "Incomplete" on the card.
+#[sqlx::test(migrations = false)]
+async fn partly_entered_marks_are_shown_as_incomplete_not_graded(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let maths = f.exams["Mathematics"];
+    let res = save_marks(
+        &f.admin,
+        maths,
+        json!([
+            {"registration": f.pupils["Ada"], "scores": {"CA1": 20}},
+            {"registration": f.pupils["Bola"], "scores": scores(10.0, 10.0, 40.0)},
+        ]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let sheet = f
+        .admin
+        .get(&format!("/api/v1/school/exams/{maths}/marks/"))
+        .await
+        .json();
+    assert_eq!(sheet["rows"][0]["total"], 20.0);
+    assert_eq!(
+        sheet["rows"][0]["grade"],
+        Value::Null,
+        "a half-filled row is not graded"
+    );
+    let r = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/results/?academic_class={}",
+            f.exam_session, f.class_id
+        ))
+        .await
+        .json();
+    let ada = r["pupils"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["registration"] == f.pupils["Ada"])
+        .unwrap()["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["exam_id"] == maths)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&ada["status"], &ada["grade"], &ada["position"]),
+        (&json!("partial"), &Value::Null, &Value::Null)
+    );
+    let stats = r["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["exam_id"] == maths)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&stats["pupils"], &stats["lowest"], &stats["average"]),
+        (&json!(1), &json!(60.0), &json!(60.0)),
+        "Ada's 20 so far is not the class's lowest"
+    );
+    let res = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{}/report-cards/{}/pdf/",
+            f.exam_session, f.pupils["Ada"]
+        ))
+        .await;
+    let (_, text) = pdf_text(&res.body);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("20*"), "{flat}");
+    assert!(flat.contains("Incomplete"), "{flat}");
+    assert!(
+        !flat.contains("F9 Fail") && !flat.contains("Fail Mathematics"),
+        "{flat}"
+    );
+}
