@@ -19,18 +19,7 @@ async fn setup(app: &TestApp) -> (Client, i64) {
 
 /// A user with a role holding no permissions.
 async fn powerless(app: &TestApp, admin: &Client) -> Client {
-    let role = admin
-        .post(
-            "/api/v1/school/roles/",
-            json!({"name": "Visitor", "permissions": []}),
-        )
-        .await;
-    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
-    let role_id = role.json()["id"].as_i64().unwrap();
-    let res = admin.post("/api/v1/school/users/", json!({"email": "visitor@alpha.test", "full_name": "Vera Visitor", "password": PASSWORD, "roles": [role_id]}))
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    app.as_staff("alpha", "visitor@alpha.test").await
+    crate::helpers::fixtures::staff_with(app, admin, "visitor@alpha.test", &[]).await
 }
 
 #[sqlx::test(migrations = false)]
@@ -101,7 +90,7 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
         .await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
     let target = plain.json()["id"].as_i64().unwrap();
-    let role_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Visitor'")
+    let role_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Role of visitor@alpha.test'")
         .fetch_one(&app.pool)
         .await
         .unwrap();

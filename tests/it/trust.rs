@@ -7,28 +7,8 @@ use sqlx::PgPool;
 
 use crate::helpers::{
     Client, PASSWORD, TestApp, assert_error_shape,
-    fixtures::{class_with_exams, save_marks, scores},
+    fixtures::{class_with_exams, save_marks, scores, staff_with},
 };
-
-/// A staff user `email` of alpha whose one role holds exactly `permissions`.
-async fn staff_with(app: &TestApp, admin: &Client, email: &str, permissions: &[&str]) -> Client {
-    let role = admin
-        .post(
-            "/api/v1/school/roles/",
-            json!({"name": format!("Role of {email}"), "permissions": permissions}),
-        )
-        .await;
-    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
-    let role_id = role.json()["id"].as_i64().unwrap();
-    let res = admin
-        .post(
-            "/api/v1/school/users/",
-            json!({"email": email, "full_name": "Limited Staff", "password": PASSWORD, "roles": [role_id]}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    app.as_staff("alpha", email).await
-}
 
 #[sqlx::test(migrations = false)]
 async fn parents_details_are_shown_only_to_staff_allowed_to_see_guardians(pool: PgPool) {

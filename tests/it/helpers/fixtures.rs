@@ -360,3 +360,29 @@ pub async fn wait_for_batch(client: &Client, id: &str) -> Value {
     }
     panic!("batch {id} never finished");
 }
+
+/// A staff user `email` of alpha whose one role holds exactly `permissions` (none for a
+/// powerless visitor), created by alpha's `admin`.
+pub async fn staff_with(
+    app: &TestApp,
+    admin: &Client,
+    email: &str,
+    permissions: &[&str],
+) -> Client {
+    let role = admin
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": format!("Role of {email}"), "permissions": permissions}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text());
+    let role_id = role.json()["id"].as_i64().expect("role id");
+    let res = admin
+        .post(
+            "/api/v1/school/users/",
+            json!({"email": email, "full_name": "Limited Staff", "password": crate::helpers::PASSWORD, "roles": [role_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    app.as_staff("alpha", email).await
+}
