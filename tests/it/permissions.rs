@@ -90,10 +90,11 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
         .await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
     let target = plain.json()["id"].as_i64().unwrap();
-    let role_id: i64 = sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Role of visitor@alpha.test'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let role_id: i64 =
+        sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Role of visitor@alpha.test'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let grant = |perms: serde_json::Value| {
         let admin = &admin;
         async move {
