@@ -177,12 +177,18 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
     }
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     let workers = config.job_workers;
+    let login_window = config.login_lockout;
     let state = AppState::build(config, pool.clone()).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     if args.no_workers {
         return app::serve(state, listener).await;
     }
-    let jobs = tokio::spawn(crate::workers::run(pool, workers, app::shutdown_signal()));
+    let jobs = tokio::spawn(crate::workers::run(
+        pool,
+        workers,
+        login_window,
+        app::shutdown_signal(),
+    ));
     app::serve(state, listener).await?;
     // Let running jobs finish their current class after the server stops.
     jobs.await??;
@@ -213,7 +219,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.refuse_dev_secret()?;
             let pool = db::connect(&config).await?;
             tracing::info!(workers = config.job_workers, "running job workers");
-            crate::workers::run(pool, config.job_workers, app::shutdown_signal()).await?;
+            crate::workers::run(
+                pool,
+                config.job_workers,
+                config.login_lockout,
+                app::shutdown_signal(),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::School {

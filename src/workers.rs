@@ -1,22 +1,49 @@
 //! The job workers with this application's handlers (top floor: it wires domains into the
 //! job infrastructure).
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
 use crate::{
     assessment::batch,
+    auth::{throttle, tokens},
     jobs::worker::{ReportHandler, run_workers},
 };
 
-/// Runs the job workers until `shutdown` resolves.
+/// Runs the job workers and the hourly clean-up until `shutdown` resolves.
 pub async fn run(
     pool: PgPool,
     concurrency: usize,
+    login_window: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let handler: ReportHandler =
         Arc::new(|pool, job, last| Box::pin(async move { batch::run(&pool, &job, last).await }));
-    run_workers(pool, concurrency, handler, shutdown).await
+    let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));
+    let outcome = run_workers(pool, concurrency, handler, shutdown).await;
+    cleaner.abort();
+    outcome
+}
+
+async fn clean_up_hourly(pool: PgPool, login_window: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        clean_up(&pool, login_window).await;
+    }
+}
+
+/// Deletes sign-in records nobody needs any more: expired refresh tokens and throttle
+/// counters whose window has ended. Errors are logged; the next hour tries again.
+pub async fn clean_up(pool: &PgPool, login_window: Duration) {
+    let now = chrono::Utc::now();
+    match tokens::purge_expired(pool, now).await {
+        Ok(n) => tracing::debug!(deleted = n, "purged expired refresh tokens"),
+        Err(e) => tracing::warn!(error = %e, "could not purge expired refresh tokens"),
+    }
+    match throttle::purge_stale(pool, login_window, now).await {
+        Ok(n) => tracing::debug!(deleted = n, "purged old sign-in throttle counters"),
+        Err(e) => tracing::warn!(error = %e, "could not purge sign-in throttle counters"),
+    }
 }

@@ -14,7 +14,8 @@ use crate::{
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 
 /// Checks email and password for one scope (a school, or the platform when None).
-/// Throttled per account and per address; the answer never tells whether the email exists.
+/// Throttled (see `throttle`): the attempt is counted before the password is checked; the
+/// answer never tells whether the email exists.
 pub async fn check_credentials(
     state: &AppState,
     scope: Option<i64>,
@@ -24,7 +25,11 @@ pub async fn check_credentials(
     now: DateTime<Utc>,
 ) -> AppResult<User> {
     let keys = throttle::ThrottleKeys::new(scope, email, &meta.client_ip);
-    throttle::check(&state.db, &keys, now).await?;
+    let admitted = throttle::admit(&state.db, &state.config, &keys, now).await?;
+    if !admitted.delay.is_zero() {
+        // No connection is held while waiting.
+        tokio::time::sleep(admitted.delay).await;
+    }
 
     let user = {
         let mut conn = state.db.acquire().await?;
@@ -37,7 +42,7 @@ pub async fn check_credentials(
     let matches = password::verify(password_text.to_owned(), stored).await?;
     match user {
         Some(user) if matches && user.is_active => {
-            throttle::clear_account(&state.db, &keys).await?;
+            throttle::succeeded(&state.db, &keys).await?;
             sqlx::query("UPDATE public.users SET last_login = $2 WHERE id = $1")
                 .bind(user.id)
                 .bind(now)
@@ -49,10 +54,8 @@ pub async fn check_credentials(
         Some(user) if matches && !user.is_active => Err(AppError::Unauthenticated(
             "This account is disabled. Ask your administrator to enable it.".into(),
         )),
-        _ => {
-            throttle::record_failure(&state.db, &state.config, &keys, now).await?;
-            Err(AppError::Unauthenticated(INVALID_CREDENTIALS.into()))
-        }
+        // Already counted by `admit`.
+        _ => Err(AppError::Unauthenticated(INVALID_CREDENTIALS.into())),
     }
 }
 

@@ -1,6 +1,19 @@
-//! Failed-login throttling per account and per client address, kept in PostgreSQL so every
-//! application server sees the same counters. Keys always include the scope (school id or
-//! platform): user 1 exists in every school.
+//! Sign-in throttling, kept in PostgreSQL so every application server sees the same counters.
+//!
+//! Three counters per attempt, all scoped (a school id or the platform: user 1 exists in
+//! every school):
+//! - the guesser (account + address): locked after a few failures, so whoever keeps guessing
+//!   is stopped without locking the account for its owner at another address;
+//! - the address within the scope: locked after many failures (one address trying many
+//!   accounts of one school);
+//! - the account: never locked (that would be a lock-out anyone could impose), but each
+//!   attempt is slowed once it has drawn many failures from anywhere.
+//!
+//! Attempts are counted before the password is checked, in one statement, so parallel
+//! guesses cannot all pass a check made before any of them was counted; a successful sign-in
+//! gives its count back.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -8,76 +21,122 @@ use sqlx::PgPool;
 use crate::{config::Config, error::AppError};
 
 pub struct ThrottleKeys {
-    account: String,
+    guesser: String,
     address: String,
+    account: String,
 }
 
 impl ThrottleKeys {
     pub fn new(scope: Option<i64>, email: &str, client_ip: &str) -> Self {
         let scope = scope.map_or_else(|| "platform".to_owned(), |id| format!("school:{id}"));
+        let email = email.trim().to_lowercase();
         Self {
-            account: format!("acct:{scope}:{}", email.trim().to_lowercase()),
-            address: format!("addr:{client_ip}"),
+            guesser: format!("guesser:{scope}:{client_ip}:{email}"),
+            address: format!("addr:{scope}:{client_ip}"),
+            account: format!("acct:{scope}:{email}"),
         }
     }
 }
 
-/// Refuses with 429 while either key is locked.
-pub async fn check(pool: &PgPool, keys: &ThrottleKeys, now: DateTime<Utc>) -> Result<(), AppError> {
-    let locked_until: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT max(locked_until) FROM public.login_throttle
-          WHERE key = ANY($1) AND locked_until > $2",
-    )
-    .bind([keys.account.as_str(), keys.address.as_str()])
-    .bind(now)
-    .fetch_one(pool)
-    .await?;
-    match locked_until {
-        Some(until) => Err(AppError::TooManyRequests {
-            retry_after: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
-        }),
-        None => Ok(()),
-    }
+/// An attempt that was counted and may go on to the password check.
+pub struct Admitted {
+    /// How long to wait before checking the password (an account under attack is slowed).
+    pub delay: Duration,
 }
 
-/// Counts a failure against both keys, locking a key that reaches its limit.
-pub async fn record_failure(
+/// Counts the attempt against all three keys, then refuses with 429 when the guesser or the
+/// address is over its limit in the current window.
+pub async fn admit(
     pool: &PgPool,
     config: &Config,
     keys: &ThrottleKeys,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<Admitted, AppError> {
     let window = chrono::Duration::from_std(config.login_lockout)
         .map_err(|e| AppError::Internal(e.into()))?;
-    sqlx::query(
-        "INSERT INTO public.login_throttle AS t (key, failures, window_started_at, locked_until)
-         SELECT k, 1, $2, CASE WHEN 1 >= lim THEN $2 + $3 END
-           FROM unnest($1::text[], $4::int[]) AS x(k, lim)
+    let counts: Vec<(String, i32, DateTime<Utc>)> = sqlx::query_as(
+        "INSERT INTO public.login_throttle AS t (key, failures, window_started_at)
+         SELECT k, 1, $2 FROM unnest($1::text[]) AS k
          ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN t.window_started_at < $2 - $3 THEN 1 ELSE t.failures + 1 END,
-             window_started_at = CASE WHEN t.window_started_at < $2 - $3 THEN $2 ELSE t.window_started_at END,
-             locked_until = CASE
-                 WHEN (CASE WHEN t.window_started_at < $2 - $3 THEN 1 ELSE t.failures + 1 END)
-                      >= (SELECT lim FROM unnest($1::text[], $4::int[]) AS y(k, lim) WHERE y.k = t.key)
-                 THEN $2 + $3 ELSE t.locked_until END",
+             failures = CASE WHEN t.window_started_at <= $2 - $3 THEN 1 ELSE t.failures + 1 END,
+             window_started_at = CASE WHEN t.window_started_at <= $2 - $3 THEN $2
+                                      ELSE t.window_started_at END
+         RETURNING key, failures, window_started_at",
     )
-    .bind([keys.account.as_str(), keys.address.as_str()])
+    .bind([
+        keys.guesser.as_str(),
+        keys.address.as_str(),
+        keys.account.as_str(),
+    ])
     .bind(now)
     .bind(window)
-    .bind([
-        config.login_max_failures_per_account,
-        config.login_max_failures_per_address,
-    ])
+    .fetch_all(pool)
+    .await?;
+
+    let mut refused_until: Option<DateTime<Utc>> = None;
+    let mut delay = Duration::ZERO;
+    for (key, count, started) in counts {
+        let limit = if key == keys.guesser {
+            config.login_max_failures_per_guesser
+        } else if key == keys.address {
+            config.login_max_failures_per_address
+        } else {
+            delay = slowdown(count, config.login_slow_after_failures);
+            continue;
+        };
+        if count > limit {
+            let until = started + window;
+            refused_until = Some(refused_until.map_or(until, |u| u.max(until)));
+        }
+    }
+    match refused_until {
+        Some(until) => Err(AppError::TooManyRequests {
+            retry_after: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
+        }),
+        None => Ok(Admitted { delay }),
+    }
+}
+
+/// A quarter of a second more for every attempt beyond the threshold, at most three seconds:
+/// enough to make guessing one account slow, short enough that its owner still gets in.
+fn slowdown(count: i32, threshold: i32) -> Duration {
+    let over = u64::try_from(count.saturating_sub(threshold)).unwrap_or(0);
+    Duration::from_millis((over * 250).min(3000))
+}
+
+/// A successful sign-in: the guesser and the account start afresh, and the address gets
+/// its attempt back (a school's staff often share one address).
+pub async fn succeeded(pool: &PgPool, keys: &ThrottleKeys) -> Result<(), AppError> {
+    sqlx::query(
+        "WITH gone AS (DELETE FROM public.login_throttle WHERE key = ANY($1))
+         UPDATE public.login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $2",
+    )
+    .bind([keys.guesser.as_str(), keys.account.as_str()])
+    .bind(&keys.address)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// A successful login clears the account's counter (not the address's).
-pub async fn clear_account(pool: &PgPool, keys: &ThrottleKeys) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM public.login_throttle WHERE key = $1")
-        .bind(&keys.account)
+/// Deletes counters whose window ended (run on a schedule by the worker): a row older than
+/// its window would be reset by the next attempt anyway.
+pub async fn purge_stale(pool: &PgPool, window: Duration, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
+    let done = sqlx::query("DELETE FROM public.login_throttle WHERE window_started_at <= $1")
+        .bind(now - window)
         .execute(pool)
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_is_slowed_only_beyond_its_threshold_and_never_beyond_three_seconds() {
+        assert_eq!(slowdown(10, 10), Duration::ZERO);
+        assert_eq!(slowdown(12, 10), Duration::from_millis(500));
+        assert_eq!(slowdown(1000, 10), Duration::from_secs(3));
+    }
 }

@@ -211,6 +211,17 @@ pub async fn revoke_family(
     Ok(())
 }
 
+/// Deletes refresh tokens that expired more than a day ago (run on a schedule by the worker).
+/// A family's revocation stays visible while any of its tokens is unexpired, because
+/// revoking marks every live token of the family.
+pub async fn purge_expired(pool: &sqlx::PgPool, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM public.refresh_tokens WHERE expires_at < $1")
+        .bind(now - chrono::Duration::days(1))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// The `WHERE` that makes a token's user valid: active, same session version, family not
 /// revoked. Shared by the platform and school loads so both check the same things.
 pub const TOKEN_USER_CHECK: &str = "u.id = $1 AND u.is_active AND u.session_version = $2

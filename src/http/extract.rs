@@ -192,24 +192,35 @@ impl FromRequestParts<AppState> for RequestMeta {
     }
 }
 
-pub fn request_meta(parts: &Parts, trust_proxy: bool) -> RequestMeta {
+/// The address our outermost trusted proxy saw: with `hops` proxies of our own, each appends
+/// the address it received from, so the client's is the `hops`-th entry from the right (all
+/// `X-Forwarded-For` headers taken as one list). Anything further left came from the client.
+/// None without trusted proxies, or when the list is shorter than the proxies we have (the
+/// request did not come through them).
+fn forwarded_client(headers: &axum::http::HeaderMap, hops: usize) -> Option<String> {
+    if hops == 0 {
+        return None;
+    }
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let value = value.to_str().ok()?;
+        entries.extend(value.split(',').map(str::trim));
+    }
+    let entry = entries.get(entries.len().checked_sub(hops)?).copied()?;
+    entry
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+pub fn request_meta(parts: &Parts, trusted_proxies: usize) -> RequestMeta {
     let request_id = parts
         .headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let forwarded = trust_proxy
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_owned())
-        })
-        .flatten()
-        .filter(|v| !v.is_empty());
+    let forwarded = forwarded_client(&parts.headers, trusted_proxies);
     let client_ip = forwarded.unwrap_or_else(|| {
         parts
             .extensions
@@ -220,5 +231,32 @@ pub fn request_meta(parts: &Parts, trust_proxy: bool) -> RequestMeta {
     RequestMeta {
         request_id,
         client_ip,
+    }
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::forwarded_client;
+
+    fn headers(values: &[&'static str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append("x-forwarded-for", HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn the_client_is_counted_from_the_right_by_our_own_proxies() {
+        let h = headers(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(forwarded_client(&h, 0), None);
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("10.0.0.2"));
+        assert_eq!(forwarded_client(&h, 2).as_deref(), Some("203.0.113.9"));
+        // Fewer entries than proxies: the request did not come through them all.
+        assert_eq!(forwarded_client(&h, 4), None);
+        // Not an address: ignored rather than used as a throttle key.
+        assert_eq!(forwarded_client(&headers(&["evil"]), 1), None);
     }
 }

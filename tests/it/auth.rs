@@ -192,7 +192,7 @@ async fn repeated_bad_logins_are_throttled_without_telling_if_the_email_exists(p
     for _ in 0..4 {
         attempt("admin@alpha.test", "wrong-password").await;
     }
-    // Locked now, even with the right password.
+    // The guesser (this account from this address) is refused now, even with the right password.
     let locked = attempt("admin@alpha.test", PASSWORD).await;
     let body = assert_error_shape(&locked, 429);
     assert_eq!(body["code"], "throttled");

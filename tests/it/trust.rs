@@ -452,3 +452,212 @@ async fn headers_protect_pages_tokens_and_metrics(pool: PgPool) {
     assert_ne!(id(&long).await, long);
     assert_ne!(id("a b<script>").await, "a b<script>");
 }
+
+/// An app behind one proxy of our own, so tests can sign in from different addresses.
+async fn app_behind_one_proxy(pool: PgPool) -> TestApp {
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.trust_proxy = 1;
+    config.login_max_failures_per_address = 8;
+    let app = TestApp::with_config(pool, config).await;
+    for code in ["alpha", "beta"] {
+        app.create_school(code).await;
+        app.create_staff(code, &format!("head@{code}.test"), "School Admin")
+            .await;
+    }
+    app
+}
+
+async fn sign_in(app: &TestApp, code: &str, from: &str, email: &str, password: &str) -> StatusCode {
+    app.school_client(code)
+        .header("x-forwarded-for", from)
+        .post(
+            "/api/v1/school/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .status
+}
+
+/// Someone who keeps guessing a teacher's password locks themselves out, not the teacher:
+/// the right password from the teacher's own address still signs in.
+#[sqlx::test(migrations = false)]
+async fn a_guesser_is_locked_out_but_not_the_account_owner(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    let attacker = "203.0.113.9";
+    for _ in 0..5 {
+        let status = sign_in(&app, "alpha", attacker, "head@alpha.test", "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The guesser is refused even with the right password...
+    assert_eq!(
+        sign_in(&app, "alpha", attacker, "head@alpha.test", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...while the owner at another address gets in, and again after that.
+    for _ in 0..2 {
+        assert_eq!(
+            sign_in(&app, "alpha", "198.51.100.7", "head@alpha.test", PASSWORD).await,
+            StatusCode::OK
+        );
+    }
+}
+
+/// Attempts are counted before the password check, atomically: twenty guesses sent at once
+/// get exactly the five the limit allows, not twenty.
+#[sqlx::test(migrations = false)]
+async fn parallel_guesses_cannot_slip_under_the_limit(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    let guesses = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            sign_in(
+                app,
+                "alpha",
+                "203.0.113.9",
+                "head@alpha.test",
+                &format!("guess-{i}"),
+            )
+            .await
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 15), "{statuses:?}");
+}
+
+/// One address that tries many accounts of one school is refused there, and only there:
+/// the counter is per school.
+#[sqlx::test(migrations = false)]
+async fn the_per_address_counter_is_per_school(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    let address = "203.0.113.50";
+    for i in 0..8 {
+        let email = format!("someone{i}@alpha.test");
+        assert_eq!(
+            sign_in(&app, "alpha", address, &email, "guess-guess").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in(&app, "alpha", address, "head@alpha.test", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        sign_in(&app, "beta", address, "head@beta.test", PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+/// Behind our proxy the client's address is the entry our proxy added (the right-most), so a
+/// guesser who writes a new left-most `X-Forwarded-For` entry each time is still counted as
+/// one address.
+#[sqlx::test(migrations = false)]
+async fn a_forged_forwarded_for_entry_does_not_reset_the_count(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    for i in 0..5 {
+        let forged = format!("10.0.0.{i}, 203.0.113.9");
+        assert_eq!(
+            sign_in(&app, "alpha", &forged, "head@alpha.test", "guess-guess").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in(
+            &app,
+            "alpha",
+            "10.9.9.9, 203.0.113.9",
+            "head@alpha.test",
+            PASSWORD
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The address the audit trail records is the proxy's entry too.
+    assert_eq!(
+        sign_in(
+            &app,
+            "alpha",
+            "1.2.3.4, 198.51.100.7",
+            "head@alpha.test",
+            PASSWORD
+        )
+        .await,
+        StatusCode::OK
+    );
+    let mut tx = app.school_tx("alpha").await;
+    let ip: String = sqlx::query_scalar(
+        "SELECT client_ip FROM audit_log WHERE action = 'login' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(ip, "198.51.100.7");
+}
+
+/// The hourly clean-up deletes expired refresh tokens and ended throttle windows, and
+/// nothing still in use.
+#[sqlx::test(migrations = false)]
+async fn the_clean_up_purges_old_throttle_rows_and_expired_refresh_tokens(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    let session = app.school_login("alpha", "head@alpha.test").await;
+    assert_eq!(
+        sign_in(
+            &app,
+            "alpha",
+            "203.0.113.9",
+            "head@alpha.test",
+            "guess-guess"
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    sqlx::query(
+        "INSERT INTO public.login_throttle (key, failures, window_started_at)
+         VALUES ('guesser:school:1:old', 3, now() - interval '2 days')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO public.refresh_tokens (jti, family_id, user_id, expires_at, created_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), id, now() - interval '3 days', now() - interval '20 days'
+           FROM public.users LIMIT 1",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let count = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let expired = "SELECT count(*) FROM public.refresh_tokens WHERE expires_at < now()";
+    let stale = "SELECT count(*) FROM public.login_throttle WHERE window_started_at < now() - interval '1 day'";
+    assert_eq!((count(expired).await, count(stale).await), (1, 1));
+
+    schoolyard::workers::clean_up(&app.pool, std::time::Duration::from_secs(900)).await;
+
+    assert_eq!((count(expired).await, count(stale).await), (0, 0));
+    // What is still in use stays: the live refresh token still refreshes, the fresh
+    // counters are still there.
+    let refreshed = app
+        .school_client("alpha")
+        .post(
+            "/api/v1/school/auth/refresh",
+            json!({"refresh": session["refresh"]}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text());
+    assert!(count("SELECT count(*) FROM public.login_throttle").await >= 3);
+}

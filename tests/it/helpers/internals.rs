@@ -163,7 +163,12 @@ pub async fn set_up_year(pool: &PgPool, school: &SchoolRow, year: Year<'_>) {
 
 /// Background job workers over `pool` (the caller aborts the task).
 pub fn spawn_workers(pool: PgPool) -> tokio::task::JoinHandle<anyhow::Result<()>> {
-    tokio::spawn(workers::run(pool, 2, std::future::pending()))
+    tokio::spawn(workers::run(
+        pool,
+        2,
+        std::time::Duration::from_secs(900),
+        std::future::pending(),
+    ))
 }
 
 /// Purges the job queue's finished rows; returns how many went.
