@@ -82,19 +82,10 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo school {} missing", school.code))?;
         for (full_name, email, role) in school.staff {
-            if crate::auth::account::find_by_email_in_scope(&mut conn, email, None)
+            if crate::auth::account::find_by_email_in_scope(&mut conn, email, Some(created.id))
                 .await?
                 .is_some()
             {
-                continue;
-            }
-            let exists: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM public.users WHERE lower(email) = lower($1))",
-            )
-            .bind(email)
-            .fetch_one(&mut *conn)
-            .await?;
-            if exists {
                 continue;
             }
             create_user_cli(

@@ -122,7 +122,7 @@ pub async fn insert(
     .await
     .map_err(|e| {
         AppError::from(e).on_constraint(
-            "users_email_key",
+            "users_email_scope_key",
             "email",
             "A user with this email already exists.",
         )

@@ -51,9 +51,23 @@ async fn create_school_through_the_api(pool: PgPool) {
 async fn a_failure_midway_leaves_no_school_behind(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let t = ops(&app).await;
-    // The admin email is taken: the insert fails after the schema was created, migrated
-    // and seeded, and the domain added. Everything must roll back.
-    let res = t.post("/api/v1/system/schools/", json!({"name": "Doomed Academy", "code": "doomed", "domain": "doomed.example.com", "admin_email": "ops@platform.test", "admin_password": PASSWORD}))
+    // The admin's insert fails (a trigger makes it look taken) after the schema was created,
+    // migrated and seeded, and the domain added. Everything must roll back.
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.email = 'head@doomed.test' THEN
+             RAISE unique_violation USING CONSTRAINT = 'users_email_scope_key';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_doomed BEFORE INSERT ON public.users
+           FOR EACH ROW EXECUTE FUNCTION public.refuse_doomed();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = t.post("/api/v1/system/schools/", json!({"name": "Doomed Academy", "code": "doomed", "domain": "doomed.example.com", "admin_email": "head@doomed.test", "admin_password": PASSWORD}))
         .await;
     let body = assert_error_shape(&res, 422);
     assert!(body["errors"]["admin_email"].is_array(), "{body}");

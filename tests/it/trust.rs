@@ -661,3 +661,52 @@ async fn the_clean_up_purges_old_throttle_rows_and_expired_refresh_tokens(pool: 
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text());
     assert!(count("SELECT count(*) FROM public.login_throttle").await >= 3);
 }
+
+/// A school admin cannot use "this email is taken" to learn who has an account elsewhere:
+/// an email of another school's teacher (or of a platform operator) is as free here as one
+/// nobody uses; only the school's own staff list makes an email taken.
+#[sqlx::test(migrations = false)]
+async fn adding_staff_does_not_reveal_accounts_at_other_schools(pool: PgPool) {
+    let app = app_behind_one_proxy(pool).await;
+    app.create_superadmin("ops@platform.test").await;
+    let head = app.as_staff("alpha", "head@alpha.test").await;
+    let add = |email: &str| {
+        head.post(
+            "/api/v1/school/users/",
+            json!({"email": email, "full_name": "New Teacher", "password": "a-long-fresh-passphrase-7"}),
+        )
+    };
+    for elsewhere in [
+        "head@beta.test",
+        "ops@platform.test",
+        "nobody@anywhere.test",
+    ] {
+        let res = add(elsewhere).await;
+        assert_eq!(
+            res.status,
+            StatusCode::CREATED,
+            "{elsewhere}: {}",
+            res.text()
+        );
+    }
+    // Taken within the school: the admin can see that teacher on their own staff list.
+    let res = add("HEAD@beta.test").await;
+    let body = assert_error_shape(&res, 422);
+    assert!(body["errors"]["email"].is_array(), "{body}");
+    // Both teachers sign in at their own school with their own passwords.
+    assert_eq!(
+        sign_in(&app, "beta", "198.51.100.1", "head@beta.test", PASSWORD).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        sign_in(
+            &app,
+            "alpha",
+            "198.51.100.1",
+            "head@beta.test",
+            "a-long-fresh-passphrase-7"
+        )
+        .await,
+        StatusCode::OK
+    );
+}
