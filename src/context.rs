@@ -225,6 +225,31 @@ impl SchoolCtx {
         .await
     }
 
+    /// Records that this user looked at (or exported) these pupils' results or records;
+    /// the handler commits.
+    pub async fn record_view(
+        &mut self,
+        kind: crate::audit::views::ViewKind,
+        what: &str,
+        pupils: crate::audit::views::Pupils<'_>,
+    ) -> AppResult<()> {
+        let actor = Actor {
+            id: Some(self.user.id),
+            email: Some(self.user.email.clone()),
+        };
+        crate::audit::views::record(
+            &mut self.tx,
+            &actor,
+            &self.meta,
+            kind,
+            what,
+            pupils,
+            self.now,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Audits the creation of `value`: every field as its new value.
     pub async fn audit_created<T: serde::Serialize>(
         &mut self,

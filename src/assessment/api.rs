@@ -15,7 +15,7 @@ use super::{
     config::{self, Component, GradeBand, GradingScale, ReportSettings, ReportSettingsInput},
     exams::{self, Exam, ExamInput, ExamSession, ExamSessionInput},
     marks::{self, MarkInput, MarkSheet, SaveSummary},
-    results::{self, ClassResults},
+    results::ClassResults,
     service,
     taking::{self, PupilSubjects, PupilSubjectsInput},
 };
@@ -287,9 +287,9 @@ async fn get_results(
 ) -> AppResult<Json<ClassResults>> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
     service::ensure_class_in_session(&mut ctx, &es, q.academic_class).await?;
-    Ok(Json(
-        results::class_results(&mut ctx.tx, &es, q.academic_class).await?,
-    ))
+    let results = service::class_results(&mut ctx, &es, q.academic_class).await?;
+    ctx.commit().await?;
+    Ok(Json(results))
 }
 
 /// One pupil's report card as an A4 PDF.
@@ -301,6 +301,7 @@ async fn report_card_pdf(
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
     let (bytes, file_name) = service::pupil_pdf(&mut ctx, id, registration).await?;
+    ctx.commit().await?;
     Ok(download::inline_pdf(&file_name, bytes))
 }
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{exams, pdf, report};
 use crate::{
+    audit::views::{Pupils, ViewKind},
     db,
     error::{AppError, AppResult},
     jobs::queue::ReportJob,
@@ -514,6 +515,14 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
         ));
     }
     let list = files(&mut ctx.tx, id).await?;
+    let es = exams::exam_session(&mut ctx.tx, batch.exam_session_id).await?;
+    let classes: Vec<i64> = list.iter().map(|(class, _, _)| *class).collect();
+    ctx.record_view(
+        ViewKind::ReportCard,
+        &format!("Report cards, {} {}", es.term_name, es.session_name),
+        Pupils::AcademicClasses(&classes),
+    )
+    .await?;
     if batch.academic_class_id.is_some() {
         let Some((class, name, _)) = list.first() else {
             return Err(AppError::NotFound(
@@ -521,10 +530,10 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
             ));
         };
         let bytes = file_content(&mut ctx.tx, id, *class).await?;
+        ctx.commit().await?;
         return Ok(crate::http::download::inline_pdf(name, bytes));
     }
     // Whole school: stream a zip, reading one class's PDF at a time.
-    let es = exams::exam_session(&mut ctx.tx, batch.exam_session_id).await?;
     let zip_name = format!(
         "report-cards {} {}.zip",
         es.term_name,
@@ -532,7 +541,7 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
     );
     let pool = ctx.pool.clone();
     let schema = ctx.school.schema.to_string();
-    drop(ctx);
+    ctx.commit().await?;
     let writer = super::zip::ZipWriter::new(Utc::now().naive_utc());
     let stream = futures::stream::unfold(
         (Some(writer), list.into_iter()),

@@ -578,7 +578,7 @@ async fn results_page(
 ) -> AppResult<Response> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
     ensure_class_in_session(&mut ctx, &es, class).await?;
-    let results = super::results::class_results(&mut ctx.tx, &es, class).await?;
+    let results = service::class_results(&mut ctx, &es, class).await?;
     let panel = BatchPanel {
         batch: batch::latest(&mut ctx.tx, id, Some(class)).await?,
         start_url: format!("/exams/sessions/{id}/classes/{class}/report-batch"),
@@ -586,14 +586,15 @@ async fn results_page(
         whole_school: false,
         now: ctx.now,
     };
-    Ok(ResultsPage {
+    let page = ResultsPage {
         layout: ctx.layout(&format!("Results · {}", results.class_name), "exams", &csrf),
         can_comment: ctx.perms.has("view_comments"),
         es,
         results,
         panel,
-    }
-    .into_response())
+    };
+    ctx.commit().await?;
+    Ok(page.into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -667,6 +668,7 @@ async fn report_card_pdf(
     ApiPath((id, registration)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
     let (bytes, file_name) = service::pupil_pdf(&mut ctx, id, registration).await?;
+    ctx.commit().await?;
     Ok(crate::http::download::inline_pdf(&file_name, bytes))
 }
 

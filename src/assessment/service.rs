@@ -10,6 +10,7 @@ use super::{
     report, results,
 };
 use crate::{
+    audit::views::{Pupils, ViewKind},
     context::SchoolCtx,
     error::{AppError, AppResult},
 };
@@ -173,6 +174,12 @@ pub async fn pupil_pdf(
         .first()
         .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
         .unwrap_or_default();
+    ctx.record_view(
+        ViewKind::ReportCard,
+        &format!("Report card, {} {}", es.term_name, es.session_name),
+        Pupils::Registrations(&[registration]),
+    )
+    .await?;
     let bytes = tokio::task::spawn_blocking(move || pdf::render_cards(&cards))
         .await
         .map_err(|e| AppError::Internal(e.into()))?
@@ -268,6 +275,39 @@ pub async fn broadsheet(
     .await?)
 }
 
+/// A class's results, recorded as viewed by this user for each pupil in them.
+pub async fn class_results(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    academic_class_id: i64,
+) -> AppResult<results::ClassResults> {
+    let results = results::class_results(&mut ctx.tx, es, academic_class_id).await?;
+    let registrations: Vec<i64> = results.pupils.iter().map(|p| p.registration).collect();
+    ctx.record_view(
+        ViewKind::Results,
+        &format!("Results, {} {}", es.term_name, es.session_name),
+        Pupils::Registrations(&registrations),
+    )
+    .await?;
+    Ok(results)
+}
+
+async fn record_broadsheet(ctx: &mut SchoolCtx, sheet: &Broadsheet) -> AppResult<()> {
+    let es = &sheet.exam_session;
+    let registrations: Vec<i64> = sheet
+        .results
+        .pupils
+        .iter()
+        .map(|p| p.registration)
+        .collect();
+    ctx.record_view(
+        ViewKind::Broadsheet,
+        &format!("Broadsheet, {} {}", es.term_name, es.session_name),
+        Pupils::Registrations(&registrations),
+    )
+    .await
+}
+
 /// The broadsheet as a landscape PDF (rendered off the async threads) and its file name.
 pub async fn broadsheet_pdf(
     ctx: &mut SchoolCtx,
@@ -276,6 +316,7 @@ pub async fn broadsheet_pdf(
     paper: Option<Paper>,
 ) -> AppResult<(Vec<u8>, String)> {
     let sheet = broadsheet(ctx, id, academic_class_id).await?;
+    record_broadsheet(ctx, &sheet).await?;
     let name = sheet.file_name("pdf");
     let bytes = tokio::task::spawn_blocking(move || pdf::render_broadsheet(&sheet, paper))
         .await
@@ -291,6 +332,7 @@ pub async fn broadsheet_xlsx(
     academic_class_id: i64,
 ) -> AppResult<(Vec<u8>, String)> {
     let sheet = broadsheet(ctx, id, academic_class_id).await?;
+    record_broadsheet(ctx, &sheet).await?;
     let bytes = broadsheet::workbook(&sheet).map_err(|e| AppError::Internal(e.into()))?;
     Ok((bytes, sheet.file_name("xlsx")))
 }

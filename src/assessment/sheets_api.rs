@@ -45,6 +45,7 @@ async fn broadsheet_pdf(
 ) -> AppResult<Response> {
     let paper = q.paper()?;
     let (bytes, name) = service::broadsheet_pdf(&mut ctx, id, q.academic_class, paper).await?;
+    ctx.commit().await?;
     Ok(download::inline_pdf(&name, bytes))
 }
 
@@ -60,6 +61,7 @@ async fn broadsheet_xlsx(
     ApiQuery(q): ApiQuery<BroadsheetQuery>,
 ) -> AppResult<Response> {
     let (bytes, name) = service::broadsheet_xlsx(&mut ctx, id, q.academic_class).await?;
+    ctx.commit().await?;
     Ok(download::xlsx(&name, bytes))
 }
 

@@ -96,6 +96,7 @@ async fn broadsheet_pdf(
     }
     .paper()?;
     let (bytes, name) = service::broadsheet_pdf(&mut ctx, id, class, paper).await?;
+    ctx.commit().await?;
     Ok(download::inline_pdf(&name, bytes))
 }
 
@@ -104,6 +105,7 @@ async fn broadsheet_xlsx(
     ApiPath((id, class)): ApiPath<(i64, i64)>,
 ) -> AppResult<Response> {
     let (bytes, name) = service::broadsheet_xlsx(&mut ctx, id, class).await?;
+    ctx.commit().await?;
     Ok(download::xlsx(&name, bytes))
 }
 

@@ -2,9 +2,11 @@
 //! School changes go to the school's `audit_log`, platform changes to `platform_audit_log`.
 
 mod api;
+pub mod erasure;
 mod pages;
 pub mod query;
 pub mod trail;
+pub mod views;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

@@ -131,7 +131,9 @@ pub async fn purge_stale(pool: &PgPool, window: Duration, now: DateTime<Utc>) ->
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use crate::auth::throttle::slowdown;
 
     #[test]
     fn the_account_is_slowed_only_beyond_its_threshold_and_never_beyond_three_seconds() {

@@ -238,7 +238,7 @@ pub fn request_meta(parts: &Parts, trusted_proxies: usize) -> RequestMeta {
 mod forwarded_tests {
     use axum::http::{HeaderMap, HeaderValue};
 
-    use super::forwarded_client;
+    use crate::http::extract::forwarded_client;
 
     fn headers(values: &[&'static str]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -167,7 +167,9 @@ async fn end_registration(
 async fn export_class(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let class = academics::academic_class_by_id(&mut ctx.tx, id).await?;
     let rows = registrations::class_list(&mut ctx.tx, id).await?;
-    service::class_list_csv(&class, &rows)
+    let response = service::class_list_csv(&mut ctx, &class, &rows).await?;
+    ctx.commit().await?;
+    Ok(response)
 }
 
 pub fn router() -> Router<AppState> {

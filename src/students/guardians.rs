@@ -212,6 +212,21 @@ pub fn view(g: &Guardian) -> serde_json::Value {
     serde_json::to_value(g).unwrap_or_default()
 }
 
+/// Every guardian this pupil has or had, by the audit rows of guardians since deleted too.
+pub async fn ids_ever_of(conn: &mut PgConnection, student_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM guardians WHERE student_id = $1
+         UNION
+         SELECT entity_id::bigint FROM audit_log
+          WHERE entity = 'guardian' AND entity_id ~ '^[0-9]{1,18}$'
+            AND (changes #>> '{student_id,to}' = $1::text
+                 OR changes #>> '{deleted,student_id}' = $1::text)",
+    )
+    .bind(student_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Deletes a guardian; another guardian of the pupil, if any, becomes primary.
 pub async fn delete(conn: &mut PgConnection, g: &Guardian) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM guardians WHERE id = $1")

@@ -25,6 +25,7 @@ use super::{
 };
 use crate::{
     academics::db as academics,
+    audit::views::{self, RecordView},
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
@@ -411,7 +412,12 @@ struct ProfilePage {
     can_delete: bool,
     can_edit_guardians: bool,
     can_view_guardians: bool,
+    /// Who viewed their results or exported their data; for staff who may read the audit log.
+    views: Option<Vec<RecordView>>,
+    views_limit: i64,
 }
+
+const VIEWS_SHOWN: i64 = 50;
 
 pub fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
     use chrono::Datelike;
@@ -436,7 +442,14 @@ async fn profile(
         Vec::new()
     };
     let history = registrations::history(&mut ctx.tx, id).await?;
+    let views = if ctx.perms.has("view_audit") {
+        Some(views::of_student(&mut ctx.tx, id, VIEWS_SHOWN).await?)
+    } else {
+        None
+    };
     Ok(ProfilePage {
+        views,
+        views_limit: VIEWS_SHOWN,
         can_view_guardians,
         layout: ctx.layout(&student.full_name(), "students", &csrf),
         age: student
@@ -605,6 +618,7 @@ async fn remove_guardian(
 
 async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let record = service::record(&mut ctx, id).await?;
+    ctx.commit().await?;
     let name = format!(
         "student-{}.json",
         record
@@ -629,9 +643,9 @@ async fn record_json(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
 }
 
 async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppResult<Response> {
-    Ok(service::export_register(&mut ctx, &q)
-        .await?
-        .into_response())
+    let export = service::export_register(&mut ctx, &q).await?;
+    ctx.commit().await?;
+    Ok(export.into_response())
 }
 
 // ---- import ----

@@ -20,7 +20,10 @@ use super::{
 };
 use crate::{
     academics::db::AcademicClass,
-    audit,
+    audit::{
+        self,
+        views::{Pupils, ViewKind},
+    },
     context::SchoolCtx,
     error::{AppError, AppResult},
     http::{ListParams, csv_file::CsvFile, download},
@@ -70,12 +73,18 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
                 .into(),
         ));
     }
+    // Erasure reaches the audit trail too: the rows about this pupil and their guardians
+    // keep who did what and when, but no longer their names, dates or phone numbers.
+    let guardian_ids = guardians::ids_ever_of(&mut ctx.tx, id).await?;
     db::delete(&mut ctx.tx, id).await?;
+    audit::erasure::redact_rows(&mut ctx.tx, "student", &[id]).await?;
+    audit::erasure::redact_rows(&mut ctx.tx, "subjects_taken", &[id]).await?;
+    audit::erasure::redact_rows(&mut ctx.tx, "guardian", &guardian_ids).await?;
     ctx.audit(
         "delete",
         "student",
         id,
-        json!({"deleted": db::audit_view(&before)}),
+        json!({"deleted": audit::erasure::redact(&db::audit_view(&before))}),
     )
     .await?;
     Ok(before)
@@ -93,6 +102,8 @@ pub struct StudentRecord {
 }
 
 pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
+    ctx.record_view(ViewKind::Export, "Full record", Pupils::Students(&[id]))
+        .await?;
     Ok(StudentRecord {
         student: db::get(&mut ctx.tx, id).await?,
         guardians: if ctx.perms.has("view_guardians") {
@@ -167,6 +178,9 @@ pub async fn export_register(ctx: &mut SchoolCtx, q: &ExportParams) -> AppResult
         class,
     };
     let rows = db::list_all(&mut ctx.tx, &params, &filter).await?;
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    ctx.record_view(ViewKind::Export, "Register export", Pupils::Students(&ids))
+        .await?;
     match q.format.as_deref().unwrap_or("csv") {
         "json" => Ok(RegisterExport::Json(rows)),
         "csv" => {
@@ -298,7 +312,19 @@ pub async fn end_registration(
 }
 
 /// The class list as a CSV download.
-pub fn class_list_csv(class: &AcademicClass, rows: &[Registration]) -> AppResult<Response> {
+/// The class list as CSV; recorded as an export of each pupil on it.
+pub async fn class_list_csv(
+    ctx: &mut SchoolCtx,
+    class: &AcademicClass,
+    rows: &[Registration],
+) -> AppResult<Response> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.student_id).collect();
+    ctx.record_view(
+        ViewKind::Export,
+        "Class list export",
+        Pupils::Students(&ids),
+    )
+    .await?;
     let mut file = CsvFile::new([
         "admission_no",
         "last_name",

@@ -710,3 +710,169 @@ async fn adding_staff_does_not_reveal_accounts_at_other_schools(pool: PgPool) {
         StatusCode::OK
     );
 }
+
+/// Staff views of a pupil's results and report cards, and exports of their data, are
+/// recorded (who, when, what) and listed on the pupil's page and in the API, for staff who
+/// may read the audit log; nobody else sees the list.
+#[sqlx::test(migrations = false)]
+async fn views_of_grades_and_exports_are_listed_on_the_pupils_page(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    let (ada, ada_reg) = (f.students["Ada"], f.pupils["Ada"]);
+    let teacher = staff_with(
+        &app,
+        &f.admin,
+        "teacher@alpha.test",
+        &["view_results", "view_students"],
+    )
+    .await;
+    let views_url = format!("/api/v1/school/admissions/{ada}/views/");
+    assert_eq!(f.admin.get(&views_url).await.json(), json!([]));
+
+    let es = f.exam_session;
+    let res = teacher
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{es}/results/?academic_class={}",
+            f.class_id
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = teacher
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{es}/report-cards/{ada_reg}/pdf/"
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = teacher
+        .get(&format!("/api/v1/school/admissions/{ada}/record/"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+    let views = f.admin.get(&views_url).await.json();
+    let seen: Vec<(String, String)> = views
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["actor_email"].as_str().unwrap().to_owned(),
+                v["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let who = "teacher@alpha.test".to_owned();
+    assert_eq!(
+        seen,
+        vec![
+            (who.clone(), "export".to_owned()),
+            (who.clone(), "report_card".to_owned()),
+            (who, "results".to_owned()),
+        ]
+    );
+    // Bola's results were on the class list too; their report card was not opened.
+    let bola = f
+        .admin
+        .get(&format!(
+            "/api/v1/school/admissions/{}/views/",
+            f.students["Bola"]
+        ))
+        .await
+        .json();
+    assert_eq!(bola.as_array().unwrap().len(), 1, "{bola}");
+
+    // The list is for those who may read the audit log.
+    assert_error_shape(&teacher.get(&views_url).await, 403);
+    let mut admin_page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = admin_page.get(&format!("/students/{ada}")).await.text();
+    assert!(html.contains("Who has seen this pupil"), "{html}");
+    assert!(
+        html.contains("teacher@alpha.test") && html.contains("Report card, First Term"),
+        "{html}"
+    );
+    let mut teacher_page = app.signed_in("alpha", "teacher@alpha.test").await;
+    let html = teacher_page.get(&format!("/students/{ada}")).await.text();
+    assert!(!html.contains("Who has seen this pupil"));
+}
+
+/// Erasing a pupil's record erases their details from the audit trail too: the rows about
+/// them and their guardians stay (who did what, and when) but no name, phone or date is
+/// left in them.
+#[sqlx::test(migrations = false)]
+async fn erasing_a_pupil_redacts_their_details_from_the_audit_trail(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Zainab", "last_name": "Quadri", "sex": "female", "date_of_birth": "2014-03-09",
+                   "guardians": [{"full_name": "Kemi Quadri", "phone": "08035550101"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let id = res.json()["id"].as_i64().unwrap();
+    let res = admin
+        .patch(
+            &format!("/api/v1/school/admissions/{id}/"),
+            json!({"other_names": "Folake"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = admin
+        .post(
+            "/api/v1/school/guardians/",
+            json!({"student_id": id, "full_name": "Tunde Quadri", "phone": "08035550202"}),
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    let audit_text = || async {
+        let mut tx = app.school_tx("alpha").await;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT action, entity, changes::text FROM audit_log WHERE entity IN ('student', 'guardian') ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        rows
+    };
+    let before = audit_text().await;
+    let all: String = before.iter().map(|r| r.2.as_str()).collect();
+    assert!(
+        all.contains("Zainab") && all.contains("Tunde Quadri") && all.contains("8035550202"),
+        "{all}"
+    );
+
+    let res = admin
+        .delete(&format!("/api/v1/school/admissions/{id}/"))
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+
+    let after = audit_text().await;
+    // Every earlier row is still there (plus the deletion), with its kind...
+    assert_eq!(after.len(), before.len() + 1);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!((&b.0, &b.1), (&a.0, &a.1));
+    }
+    // ...and no personal value anywhere.
+    let all: String = after.iter().map(|r| r.2.as_str()).collect();
+    for secret in [
+        "Zainab",
+        "Quadri",
+        "Folake",
+        "Kemi",
+        "Tunde",
+        "8035550",
+        "2014-03-09",
+    ] {
+        assert!(
+            !all.contains(secret),
+            "{secret} left in the audit trail: {all}"
+        );
+    }
+    assert!(
+        all.contains("first_name") && all.contains("[erased]"),
+        "{all}"
+    );
+}

@@ -19,6 +19,7 @@ use crate::students::{
     service::{self, ExportParams, StudentRecord},
 };
 use crate::{
+    audit::views::{self, RecordView},
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
@@ -147,7 +148,23 @@ async fn full_record(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<StudentRecord>> {
-    Ok(Json(service::record(&mut ctx, id).await?))
+    let record = service::record(&mut ctx, id).await?;
+    ctx.commit().await?;
+    Ok(Json(record))
+}
+
+/// Who viewed this pupil's results, report cards or broadsheets, or exported their data:
+/// the latest 100, newest first. Needs permission to read the audit log.
+#[utoipa::path(get, path = "/api/v1/school/admissions/{id}/views/", tag = "school-students", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id")),
+    responses((status = 200, description = "OK", body = Vec<RecordView>), (status = 403, description = "Not allowed to read the audit log", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn record_views(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Vec<RecordView>>> {
+    // 404 for a pupil who does not exist here, not an empty list.
+    crate::students::db::get(&mut ctx.tx, id).await?;
+    Ok(Json(views::of_student(&mut ctx.tx, id, 100).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/admissions/export/", tag = "school-students", security(("bearer" = [])),
@@ -157,9 +174,9 @@ async fn export_register_api(
     mut ctx: SchoolCtx,
     ApiQuery(q): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
-    Ok(service::export_register(&mut ctx, &q)
-        .await?
-        .into_response())
+    let export = service::export_register(&mut ctx, &q).await?;
+    ctx.commit().await?;
+    Ok(export.into_response())
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -239,6 +256,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(get_photo))
                 .layer(guard_exact(Action::View, "students")),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(record_views))
+                .layer(guard_exact(Action::View, "audit")),
         )
         .merge(
             OpenApiRouter::new()

@@ -60,7 +60,9 @@ async fn export_class_list(
 ) -> AppResult<Response> {
     let class = academics::db::academic_class(&mut ctx.tx, s, ac).await?;
     let rows = class_list(&mut ctx.tx, ac).await?;
-    service::class_list_csv(&class, &rows)
+    let response = service::class_list_csv(&mut ctx, &class, &rows).await?;
+    ctx.commit().await?;
+    Ok(response)
 }
 
 /// Ends a registration (the pupil leaves the class; the record stays in their history).

@@ -1,0 +1,61 @@
+//! Erasing a pupil erases their personal data from the audit trail as well: the rows stay
+//! (who did what kind of thing to which record, and when), their values do not.
+
+use serde_json::{Map, Value};
+use sqlx::PgConnection;
+
+/// What a value becomes.
+const ERASED: &str = "[erased]";
+
+/// Keeps the shape of an audit `changes` document (which fields changed) and replaces every
+/// value with a marker.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact(v)))
+                .collect::<Map<String, Value>>(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::Null => Value::Null,
+        _ => Value::String(ERASED.to_owned()),
+    }
+}
+
+/// Redacts the school's audit rows about these records (`entity` with one of `ids`).
+pub async fn redact_rows(conn: &mut PgConnection, entity: &str, ids: &[i64]) -> sqlx::Result<u64> {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let rows: Vec<(i64, Value)> = sqlx::query_as(
+        "SELECT id, changes FROM audit_log WHERE entity = $1 AND entity_id = ANY($2) FOR UPDATE",
+    )
+    .bind(entity)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let count = rows.len() as u64;
+    for (id, changes) in rows {
+        sqlx::query("UPDATE audit_log SET changes = $2 WHERE id = $1")
+            .bind(id)
+            .bind(redact(&changes))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::audit::erasure::redact;
+
+    #[test]
+    fn redacting_keeps_which_fields_changed_but_no_value() {
+        let changes =
+            json!({"first_name": {"from": "Ada", "to": "Adaeze"}, "tags": ["x"], "dob": null});
+        assert_eq!(
+            redact(&changes),
+            json!({"first_name": {"from": "[erased]", "to": "[erased]"}, "tags": ["[erased]"], "dob": null})
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Views of pupils' grades and report cards, and exports of their data: who, when, what.
+//! Written in the request's transaction (the handler commits), one row per pupil, so a
+//! pupil's page lists every time someone looked at their results.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::trail::Actor;
+use crate::http::RequestMeta;
+
+/// What was looked at or taken away.
+#[derive(Clone, Copy, Debug)]
+pub enum ViewKind {
+    /// A class's results (the results page or its JSON).
+    Results,
+    /// A report card (one pupil's, or a class's batch).
+    ReportCard,
+    /// A broadsheet (page, PDF or spreadsheet).
+    Broadsheet,
+    /// The pupil's full record, or a register or class list that includes them.
+    Export,
+}
+
+impl ViewKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Results => "results",
+            Self::ReportCard => "report_card",
+            Self::Broadsheet => "broadsheet",
+            Self::Export => "export",
+        }
+    }
+}
+
+/// Whose records, by student or by registration (results are keyed by registration).
+pub enum Pupils<'a> {
+    Students(&'a [i64]),
+    Registrations(&'a [i64]),
+    /// Everyone ever registered in these academic classes.
+    AcademicClasses(&'a [i64]),
+}
+
+pub async fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    meta: &RequestMeta,
+    kind: ViewKind,
+    what: &str,
+    pupils: Pupils<'_>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let (sql, ids) = match pupils {
+        Pupils::Students(ids) => (
+            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
+             SELECT $1, s.id, $2, $3, $4, $5, $6 FROM students s WHERE s.id = ANY($7)",
+            ids,
+        ),
+        Pupils::Registrations(ids) => (
+            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
+             SELECT DISTINCT $1, r.student_id, $2, $3, $4, $5, $6 FROM registrations r WHERE r.id = ANY($7)",
+            ids,
+        ),
+        Pupils::AcademicClasses(ids) => (
+            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
+             SELECT DISTINCT $1, r.student_id, $2, $3, $4, $5, $6 FROM registrations r WHERE r.academic_class_id = ANY($7)",
+            ids,
+        ),
+    };
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sql)
+        .bind(now)
+        .bind(actor.id)
+        .bind(actor.email.as_deref())
+        .bind(kind.as_str())
+        .bind(what)
+        .bind(&meta.client_ip)
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct RecordView {
+    pub occurred_at: DateTime<Utc>,
+    pub actor_email: Option<String>,
+    /// `results`, `report_card`, `broadsheet` or `export`.
+    pub kind: String,
+    pub what: String,
+}
+
+/// The latest views of one pupil's records, newest first.
+pub async fn of_student(
+    conn: &mut PgConnection,
+    student_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RecordView>> {
+    sqlx::query_as(
+        "SELECT occurred_at, actor_email, kind, what FROM record_views
+          WHERE student_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
+    )
+    .bind(student_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
