@@ -46,7 +46,8 @@ fn platform_pages(state: AppState) -> Router {
     let router = Router::new()
         .merge(auth::pages_router())
         .merge(tenancy::pages_router())
-        .merge(users::platform_pages_router());
+        .merge(users::platform_pages_router())
+        .merge(auth::console_router());
     web::with_browser_layers(router, state)
 }
 

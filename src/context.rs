@@ -13,6 +13,7 @@ use crate::{
     audit::trail::{Actor, Entry, Trail},
     auth::{
         account::User,
+        keys::KeyAuth,
         session::AuthSession,
         tokens::{self, Audience, Claims},
     },
@@ -131,9 +132,10 @@ impl FromRequestParts<AppState> for SchoolCtx {
         };
         let guard = guard_of(parts)?;
         let token = parts.extensions.get::<TokenClaims>().cloned();
-        let session_user = match &token {
-            Some(_) => None,
-            None => Some(
+        let key = parts.extensions.get::<KeyAuth>().cloned();
+        let session_user = match (&token, &key) {
+            (Some(_), _) | (_, Some(_)) => None,
+            (None, None) => Some(
                 session_user(parts, state)
                     .await?
                     .ok_or_else(not_authenticated)?,
@@ -147,6 +149,18 @@ impl FromRequestParts<AppState> for SchoolCtx {
         }
         let mut tx = db::begin_school(&state.db, &school.schema).await?;
         let (user, codes) = match (token, session_user) {
+            // An API key acts as its own service account, with the key's permissions only;
+            // the resolver chose the key's school.
+            (None, None) if key.is_some() => {
+                let key = key.ok_or_else(not_authenticated)?;
+                if key.client_id != school.id {
+                    return Err(AppError::forbidden());
+                }
+                let user = crate::auth::account::get(&mut tx, key.user_id)
+                    .await?
+                    .ok_or_else(not_authenticated)?;
+                (user, key.permissions)
+            }
             // The token's user and permissions in one round trip, inside the transaction.
             (Some(t), _) => {
                 let (user, codes) = tokens::load_school_token_user(&mut tx, &t.claims).await?;

@@ -8,7 +8,9 @@ use axum::{
 };
 use utoipa::openapi::{
     OpenApi,
-    security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    },
 };
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -23,8 +25,10 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.info.description = Some(
         "Multi-tenant school management. The system API (`/api/v1/system/`) is for platform \
          users; the school API (`/api/v1/school/`) runs in the school found from the token, \
-         the `X-Schema-Name` header (platform superadmins) or the host. Errors share one \
-         shape: `{status_code, code, detail, errors}`."
+         the `X-Schema-Name` header (platform superadmins) or the host. Integrations send an \
+         API key the platform issued for one school as `X-API-Key` instead of a token: it \
+         works on the school API only, in its own school only, with its scopes only. Errors \
+         share one shape: `{status_code, code, detail, errors}`."
             .to_owned(),
     );
     let components = openapi.components.get_or_insert_with(Default::default);
@@ -37,6 +41,31 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+    );
+    // Every school operation that takes a token takes an API key instead.
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/school/") || path.starts_with("/api/v1/school/auth/") {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(security) = op.security.as_mut() {
+                security.push(SecurityRequirement::new("api_key", Vec::<String>::new()));
+            }
+        }
+    }
+    let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "schema_name",
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Schema-Name"))),

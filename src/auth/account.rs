@@ -65,14 +65,16 @@ pub async fn get(conn: &mut PgConnection, id: i64) -> Result<Option<User>, sqlx:
     .await
 }
 
-/// A user of one scope (a school, or the platform when `client_id` is None).
+/// A user of one scope (a school, or the platform when `client_id` is None); never an API
+/// key's service account, which no user page or endpoint may edit.
 pub async fn get_in_scope(
     conn: &mut PgConnection,
     id: i64,
     client_id: Option<i64>,
 ) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM public.users WHERE id = $1 AND client_id IS NOT DISTINCT FROM $2"
+        "SELECT {USER_COLUMNS} FROM public.users WHERE id = $1 AND client_id IS NOT DISTINCT FROM $2
+           AND NOT EXISTS (SELECT 1 FROM public.api_keys k WHERE k.user_id = users.id)"
     )))
     .bind(id)
     .bind(client_id)

@@ -4,6 +4,9 @@
 pub mod account;
 mod api;
 pub mod csrf;
+pub mod keys;
+mod keys_api;
+mod keys_pages;
 pub mod login;
 mod pages;
 pub mod password;
@@ -18,10 +21,17 @@ use crate::state::AppState;
 
 /// `/api/v1/system/auth/…` and `/api/v1/school/auth/…`.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    api::system_router().merge(api::school_router())
+    api::system_router()
+        .merge(api::school_router())
+        .merge(keys_api::router())
 }
 
 /// Sign-in and sign-out pages (platform console and school hosts).
 pub fn pages_router() -> Router<AppState> {
     pages::router()
+}
+
+/// The console's API keys page (platform host).
+pub fn console_router() -> Router<AppState> {
+    keys_pages::router()
 }

@@ -67,6 +67,11 @@ pub const PLATFORM_RESOURCES: &[(&str, &str, &[Action])] = &[
     ("platform_users", "Platform users", ALL),
     ("platform_roles", "Platform roles", ALL),
     ("platform_audit", "Platform audit log", VIEW_ONLY),
+    (
+        "api_keys",
+        "API keys",
+        &[Action::View, Action::Add, Action::Delete],
+    ),
 ];
 
 /// "view staff accounts", "add student register", … for messages.

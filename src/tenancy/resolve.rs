@@ -1,5 +1,6 @@
 //! Finds the tenant of each request, in the order of DESIGN §2: global paths, Bearer JWT,
-//! `X-Schema-Name` (platform superadmins only), then the Host header.
+//! an `X-API-Key` (its own school), `X-Schema-Name` (platform superadmins only), then the
+//! Host header.
 
 use axum::{
     extract::{Request, State},
@@ -8,9 +9,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use chrono::Utc;
+
 use super::scope::{SchoolRef, Scope};
 use crate::{
-    auth::tokens::{Audience, JwtKeys, TokenType},
+    auth::{
+        keys,
+        tokens::{Audience, JwtKeys, TokenType},
+    },
     context::TokenClaims,
     error::{AppError, AppResult},
     state::AppState,
@@ -121,6 +127,44 @@ async fn resolve(state: &AppState, req: &mut Request) -> AppResult<Scope> {
     // 1. Global paths stay on public, with no tenant.
     if is_global(&path) {
         return Ok(Scope::Global);
+    }
+
+    // An API key (issue 13) acts in its own school only, on the school API only.
+    if let Some(raw) = req.headers().get("x-api-key") {
+        if !path.starts_with("/api/v1/school/") {
+            return Err(AppError::Forbidden(
+                "API keys work on the school API (/api/v1/school/…) only.".into(),
+            ));
+        }
+        if token.is_some() {
+            return Err(AppError::BadRequest(
+                "Send either a Bearer token or an X-API-Key, not both.".into(),
+            ));
+        }
+        let raw = raw
+            .to_str()
+            .map_err(|_| AppError::Unauthenticated("The API key is not valid.".into()))?;
+        let key = keys::authenticate(&state.db, raw, Utc::now())
+            .await?
+            .ok_or_else(|| {
+                AppError::Unauthenticated("The API key is not valid or was revoked.".into())
+            })?;
+        let school = state
+            .tenants
+            .by_id(&state.db, key.client_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("The API key is not valid.".into()))?;
+        let host = request_host(req).unwrap_or_default();
+        if host != state.config.main_domain
+            && let Some(at_host) = state.tenants.by_host(&state.db, &host).await?
+            && at_host.id != school.id
+        {
+            return Err(AppError::Forbidden(
+                "This API key belongs to another school; use it at that school's address.".into(),
+            ));
+        }
+        req.extensions_mut().insert(key);
+        return active(school);
     }
 
     // 3. X-Schema-Name: honoured only for an authenticated platform superadmin.

@@ -50,7 +50,9 @@ pub async fn list_staff(
         "lower(u.full_name) ASC",
     )?;
     let pattern = params.search_pattern()?;
+    // API keys' service accounts are not staff: they are managed on the console.
     let where_sql = "WHERE u.client_id = $1
+        AND NOT EXISTS (SELECT 1 FROM public.api_keys k WHERE k.user_id = u.id)
         AND ($2::text IS NULL OR u.email ILIKE $2 OR u.full_name ILIKE $2)
         AND ($3::bool IS NULL OR u.is_active = $3)
         AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role_id = $4))";

@@ -59,6 +59,11 @@ impl Layout {
                     href: "/users",
                 },
                 NavItem {
+                    key: "api_keys",
+                    label: "API keys",
+                    href: "/api-keys",
+                },
+                NavItem {
                     key: "docs",
                     label: "API docs",
                     href: "/api/docs/",

@@ -876,3 +876,228 @@ async fn erasing_a_pupil_redacts_their_details_from_the_audit_trail(pool: PgPool
         "{all}"
     );
 }
+
+async fn issue_key(ops: &Client, school_id: i64, name: &str, scopes: &[&str]) -> Value {
+    let res = ops
+        .post(
+            "/api/v1/system/api-keys/",
+            json!({"school_id": school_id, "name": name, "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    res.json()
+}
+
+/// An integration's API key, issued by the platform for one school: shown once and stored
+/// only as a hash; it reads (and, with the scope, writes) that school's records and no
+/// other school's, wherever it is sent; its use is recorded; revoking stops it at once.
+#[sqlx::test(migrations = false)]
+async fn an_api_key_acts_in_its_own_school_with_its_scopes_only(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alpha = app.create_school("alpha").await;
+    app.create_school("beta").await;
+    app.create_staff("beta", "head@beta.test", "School Admin")
+        .await;
+    app.create_superadmin("ops@platform.test").await;
+    let ops = app.as_operator("ops@platform.test").await;
+    let beta_head = app.as_staff("beta", "head@beta.test").await;
+    let res = beta_head
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Bola", "last_name": "Beta", "sex": "male"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let beta_pupil = res.json()["id"].as_i64().unwrap();
+
+    let read = issue_key(&ops, alpha.id, "Website", &["read"]).await;
+    let secret = read["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with(&format!("sy_{}_", read["prefix"].as_str().unwrap())));
+    // Only a hash is kept, and the key is never shown again.
+    let stored: String = sqlx::query_scalar("SELECT row_to_json(k)::text FROM public.api_keys k")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!stored.contains(&secret[10..]), "{stored}");
+    let id = read["id"].as_i64().unwrap();
+    let shown = ops
+        .get(&format!("/api/v1/system/api-keys/{id}/"))
+        .await
+        .json();
+    assert_eq!(shown["secret"], Value::Null);
+    assert_eq!(shown["last_used_at"], Value::Null);
+
+    let keyed = |host: &str| app.client(host).header("x-api-key", &secret);
+    let at_alpha = keyed("alpha.localhost");
+    let res = at_alpha.get("/api/v1/school/admissions/").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["count"], 0);
+    // Read-only: no writing.
+    let res = at_alpha
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    // Never another school: refused at its address, and at the main domain it is still
+    // alpha's key (beta's pupil is not found).
+    assert_error_shape(
+        &keyed("beta.localhost")
+            .get("/api/v1/school/admissions/")
+            .await,
+        403,
+    );
+    let res = keyed("localhost")
+        .get(&format!("/api/v1/school/admissions/{beta_pupil}/"))
+        .await;
+    assert_error_shape(&res, 404);
+    // Not a key for the system API or the pages, and not together with a token.
+    assert_error_shape(
+        &keyed("localhost").get("/api/v1/system/schools/").await,
+        401,
+    );
+    let both = at_alpha.token(&app.school_token("beta", "head@beta.test").await);
+    assert_error_shape(&both.get("/api/v1/school/admissions/").await, 400);
+    // Its use is recorded.
+    let shown = ops
+        .get(&format!("/api/v1/system/api-keys/{id}/"))
+        .await
+        .json();
+    assert!(shown["last_used_at"].is_string(), "{shown}");
+
+    // A key scoped to the register writes, and the audit log names the key.
+    let writer = issue_key(&ops, alpha.id, "Admissions portal", &["students"]).await;
+    let writer_secret = writer["secret"].as_str().unwrap();
+    let res = app
+        .client("alpha.localhost")
+        .header("x-api-key", writer_secret)
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let mut tx = app.school_tx("alpha").await;
+    let actor: String = sqlx::query_scalar(
+        "SELECT u.full_name FROM audit_log a JOIN public.users u ON u.id = a.actor_id
+          WHERE a.entity = 'student' AND a.action = 'create'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(actor, "API key: Admissions portal");
+    drop(tx);
+    // The key's service account is not staff: not listed, not editable, cannot sign in.
+    app.create_staff("alpha", "head@alpha.test", "School Admin")
+        .await;
+    let head = app.as_staff("alpha", "head@alpha.test").await;
+    let staff = head.get("/api/v1/school/users/").await.json();
+    assert_eq!(staff["count"], 1, "{staff}");
+    let service_user: i64 = sqlx::query_scalar("SELECT user_id FROM public.api_keys WHERE id = $1")
+        .bind(writer["id"].as_i64().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let res = head
+        .patch(
+            &format!("/api/v1/school/users/{service_user}/"),
+            json!({"is_active": true}),
+        )
+        .await;
+    assert_error_shape(&res, 404);
+
+    // Revoked: refused at once.
+    let res = ops.delete(&format!("/api/v1/system/api-keys/{id}/")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert!(res.json()["revoked_at"].is_string());
+    assert_error_shape(&at_alpha.get("/api/v1/school/admissions/").await, 401);
+    // A school user cannot issue keys; a scope that does not exist is named.
+    assert_error_shape(&head.get("/api/v1/system/api-keys/").await, 403);
+    let res = ops
+        .post(
+            "/api/v1/system/api-keys/",
+            json!({"school_id": alpha.id, "name": "x", "scopes": ["everything"]}),
+        )
+        .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(
+        body["errors"]["scopes"][0]
+            .as_str()
+            .unwrap()
+            .contains("everything"),
+        "{body}"
+    );
+}
+
+/// The console page issues a key (its secret shown once on the page), lists it with its
+/// last use, and revokes it after a confirmation.
+#[sqlx::test(migrations = false)]
+async fn operators_issue_and_revoke_keys_on_the_console(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alpha = app.create_school("alpha").await;
+    app.create_superadmin("ops@platform.test").await;
+    let mut console = app.signed_in_at("localhost", "ops@platform.test").await;
+    let html = console.get("/api-keys").await.text();
+    assert!(
+        html.contains("No API keys yet") && html.contains("Issue a key"),
+        "{html}"
+    );
+    let csrf = crate::helpers::csrf_of(&html);
+    let school = alpha.id.to_string();
+    let res = console
+        .post(
+            "/api-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("school_id", &school),
+                ("name", "Bursary sync"),
+                ("access", "resources"),
+                ("resource", "students"),
+                ("resource", "marks"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let html = res.text();
+    let start = html.find("value=\"sy_").expect("the secret is shown") + 7;
+    let secret = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(html.contains("students, marks"), "{html}");
+    let res = app
+        .client("alpha.localhost")
+        .header("x-api-key", secret)
+        .get("/api/v1/school/admissions/")
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // Shown once: the list afterwards has only the prefix.
+    let html = console.get("/api-keys").await.text();
+    assert!(!html.contains(secret));
+    // A form with a problem comes back with the field named.
+    let res = console
+        .post(
+            "/api-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("school_id", ""),
+                ("name", ""),
+                ("access", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("No such school") && res.text().contains("Name the key"));
+    let id: i64 = sqlx::query_scalar("SELECT id FROM public.api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let res = console
+        .post(&format!("/api-keys/{id}/revoke"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let res = app
+        .client("alpha.localhost")
+        .header("x-api-key", secret)
+        .get("/api/v1/school/admissions/")
+        .await;
+    assert_error_shape(&res, 401);
+}

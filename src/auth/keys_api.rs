@@ -1,0 +1,91 @@
+//! `/api/v1/system/api-keys/`: platform operators issue, list and revoke schools' API keys.
+
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
+use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::keys::{self, ApiKeyOut, IssuedKey, KeyFilter, NewApiKey};
+use crate::{
+    context::PlatformCtx,
+    error::{AppError, AppResult, ErrorBody},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    permissions::access::guard,
+    state::AppState,
+};
+
+/// API keys, newest first (revoked ones last); `?school=` for one school's.
+#[utoipa::path(get, path = "/api/v1/system/api-keys/", tag = "system-api-keys",
+    security(("bearer" = [])),
+    params(ListParams, KeyFilter),
+    responses((status = 200, description = "OK", body = Page<ApiKeyOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Bad page", body = ErrorBody)))]
+async fn list_keys(
+    mut ctx: PlatformCtx,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(filter): ApiQuery<KeyFilter>,
+) -> AppResult<Json<Page<ApiKeyOut>>> {
+    let (rows, count) = keys::list(&mut ctx.tx, &params, &filter).await?;
+    Ok(Json(Page::new(rows, count, &params, &uri)?))
+}
+
+/// Issues a key for one school. The answer carries the key (`secret`) this once: only a
+/// hash is kept.
+#[utoipa::path(post, path = "/api/v1/system/api-keys/", tag = "system-api-keys",
+    security(("bearer" = [])),
+    request_body = NewApiKey,
+    responses((status = 201, description = "Issued", body = IssuedKey), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+async fn issue_key(
+    mut ctx: PlatformCtx,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> AppResult<(StatusCode, Json<IssuedKey>)> {
+    let issued = keys::issue(&mut ctx.tx, &body, ctx.user.id, ctx.now).await?;
+    let k = &issued.key;
+    ctx.audit(
+        "create",
+        "api_key",
+        k.id,
+        json!({"school_id": k.school_id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+#[utoipa::path(get, path = "/api/v1/system/api-keys/{id}/", tag = "system-api-keys",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Key id")),
+    responses((status = 200, description = "OK", body = ApiKeyOut), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn get_key(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<ApiKeyOut>> {
+    let key = keys::get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(Json(key))
+}
+
+/// Revokes a key: the next request with it is refused. The key stays listed as revoked.
+#[utoipa::path(delete, path = "/api/v1/system/api-keys/{id}/", tag = "system-api-keys",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Key id")),
+    responses((status = 200, description = "Revoked", body = ApiKeyOut), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn revoke_key(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<ApiKeyOut>> {
+    let key = keys::revoke(&mut ctx.tx, id, ctx.now).await?;
+    ctx.audit(
+        "revoke",
+        "api_key",
+        id,
+        json!({"school_id": key.school_id, "name": key.name, "prefix": key.prefix}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(key))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, issue_key))
+        .routes(routes!(get_key, revoke_key))
+        .layer(guard("api_keys"))
+}
