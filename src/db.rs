@@ -25,7 +25,9 @@ pub async fn pool_with_options(
         // Each backend caches catalog entries for every schema it touched: recycle
         // connections so memory stays flat with thousands of schools.
         .max_lifetime(config.db_max_lifetime)
-        .acquire_timeout(std::time::Duration::from_secs(10))
+        // Short: when PostgreSQL is down or every connection is busy, a fast 503 that says
+        // so beats making everyone wait.
+        .acquire_timeout(config.db_acquire_timeout)
         // A ping before every acquire is one more round trip per request; a connection that
         // died is instead reported as a retryable error (503) and replaced by the pool.
         .test_before_acquire(false)
@@ -75,9 +77,25 @@ impl std::fmt::Display for SchemaName {
 
 /// Opens a transaction whose search_path is the school's schema, then public. The setting is
 /// transaction-local, so the pooled connection never carries it into another request.
+/// Limits on every school transaction, so neither a runaway query nor a handler that stalls
+/// with its transaction open can hold a connection for long.
+const STATEMENT_TIMEOUT: &str = "30s";
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
 pub async fn begin_school(pool: &PgPool, schema: &str) -> Result<Tx, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    set_school_search_path(&mut tx, schema).await?;
+    // One round trip: the school's search path, generic plans (see below), and the limits.
+    sqlx::query(
+        "SELECT set_config('search_path', quote_ident($1) || ', public', true),
+                set_config('plan_cache_mode', 'force_generic_plan', true),
+                set_config('statement_timeout', $2, true),
+                set_config('idle_in_transaction_session_timeout', $3, true)",
+    )
+    .bind(schema)
+    .bind(STATEMENT_TIMEOUT)
+    .bind(IDLE_IN_TRANSACTION_TIMEOUT)
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }
 

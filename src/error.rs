@@ -141,8 +141,11 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let status = self.status();
         let detail = match self {
-            AppError::Database(e) if is_retryable(e) => {
+            AppError::Database(e) if is_schema_change(e) => {
                 "The school is being updated; please retry in a moment.".to_owned()
+            }
+            AppError::Database(e) if is_retryable(e) => {
+                "The service is busy or briefly unavailable; please retry in a moment.".to_owned()
             }
             AppError::Database(e) if is_conflict(e) => {
                 "This change conflicts with existing data.".to_owned()
@@ -165,17 +168,35 @@ impl AppError {
     }
 }
 
-/// Statement-cache failures while schools are being migrated: the client should retry.
+/// Statement-cache failures while schools are being migrated.
+fn is_schema_change(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("0A000")
+            || db.message().contains("cached plan must not change result type"))
+}
+
+/// Worth retrying: a migration under way, a serialization failure or deadlock, or the
+/// database unreachable, restarting or out of connections (a connection killed mid-request
+/// included). The client gets a 503 with `Retry-After`.
 fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
-            // 0A000 cached plan must not change result type; 40001 serialization; 40P01 deadlock
-            matches!(db.code().as_deref(), Some("0A000" | "40001" | "40P01"))
-                || db
-                    .message()
-                    .contains("cached plan must not change result type")
+            is_schema_change(e)
+                // 40001 serialization, 40P01 deadlock, 57P01-03 shutdown / cannot connect
+                // now, 57014 statement timeout, 25P03 idle-in-transaction timeout, 53300 too
+                // many connections, 08xxx connection failures.
+                || matches!(
+                    db.code().as_deref(),
+                    Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "57014" | "25P03" | "53300")
+                )
+                || db.code().is_some_and(|c| c.starts_with("08"))
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
         _ => false,
     }
 }

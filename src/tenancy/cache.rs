@@ -168,6 +168,12 @@ impl TenantCache {
 /// Listens for `schoolyard_tenancy` notifications and clears the cache on each one, and
 /// whenever the listener reconnects (a notification may have been missed meanwhile).
 pub fn spawn_invalidation_listener(pool: PgPool, cache: Arc<TenantCache>) {
+    // The listener holds its connection for good: it gets a pool of its own, so it never
+    // takes one of the request pool's slots.
+    let options = (*pool.connect_options()).clone();
+    let pool: PgPool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options);
     tokio::spawn(async move {
         loop {
             match PgListener::connect_with(&pool).await {

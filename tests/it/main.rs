@@ -18,6 +18,7 @@ mod assessment;
 mod auth;
 mod browser;
 mod errors;
+mod faults;
 mod helpers;
 mod pages;
 mod pdf;
