@@ -104,9 +104,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             tenancy::resolve::resolve_tenant,
         ))
+        // The whole body first, then the handler (and its database connection).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::limits::read_body_first,
+        ))
+        .layer(middleware::from_fn(crate::http::limits::limit_handler_time))
+        .layer(middleware::from_fn(crate::http::limits::refuse_long_uris))
         .layer(middleware::from_fn(web::errors::render_html_errors))
         // Extractors refuse larger bodies with our 413 error shape.
-        .layer(DefaultBodyLimit::max(10 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(crate::http::limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(health::track_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()

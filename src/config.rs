@@ -28,6 +28,8 @@ pub struct Config {
     pub trust_proxy: usize,
     pub db_max_connections: u32,
     pub db_max_lifetime: Duration,
+    /// How long a client may take to send a request body before a 408.
+    pub body_read_timeout: Duration,
     /// How long a request waits for a database connection before a 503.
     pub db_acquire_timeout: Duration,
     pub migrate_concurrency: usize,
@@ -112,6 +114,7 @@ impl Config {
             db_max_connections: parse("DB_MAX_CONNECTIONS", 16)?,
             db_max_lifetime: Duration::from_secs(parse("DB_MAX_LIFETIME_SECS", 30 * 60)?),
             db_acquire_timeout: Duration::from_secs(parse("DB_ACQUIRE_TIMEOUT_SECS", 3)?),
+            body_read_timeout: Duration::from_secs(parse("BODY_READ_TIMEOUT_SECS", 30)?),
             migrate_concurrency: parse("MIGRATE_CONCURRENCY", 4)?,
             job_workers: parse("JOB_WORKERS", 2)?,
             tenant_cache_ttl: Duration::from_secs(parse("TENANT_CACHE_TTL_SECS", 60)?),
@@ -143,6 +146,7 @@ impl Config {
             db_max_connections: 16,
             db_max_lifetime: Duration::from_secs(600),
             db_acquire_timeout: Duration::from_secs(3),
+            body_read_timeout: Duration::from_secs(30),
             migrate_concurrency: 4,
             job_workers: 2,
             tenant_cache_ttl: Duration::from_secs(60),

@@ -37,8 +37,17 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("request body too large")]
+    #[error(
+        "This upload is too large: photos and logos may be at most 2 MB, and no upload more than 10 MB."
+    )]
     PayloadTooLarge,
+    #[error("The request was not received in time; please send it again.")]
+    RequestTimeout,
+    #[error("This address is too long.")]
+    UriTooLong,
+    /// The service could not finish in time (a retryable 503).
+    #[error("The service is busy; please retry in a moment.")]
+    Busy,
     #[error("too many attempts; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
     #[error(transparent)]
@@ -112,6 +121,9 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(e) if is_retryable(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(e) if is_conflict(e) => StatusCode::CONFLICT,
@@ -131,6 +143,9 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RequestTimeout => "request_timeout",
+            AppError::UriTooLong => "uri_too_long",
+            AppError::Busy => "retry",
             AppError::TooManyRequests { .. } => "throttled",
             AppError::Database(e) if is_retryable(e) => "retry",
             AppError::Database(e) if is_conflict(e) => "conflict",

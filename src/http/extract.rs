@@ -21,6 +21,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let req = refuse_nul(req, nul_field_in_json).await?;
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
@@ -73,6 +74,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let req = refuse_nul(req, nul_field_in_pairs).await?;
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(value)) => Ok(Self(value)),
             Err(rejection) => Err(form_rejection(rejection)),
@@ -136,6 +138,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(query) = parts.uri.query()
+            && let Some(field) = nul_field_in_pairs(query.as_bytes())
+        {
+            return Err(nul_error(&field));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
@@ -172,6 +179,88 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             ))),
         }
     }
+}
+
+// ---- NUL characters ----
+//
+// PostgreSQL cannot store U+0000 in text, so a NUL anywhere in a request would otherwise
+// fail at the database as a 500. Refused here, once, naming the field.
+
+fn nul_error(field: &str) -> AppError {
+    AppError::field(
+        field,
+        "This text contains a NUL character (U+0000), which cannot be stored; remove it.",
+    )
+}
+
+/// The body (already read in full by `http::body`), checked by `find`, then put back.
+async fn refuse_nul(req: Request, find: fn(&[u8]) -> Option<String>) -> Result<Request, AppError> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::http::limits::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
+    if let Some(field) = find(&bytes) {
+        return Err(nul_error(&field));
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+/// The field of a JSON document holding a NUL (in a key or a string), as `a.b[2].c`.
+fn nul_field_in_json(bytes: &[u8]) -> Option<String> {
+    // The cheap test first: JSON can only carry NUL as the escape `\u0000`.
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        let name = |p: &str| {
+            if p.is_empty() {
+                "non_field_errors".to_owned()
+            } else {
+                p.to_owned()
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(name(path)),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(name(path))
+                } else {
+                    walk(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(&value, "")
+}
+
+/// The field of a urlencoded form or query string holding a NUL (`%00`).
+fn nul_field_in_pairs(bytes: &[u8]) -> Option<String> {
+    if !bytes.windows(3).any(|w| w == b"%00") && !bytes.contains(&0) {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).ok()?;
+    pairs
+        .into_iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', ""))
+        .map(|k| {
+            if k.is_empty() {
+                "non_field_errors".to_owned()
+            } else {
+                k
+            }
+        })
 }
 
 /// Who is asking, from where: recorded in audit rows and used for throttling.

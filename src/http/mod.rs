@@ -4,6 +4,7 @@
 pub mod csv_file;
 pub mod download;
 pub mod extract;
+pub mod limits;
 pub mod pagination;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Form, RequestMeta};

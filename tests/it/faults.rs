@@ -11,6 +11,7 @@ use std::{
 };
 
 use axum::http::StatusCode;
+use futures::StreamExt;
 use serde_json::json;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -170,4 +171,288 @@ async fn one_database_connection_is_enough_to_serve(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+/// A JSON body that arrives one byte every `gap`.
+fn trickled(json: &str, gap: Duration) -> axum::body::Body {
+    let bytes: Vec<u8> = json.as_bytes().to_vec();
+    let stream = futures::stream::iter(bytes).then(move |b| async move {
+        tokio::time::sleep(gap).await;
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b]))
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+fn post_request(
+    host: &str,
+    token: &str,
+    path: &str,
+    body: axum::body::Body,
+) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", host)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap()
+}
+
+/// Twenty clients trickling their bodies hold no database connection while they do: with
+/// a pool of two, another school's request is still served, and the slow requests succeed
+/// when their bodies are in.
+#[sqlx::test(migrations = false)]
+async fn slow_clients_do_not_hold_database_connections(pool: PgPool) {
+    use tower::ServiceExt;
+    let setup = TestApp::new(pool.clone()).await;
+    for code in ["alpha", "beta"] {
+        setup.create_school(code).await;
+        setup
+            .create_staff(code, &format!("admin@{code}.test"), "School Admin")
+            .await;
+    }
+    let alpha = setup.school_token("alpha", "admin@alpha.test").await;
+    let beta = setup.school_token("beta", "admin@beta.test").await;
+    let small = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let app = TestApp::with_config(small, setup.config.clone()).await;
+
+    let slow: Vec<_> = (0..20)
+        .map(|i| {
+            let body = format!(r#"{{"name": "Subject {i:02}", "code": "S{i:02}"}}"#);
+            let req = post_request(
+                "alpha.localhost",
+                &alpha,
+                "/api/v1/school/subjects/",
+                trickled(&body, Duration::from_millis(60)),
+            );
+            tokio::spawn(app.router.clone().oneshot(req))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile, beta is served.
+    for _ in 0..3 {
+        let res = app
+            .school_client("beta")
+            .token(&beta)
+            .get("/api/v1/school/subjects/")
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+    for task in slow {
+        let res = task.await.unwrap().unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+}
+
+/// A client that stops sending its body gets a 408 in the error shape once the body-read
+/// limit passes.
+#[sqlx::test(migrations = false)]
+async fn a_body_that_never_finishes_gets_a_408(pool: PgPool) {
+    use tower::ServiceExt;
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.body_read_timeout = Duration::from_millis(500);
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let token = app.school_token("alpha", "admin@alpha.test").await;
+    let never = axum::body::Body::from_stream(futures::stream::pending::<
+        Result<axum::body::Bytes, std::io::Error>,
+    >());
+    let res = app
+        .router
+        .clone()
+        .oneshot(post_request(
+            "alpha.localhost",
+            &token,
+            "/api/v1/school/subjects/",
+            never,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    let bytes = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["code"], "request_timeout");
+}
+
+/// A NUL character anywhere in text (JSON at any depth, a form, a query string, the login)
+/// is a 422 naming the field, never a 500.
+#[sqlx::test(migrations = false)]
+async fn a_nul_character_is_a_422_naming_the_field(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let field_of = |res: &crate::helpers::Response| {
+        let body = assert_error_shape(res, 422);
+        body["errors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
+    };
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada\u{0}", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    assert_eq!(field_of(&res), "first_name");
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female",
+                   "guardians": [{"full_name": "Ngozi\u{0}Obi"}]}),
+        )
+        .await;
+    assert_eq!(field_of(&res), "guardians[0].full_name");
+    let res = admin.get("/api/v1/school/admissions/?search=a%00b").await;
+    assert_eq!(field_of(&res), "search");
+    let res = app
+        .school_client("alpha")
+        .post(
+            "/api/v1/school/auth/login",
+            json!({"email": "admin@alpha.test\u{0}", "password": "x"}),
+        )
+        .await;
+    assert_eq!(field_of(&res), "email");
+    // The sign-in form too: the page comes back with a 422, not a 500.
+    let mut browser = app.browser("alpha.localhost");
+    let csrf = browser.csrf("/login").await;
+    let res = browser
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "admin@alpha.test\u{0}"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    // Nothing was written.
+    let count = admin.get("/api/v1/school/admissions/").await.json()["count"].clone();
+    assert_eq!(count, 0);
+}
+
+/// Over-long addresses get the JSON error shape (414).
+#[sqlx::test(migrations = false)]
+async fn an_over_long_address_is_a_414_in_the_error_shape(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    let long = format!("/api/v1/school/admissions/?search={}", "a".repeat(10_000));
+    let body = assert_error_shape(&app.school_client("alpha").get(&long).await, 414);
+    assert_eq!(body["code"], "uri_too_long");
+}
+
+/// The admission-number pattern's running number is at most 9 digits wide: a wider one is
+/// refused with a clear message, and admissions keep working.
+#[sqlx::test(migrations = false)]
+async fn an_absurdly_wide_admission_number_is_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    for pattern in [
+        "ADM/{SEQ:99999999}",
+        "ADM/{SEQ:0}",
+        "ADM/{SEQ:x}",
+        "ADM/{SEQ",
+    ] {
+        let res = admin
+            .patch(
+                "/api/v1/school/settings/",
+                json!({"admission_number_pattern": pattern}),
+            )
+            .await;
+        let body = assert_error_shape(&res, 422);
+        assert!(
+            body["errors"]["admission_number_pattern"].is_array(),
+            "{pattern}: {body}"
+        );
+    }
+    let res = admin
+        .patch(
+            "/api/v1/school/settings/",
+            json!({"admission_number_pattern": "ADM/{SEQ:9}"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    assert_eq!(res.json()["admission_no"], "ADM/000000001");
+}
+
+/// A photo over 2 MB gets the friendly message; one over the upload limit a 413 that says
+/// the limit, in the error shape (and the whole body is read, so a browser sees the answer
+/// rather than a reset connection).
+#[sqlx::test(migrations = false)]
+async fn oversized_photos_get_a_clear_answer(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    let id = res.json()["id"].as_i64().unwrap();
+    let multipart = |size: usize| {
+        let mut body = b"--XYZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
+        body.extend_from_slice(&[0xFF, 0xD8, 0xFF]);
+        body.resize(body.len() + size, 0x42);
+        body.extend_from_slice(b"\r\n--XYZ--\r\n");
+        body
+    };
+    let path = format!("/api/v1/school/admissions/{id}/photo/");
+    let res = admin
+        .raw(
+            axum::http::Method::PUT,
+            &path,
+            Some("multipart/form-data; boundary=XYZ"),
+            multipart(3 * 1024 * 1024),
+        )
+        .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(
+        body["errors"]["photo"][0]
+            .as_str()
+            .unwrap()
+            .contains("2 MB"),
+        "{body}"
+    );
+    let res = admin
+        .raw(
+            axum::http::Method::PUT,
+            &path,
+            Some("multipart/form-data; boundary=XYZ"),
+            multipart(12 * 1024 * 1024),
+        )
+        .await;
+    let body = assert_error_shape(&res, 413);
+    assert!(body["detail"].as_str().unwrap().contains("2 MB"), "{body}");
 }
