@@ -248,7 +248,9 @@ async fn delete_exam(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
     params(("id" = i64, Path, description = "Exam id")),
     responses((status = 200, description = "Every registered pupil with their scores", body = MarkSheet), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_marks(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<MarkSheet>> {
-    Ok(Json(marks::sheet(&mut ctx, id).await?))
+    let sheet = marks::sheet(&mut ctx, id).await?;
+    ctx.commit().await?;
+    Ok(Json(sheet))
 }
 
 /// Saves the scores of many pupils at once: every row is checked first and nothing is saved

@@ -15,6 +15,7 @@ use super::{
     taking::TAKES,
 };
 use crate::{
+    audit::views::{Pupils, ViewKind},
     context::SchoolCtx,
     error::{AppError, AppResult, FieldErrors},
     students::names::LIST_NAME,
@@ -175,7 +176,7 @@ pub async fn sheet_in_session(
             .into_iter()
             .collect();
     let absent = absences(&mut ctx.tx, exam_id).await?;
-    let rows = pupils
+    let rows: Vec<MarkRow> = pupils
         .into_iter()
         .map(|p| {
             let scores: BTreeMap<String, Option<f64>> = exam
@@ -194,6 +195,17 @@ pub async fn sheet_in_session(
         })
         .collect();
     let can_edit = ensure_open(&session, &exam).is_ok() && may_enter(ctx, &exam);
+    // Every read of a mark sheet shows each pupil's marks: recorded (the handler commits).
+    let registrations: Vec<i64> = rows.iter().map(|r| r.registration).collect();
+    ctx.record_view(
+        ViewKind::Results,
+        &format!(
+            "Marks, {} {}, {} {}",
+            exam.subject_name, exam.class_name, session.term_name, session.session_name
+        ),
+        Pupils::Registrations(&registrations),
+    )
+    .await?;
     let sheet = MarkSheet {
         status: session.status,
         can_edit,

@@ -34,6 +34,7 @@ use super::{
 };
 use crate::{
     academics::db as academics,
+    audit::views::{Pupils, ViewKind},
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::{AppError, AppResult},
@@ -380,24 +381,26 @@ async fn marks_page(
             .err()
             .map(|e| crate::web::kit::message_of(&e))
     };
-    Ok(MarksPage {
+    let bank = comments::bank(&mut ctx.tx)
+        .await?
+        .into_iter()
+        .filter(|b| b.kind == "subject")
+        .map(|b| b.text)
+        .collect();
+    let page = MarksPage {
         layout: ctx.layout(
             &format!("{} · {}", sheet.exam.class_name, sheet.exam.subject_name),
             "exams",
             &csrf,
         ),
         bands_json: serde_json::to_string(&scale.bands).unwrap_or_else(|_| "[]".into()),
-        bank: comments::bank(&mut ctx.tx)
-            .await?
-            .into_iter()
-            .filter(|b| b.kind == "subject")
-            .map(|b| b.text)
-            .collect(),
+        bank,
         es,
         sheet,
         locked_reason,
-    }
-    .into_response())
+    };
+    ctx.commit().await?;
+    Ok(page.into_response())
 }
 
 /// One row of the grid, saved by htmx: `registration` and `score_<component id>` fields.
@@ -647,7 +650,13 @@ async fn report_card_page(
     let card = cards.pop().ok_or_else(AppError::not_found)?;
     let (student_id, has_photo) = registrations::student_photo(&mut ctx.tx, registration).await?;
     let logo = super::logo::version(&mut ctx.tx).await?;
-    Ok(ReportCardPage {
+    ctx.record_view(
+        ViewKind::ReportCard,
+        &format!("Report card, {} {}", es.term_name, es.session_name),
+        Pupils::Registrations(&[registration]),
+    )
+    .await?;
+    let page = ReportCardPage {
         logo,
         layout: ctx.layout(
             &format!("Report card · {}", card.pupil.full_name),
@@ -659,8 +668,9 @@ async fn report_card_page(
         card,
         student_id,
         has_photo,
-    }
-    .into_response())
+    };
+    ctx.commit().await?;
+    Ok(page.into_response())
 }
 
 async fn report_card_pdf(

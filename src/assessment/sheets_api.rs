@@ -89,6 +89,7 @@ async fn results_summary(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn export_xlsx(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let (sheet, es, _) = marks::sheet_in_session(&mut ctx, id).await?;
+    ctx.commit().await?;
     let bytes = mark_sheets::to_xlsx(&sheet, &es).map_err(|e| AppError::Internal(e.into()))?;
     Ok(download::xlsx(
         &mark_sheets::file_name(&sheet.exam, &es, "xlsx"),
@@ -102,6 +103,7 @@ async fn export_xlsx(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
     responses((status = 200, description = "text/csv", content_type = "text/csv"), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn export_csv(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let (sheet, es, _) = marks::sheet_in_session(&mut ctx, id).await?;
+    ctx.commit().await?;
     Ok(download::csv(
         &mark_sheets::file_name(&sheet.exam, &es, "csv"),
         mark_sheets::to_csv(&sheet, &es),

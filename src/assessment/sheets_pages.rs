@@ -113,6 +113,7 @@ async fn broadsheet_xlsx(
 
 async fn export_xlsx(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let (sheet, es, _) = marks::sheet_in_session(&mut ctx, id).await?;
+    ctx.commit().await?;
     let bytes = mark_sheets::to_xlsx(&sheet, &es).map_err(|e| AppError::Internal(e.into()))?;
     Ok(download::xlsx(
         &mark_sheets::file_name(&sheet.exam, &es, "xlsx"),
@@ -122,6 +123,7 @@ async fn export_xlsx(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
 
 async fn export_csv(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let (sheet, es, _) = marks::sheet_in_session(&mut ctx, id).await?;
+    ctx.commit().await?;
     Ok(download::csv(
         &mark_sheets::file_name(&sheet.exam, &es, "csv"),
         mark_sheets::to_csv(&sheet, &es),

@@ -43,6 +43,53 @@ pub async fn redact_rows(conn: &mut PgConnection, entity: &str, ids: &[i64]) -> 
     Ok(count)
 }
 
+/// Redacts, within a document, every object whose `key` is `equals` (one pupil's entries in
+/// a row about many, such as a mark sheet save).
+pub fn redact_objects_with(value: &Value, key: &str, equals: &str) -> Value {
+    match value {
+        Value::Object(map) if map.get(key).and_then(Value::as_str) == Some(equals) => redact(value),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact_objects_with(v, key, equals)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| redact_objects_with(v, key, equals))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Redacts one pupil's entries (objects with `key` = `equals`) in the school's audit rows
+/// about `entity`.
+pub async fn redact_mentions(
+    conn: &mut PgConnection,
+    entity: &str,
+    key: &str,
+    equals: &str,
+) -> sqlx::Result<u64> {
+    let needle = Value::String(equals.to_owned()).to_string();
+    let rows: Vec<(i64, Value)> = sqlx::query_as(
+        "SELECT id, changes FROM audit_log WHERE entity = $1 AND strpos(changes::text, $2) > 0 FOR UPDATE",
+    )
+    .bind(entity)
+    .bind(&needle)
+    .fetch_all(&mut *conn)
+    .await?;
+    let count = rows.len() as u64;
+    for (id, changes) in rows {
+        sqlx::query("UPDATE audit_log SET changes = $2 WHERE id = $1")
+            .bind(id)
+            .bind(redact_objects_with(&changes, key, equals))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -132,9 +132,16 @@ fn random_hex(bytes: usize) -> String {
 pub async fn issue(
     conn: &mut PgConnection,
     input: &NewApiKey,
-    issued_by: i64,
+    issued_by: &account::User,
     now: DateTime<Utc>,
 ) -> AppResult<IssuedKey> {
+    // A key acts inside a school (it may even manage its staff): only those who may act in
+    // every school issue one, never an operator whose role merely lists API keys.
+    if !issued_by.is_superadmin {
+        return Err(AppError::Forbidden(
+            "Only platform superadmins may issue API keys: a key acts inside a school.".into(),
+        ));
+    }
     let mut v = Validator::new();
     let name = input.name.trim();
     if name.is_empty() {
@@ -203,7 +210,7 @@ pub async fn issue(
     .bind(&scopes)
     .bind(&permissions)
     .bind(now)
-    .bind(issued_by)
+    .bind(issued_by.id)
     .fetch_one(&mut *conn)
     .await?;
     let key = get(conn, id).await?.ok_or_else(AppError::not_found)?;

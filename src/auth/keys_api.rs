@@ -31,8 +31,8 @@ async fn list_keys(
     Ok(Json(Page::new(rows, count, &params, &uri)?))
 }
 
-/// Issues a key for one school. The answer carries the key (`secret`) this once: only a
-/// hash is kept.
+/// Issues a key for one school (platform superadmins only: a key acts inside the school).
+/// The answer carries the key (`secret`) this once: only a hash is kept.
 #[utoipa::path(post, path = "/api/v1/system/api-keys/", tag = "system-api-keys",
     security(("bearer" = [])),
     request_body = NewApiKey,
@@ -41,7 +41,7 @@ async fn issue_key(
     mut ctx: PlatformCtx,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> AppResult<(StatusCode, Json<IssuedKey>)> {
-    let issued = keys::issue(&mut ctx.tx, &body, ctx.user.id, ctx.now).await?;
+    let issued = keys::issue(&mut ctx.tx, &body, &ctx.user, ctx.now).await?;
     let k = &issued.key;
     ctx.audit(
         "create",

@@ -98,7 +98,7 @@ async fn render(
         page: Page::new(rows, count, params, uri)?,
         schools,
         resources: SCHOOL_RESOURCES.iter().map(|(r, l, _)| (*r, *l)).collect(),
-        can_add: ctx.perms.has("add_api_keys"),
+        can_add: ctx.user.is_superadmin,
         can_revoke: ctx.perms.has("delete_api_keys"),
         form,
         errors,
@@ -153,7 +153,7 @@ async fn issue(
             form.resource.clone()
         },
     };
-    match keys::issue(&mut ctx.tx, &input, ctx.user.id, ctx.now).await {
+    match keys::issue(&mut ctx.tx, &input, &ctx.user, ctx.now).await {
         Ok(issued) => {
             let k = &issued.key;
             ctx.audit(

@@ -80,6 +80,9 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
     audit::erasure::redact_rows(&mut ctx.tx, "student", &[id]).await?;
     audit::erasure::redact_rows(&mut ctx.tx, "subjects_taken", &[id]).await?;
     audit::erasure::redact_rows(&mut ctx.tx, "guardian", &guardian_ids).await?;
+    // Rows about many pupils (a mark sheet save) name each by admission number.
+    audit::erasure::redact_mentions(&mut ctx.tx, "marks", "admission_no", &before.admission_no)
+        .await?;
     ctx.audit(
         "delete",
         "student",

@@ -1101,3 +1101,93 @@ async fn operators_issue_and_revoke_keys_on_the_console(pool: PgPool) {
         .await;
     assert_error_shape(&res, 401);
 }
+
+/// A pupil entered by mistake, marked and then cleared, and deleted: the mark sheet's audit
+/// rows keep the other pupils' entries but no longer carry this pupil's admission number
+/// or scores.
+#[sqlx::test(migrations = false)]
+async fn erasing_a_pupil_redacts_their_entries_in_mark_sheet_audit_rows(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Zainab"]).await;
+    let (ada, zainab) = (f.pupils["Ada"], f.pupils["Zainab"]);
+    let maths = f.exams["Mathematics"];
+    let rows = json!([
+        {"registration": ada, "scores": scores(11.0, 12.0, 41.0)},
+        {"registration": zainab, "scores": scores(17.0, 13.0, 59.0)},
+    ]);
+    assert_eq!(
+        save_marks(&f.admin, maths, rows).await.status,
+        StatusCode::OK
+    );
+    let cleared =
+        json!([{"registration": zainab, "scores": {"CA1": null, "CA2": null, "Exam": null}}]);
+    let res = save_marks(&f.admin, maths, cleared).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let id = f.students["Zainab"];
+    let record = f
+        .admin
+        .get(&format!("/api/v1/school/admissions/{id}/"))
+        .await
+        .json();
+    let admission_no = record["admission_no"].as_str().unwrap().to_owned();
+
+    let res = f
+        .admin
+        .delete(&format!("/api/v1/school/admissions/{id}/"))
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+
+    let mut tx = app.school_tx("alpha").await;
+    let marks: Vec<String> = sqlx::query_scalar(
+        "SELECT changes::text FROM audit_log WHERE entity = 'marks' ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(marks.len(), 2);
+    let all = marks.concat();
+    assert!(!all.contains(&admission_no), "{all}");
+    assert!(!all.contains("59"), "{all}");
+    // Ada's entry is untouched.
+    assert!(all.contains("41"), "{all}");
+}
+
+/// An operator whose platform role lists API keys may see and revoke them but not issue
+/// one: a key acts inside a school, which only superadmins may.
+#[sqlx::test(migrations = false)]
+async fn only_superadmins_issue_api_keys(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alpha = app.create_school("alpha").await;
+    app.create_superadmin("root@platform.test").await;
+    let root = app.as_operator("root@platform.test").await;
+    let keepers: i64 = sqlx::query_scalar(
+        "INSERT INTO public.platform_roles (name, description, permissions, created_at)
+         VALUES ('Key keepers', '', ARRAY['view_api_keys', 'add_api_keys', 'delete_api_keys'], now())
+         RETURNING id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let res = root
+        .post(
+            "/api/v1/system/users/",
+            json!({"email": "keys@platform.test", "full_name": "Key Keeper", "password": PASSWORD, "roles": [keepers]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let keeper = app.as_operator("keys@platform.test").await;
+    let res = keeper
+        .post(
+            "/api/v1/system/api-keys/",
+            json!({"school_id": alpha.id, "name": "Sync", "scopes": ["users", "roles"]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let issued = issue_key(&root, alpha.id, "Sync", &["read"]).await;
+    let listed = keeper.get("/api/v1/system/api-keys/").await;
+    assert_eq!(listed.json()["count"], 1, "{}", listed.text());
+    let res = keeper
+        .delete(&format!("/api/v1/system/api-keys/{}/", issued["id"]))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
