@@ -42,7 +42,8 @@ pub struct Config {
     pub login_max_failures_per_guesser: i32,
     /// Failed sign-ins one address may make within one school per window.
     pub login_max_failures_per_address: i32,
-    /// Failures on one account (from anywhere) after which each attempt is slowed.
+    /// Failures on one account (from anywhere) after which it is paced: one attempt a
+    /// second from addresses it never signed in from.
     pub login_slow_after_failures: i32,
     pub login_lockout: Duration,
     pub json_logs: bool,

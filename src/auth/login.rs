@@ -25,11 +25,7 @@ pub async fn check_credentials(
     now: DateTime<Utc>,
 ) -> AppResult<User> {
     let keys = throttle::ThrottleKeys::new(scope, email, &meta.client_ip);
-    let admitted = throttle::admit(&state.db, &state.config, &keys, now).await?;
-    if !admitted.delay.is_zero() {
-        // No connection is held while waiting.
-        tokio::time::sleep(admitted.delay).await;
-    }
+    throttle::admit(&state.db, &state.config, &keys, now).await?;
 
     let user = {
         let mut conn = state.db.acquire().await?;
@@ -42,7 +38,7 @@ pub async fn check_credentials(
     let matches = password::verify(password_text.to_owned(), stored).await?;
     match user {
         Some(user) if matches && user.is_active => {
-            throttle::succeeded(&state.db, &keys).await?;
+            throttle::succeeded(&state.db, &keys, now).await?;
             sqlx::query("UPDATE public.users SET last_login = $2 WHERE id = $1")
                 .bind(user.id)
                 .bind(now)

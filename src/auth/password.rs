@@ -70,7 +70,15 @@ pub fn hash_blocking(password: &str) -> Result<String, AppError> {
 }
 
 /// Verifies on a blocking thread. A malformed stored hash never matches.
+/// Password checks running at once, process-wide: a flood of sign-ins (from any number of
+/// addresses) queues here instead of taking every core from the requests being served.
+static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 pub async fn verify(password: String, stored: String) -> Result<bool, AppError> {
+    let _turn = CHECKS
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password check queue: {e}")))?;
     tokio::task::spawn_blocking(move || {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Ok(false);

@@ -283,23 +283,42 @@ impl FromRequestParts<AppState> for RequestMeta {
 
 /// The address our outermost trusted proxy saw: with `hops` proxies of our own, each appends
 /// the address it received from, so the client's is the `hops`-th entry from the right (all
-/// `X-Forwarded-For` headers taken as one list). Anything further left came from the client.
-/// None without trusted proxies, or when the list is shorter than the proxies we have (the
-/// request did not come through them).
+/// `X-Forwarded-For` headers taken as one list). Anything further left came from the client
+/// and is never used. None without trusted proxies, or when the list is shorter than the
+/// proxies we have (the request did not come through them).
 fn forwarded_client(headers: &axum::http::HeaderMap, hops: usize) -> Option<String> {
     if hops == 0 {
         return None;
     }
-    let mut entries = Vec::new();
+    let mut entries: Vec<String> = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let value = value.to_str().ok()?;
-        entries.extend(value.split(',').map(str::trim));
+        // Bytes a client wrote may not be UTF-8; they are in the part we ignore, but must not
+        // make us lose the part our proxy wrote.
+        let value = String::from_utf8_lossy(value.as_bytes());
+        entries.extend(value.split(',').map(|e| e.trim().to_owned()));
     }
-    let entry = entries.get(entries.len().checked_sub(hops)?).copied()?;
-    entry
-        .parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| ip.to_string())
+    let entry = entries.get(entries.len().checked_sub(hops)?)?;
+    Some(normalise_address(entry))
+}
+
+/// `203.0.113.9`, `203.0.113.9:4444`, `[2001:db8::1]:443` or `2001:db8::1` as the bare
+/// address; anything else as written (it is still our proxy's entry), bounded in length.
+fn normalise_address(entry: &str) -> String {
+    if let Ok(ip) = entry.parse::<std::net::IpAddr>() {
+        return ip.to_string();
+    }
+    if let Ok(addr) = entry.parse::<SocketAddr>() {
+        return addr.ip().to_string();
+    }
+    let bare = entry
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap_or(entry);
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return ip.to_string();
+    }
+    entry.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 pub fn request_meta(parts: &Parts, trusted_proxies: usize) -> RequestMeta {
@@ -345,7 +364,20 @@ mod forwarded_tests {
         assert_eq!(forwarded_client(&h, 2).as_deref(), Some("203.0.113.9"));
         // Fewer entries than proxies: the request did not come through them all.
         assert_eq!(forwarded_client(&h, 4), None);
-        // Not an address: ignored rather than used as a throttle key.
-        assert_eq!(forwarded_client(&headers(&["evil"]), 1), None);
+        // Ports and brackets are dropped; a client's non-UTF-8 bytes on the left change nothing.
+        assert_eq!(
+            forwarded_client(&headers(&["203.0.113.78:4444"]), 1).as_deref(),
+            Some("203.0.113.78")
+        );
+        assert_eq!(
+            forwarded_client(&headers(&["[2001:db8::1]:443"]), 1).as_deref(),
+            Some("2001:db8::1")
+        );
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"6.6.6.6\xff, 203.0.113.77").unwrap(),
+        );
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("203.0.113.77"));
     }
 }

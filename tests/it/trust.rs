@@ -533,11 +533,18 @@ async fn parallel_guesses_cannot_slip_under_the_limit(pool: PgPool) {
 }
 
 /// One address that tries many accounts of one school is refused there, and only there:
-/// the counter is per school.
+/// the counter is per school; and a teacher who signed in from that address before (the
+/// school's shared address) still gets in.
 #[sqlx::test(migrations = false)]
 async fn the_per_address_counter_is_per_school(pool: PgPool) {
     let app = app_behind_one_proxy(pool).await;
+    app.create_staff("alpha", "teacher@alpha.test", "School Admin")
+        .await;
     let address = "203.0.113.50";
+    assert_eq!(
+        sign_in(&app, "alpha", address, "teacher@alpha.test", PASSWORD).await,
+        StatusCode::OK
+    );
     for i in 0..8 {
         let email = format!("someone{i}@alpha.test");
         assert_eq!(
@@ -552,6 +559,77 @@ async fn the_per_address_counter_is_per_school(pool: PgPool) {
     assert_eq!(
         sign_in(&app, "beta", address, "head@beta.test", PASSWORD).await,
         StatusCode::OK
+    );
+    assert_eq!(
+        sign_in(&app, "alpha", address, "teacher@alpha.test", PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+/// Guesses at one account from many addresses at once (a botnet, or one IPv6 subscriber's
+/// many addresses) are paced once the account has drawn many failures: one attempt a
+/// second gets its password checked, the rest are told to retry; the owner, from an address
+/// they signed in from before, is not paced.
+#[sqlx::test(migrations = false)]
+async fn an_account_under_attack_from_many_addresses_is_paced_not_locked(pool: PgPool) {
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.trust_proxy = 1;
+    config.login_slow_after_failures = 3;
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "head@alpha.test", "School Admin")
+        .await;
+    let home = "198.51.100.7";
+    assert_eq!(
+        sign_in(&app, "alpha", home, "head@alpha.test", PASSWORD).await,
+        StatusCode::OK
+    );
+    for i in 0..3 {
+        let from = format!("203.0.113.{i}");
+        assert_eq!(
+            sign_in(&app, "alpha", &from, "head@alpha.test", "guess-guess").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let guesses = (10..20).map(|i| {
+        let app = &app;
+        async move {
+            let from = format!("203.0.113.{i}");
+            sign_in(app, "alpha", &from, "head@alpha.test", "guess-guess").await
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let paced = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 2 && checked + paced == 10, "{statuses:?}");
+    // The owner at their usual address signs in at once.
+    assert_eq!(
+        sign_in(&app, "alpha", home, "head@alpha.test", PASSWORD).await,
+        StatusCode::OK
+    );
+    // IPv6 addresses of one /64 count as one guesser.
+    for i in 0..5 {
+        let from = format!("2001:db8:0:1::{i:x}");
+        let status = sign_in(&app, "alpha", &from, "head@alpha.test", "guess-guess").await;
+        assert_ne!(status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    assert_eq!(
+        sign_in(
+            &app,
+            "alpha",
+            "2001:db8:0:1::99",
+            "head@alpha.test",
+            PASSWORD
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
 
