@@ -45,6 +45,12 @@ pub enum AppError {
     RequestTimeout,
     #[error("This address is too long.")]
     UriTooLong,
+    /// The session store (Redis) is not answering: pages that need a signed-in session
+    /// answer 503, never a sign-out.
+    #[error(
+        "Signed-in pages are unavailable for a moment (the session store is not answering). Nothing is lost; try again in a minute."
+    )]
+    SessionsUnavailable,
     /// The service could not finish in time (a retryable 503).
     #[error("The service is busy; please retry in a moment.")]
     Busy,
@@ -123,7 +129,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::UriTooLong => StatusCode::URI_TOO_LONG,
-            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy | AppError::SessionsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(e) if is_retryable(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(e) if is_conflict(e) => StatusCode::CONFLICT,
@@ -145,7 +151,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::RequestTimeout => "request_timeout",
             AppError::UriTooLong => "uri_too_long",
-            AppError::Busy => "retry",
+            AppError::Busy | AppError::SessionsUnavailable => "retry",
             AppError::TooManyRequests { .. } => "throttled",
             AppError::Database(e) if is_retryable(e) => "retry",
             AppError::Database(e) if is_conflict(e) => "conflict",

@@ -33,9 +33,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .is_ok();
     let redis = match &state.redis {
         None => "not configured",
-        Some(pool) => match pool.ping::<String>(None).await {
-            Ok(_) => "ok",
-            Err(_) => "unavailable",
+        // Within a second, whatever the client's own timeouts.
+        Some(pool) => match tokio::time::timeout(
+            std::time::Duration::from_millis(900),
+            pool.ping::<String>(None),
+        )
+        .await
+        {
+            Ok(Ok(_)) => "ok",
+            _ => "unavailable",
         },
     };
     let ready = db_ok && redis != "unavailable";

@@ -1,13 +1,16 @@
 //! The application state every handler receives: configuration, the pool, the tenant cache,
 //! token keys, the session store. Ground floor: it imports no domain.
 
-use std::{ops::Deref, sync::Arc};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 use tower_sessions_redis_store::{
     RedisStore,
-    fred::prelude::{ClientLike, Config as RedisConfig, Pool as RedisPool},
+    fred::prelude::{
+        ClientLike, Config as RedisConfig, ConnectionConfig, PerformanceConfig, Pool as RedisPool,
+        ReconnectPolicy,
+    },
 };
 
 use crate::{
@@ -26,6 +29,17 @@ pub struct App {
     pub metrics: Option<PrometheusHandle>,
     /// Verified against when an email is unknown, so a failed login takes the same time.
     pub dummy_hash: String,
+    /// The tenant cache's LISTEN task: it holds a connection of its own, closed when the
+    /// application goes away.
+    _listener: ListenerTask,
+}
+
+struct ListenerTask(tokio::task::JoinHandle<()>);
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Clone)]
@@ -42,8 +56,37 @@ impl AppState {
     pub async fn build(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let redis = match &config.redis_url {
             Some(url) => {
-                let pool = RedisPool::new(RedisConfig::from_url(url)?, None, None, None, 4)?;
-                pool.init().await?;
+                // Short timeouts: with Redis gone, a page that needs its session answers a
+                // 503 in about a second instead of hanging; reconnection is retried forever,
+                // so the app recovers by itself when Redis is back.
+                let performance = PerformanceConfig {
+                    default_command_timeout: Duration::from_millis(800),
+                    ..PerformanceConfig::default()
+                };
+                let connection = ConnectionConfig {
+                    connection_timeout: Duration::from_millis(800),
+                    internal_command_timeout: Duration::from_millis(800),
+                    max_command_attempts: 1,
+                    ..ConnectionConfig::default()
+                };
+                let pool = RedisPool::new(
+                    RedisConfig::from_url(url)?,
+                    Some(performance),
+                    Some(connection),
+                    Some(ReconnectPolicy::new_constant(0, 500)),
+                    4,
+                )?;
+                pool.connect();
+                // Starting while Redis is down is allowed: sign-in pages answer 503 until it
+                // is back, everything else works.
+                if tokio::time::timeout(Duration::from_secs(2), pool.wait_for_connect())
+                    .await
+                    .map_or(true, |r| r.is_err())
+                {
+                    tracing::warn!(
+                        "Redis is not answering yet; sessions are unavailable until it does"
+                    );
+                }
                 Some(pool)
             }
             None => None,
@@ -53,7 +96,10 @@ impl AppState {
             None => Store::Memory(tower_sessions::MemoryStore::default()),
         };
         let tenants = Arc::new(TenantCache::new(config.tenant_cache_ttl));
-        cache::spawn_invalidation_listener(db.clone(), tenants.clone());
+        let listener = ListenerTask(cache::spawn_invalidation_listener(
+            db.clone(),
+            tenants.clone(),
+        ));
         let dummy_hash = password::hash("schoolyard-timing-equaliser".to_owned()).await?;
         Ok(Self(Arc::new(App {
             jwt: JwtKeys::new(&config)?,
@@ -64,6 +110,7 @@ impl AppState {
             sessions,
             metrics: metrics_handle(),
             dummy_hash,
+            _listener: listener,
         })))
     }
 }

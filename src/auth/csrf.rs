@@ -1,11 +1,16 @@
 //! CSRF protection for cookie-authenticated pages: a per-session token that every
 //! state-changing request must echo, as the `X-CSRF-Token` header (htmx sends it from
 //! `hx-headers` on `<body>`) or the `csrf_token` form field.
+//!
+//! Before signing in there is no session, and none is made: anonymous pages (the sign-in
+//! form) never write to the session store, so they keep working while Redis is down. Their
+//! token is a double-submit cookie instead: the form echoes the cookie's random value, which
+//! another site can neither read nor set (and `Origin`/`Sec-Fetch-Site` are checked too).
 
 use axum::{
     body::{Body, to_bytes},
-    extract::{FromRequestParts, Request},
-    http::{Method, header, request::Parts},
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderValue, Method, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -13,7 +18,7 @@ use base64::Engine;
 use rand::RngCore;
 use tower_sessions::Session;
 
-use crate::error::AppError;
+use crate::{error::AppError, state::AppState};
 
 const SESSION_KEY: &str = "csrf_token";
 pub const FIELD: &str = "csrf_token";
@@ -25,6 +30,10 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
+/// The anonymous (cookie) token of this request, set by `verify` when there is no session.
+#[derive(Clone, Debug)]
+struct AnonymousToken(String);
+
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = AppError;
 
@@ -32,8 +41,43 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("session missing: {msg}")))?;
+        if session.id().is_none()
+            && let Some(AnonymousToken(token)) = parts.extensions.get::<AnonymousToken>()
+        {
+            return Ok(Self(token.clone()));
+        }
         Ok(Self(token_for(&session).await?))
     }
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn anonymous_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-schoolyard_csrf"
+    } else {
+        "schoolyard_csrf"
+    }
+}
+
+fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 pub async fn token_for(session: &Session) -> Result<String, AppError> {
@@ -44,9 +88,7 @@ pub async fn token_for(session: &Session) -> Result<String, AppError> {
     if let Some(token) = existing {
         return Ok(token);
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = new_token();
     session
         .insert(SESSION_KEY, &token)
         .await
@@ -101,17 +143,55 @@ fn cross_site(req: &Request) -> bool {
 }
 
 /// Middleware for page routers (inside the session layer).
-pub async fn verify(session: Session, req: Request, next: Next) -> Response {
+pub async fn verify(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let cookie_name = anonymous_cookie_name(state.config.secure_cookies);
+    let anonymous = session.id().is_none();
+    let cookie_token = cookie_value(&req, cookie_name).map(str::to_owned);
     if matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     ) {
-        return next.run(req).await;
+        if !anonymous {
+            return next.run(req).await;
+        }
+        // No session: the page's forms carry the cookie's token (a new one if none yet).
+        let (token, is_new) = match cookie_token {
+            Some(token) => (token, false),
+            None => (new_token(), true),
+        };
+        req.extensions_mut().insert(AnonymousToken(token.clone()));
+        let mut response = next.run(req).await;
+        if is_new {
+            let secure = if state.config.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie =
+                format!("{cookie_name}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        return response;
     }
     if cross_site(&req) {
         return refused();
     }
-    let expected: Option<String> = session.get(SESSION_KEY).await.ok().flatten();
+    let expected: Option<String> = if anonymous {
+        // The page this post renders (a form with an error) keeps the same token.
+        if let Some(token) = &cookie_token {
+            req.extensions_mut().insert(AnonymousToken(token.clone()));
+        }
+        cookie_token
+    } else {
+        session.get(SESSION_KEY).await.ok().flatten()
+    };
     let Some(expected) = expected else {
         return refused();
     };

@@ -167,7 +167,10 @@ impl TenantCache {
 
 /// Listens for `schoolyard_tenancy` notifications and clears the cache on each one, and
 /// whenever the listener reconnects (a notification may have been missed meanwhile).
-pub fn spawn_invalidation_listener(pool: PgPool, cache: Arc<TenantCache>) {
+pub fn spawn_invalidation_listener(
+    pool: PgPool,
+    cache: Arc<TenantCache>,
+) -> tokio::task::JoinHandle<()> {
     // The listener holds its connection for good: it gets a pool of its own, so it never
     // takes one of the request pool's slots.
     let options = (*pool.connect_options()).clone();
@@ -206,5 +209,5 @@ pub fn spawn_invalidation_listener(pool: PgPool, cache: Arc<TenantCache>) {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-    });
+    })
 }

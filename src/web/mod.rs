@@ -30,10 +30,27 @@ pub fn with_browser_layers(router: Router<AppState>, state: AppState) -> Router 
         .fallback(|| async { AppError::NotFound("This page does not exist.".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(MessagesManagerLayer)
-        .layer(middleware::from_fn(csrf::verify))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(auth_layer)
+        .layer(middleware::from_fn(session_store_failures))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The session layers answer a bare 500 when the store fails (loading the session before the
+/// handler, or saving it after): that is Redis unavailable, shown as our 503 page (the
+/// session is neither ended nor skipped). Our own errors carry their rendering and pass.
+async fn session_store_failures(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && res
+            .extensions()
+            .get::<crate::error::RenderedError>()
+            .is_none()
+    {
+        return axum::response::IntoResponse::into_response(AppError::SessionsUnavailable);
+    }
+    res
 }
 
 async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {

@@ -456,3 +456,146 @@ async fn oversized_photos_get_a_clear_answer(pool: PgPool) {
     let body = assert_error_shape(&res, 413);
     assert!(body["detail"].as_str().unwrap().contains("2 MB"), "{body}");
 }
+
+/// A Redis of the test's own on a free port, stopped when dropped.
+struct ThrowawayRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl ThrowawayRedis {
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        for _ in 0..50 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn keys(&self) -> usize {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "DBSIZE"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Redis going away: signed-in pages answer a 503 page (no hang, no sign-out), anonymous
+/// pages keep working and never write a session, `/readyz` says so; when Redis is back the
+/// app reconnects by itself.
+#[sqlx::test(migrations = false)]
+async fn a_redis_outage_is_a_503_for_signed_in_pages_and_recovers_by_itself(pool: PgPool) {
+    let port = ThrowawayRedis::free_port();
+    let mut redis = ThrowawayRedis::start_on(port).await;
+    let mut config = schoolyard::config::Config::for_tests("");
+    config.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+    let app = TestApp::with_config(pool, config).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut staff = app.signed_in("alpha", "admin@alpha.test").await;
+    assert_eq!(staff.get("/").await.status, StatusCode::OK);
+    assert_eq!(redis.keys(), 1, "one session: the signed-in one");
+
+    // Anonymous pages write no session.
+    let mut visitor = app.browser("alpha.localhost");
+    for _ in 0..3 {
+        let res = visitor.get("/login").await;
+        assert_eq!(res.status, StatusCode::OK);
+    }
+    let csrf = visitor.csrf("/login").await;
+    let res = visitor
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "admin@alpha.test"),
+                ("password", "wrong-password"),
+            ],
+        )
+        .await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+    assert_eq!(redis.keys(), 1, "anonymous views wrote sessions");
+
+    redis.stop();
+    let res = staff.get("/").await;
+    assert_eq!(
+        res.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        res.text()
+    );
+    assert!(
+        res.text().contains("unavailable for a moment"),
+        "{}",
+        res.text()
+    );
+    let res = app.browser("alpha.localhost").get("/login").await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "the sign-in page needs no Redis"
+    );
+    let ready = app.platform_client().get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json()["redis"], "unavailable");
+
+    let _redis = ThrowawayRedis::start_on(port).await;
+    let mut back = false;
+    for _ in 0..50 {
+        if app.platform_client().get("/readyz").await.status == StatusCode::OK {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the app did not reconnect to Redis");
+    // (This Redis kept nothing, so signing in again is needed, and works.)
+    let mut again = app.browser("alpha.localhost");
+    assert_eq!(
+        again.login("admin@alpha.test").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(again.get("/").await.status, StatusCode::OK);
+}

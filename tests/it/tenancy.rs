@@ -201,9 +201,9 @@ async fn unknown_host_is_404_and_disabled_school_403(pool: PgPool) {
     assert_eq!(res.json()["count"], 1);
 }
 
-/// The tenancy cache's LISTEN holds one pooled connection for as long as the app runs;
-/// requests share the others.
-const LISTENER_CONNECTIONS: u32 = 1;
+/// The tenancy cache's LISTEN has a connection of its own, outside the request pool
+/// (issue 14): requests share every pooled connection.
+const LISTENER_CONNECTIONS: u32 = 0;
 
 /// A pool over the test database with `max` connections, all opened up front.
 async fn pool_of(pool: &PgPool, max: u32) -> PgPool {
@@ -215,7 +215,7 @@ async fn pool_of(pool: &PgPool, max: u32) -> PgPool {
         .unwrap()
 }
 
-/// Waits until the pool has all its `max` connections open and all but the listener's idle.
+/// Waits until the pool has all its `max` connections open and idle.
 async fn wait_for_full_pool(pool: &PgPool, max: u32) {
     for _ in 0..100 {
         if pool.size() == max && pool.num_idle() as u32 == max - LISTENER_CONNECTIONS {
@@ -313,7 +313,7 @@ async fn pooled_connections_never_carry_a_search_path(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(in_schema, (1, 2));
-    // Both connections are open (the listener's and the requests'), one of them idle.
+    // The requests' connection is open and idle.
     wait_for_full_pool(&app.pool, LISTENER_CONNECTIONS + 1).await;
     let request_pid = assert_clean(&mut app.pool.acquire().await.unwrap()).await;
     for i in 0..6 {

@@ -320,17 +320,26 @@ async fn signing_in_rotates_the_csrf_token_and_redirects_only_here(pool: PgPool)
     }
 }
 
-/// Over https the session cookie carries the `__Host-` prefix.
+/// Over https the session cookie, and the sign-in form's CSRF cookie before it, carry the
+/// `__Host-` prefix.
 #[sqlx::test(migrations = false)]
 async fn secure_session_cookies_use_the_host_prefix(pool: PgPool) {
     let mut config = schoolyard::config::Config::for_tests("");
     config.secure_cookies = true;
     let app = TestApp::with_config(pool, config).await;
     app.create_school("alpha").await;
-    let res = app
-        .browser(&crate::helpers::host("alpha"))
-        .get("/login")
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
         .await;
+    let mut browser = app.browser(&crate::helpers::host("alpha"));
+    let res = browser.get("/login").await;
+    let cookie = res.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-schoolyard_csrf="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    let res = browser.login("admin@alpha.test").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let cookie = res.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("__Host-schoolyard_session="), "{cookie}");
     assert!(

@@ -165,11 +165,13 @@ impl Client {
     }
 }
 
-/// A cookie-keeping browser for one host, driving the HTML pages with forms.
+/// A cookie-keeping browser for one host, driving the HTML pages with forms. It keeps the
+/// session cookie and, before signing in, the anonymous CSRF cookie.
 pub struct Browser {
     router: Router,
     host: String,
     cookie: Option<String>,
+    csrf_cookie: Option<String>,
 }
 
 impl Browser {
@@ -195,8 +197,13 @@ impl Browser {
             .method(method)
             .uri(path)
             .header(header::HOST, &self.host);
-        if let Some(c) = &self.cookie {
-            req = req.header(header::COOKIE, c);
+        let jar: Vec<&str> = [&self.cookie, &self.csrf_cookie]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !jar.is_empty() {
+            req = req.header(header::COOKIE, jar.join("; "));
         }
         for (k, v) in extra {
             req = req.header(*k, *v);
@@ -209,20 +216,26 @@ impl Browser {
         }
         .expect("request");
         let res = send(&self.router, req).await;
-        if let Some(set) = res.headers.get(header::SET_COOKIE) {
+        for set in res.headers.get_all(header::SET_COOKIE) {
             let set = set.to_str().expect("ASCII cookie");
             if set.starts_with("schoolyard_session=;") {
                 // Removal after logout.
                 self.cookie = None;
-                return res;
+                continue;
             }
             assert!(set.contains("HttpOnly"), "{set}");
-            assert!(set.contains("SameSite=Lax"), "{set}");
             assert!(
                 !set.to_ascii_lowercase().contains("domain="),
                 "host-only cookie: {set}"
             );
-            self.cookie = set.split(';').next().map(str::to_owned);
+            let pair = set.split(';').next().map(str::to_owned);
+            if set.contains("_csrf=") {
+                assert!(set.contains("SameSite=Strict"), "{set}");
+                self.csrf_cookie = pair;
+            } else {
+                assert!(set.contains("SameSite=Lax"), "{set}");
+                self.cookie = pair;
+            }
         }
         res
     }
@@ -365,6 +378,7 @@ impl TestApp {
             router: self.router.clone(),
             host: host.to_owned(),
             cookie: None,
+            csrf_cookie: None,
         }
     }
 
