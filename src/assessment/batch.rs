@@ -165,6 +165,8 @@ pub async fn requeue(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> A
     get(conn, id).await
 }
 
+pub const DISABLED_WHILE_QUEUED: &str = "The school was disabled while these report cards waited to print. Retry once it is enabled again.";
+
 /// Runs one batch in the school whose schema the job names. An error is recorded on the
 /// batch and returned: the batch goes back to `queued` for the queue's next attempt, or to
 /// `failed`, with the reason, after the last one.
@@ -175,11 +177,26 @@ pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::
             .bind(&job.schema)
             .fetch_optional(pool)
             .await?;
-    if known != Some(true) {
-        anyhow::bail!(
-            "report job for unknown or disabled school schema {:?}",
-            job.schema
-        );
+    match known {
+        None => anyhow::bail!("report job for unknown school schema {:?}", job.schema),
+        // Disabled while the batch waited: it fails now with the reason (no point using up
+        // the queue's attempts), and the school retries it as soon as it is enabled again
+        // instead of waiting for the stall timeout.
+        Some(false) => {
+            let mut tx = db::begin_school(pool, &job.schema).await?;
+            sqlx::query(
+                "UPDATE report_batches SET status = 'failed', error = $2, updated_at = now()
+                  WHERE id = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(job.batch_id)
+            .bind(DISABLED_WHILE_QUEUED)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::info!(batch = %job.batch_id, schema = %job.schema, "report batch of a disabled school set aside");
+            return Ok(());
+        }
+        Some(true) => {}
     }
     match render(pool, job).await {
         Ok(()) => Ok(()),

@@ -599,3 +599,80 @@ async fn a_redis_outage_is_a_503_for_signed_in_pages_and_recovers_by_itself(pool
     );
     assert_eq!(again.get("/").await.status, StatusCode::OK);
 }
+
+/// A report batch left queued while its school was disabled is set aside with the reason,
+/// and once the school is enabled again it is retried at once (no stall timeout) and prints.
+#[sqlx::test(migrations = false)]
+async fn a_batch_queued_while_its_school_was_disabled_can_be_retried_at_once(pool: PgPool) {
+    use crate::helpers::fixtures::{class_with_exams, save_marks, scores, wait_for_batch};
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
+    for registration in f.pupils.values() {
+        let row = json!([{"registration": registration, "scores": scores(10.0, 10.0, 50.0)}]);
+        assert_eq!(
+            save_marks(&f.admin, f.exams["Mathematics"], row)
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let res = f
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/exam-sessions/{}/report-batches/",
+                f.exam_session
+            ),
+            json!({"academic_class_id": f.class_id}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+
+    app.create_superadmin("ops@platform.test").await;
+    let ops = app.as_operator("ops@platform.test").await;
+    let school: i64 = sqlx::query_scalar("SELECT id FROM public.clients WHERE code = 'alpha'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let set_active = |on: bool| {
+        let ops = ops.clone();
+        async move {
+            let res = ops
+                .patch(
+                    &format!("/api/v1/system/schools/{school}/"),
+                    json!({"is_active": on}),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        }
+    };
+    set_active(false).await;
+    let workers = app.start_workers();
+    let mut reason = String::new();
+    for _ in 0..100 {
+        let mut tx = app.school_tx("alpha").await;
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, error FROM report_batches WHERE id = $1::uuid")
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        if status == "failed" {
+            reason = error.unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reason.contains("disabled"), "{reason:?}");
+
+    set_active(true).await;
+    let res = f
+        .admin
+        .post_empty(&format!("/api/v1/school/report-batches/{id}/retry/"))
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    let done = wait_for_batch(&f.admin, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    drop(workers);
+}
