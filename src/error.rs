@@ -231,6 +231,11 @@ impl IntoResponse for AppError {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
+        } else if matches!(
+            self,
+            AppError::PayloadTooLarge | AppError::UnsupportedMediaType(_) | AppError::UriTooLong
+        ) {
+            tracing::warn!(status = status.as_u16(), reason = %self, "request refused");
         }
         let body = self.body();
         let mut response = (status, Json(body.clone())).into_response();

@@ -38,7 +38,10 @@ pub async fn read_image(
     mut multipart: Multipart,
     name: &str,
 ) -> AppResult<(Vec<u8>, &'static str)> {
-    let bad = |msg: &str| AppError::field(name, msg.to_owned());
+    let bad = |msg: &str| {
+        tracing::warn!(field = name, reason = msg, "upload refused");
+        AppError::field(name, msg.to_owned())
+    };
     while let Some(mut field) = multipart
         .next_field()
         .await

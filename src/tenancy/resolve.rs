@@ -86,6 +86,9 @@ pub async fn resolve_tenant(
     match resolve(&state, &mut req).await {
         Ok(scope) => {
             let school = scope.school().cloned();
+            if let Some(school) = &school {
+                tracing::Span::current().record("school", tracing::field::display(&school.code));
+            }
             req.extensions_mut().insert(scope);
             let mut response = next.run(req).await;
             // Error pages show the school's name.

@@ -676,3 +676,76 @@ async fn a_batch_queued_while_its_school_was_disabled_can_be_retried_at_once(poo
     assert_eq!(done["status"], "done", "{done}");
     drop(workers);
 }
+
+/// Log lines written while a test runs (this thread's subscriber).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// At the default level each request is one line with its method, path, request id, school,
+/// status and duration; a refused upload is logged with its reason.
+#[sqlx::test(migrations = false)]
+async fn each_request_is_one_log_line_and_refusals_say_why(pool: PgPool) {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let res = admin
+        .header("x-request-id", "req-logged-1")
+        .get("/api/v1/school/subjects/")
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = admin
+        .raw(
+            axum::http::Method::POST,
+            "/api/v1/school/subjects/",
+            Some("text/plain"),
+            "hello",
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("req-logged-1") && l.contains("served"))
+        .unwrap_or_else(|| panic!("no request line in:\n{text}"));
+    for part in [
+        "method=GET",
+        "path=/api/v1/school/subjects/",
+        "school=alpha",
+        "status=200",
+        "ms=",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("request refused") && l.contains("status=415")),
+        "{text}"
+    );
+}
