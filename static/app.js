@@ -55,3 +55,34 @@ document.addEventListener("change", function (event) {
     el.setCustomValidity("");
   }
 });
+
+// A form is sent once: a second click (or Enter) while the first post is on its way is
+// ignored, and the buttons show that it is sending. htmx requests manage their own.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.matches || form.matches("[hx-post],[hx-put],[hx-patch],[hx-delete]")) return;
+  if ((form.method || "").toLowerCase() !== "post") return;
+  if (form.dataset.sending === "1") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sending = "1";
+  form.setAttribute("aria-busy", "true");
+  // After this tick, so the clicked button's name and value still go with the form.
+  setTimeout(function () {
+    form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]").forEach(function (b) {
+      b.disabled = true;
+    });
+  }, 0);
+});
+
+// Coming back to a page from the browser's history: its forms can be sent again.
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[data-sending]").forEach(function (form) {
+    delete form.dataset.sending;
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("button[disabled], input[type=submit][disabled]").forEach(function (b) {
+      b.disabled = false;
+    });
+  });
+});

@@ -188,6 +188,8 @@ struct SchoolDetailPage {
     can_change: bool,
     can_delete: bool,
     port_suffix: String,
+    /// Why the last delete was refused (a wrong code), shown on the confirm field.
+    delete_error: Option<String>,
 }
 
 async fn detail(
@@ -195,6 +197,16 @@ async fn detail(
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    detail_page(&mut ctx, &csrf, &headers, id, None).await
+}
+
+async fn detail_page(
+    ctx: &mut PlatformCtx,
+    csrf: &str,
+    headers: &HeaderMap,
+    id: i64,
+    delete_error: Option<String>,
 ) -> AppResult<Response> {
     let school = schools::get(&mut ctx.tx, id)
         .await?
@@ -207,16 +219,24 @@ async fn detail(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.rsplit_once(':').map(|(_, p)| format!(":{p}")))
         .unwrap_or_default();
-    Ok(SchoolDetailPage {
-        layout: ctx.layout(&school.name, "schools", &csrf),
+    let status = if delete_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut response = SchoolDetailPage {
+        layout: ctx.layout(&school.name, "schools", csrf),
         can_change: ctx.perms.has("change_schools"),
         can_delete: ctx.perms.has("delete_schools"),
         school,
         domains,
         setup,
         port_suffix,
+        delete_error,
     }
-    .into_response())
+    .into_response();
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -383,11 +403,20 @@ struct DeleteForm {
 async fn delete(
     State(state): State<AppState>,
     mut ctx: PlatformCtx,
+    CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm").await?;
+    match schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm").await {
+        Ok(_) => {}
+        // A wrong code: the page again, the reason on the field.
+        Err(AppError::Validation { errors, .. }) => {
+            let message = errors.get("confirm").and_then(|m| m.first()).cloned();
+            return detail_page(&mut ctx, &csrf, &headers, id, message).await;
+        }
+        Err(e) => return Err(e),
+    }
     ctx.commit().await?;
     state.tenants.invalidate();
     Ok(see_other(&headers, "/schools"))

@@ -137,6 +137,10 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
     for p in password::policy_problems(&input.password, &input.email) {
         v.add("password", p);
     }
+    if input.roles.is_empty() {
+        // A staff account with no role can do nothing but sign in: always a mistake.
+        v.add("roles", "Give them at least one role.");
+    }
     check_roles(&mut ctx.tx, &mut v, &input.roles).await?;
     v.finish()?;
     let granted = roles::permissions_of_roles(&mut ctx.tx, &input.roles).await?;

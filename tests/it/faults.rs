@@ -749,3 +749,39 @@ async fn each_request_is_one_log_line_and_refusals_say_why(pool: PgPool) {
         "{text}"
     );
 }
+
+/// Deleting a school with the wrong code gives the school's page again with the reason on
+/// the confirmation field (not an error page), and deletes nothing.
+#[sqlx::test(migrations = false)]
+async fn deleting_a_school_with_a_wrong_code_re_renders_the_form(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let school = app.create_school("alpha").await;
+    app.create_superadmin("ops@platform.test").await;
+    let mut console = app.signed_in_at("localhost", "ops@platform.test").await;
+    let page = console.get(&format!("/schools/{}", school.id)).await.text();
+    let csrf = crate::helpers::csrf_of(&page);
+    let res = console
+        .post(
+            &format!("/schools/{}/delete", school.id),
+            &[("csrf_token", &csrf), ("confirm", "alpah")],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let html = res.text();
+    assert!(
+        html.contains("Delete school") && html.contains("id=\"confirm-error\""),
+        "{html}"
+    );
+    assert!(html.contains("Type its code to confirm"), "{html}");
+    let still: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.clients WHERE code = 'alpha')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(still);
+}

@@ -80,12 +80,18 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (admin, _) = setup(&app).await;
     let t = powerless(&app, &admin).await;
-    // The account acted on holds no role: acting on someone who holds more than the actor is
-    // refused for its own reason (see `nobody_reaches_past_their_own_permissions`).
+    // The account acted on holds no permission (only the visitor's empty role): acting on
+    // someone who holds more than the actor is refused for its own reason (see
+    // `nobody_reaches_past_their_own_permissions`).
+    let empty_role: i64 =
+        sqlx::query_scalar("SELECT id FROM alpha.roles WHERE name = 'Role of visitor@alpha.test'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let plain = admin
         .post(
             "/api/v1/school/users/",
-            json!({"email": "plain@alpha.test", "full_name": "Test Staff", "password": PASSWORD, "roles": []}),
+            json!({"email": "plain@alpha.test", "full_name": "Test Staff", "password": PASSWORD, "roles": [empty_role]}),
         )
         .await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
@@ -111,8 +117,7 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
     grant(json!(["view_users"])).await;
     assert_eq!(t.get(&user).await.status, StatusCode::OK);
     assert_error_shape(&t.patch(&user, json!({"full_name": "Changed"})).await, 403);
-    let new_user =
-        json!({"email": "n@alpha.test", "full_name": "N", "password": "Long-enough-pass-1"});
+    let new_user = json!({"email": "n@alpha.test", "full_name": "N", "password": "Long-enough-pass-1", "roles": [empty_role]});
     assert_error_shape(
         &t.post("/api/v1/school/users/", new_user.clone()).await,
         403,

@@ -757,10 +757,18 @@ async fn adding_staff_does_not_reveal_accounts_at_other_schools(pool: PgPool) {
     let app = app_behind_one_proxy(pool).await;
     app.create_superadmin("ops@platform.test").await;
     let head = app.as_staff("alpha", "head@alpha.test").await;
+    let roles = head.get("/api/v1/school/roles/").await.json();
+    let teacher = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Teacher")
+        .unwrap()["id"]
+        .clone();
     let add = |email: &str| {
         head.post(
             "/api/v1/school/users/",
-            json!({"email": email, "full_name": "New Teacher", "password": "a-long-fresh-passphrase-7"}),
+            json!({"email": email, "full_name": "New Teacher", "password": "a-long-fresh-passphrase-7", "roles": [teacher]}),
         )
     };
     for elsewhere in [
