@@ -77,6 +77,14 @@ pub fn diff(before: &Value, after: &Value) -> Value {
         if from != to {
             let value = if is_secret(key) {
                 json!({"changed": true})
+            } else if let (Value::Array(a), Value::Array(b)) = (from, to)
+                && a.iter().chain(b).all(|v| !v.is_object() && !v.is_array())
+            {
+                // A list (a role's permissions, a user's roles): what was added and removed
+                // reads better than two long lists.
+                let added: Vec<&Value> = b.iter().filter(|v| !a.contains(v)).collect();
+                let removed: Vec<&Value> = a.iter().filter(|v| !b.contains(v)).collect();
+                json!({"added": added, "removed": removed})
             } else {
                 json!({"from": from, "to": to})
             };

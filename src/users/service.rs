@@ -163,13 +163,21 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
     role_ids.dedup();
     roles::set_user_roles(&mut ctx.tx, user.id, &role_ids).await?;
     let out = UserOut::from_user(&user, role_ids);
+    // Roles by name in the audit log (ids mean nothing to a reader).
+    let role_names: Vec<String> = roles::names(&mut ctx.tx, &out.roles)
+        .await?
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
     ctx.audit(
         "create",
         "user",
         user.id,
-        audit::trail::created(
-            &json!({"email": out.email, "full_name": out.full_name, "roles": out.roles}),
-        ),
+        audit::trail::created(&json!({
+            "email": out.email,
+            "full_name": out.full_name,
+            "roles": role_names,
+        })),
     )
     .await?;
     Ok(out)
@@ -216,11 +224,15 @@ pub async fn update_staff(ctx: &mut SchoolCtx, id: i64, input: &UpdateStaff) -> 
         role_ids.dedup();
         roles::set_user_roles(&mut ctx.tx, id, &role_ids).await?;
     }
+    // Roles by name in the audit log (ids mean nothing to a reader).
+    let role_names = |ids: Vec<(i64, String)>| ids.into_iter().map(|(_, n)| n).collect::<Vec<_>>();
+    let names_before = role_names(roles::names(&mut ctx.tx, &before_roles).await?);
+    let names_after = role_names(roles::names(&mut ctx.tx, &role_ids).await?);
     let changes = account.audit_changes(
         &before,
         &after,
-        json!({"roles": before_roles}),
-        json!({"roles": role_ids}),
+        json!({"roles": names_before}),
+        json!({"roles": names_after}),
     );
     ctx.audit(AccountChanges::action(&before, &after), "user", id, changes)
         .await?;

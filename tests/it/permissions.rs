@@ -541,3 +541,53 @@ async fn roles_of(app: &TestApp, user_id: i64) -> Vec<i64> {
         .await
         .unwrap()
 }
+
+/// The audit log says what changed in a role (permissions added and removed, not two long
+/// lists) and names a user's roles by name.
+#[sqlx::test(migrations = false)]
+async fn the_audit_log_shows_role_changes_as_added_and_removed_by_name(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (admin, target) = setup(&app).await;
+    let res = admin
+        .post(
+            "/api/v1/school/roles/",
+            json!({"name": "Bursar's clerk", "permissions": ["view_students", "view_guardians"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let role = res.json()["id"].as_i64().unwrap();
+    let res = admin
+        .patch(
+            &format!("/api/v1/school/roles/{role}/"),
+            json!({"permissions": ["view_students", "view_marks"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let log = admin
+        .get(&format!(
+            "/api/v1/school/audit/?entity=role&entity_id={role}&action=update"
+        ))
+        .await
+        .json();
+    assert_eq!(
+        log["results"][0]["changes"]["permissions"],
+        json!({"added": ["view_marks"], "removed": ["view_guardians"]}),
+        "{log}"
+    );
+
+    let res = admin
+        .patch(
+            &format!("/api/v1/school/users/{target}/"),
+            json!({"roles": [role]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let log = admin
+        .get(&format!(
+            "/api/v1/school/audit/?entity=user&entity_id={target}&action=update"
+        ))
+        .await
+        .json();
+    let roles = &log["results"][0]["changes"]["roles"];
+    assert_eq!(roles["added"], json!(["Bursar's clerk"]), "{log}");
+}
