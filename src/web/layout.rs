@@ -21,6 +21,14 @@ pub struct Layout {
     pub flash: Vec<Flash>,
 }
 
+impl Layout {
+    /// A fresh key for a create form (see `web::once`): a repeated post of the same form
+    /// is sent where the first went instead of creating the record twice.
+    pub fn form_key(&self) -> String {
+        super::once::new_key()
+    }
+}
+
 pub struct NavItem {
     pub key: &'static str,
     pub label: &'static str,

@@ -7,6 +7,7 @@ pub mod flash;
 pub mod htmx;
 pub mod kit;
 pub mod layout;
+pub mod once;
 
 use axum::{Router, http::HeaderValue, middleware, response::Response};
 use axum_login::AuthManagerLayerBuilder;
@@ -29,6 +30,10 @@ pub fn with_browser_layers(router: Router<AppState>, state: AppState) -> Router 
     router
         .fallback(|| async { AppError::NotFound("This page does not exist.".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            once::send_once,
+        ))
         .layer(MessagesManagerLayer)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(auth_layer)

@@ -789,3 +789,88 @@ async fn deleting_a_school_with_a_wrong_code_re_renders_the_form(pool: PgPool) {
             .unwrap();
     assert!(still);
 }
+
+/// The value of hidden field `name` in a page.
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A create form sent twice (a double tap, a resend on a slow connection) creates one record:
+/// the repeat goes where the first went. A form with errors can be corrected and sent.
+#[sqlx::test(migrations = false)]
+async fn a_create_form_sent_twice_creates_one_record(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut browser = app.signed_in("alpha", "admin@alpha.test").await;
+    let page = browser.get("/students/new").await.text();
+    let (csrf, key) = (
+        crate::helpers::csrf_of(&page),
+        hidden_value(&page, "form_key"),
+    );
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("first_name", "Ada"),
+        ("last_name", "Obi"),
+        ("sex", "female"),
+    ];
+    let mut once = app.browser("alpha.localhost").with_cookie(browser.cookie());
+    let (first, second) = tokio::join!(once.post("/students", &form), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut again = app.browser("alpha.localhost").with_cookie(browser.cookie());
+        again.post("/students", &form).await
+    });
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.text());
+    assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.text());
+    assert_eq!(first.location(), second.location());
+    let mut tx = app.school_tx("alpha").await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM students")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the repeat created a second pupil");
+    drop(tx);
+
+    // A form with a mistake is not remembered: corrected, the same form goes through.
+    let page = browser.get("/students/new").await.text();
+    let key = hidden_value(&page, "form_key");
+    let csrf = crate::helpers::csrf_of(&page);
+    let res = browser
+        .post(
+            "/students",
+            &[
+                ("csrf_token", &csrf),
+                ("form_key", &key),
+                ("first_name", ""),
+                ("last_name", "Eze"),
+                ("sex", "male"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let res = browser
+        .post(
+            "/students",
+            &[
+                ("csrf_token", &csrf),
+                ("form_key", &key),
+                ("first_name", "Chi"),
+                ("last_name", "Eze"),
+                ("sex", "male"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+}
