@@ -773,6 +773,8 @@ async fn import_confirm(
                 serde_json::json!({"created": ids.len()}),
             )
             .await?;
+            crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "students", ctx.now)
+                .await?;
             ctx.commit().await?;
             flash::success(&messages, format!("{} students imported.", ids.len()));
             Ok(see_other(&headers, "/students"))

@@ -42,6 +42,7 @@ pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Stude
         obj.insert("guardians".into(), json!({"to": guardians.len()}));
     }
     ctx.audit("create", "student", s.id, changes).await?;
+    crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "students", ctx.now).await?;
     Ok(s)
 }
 

@@ -713,6 +713,36 @@ pub async fn update_setup(
     Ok((before, after))
 }
 
+/// Marks a set-up step done when the school does what it asks (its first staff account, its
+/// first pupils), so the console's progress follows the school and not only an operator's
+/// ticks. A read only, once the step is done.
+pub async fn step_done(
+    conn: &mut PgConnection,
+    client_id: i64,
+    step: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let pending: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM public.school_setups s, jsonb_array_elements(s.steps) st
+                         WHERE s.client_id = $1 AND st->>'id' = $2 AND st->>'status' <> 'done')",
+    )
+    .bind(client_id)
+    .bind(step)
+    .fetch_one(&mut *conn)
+    .await?;
+    if pending {
+        let input = UpdateSetup {
+            steps: vec![StepStatus {
+                id: step.to_owned(),
+                status: "done".to_owned(),
+            }],
+            contacted_by: None,
+        };
+        update_setup(conn, client_id, &input, now).await?;
+    }
+    Ok(())
+}
+
 /// Deletes a school and its schema once `confirm` repeats the school's code; the platform
 /// audit keeps what was deleted (name, code, schema). The one path for the API and console.
 pub async fn delete_confirmed(

@@ -162,6 +162,7 @@ pub async fn create_staff(ctx: &mut SchoolCtx, input: &CreateStaff) -> AppResult
     role_ids.sort_unstable();
     role_ids.dedup();
     roles::set_user_roles(&mut ctx.tx, user.id, &role_ids).await?;
+    crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "staff", ctx.now).await?;
     let out = UserOut::from_user(&user, role_ids);
     // Roles by name in the audit log (ids mean nothing to a reader).
     let role_names: Vec<String> = roles::names(&mut ctx.tx, &out.roles)

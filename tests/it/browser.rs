@@ -128,9 +128,10 @@ async fn serve(app: &TestApp) -> (u16, tokio::task::JoinHandle<anyhow::Result<()
 /// Opens `url`, fills the sign-in form and waits for `expect` on the next page.
 async fn sign_in(c: &Client, url: &str, email: &str, expect: &str) {
     c.goto(url).await.unwrap();
+    // Generous: on a loaded 2-core machine a cold page can take a while.
     let field = c
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("email"))
         .await
         .unwrap();

@@ -874,3 +874,69 @@ async fn a_create_form_sent_twice_creates_one_record(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
 }
+
+/// The console's set-up progress moves when the school adds staff and pupils, not only when
+/// an operator ticks the steps.
+#[sqlx::test(migrations = false)]
+async fn set_up_progress_follows_the_school_adding_staff_and_pupils(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("ops@platform.test").await;
+    let ops = app.as_operator("ops@platform.test").await;
+    let res = ops
+        .post(
+            "/api/v1/system/schools/",
+            json!({"name": "Harmony College", "code": "harmony", "admin_email": "head@harmony.test", "admin_password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let id = res.json()["id"].as_i64().unwrap();
+    let step = |setup: &serde_json::Value, name: &str| {
+        setup["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    let setup = ops
+        .get(&format!("/api/v1/system/schools/{id}/setup/"))
+        .await
+        .json();
+    assert_eq!(
+        (step(&setup, "staff"), step(&setup, "students")),
+        (json!("pending"), json!("pending"))
+    );
+
+    let head = app.as_staff("harmony", "head@harmony.test").await;
+    let roles = head.get("/api/v1/school/roles/").await.json();
+    let teacher = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Teacher")
+        .unwrap()["id"]
+        .clone();
+    let res = head
+        .post("/api/v1/school/users/", json!({"email": "t@harmony.test", "full_name": "Tola Ade", "password": "a-long-fresh-passphrase-7", "roles": [teacher]}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = head
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Ada", "last_name": "Obi", "sex": "female"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+    let setup = ops
+        .get(&format!("/api/v1/system/schools/{id}/setup/"))
+        .await
+        .json();
+    assert_eq!(
+        (step(&setup, "staff"), step(&setup, "students")),
+        (json!("done"), json!("done")),
+        "{setup}"
+    );
+    assert_eq!(setup["setup_progress"], "in_progress");
+}

@@ -233,6 +233,7 @@ async fn import_csv(
     preview.created = ids.len();
     ctx.audit("import", "student", "*", json!({"created": ids.len()}))
         .await?;
+    crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "students", ctx.now).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(preview)).into_response())
 }
