@@ -72,14 +72,7 @@ async fn bad_requests_get_the_error_shape(pool: PgPool) {
     assert_error_shape(&res, 422);
 
     // Duplicate email is a field error, not a 500.
-    let roles = t.get("/api/v1/school/roles/").await.json();
-    let teacher = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Teacher")
-        .unwrap()["id"]
-        .clone();
+    let teacher = crate::helpers::fixtures::role_id(&t, "Teacher").await;
     let res = t.post("/api/v1/school/users/", json!({"email": "ADMIN@alpha.test", "full_name": "Dup", "password": "Long-enough-pass-1", "roles": [teacher]}))
         .await;
     assert!(assert_error_shape(&res, 422)["errors"]["email"].is_array());

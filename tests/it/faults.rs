@@ -92,6 +92,14 @@ async fn pool_through(pool: &PgPool, proxy: &DbProxy, max: u32) -> PgPool {
         .unwrap()
 }
 
+/// School alpha with its admin, signed in through the API.
+async fn alpha_with_admin(app: &TestApp) -> crate::helpers::Client {
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    app.as_staff("alpha", "admin@alpha.test").await
+}
+
 fn upstream(pool: &PgPool) -> SocketAddr {
     let port = pool.connect_options().get_port();
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -287,10 +295,7 @@ async fn a_body_that_never_finishes_gets_a_408(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_nul_character_is_a_422_naming_the_field(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
-        .await;
-    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let admin = alpha_with_admin(&app).await;
     let field_of = |res: &crate::helpers::Response| {
         let body = assert_error_shape(res, 422);
         body["errors"]
@@ -365,10 +370,7 @@ async fn an_over_long_address_is_a_414_in_the_error_shape(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn an_absurdly_wide_admission_number_is_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
-        .await;
-    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let admin = alpha_with_admin(&app).await;
     for pattern in [
         "ADM/{SEQ:99999999}",
         "ADM/{SEQ:0}",
@@ -410,10 +412,7 @@ async fn an_absurdly_wide_admission_number_is_refused(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn oversized_photos_get_a_clear_answer(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
-        .await;
-    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let admin = alpha_with_admin(&app).await;
     let res = admin
         .post(
             "/api/v1/school/admissions/",
@@ -710,10 +709,7 @@ async fn each_request_is_one_log_line_and_refusals_say_why(pool: PgPool) {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = TestApp::new(pool).await;
-    app.create_school("alpha").await;
-    app.create_staff("alpha", "admin@alpha.test", "School Admin")
-        .await;
-    let admin = app.as_staff("alpha", "admin@alpha.test").await;
+    let admin = alpha_with_admin(&app).await;
     // Other tests running at once register the same callsites without a subscriber; after
     // one warm-up request, make sure this thread's subscriber is asked again.
     admin.get("/api/v1/school/subjects/").await;
@@ -909,14 +905,7 @@ async fn set_up_progress_follows_the_school_adding_staff_and_pupils(pool: PgPool
     );
 
     let head = app.as_staff("harmony", "head@harmony.test").await;
-    let roles = head.get("/api/v1/school/roles/").await.json();
-    let teacher = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Teacher")
-        .unwrap()["id"]
-        .clone();
+    let teacher = crate::helpers::fixtures::role_id(&head, "Teacher").await;
     let res = head
         .post("/api/v1/school/users/", json!({"email": "t@harmony.test", "full_name": "Tola Ade", "password": "a-long-fresh-passphrase-7", "roles": [teacher]}))
         .await;

@@ -294,14 +294,7 @@ async fn every_school_page_renders(pool: PgPool) {
     let teacher = app
         .create_staff("alpha", "teacher@alpha.test", "Teacher")
         .await;
-    let roles = f.admin.get("/api/v1/school/roles/").await.json();
-    let role = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Teacher")
-        .unwrap()["id"]
-        .clone();
+    let role = crate::helpers::fixtures::role_id(&f.admin, "Teacher").await;
     let (es, class, ada) = (f.exam_session, f.class_id, f.students["Ada"]);
     let maths = f.exams["Mathematics"];
     let card = f.pupils["Ada"];

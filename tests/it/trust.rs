@@ -757,14 +757,7 @@ async fn adding_staff_does_not_reveal_accounts_at_other_schools(pool: PgPool) {
     let app = app_behind_one_proxy(pool).await;
     app.create_superadmin("ops@platform.test").await;
     let head = app.as_staff("alpha", "head@alpha.test").await;
-    let roles = head.get("/api/v1/school/roles/").await.json();
-    let teacher = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Teacher")
-        .unwrap()["id"]
-        .clone();
+    let teacher = crate::helpers::fixtures::role_id(&head, "Teacher").await;
     let add = |email: &str| {
         head.post(
             "/api/v1/school/users/",
@@ -1180,7 +1173,7 @@ async fn operators_issue_and_revoke_keys_on_the_console(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().contains("No such school") && res.text().contains("Name the key"));
+    assert!(res.text().contains("Choose a school") && res.text().contains("Name the key"));
     let id: i64 = sqlx::query_scalar("SELECT id FROM public.api_keys")
         .fetch_one(&app.pool)
         .await

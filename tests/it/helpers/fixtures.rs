@@ -386,3 +386,15 @@ pub async fn staff_with(
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
     app.as_staff("alpha", email).await
 }
+
+/// The id of the school's role called `name` (a built-in one such as "Teacher").
+pub async fn role_id(client: &Client, name: &str) -> Value {
+    let roles = client.get("/api/v1/school/roles/").await.json();
+    roles
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no role {name}"))["id"]
+        .clone()
+}
