@@ -13,7 +13,6 @@ use crate::{
     audit::trail::{Actor, Entry, Trail},
     auth::{
         account::User,
-        keys::KeyAuth,
         session::AuthSession,
         tokens::{self, Audience, Claims},
     },
@@ -38,6 +37,15 @@ use crate::{
 pub struct TokenClaims {
     pub claims: Claims,
     pub audience: Audience,
+}
+
+/// A live API key, put in the request by tenant resolution: the request acts in the key's
+/// school, as its service account, with its permissions only.
+#[derive(Clone, Debug)]
+pub struct KeyAuth {
+    pub client_id: i64,
+    pub user_id: i64,
+    pub permissions: Vec<String>,
 }
 
 /// A cookie session's user (pages), if any.
@@ -134,12 +142,12 @@ impl FromRequestParts<AppState> for SchoolCtx {
         let token = parts.extensions.get::<TokenClaims>().cloned();
         let key = parts.extensions.get::<KeyAuth>().cloned();
         let session_user = match (&token, &key) {
-            (Some(_), _) | (_, Some(_)) => None,
             (None, None) => Some(
                 session_user(parts, state)
                     .await?
                     .ok_or_else(not_authenticated)?,
             ),
+            _ => None,
         };
         // A cookie session is only ever staff of this school.
         if let Some(user) = &session_user
@@ -148,11 +156,10 @@ impl FromRequestParts<AppState> for SchoolCtx {
             return Err(AppError::Unauthenticated("Sign in to this school.".into()));
         }
         let mut tx = db::begin_school(&state.db, &school.schema).await?;
-        let (user, codes) = match (token, session_user) {
+        let (user, codes) = match (token, key, session_user) {
             // An API key acts as its own service account, with the key's permissions only;
             // the resolver chose the key's school.
-            (None, None) if key.is_some() => {
-                let key = key.ok_or_else(not_authenticated)?;
+            (None, Some(key), _) => {
                 if key.client_id != school.id {
                     return Err(AppError::forbidden());
                 }
@@ -162,7 +169,7 @@ impl FromRequestParts<AppState> for SchoolCtx {
                 (user, key.permissions)
             }
             // The token's user and permissions in one round trip, inside the transaction.
-            (Some(t), _) => {
+            (Some(t), _, _) => {
                 let (user, codes) = tokens::load_school_token_user(&mut tx, &t.claims).await?;
                 let member = user.client_id == Some(school.id) && t.audience == Audience::School;
                 // Platform superadmins may act in a school through the API (X-Schema-Name).
@@ -172,11 +179,11 @@ impl FromRequestParts<AppState> for SchoolCtx {
                 }
                 (user, codes)
             }
-            (None, Some(user)) => {
+            (None, None, Some(user)) => {
                 let codes = roles::user_permissions(&mut tx, user.id).await?;
                 (user, codes)
             }
-            (None, None) => return Err(not_authenticated()),
+            (None, None, None) => return Err(not_authenticated()),
         };
         let perms = if user.is_superadmin {
             PermissionSet::everything()

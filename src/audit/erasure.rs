@@ -32,15 +32,29 @@ pub async fn redact_rows(conn: &mut PgConnection, entity: &str, ids: &[i64]) -> 
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let count = rows.len() as u64;
-    for (id, changes) in rows {
-        sqlx::query("UPDATE audit_log SET changes = $2 WHERE id = $1")
-            .bind(id)
-            .bind(redact(&changes))
-            .execute(&mut *conn)
-            .await?;
+    rewrite(conn, rows, redact).await
+}
+
+/// Writes `change` of each row's document back, in one statement.
+async fn rewrite(
+    conn: &mut PgConnection,
+    rows: Vec<(i64, Value)>,
+    change: impl Fn(&Value) -> Value,
+) -> sqlx::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(count)
+    let (ids, docs): (Vec<i64>, Vec<Value>) =
+        rows.iter().map(|(id, doc)| (*id, change(doc))).unzip();
+    let done = sqlx::query(
+        "UPDATE audit_log a SET changes = v.changes
+           FROM unnest($1::bigint[], $2::jsonb[]) AS v(id, changes) WHERE a.id = v.id",
+    )
+    .bind(&ids)
+    .bind(&docs)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Redacts, within a document, every object whose `key` is `equals` (one pupil's entries in
@@ -79,15 +93,7 @@ pub async fn redact_mentions(
     .bind(&needle)
     .fetch_all(&mut *conn)
     .await?;
-    let count = rows.len() as u64;
-    for (id, changes) in rows {
-        sqlx::query("UPDATE audit_log SET changes = $2 WHERE id = $1")
-            .bind(id)
-            .bind(redact_objects_with(&changes, key, equals))
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(count)
+    rewrite(conn, rows, |doc| redact_objects_with(doc, key, equals)).await
 }
 
 #[cfg(test)]

@@ -51,28 +51,26 @@ pub async fn record(
     pupils: Pupils<'_>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let (sql, ids) = match pupils {
-        Pupils::Students(ids) => (
-            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
-             SELECT $1, s.id, $2, $3, $4, $5, $6 FROM students s WHERE s.id = ANY($7)",
-            ids,
-        ),
+    // Which students, from what the caller has: constant SQL only.
+    let (source, ids) = match pupils {
+        Pupils::Students(ids) => ("SELECT id FROM students WHERE id = ANY($7)", ids),
         Pupils::Registrations(ids) => (
-            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
-             SELECT DISTINCT $1, r.student_id, $2, $3, $4, $5, $6 FROM registrations r WHERE r.id = ANY($7)",
+            "SELECT student_id FROM registrations WHERE id = ANY($7)",
             ids,
         ),
         Pupils::AcademicClasses(ids) => (
-            "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
-             SELECT DISTINCT $1, r.student_id, $2, $3, $4, $5, $6 FROM registrations r WHERE r.academic_class_id = ANY($7)",
+            "SELECT student_id FROM registrations WHERE academic_class_id = ANY($7)",
             ids,
         ),
     };
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(sql)
-        .bind(now)
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO record_views (occurred_at, student_id, actor_id, actor_email, kind, what, client_ip)
+         SELECT DISTINCT $1, p.student_id, $2, $3, $4, $5, $6 FROM ({source}) AS p(student_id)"
+    )))
+    .bind(now)
         .bind(actor.id)
         .bind(actor.email.as_deref())
         .bind(kind.as_str())

@@ -50,7 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     }
 }
 
-fn new_token() -> String {
+/// A random 256-bit token, URL-safe (CSRF tokens, form keys).
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -214,12 +215,7 @@ pub async fn verify(
             refused()
         };
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !is_urlencoded_form(&req) {
         return refused();
     }
     let (parts, body) = req.into_parts();
@@ -236,7 +232,16 @@ pub async fn verify(
     }
 }
 
-fn form_urlencoded_value(body: &[u8], key: &str) -> Option<String> {
+/// Whether the request carries an `application/x-www-form-urlencoded` body.
+pub fn is_urlencoded_form(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The value of field `key` in a urlencoded body.
+pub fn form_urlencoded_value(body: &[u8], key: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
     pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }

@@ -11,24 +11,15 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
+use serde_json::json;
+
 use crate::{
-    auth::{
-        account::{self, NewUser},
-        password,
-    },
+    auth::account::{self, NewUser},
+    context::{KeyAuth, PlatformCtx},
     error::{AppError, AppResult, Validator},
     http::ListParams,
     permissions::catalogue::{self, Action, SCHOOL_RESOURCES},
 };
-
-/// What a request authenticated by a key carries (set by the tenant resolver).
-#[derive(Clone, Debug)]
-pub struct KeyAuth {
-    pub key_id: i64,
-    pub client_id: i64,
-    pub user_id: i64,
-    pub permissions: Vec<String>,
-}
 
 #[derive(Debug, Serialize, FromRow, ToSchema)]
 pub struct ApiKeyOut {
@@ -121,23 +112,22 @@ fn digest(raw: &str) -> Vec<u8> {
     Sha256::digest(raw.as_bytes()).to_vec()
 }
 
+/// Stored as the service account's password: not a hash, so `password::verify` never
+/// matches it.
+const NO_PASSWORD: &str = "!api-key";
+
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill(&mut buf[..]);
     hex::encode(buf)
 }
 
-/// Issues a key (in the caller's platform transaction): validates, creates the key's
-/// service account in the school, stores the hash.
-pub async fn issue(
-    conn: &mut PgConnection,
-    input: &NewApiKey,
-    issued_by: &account::User,
-    now: DateTime<Utc>,
-) -> AppResult<IssuedKey> {
+/// Issues a key in the request's platform transaction (the caller commits): validates,
+/// creates the key's service account in the school, stores the hash, audits.
+pub async fn issue(ctx: &mut PlatformCtx, input: &NewApiKey) -> AppResult<IssuedKey> {
     // A key acts inside a school (it may even manage its staff): only those who may act in
     // every school issue one, never an operator whose role merely lists API keys.
-    if !issued_by.is_superadmin {
+    if !ctx.user.is_superadmin {
         return Err(AppError::Forbidden(
             "Only platform superadmins may issue API keys: a key acts inside a school.".into(),
         ));
@@ -152,9 +142,11 @@ pub async fn issue(
     let school_exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.clients WHERE id = $1)")
             .bind(input.school_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut *ctx.tx)
             .await?;
-    if !school_exists {
+    if input.school_id <= 0 {
+        v.add("school_id", "Choose a school.");
+    } else if !school_exists {
         v.add("school_id", "No such school.");
     }
     let permissions = match expand_scopes(&input.scopes) {
@@ -178,24 +170,23 @@ pub async fn issue(
 
     let prefix = random_hex(4);
     let secret = format!("sy_{prefix}_{}", random_hex(32));
-    // The service account can never sign in: disabled, and its password is a random
-    // string nobody ever sees.
-    let unusable = password::hash(random_hex(32)).await?;
+    // The service account can never sign in: disabled, and its password "hash" is no hash
+    // at all, so no password ever matches it.
     let user = account::insert(
-        conn,
+        &mut ctx.tx,
         &NewUser {
             email: &format!("api-key-{prefix}@keys.invalid"),
-            password_hash: &unusable,
+            password_hash: NO_PASSWORD,
             full_name: &format!("API key: {name}"),
             client_id: Some(input.school_id),
             is_superadmin: false,
         },
-        now,
+        ctx.now,
     )
     .await?;
     sqlx::query("UPDATE public.users SET is_active = FALSE WHERE id = $1")
         .bind(user.id)
-        .execute(&mut *conn)
+        .execute(&mut *ctx.tx)
         .await?;
     let scopes: Vec<String> = input.scopes.iter().map(|s| s.trim().to_owned()).collect();
     let id: i64 = sqlx::query_scalar(
@@ -209,11 +200,20 @@ pub async fn issue(
     .bind(digest(&secret))
     .bind(&scopes)
     .bind(&permissions)
-    .bind(now)
-    .bind(issued_by.id)
-    .fetch_one(&mut *conn)
+    .bind(ctx.now)
+    .bind(ctx.user.id)
+    .fetch_one(&mut *ctx.tx)
     .await?;
-    let key = get(conn, id).await?.ok_or_else(AppError::not_found)?;
+    let key = get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    ctx.audit(
+        "create",
+        "api_key",
+        key.id,
+        json!({"school_id": key.school_id, "name": key.name, "prefix": key.prefix, "scopes": key.scopes}),
+    )
+    .await?;
     Ok(IssuedKey { key, secret })
 }
 
@@ -248,14 +248,25 @@ pub async fn list(
     Ok((rows, count))
 }
 
-/// Revokes a key at once (the next request with it is refused). Revoking twice is fine.
-pub async fn revoke(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> AppResult<ApiKeyOut> {
+/// Revokes a key at once (the next request with it is refused), audited; the caller
+/// commits. Revoking twice is fine.
+pub async fn revoke(ctx: &mut PlatformCtx, id: i64) -> AppResult<ApiKeyOut> {
     sqlx::query("UPDATE public.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1")
         .bind(id)
-        .bind(now)
-        .execute(&mut *conn)
+        .bind(ctx.now)
+        .execute(&mut *ctx.tx)
         .await?;
-    get(conn, id).await?.ok_or_else(AppError::not_found)
+    let key = get(&mut ctx.tx, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    ctx.audit(
+        "revoke",
+        "api_key",
+        id,
+        json!({"school_id": key.school_id, "name": key.name, "prefix": key.prefix}),
+    )
+    .await?;
+    Ok(key)
 }
 
 /// The key behind an `X-API-Key` value, if it is live; records its use (at most once a
@@ -298,7 +309,6 @@ pub async fn authenticate(
             .await?;
     }
     Ok(Some(KeyAuth {
-        key_id: key.id,
         client_id: key.client_id,
         user_id: key.user_id,
         permissions: key.permissions,

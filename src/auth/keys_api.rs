@@ -4,7 +4,6 @@ use axum::{
     Json,
     http::{StatusCode, Uri},
 };
-use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::keys::{self, ApiKeyOut, IssuedKey, KeyFilter, NewApiKey};
@@ -41,15 +40,7 @@ async fn issue_key(
     mut ctx: PlatformCtx,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> AppResult<(StatusCode, Json<IssuedKey>)> {
-    let issued = keys::issue(&mut ctx.tx, &body, &ctx.user, ctx.now).await?;
-    let k = &issued.key;
-    ctx.audit(
-        "create",
-        "api_key",
-        k.id,
-        json!({"school_id": k.school_id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes}),
-    )
-    .await?;
+    let issued = keys::issue(&mut ctx, &body).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
@@ -71,14 +62,7 @@ async fn get_key(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<J
     params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "Revoked", body = ApiKeyOut), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn revoke_key(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Json<ApiKeyOut>> {
-    let key = keys::revoke(&mut ctx.tx, id, ctx.now).await?;
-    ctx.audit(
-        "revoke",
-        "api_key",
-        id,
-        json!({"school_id": key.school_id, "name": key.name, "prefix": key.prefix}),
-    )
-    .await?;
+    let key = keys::revoke(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(Json(key))
 }

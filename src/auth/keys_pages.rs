@@ -5,13 +5,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     Router,
-    extract::State,
     http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use axum_messages::Messages;
-use serde_json::json;
 
 use super::keys::{self, ApiKeyOut, KeyFilter, NewApiKey};
 use crate::{
@@ -137,7 +135,6 @@ async fn list(
 }
 
 async fn issue(
-    State(state): State<AppState>,
     mut ctx: PlatformCtx,
     CsrfToken(csrf): CsrfToken,
     uri: Uri,
@@ -153,51 +150,36 @@ async fn issue(
             form.resource.clone()
         },
     };
-    match keys::issue(&mut ctx.tx, &input, &ctx.user, ctx.now).await {
+    // The page is read in the same transaction: after an issue it lists the new key; after
+    // a refusal (validation runs before any write) nothing was written.
+    let (form, errors, shown) = match keys::issue(&mut ctx, &input).await {
         Ok(issued) => {
-            let k = &issued.key;
-            ctx.audit(
-                "create",
-                "api_key",
-                k.id,
-                json!({"school_id": k.school_id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes}),
-            )
-            .await?;
-            // Committed; the page is then read in a fresh transaction.
-            let fresh = crate::db::begin_platform(&state.db).await?;
-            std::mem::replace(&mut ctx.tx, fresh).commit().await?;
+            let k = issued.key;
             let shown = (format!("{} · {}", k.school_name, k.name), issued.secret);
-            let form = KeyForm {
+            let fresh = KeyForm {
                 access: "read".into(),
                 ..KeyForm::default()
             };
-            render(
-                &mut ctx,
-                csrf,
-                &uri,
-                &ListParams::default(),
-                form,
-                FormErrors::default(),
-                Some(shown),
-            )
-            .await
+            (fresh, FormErrors::default(), Some(shown))
         }
-        Err(AppError::Validation { errors, .. }) => {
-            let fresh = crate::db::begin_platform(&state.db).await?;
-            std::mem::replace(&mut ctx.tx, fresh).rollback().await?;
-            render(
-                &mut ctx,
-                csrf,
-                &uri,
-                &ListParams::default(),
-                form,
-                FormErrors(errors),
-                None,
-            )
-            .await
-        }
-        Err(e) => Err(e),
+        Err(AppError::Validation { errors, .. }) => (form, FormErrors(errors), None),
+        Err(e) => return Err(e),
+    };
+    let issued = shown.is_some();
+    let page = render(
+        &mut ctx,
+        csrf,
+        &uri,
+        &ListParams::default(),
+        form,
+        errors,
+        shown,
+    )
+    .await?;
+    if issued {
+        ctx.commit().await?;
     }
+    Ok(page)
 }
 
 async fn revoke(
@@ -206,14 +188,7 @@ async fn revoke(
     messages: Messages,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let key = keys::revoke(&mut ctx.tx, id, ctx.now).await?;
-    ctx.audit(
-        "revoke",
-        "api_key",
-        id,
-        json!({"school_id": key.school_id, "name": key.name, "prefix": key.prefix}),
-    )
-    .await?;
+    let key = keys::revoke(&mut ctx, id).await?;
     ctx.commit().await?;
     flash::success(
         &messages,

@@ -25,7 +25,7 @@ impl Layout {
     /// A fresh key for a create form (see `web::once`): a repeated post of the same form
     /// is sent where the first went instead of creating the record twice.
     pub fn form_key(&self) -> String {
-        super::once::new_key()
+        crate::auth::csrf::new_token()
     }
 }
 

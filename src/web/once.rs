@@ -1,5 +1,5 @@
 //! Create forms are sent once. A form that creates something carries a random `form_key`
-//! (`Layout::form_key`); the first post with a key claims it, and when that post ends in a
+//! (`Layout::form_key`, a `csrf::new_token`); the first post with a key claims it, and when that post ends in a
 //! redirect the redirect is remembered. A repeat with the same key (a double tap, the browser
 //! resending on a slow connection) is sent to the same place instead of creating a second
 //! record. A post that does not redirect (a form with errors) releases its key, so the
@@ -7,6 +7,12 @@
 
 use std::time::Duration;
 
+use crate::{
+    auth::csrf::{form_urlencoded_value, is_urlencoded_form},
+    error::AppError,
+    state::AppState,
+    web::htmx::see_other,
+};
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
@@ -14,41 +20,20 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use base64::Engine;
-use rand::RngCore;
-
-use crate::{error::AppError, state::AppState, web::htmx::see_other};
 
 pub const FIELD: &str = "form_key";
 
-/// A fresh key for one rendered form.
-pub fn new_key() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
+/// The form's key, if it carries a well-formed one.
 fn form_key(body: &[u8]) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == FIELD)
-        .map(|(_, v)| v)
-        .filter(|v| {
-            (16..=64).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    form_urlencoded_value(body, FIELD).filter(|v| {
+        (16..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 pub async fn send_once(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_form = req.method() == Method::POST
-        && req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if req.method() != Method::POST || !is_urlencoded_form(&req) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
