@@ -69,7 +69,7 @@ fn school_pages(state: AppState) -> Router {
 /// The whole application as a router (tests drive it with `oneshot`).
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_router().split_for_parts();
-    let openapi = docs::finish(openapi);
+    let openapi = docs::finish(openapi, &state.config);
 
     let platform_pages = platform_pages(state.clone());
     let school_pages = school_pages(state.clone());
@@ -115,6 +115,9 @@ pub fn router(state: AppState) -> Router {
         // Extractors refuse larger bodies with our 413 error shape.
         .layer(DefaultBodyLimit::max(crate::http::limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(health::track_metrics))
+        // Outermost but for panics and tracing: a preflight is answered before anything
+        // else looks at the request.
+        .layer(docs::cors_from_main_domain(&state.config))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))

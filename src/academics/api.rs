@@ -1,7 +1,10 @@
 //! `/api/v1/school/sessions/`, `/sessions/{id}/terms/`, `/forms/`, `/classes/`, `/subjects/`,
 //! `/sessions/{id}/classes/`.
 
-use axum::{Json, http::StatusCode};
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -13,7 +16,7 @@ use crate::{
     audit,
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
-    http::{ApiJson, ApiPath},
+    http::{ApiJson, ApiPath, ApiQuery, Page, PageParams},
     permissions::access::guard,
     state::AppState,
 };
@@ -44,9 +47,15 @@ async fn audited<T: serde::Serialize>(
 // ---- sessions ----
 
 #[utoipa::path(get, path = "/api/v1/school/sessions/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<AcademicSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<AcademicSession>>> {
-    Ok(Json(db::sessions(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<AcademicSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_sessions(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<AcademicSession>>> {
+    let all = db::sessions(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/sessions/", tag = "school-academics", security(("bearer" = [])),
@@ -117,14 +126,17 @@ async fn delete_session(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppRes
 // ---- terms ----
 
 #[utoipa::path(get, path = "/api/v1/school/sessions/{id}/terms/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id")),
-    responses((status = 200, description = "OK", body = Vec<Term>), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Session id"), PageParams),
+    responses((status = 200, description = "OK", body = Page<Term>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_terms(
     mut ctx: SchoolCtx,
     ApiPath(session_id): ApiPath<i64>,
-) -> AppResult<Json<Vec<Term>>> {
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Term>>> {
     db::session(&mut ctx.tx, session_id).await?;
-    Ok(Json(db::terms(&mut ctx.tx, session_id).await?))
+    let all = db::terms(&mut ctx.tx, session_id).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/sessions/{id}/terms/", tag = "school-academics", security(("bearer" = [])),
@@ -202,9 +214,15 @@ async fn delete_term(
 // ---- forms ----
 
 #[utoipa::path(get, path = "/api/v1/school/forms/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<ClassLevel>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_forms(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ClassLevel>>> {
-    Ok(Json(db::forms(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<ClassLevel>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_forms(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<ClassLevel>>> {
+    let all = db::forms(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/forms/", tag = "school-academics", security(("bearer" = [])),
@@ -271,9 +289,15 @@ async fn delete_form(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult
 // ---- class arms ----
 
 #[utoipa::path(get, path = "/api/v1/school/classes/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<ClassArm>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_arms(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ClassArm>>> {
-    Ok(Json(db::class_arms(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<ClassArm>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_arms(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<ClassArm>>> {
+    let all = db::class_arms(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/classes/", tag = "school-academics", security(("bearer" = [])),
@@ -340,9 +364,15 @@ async fn delete_arm(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<
 // ---- subjects ----
 
 #[utoipa::path(get, path = "/api/v1/school/subjects/", tag = "school-academics", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<Subject>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_subjects(mut ctx: SchoolCtx) -> AppResult<Json<Vec<Subject>>> {
-    Ok(Json(db::subjects(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<Subject>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_subjects(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Subject>>> {
+    let all = db::subjects(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/subjects/", tag = "school-academics", security(("bearer" = [])),
@@ -409,14 +439,17 @@ async fn delete_subject(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppRes
 // ---- academic classes ----
 
 #[utoipa::path(get, path = "/api/v1/school/sessions/{id}/classes/", tag = "school-academics", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id")),
-    responses((status = 200, description = "OK", body = Vec<AcademicClass>), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Session id"), PageParams),
+    responses((status = 200, description = "OK", body = Page<AcademicClass>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_academic_classes(
     mut ctx: SchoolCtx,
     ApiPath(session_id): ApiPath<i64>,
-) -> AppResult<Json<Vec<AcademicClass>>> {
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<AcademicClass>>> {
     db::session(&mut ctx.tx, session_id).await?;
-    Ok(Json(db::academic_classes(&mut ctx.tx, session_id).await?))
+    let all = db::academic_classes(&mut ctx.tx, session_id).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/sessions/{id}/classes/", tag = "school-academics", security(("bearer" = [])),

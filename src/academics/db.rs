@@ -36,6 +36,7 @@ pub struct AcademicSession {
 #[serde(deny_unknown_fields)]
 #[schema(as = SessionInput)]
 pub struct AcademicSessionInput {
+    #[schema(min_length = 2, max_length = 50)]
     pub name: Option<String>,
     pub starts_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
@@ -167,8 +168,10 @@ pub struct Term {
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     /// 1 (First), 2 (Second) or 3 (Third)
+    #[schema(minimum = 1, maximum = 3)]
     pub ordinal: Option<i16>,
     /// Defaults to "First Term", "Second Term" or "Third Term".
+    #[schema(min_length = 2, max_length = 50)]
     pub name: Option<String>,
     pub starts_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
@@ -341,7 +344,9 @@ pub struct ClassLevel {
 #[serde(deny_unknown_fields)]
 #[schema(as = FormInput)]
 pub struct ClassLevelInput {
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
+    #[schema(minimum = 0, maximum = 1000)]
     pub ordinal: Option<i32>,
 }
 
@@ -433,6 +438,7 @@ pub struct ClassArm {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassArmInput {
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     pub form_id: Option<i64>,
 }
@@ -519,7 +525,9 @@ pub struct Subject {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectInput {
+    #[schema(min_length = 2, max_length = 80)]
     pub name: Option<String>,
+    #[schema(max_length = 12)]
     pub code: Option<String>,
 }
 

@@ -1,7 +1,11 @@
 //! `/api/v1/school/exam-sessions/…`, `/exams/{id}/marks/`, results, report cards, comments
 //! and the assessment settings.
 
-use axum::{Json, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+    response::Response,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +28,7 @@ use crate::{
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
     http::download,
-    http::{ApiJson, ApiPath, ApiQuery},
+    http::{ApiJson, ApiPath, ApiQuery, Page, PageParams},
     permissions::{
         access::{guard, guard_exact},
         catalogue::Action,
@@ -99,9 +103,15 @@ async fn post_corrections(
 }
 
 #[utoipa::path(get, path = "/api/v1/school/exam-sessions/", tag = "school-assessment", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<ExamSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_exam_sessions(mut ctx: SchoolCtx) -> AppResult<Json<Vec<ExamSession>>> {
-    Ok(Json(exams::exam_sessions(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<ExamSession>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_exam_sessions(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<ExamSession>>> {
+    let all = exams::exam_sessions(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/exam-sessions/", tag = "school-assessment", security(("bearer" = [])),
@@ -131,7 +141,7 @@ async fn get_exam_session(
 /// back is allowed too, e.g. reopening to correct a mark).
 #[utoipa::path(patch, path = "/api/v1/school/exam-sessions/{id}/", tag = "school-assessment", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Exam session id")), request_body = ExamSessionInput,
-    responses((status = 200, description = "OK", body = ExamSession), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = ExamSession), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Marks are outstanding: the detail names them; send `confirm_outstanding`", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_exam_session(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
@@ -171,17 +181,18 @@ pub struct ClassFilter {
 }
 
 #[utoipa::path(get, path = "/api/v1/school/exam-sessions/{id}/exams/", tag = "school-assessment", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Exam session id"), ClassFilter),
-    responses((status = 200, description = "OK", body = Vec<Exam>), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Exam session id"), ClassFilter, PageParams),
+    responses((status = 200, description = "OK", body = Page<Exam>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_exams(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
+    uri: Uri,
     ApiQuery(filter): ApiQuery<ClassFilter>,
-) -> AppResult<Json<Vec<Exam>>> {
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Exam>>> {
     exams::exam_session(&mut ctx.tx, id).await?;
-    Ok(Json(
-        exams::exams(&mut ctx.tx, id, filter.academic_class).await?,
-    ))
+    let all = exams::exams(&mut ctx.tx, id, filter.academic_class).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/exam-sessions/{id}/exams/", tag = "school-assessment", security(("bearer" = [])),
@@ -343,9 +354,15 @@ async fn post_comments(
 }
 
 #[utoipa::path(get, path = "/api/v1/school/comment-bank/", tag = "school-assessment", security(("bearer" = [])),
-    responses((status = 200, description = "Reusable comments", body = Vec<BankComment>)))]
-async fn list_bank(mut ctx: SchoolCtx) -> AppResult<Json<Vec<BankComment>>> {
-    Ok(Json(comments::bank(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "Reusable comments", body = Page<BankComment>)))]
+async fn list_bank(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<BankComment>>> {
+    let all = comments::bank(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/comment-bank/", tag = "school-assessment", security(("bearer" = [])),
@@ -397,9 +414,15 @@ async fn put_traits(
 }
 
 #[utoipa::path(get, path = "/api/v1/school/rating-traits/", tag = "school-assessment", security(("bearer" = [])),
-    responses((status = 200, description = "Affective and psychomotor traits", body = Vec<RatingTrait>)))]
-async fn list_traits(mut ctx: SchoolCtx) -> AppResult<Json<Vec<RatingTrait>>> {
-    Ok(Json(comments::traits(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "Affective and psychomotor traits", body = Page<RatingTrait>)))]
+async fn list_traits(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<RatingTrait>>> {
+    let all = comments::traits(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 // ---- settings ----

@@ -119,6 +119,7 @@ pub struct BroadsheetQuery {
     /// The academic class.
     pub academic_class: i64,
     /// PDF only: `a4` or `a3` (landscape). Left out, A4 unless the subjects need A3.
+    #[param(pattern = "^(a4|a3)$")]
     pub paper: Option<String>,
 }
 

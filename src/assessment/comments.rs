@@ -26,7 +26,9 @@ pub struct BankComment {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BankCommentInput {
+    #[schema(pattern = "^(class_teacher|head_teacher|subject)$")]
     pub kind: String,
+    #[schema(min_length = 2, max_length = 300)]
     pub text: String,
 }
 
@@ -48,7 +50,7 @@ pub struct PupilComments {
     pub head_teacher_comment: String,
     /// Trait name → rating 1–5.
     #[sqlx(json)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<HashMap<String, Option<i16>>>)]
     pub ratings: BTreeMap<String, i16>,
 }
 
@@ -109,7 +111,9 @@ pub async fn traits(conn: &mut PgConnection) -> Result<Vec<RatingTrait>, sqlx::E
 #[serde(deny_unknown_fields)]
 pub struct RatingTraitInput {
     /// `affective` or `psychomotor`.
+    #[schema(pattern = "^(affective|psychomotor)$")]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 40)]
     pub name: String,
 }
 

@@ -62,8 +62,10 @@ pub struct ExamSessionInput {
     /// The term examined (its academic session follows from it). Fixed once created.
     pub term_id: Option<i64>,
     /// Defaults to "<term> Examination".
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// `draft`, `open`, `closed` or `published`.
+    #[schema(value_type = Option<ExamSessionStatus>)]
     pub status: Option<String>,
     /// Closing or publishing while marks are outstanding is refused (409, naming them)
     /// unless this is `true`: pupils with outstanding marks are then ranked on the marks

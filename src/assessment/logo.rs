@@ -2,7 +2,6 @@
 //! content, at most 2 MB) and stored in the school's schema.
 
 use axum::{
-    extract::Multipart,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -13,12 +12,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
+    http::ApiMultipart,
     permissions::{
         access::{guard, guard_exact},
         catalogue::Action,
     },
     state::AppState,
-    students::photos::{image_response, read_image},
+    students::photos::{image_response, read_image, read_only_image},
     web::{flash, htmx::see_other, kit::field_errors},
 };
 
@@ -67,12 +67,25 @@ async fn get_logo(mut ctx: SchoolCtx) -> AppResult<Response> {
     load(&mut ctx).await
 }
 
+/// The upload's form (for the API document): one file part.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LogoUpload {
+    /// A JPEG, PNG or WebP image of at most 2 MB.
+    #[schema(value_type = String, format = Binary)]
+    logo: Vec<u8>,
+}
+
 /// Uploads the logo: multipart field `logo`, a JPEG, PNG or WebP image of at most 2 MB.
 #[utoipa::path(put, path = "/api/v1/school/settings/logo/", tag = "school-settings", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "Field `logo`: the image"),
+    request_body(content_type = "multipart/form-data", content = LogoUpload, description = "Field `logo`: the image"),
     responses((status = 204, description = "Saved"), (status = 422, description = "Not an image, or too large", body = ErrorBody)))]
-async fn put_logo(mut ctx: SchoolCtx, multipart: Multipart) -> AppResult<StatusCode> {
-    let (bytes, kind) = read_image(multipart, "logo").await?;
+async fn put_logo(
+    mut ctx: SchoolCtx,
+    ApiMultipart(multipart): ApiMultipart,
+) -> AppResult<StatusCode> {
+    let (bytes, kind) = read_only_image(multipart, "logo").await?;
     save(&mut ctx, bytes, kind).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -92,7 +105,7 @@ async fn upload_logo_page(
     mut ctx: SchoolCtx,
     messages: Messages,
     headers: HeaderMap,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> AppResult<Response> {
     match read_image(multipart, "logo").await {
         Ok((bytes, kind)) => {

@@ -91,18 +91,25 @@ pub struct RecordView {
     pub what: String,
 }
 
-/// The latest views of one pupil's records, newest first.
+/// One page of the views of one pupil's records, newest first, with how many there are.
 pub async fn of_student(
     conn: &mut PgConnection,
     student_id: i64,
     limit: i64,
-) -> sqlx::Result<Vec<RecordView>> {
-    sqlx::query_as(
+    offset: i64,
+) -> sqlx::Result<(Vec<RecordView>, i64)> {
+    let rows = sqlx::query_as(
         "SELECT occurred_at, actor_email, kind, what FROM record_views
-          WHERE student_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
+          WHERE student_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(student_id)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let count = sqlx::query_scalar("SELECT count(*) FROM record_views WHERE student_id = $1")
+        .bind(student_id)
+        .fetch_one(conn)
+        .await?;
+    Ok((rows, count))
 }

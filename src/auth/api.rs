@@ -26,8 +26,13 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "head@greenwood.example.com")]
+    #[schema(
+        min_length = 1,
+        max_length = 254,
+        example = "head@greenwood.example.com"
+    )]
     pub email: String,
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 

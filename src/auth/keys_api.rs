@@ -10,7 +10,7 @@ use super::keys::{self, ApiKeyOut, IssuedKey, KeyFilter, NewApiKey};
 use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page, PageParams},
     permissions::access::guard,
     state::AppState,
 };
@@ -18,14 +18,15 @@ use crate::{
 /// API keys, newest first (revoked ones last); `?school=` for one school's.
 #[utoipa::path(get, path = "/api/v1/system/api-keys/", tag = "system-api-keys",
     security(("bearer" = [])),
-    params(ListParams, KeyFilter),
+    params(PageParams, KeyFilter),
     responses((status = 200, description = "OK", body = Page<ApiKeyOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Bad page", body = ErrorBody)))]
 async fn list_keys(
     mut ctx: PlatformCtx,
     uri: Uri,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(paging): ApiQuery<PageParams>,
     ApiQuery(filter): ApiQuery<KeyFilter>,
 ) -> AppResult<Json<Page<ApiKeyOut>>> {
+    let params = ListParams::from(&paging);
     let (rows, count) = keys::list(&mut ctx.tx, &params, &filter).await?;
     Ok(Json(Page::new(rows, count, &params, &uri)?))
 }

@@ -22,10 +22,103 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let req = refuse_nul(req, nul_field_in_json).await?;
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json_content_type(req.headers()) {
+            return Err(json_rejection(
+                axum::extract::rejection::MissingJsonContentType::default().into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(e.into()))?;
+        // serde reads a struct from an array as well (its fields in order): no client means
+        // that, and the schema does not allow it.
+        if bytes.trim_ascii_start().starts_with(b"[") && !is_read_from_array::<T>() {
+            return Err(AppError::field(
+                "non_field_errors",
+                "Send a JSON object, not an array.",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
+            // JSON (and JSON Schema) count `7.0` as the integer 7; serde does not. Such a
+            // body is read again with whole numbers written as integers.
+            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("floating point") => {
+                let retried = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .map(|mut value| {
+                        whole_numbers_as_integers(&mut value);
+                        serde_json::to_vec(&value).unwrap_or_default()
+                    });
+                match retried {
+                    Some(bytes) => axum::Json::<T>::from_bytes(&bytes)
+                        .map(|axum::Json(value)| Self(value))
+                        .map_err(json_rejection),
+                    None => Err(json_rejection(JsonRejection::JsonDataError(e))),
+                }
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// A `multipart/form-data` body. Without a proper content type (or its boundary) it is a 415
+/// in our error shape, not axum's plain-text 400.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl FromRequest<AppState> for ApiMultipart {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|_| {
+                AppError::UnsupportedMediaType(
+                    "Send the file as `multipart/form-data` (with its boundary).".into(),
+                )
+            })
+    }
+}
+
+/// Whether `T` is a list: only a sequence type reads `[]` (a struct with any field wants it
+/// to hold those fields).
+fn is_read_from_array<T: DeserializeOwned>() -> bool {
+    serde_json::from_slice::<T>(b"[]").is_ok()
+}
+
+/// `application/json` or any `+json` type, parameters allowed (as axum's own `Json` accepts).
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Rewrites floats with no fractional part (within i64) as integers, everywhere in the value.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 

@@ -7,5 +7,5 @@ pub mod extract;
 pub mod limits;
 pub mod pagination;
 
-pub use extract::{ApiJson, ApiPath, ApiQuery, Form, RequestMeta};
-pub use pagination::{ListParams, Page};
+pub use extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, Form, RequestMeta};
+pub use pagination::{ListParams, Page, PageParams};

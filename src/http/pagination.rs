@@ -8,15 +8,20 @@ use crate::error::{AppError, AppResult};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
+/// Far beyond any list a school has; keeps `page × page_size` well inside an i64.
+pub const MAX_PAGE: i64 = 1_000_000;
 
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// Rows per page (default 50, at most 200).
+    #[param(minimum = 1)]
     pub page_size: Option<i64>,
     /// Free-text search.
+    #[param(max_length = 100)]
     pub search: Option<String>,
     /// A field name, `-` in front for descending.
     pub ordering: Option<String>,
@@ -26,8 +31,11 @@ impl ListParams {
     pub fn page(&self) -> AppResult<i64> {
         match self.page {
             None => Ok(1),
-            Some(p) if p >= 1 => Ok(p),
-            Some(_) => Err(AppError::field("page", "Must be 1 or more.")),
+            Some(p) if (1..=MAX_PAGE).contains(&p) => Ok(p),
+            Some(_) => Err(AppError::field(
+                "page",
+                format!("Must be between 1 and {MAX_PAGE}."),
+            )),
         }
     }
 
@@ -41,9 +49,7 @@ impl ListParams {
 
     pub fn limit_offset(&self) -> AppResult<(i64, i64)> {
         let size = self.page_size()?;
-        let offset = (self.page()? - 1)
-            .checked_mul(size)
-            .ok_or_else(|| AppError::field("page", "Page number is too large."))?;
+        let offset = (self.page()? - 1) * size;
         Ok((size, offset))
     }
 
@@ -99,6 +105,29 @@ impl ListParams {
     }
 }
 
+/// `?page=&page_size=` for the short lists a school keeps whole (sessions, classes, subjects,
+/// roles…): they are read in full and paged in memory, so they need no search or ordering.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub page: Option<i64>,
+    /// Rows per page (default 50, at most 200).
+    #[param(minimum = 1)]
+    pub page_size: Option<i64>,
+}
+
+impl From<&PageParams> for ListParams {
+    fn from(p: &PageParams) -> Self {
+        ListParams {
+            page: p.page,
+            page_size: p.page_size,
+            ..ListParams::default()
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub count: i64,
@@ -118,6 +147,19 @@ impl<T> Page<T> {
             previous: (page > 1).then(|| page_url(uri, page - 1)),
             results,
         })
+    }
+
+    /// One page of a list read in full.
+    pub fn of_all(all: Vec<T>, params: &PageParams, uri: &Uri) -> AppResult<Self> {
+        let params = ListParams::from(params);
+        let (limit, offset) = params.limit_offset()?;
+        let count = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let results = all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        Self::new(results, count, &params, uri)
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {

@@ -9,23 +9,37 @@ use super::{
 use crate::{
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody, Validator},
-    http::{ApiJson, ApiPath},
+    http::{ApiJson, ApiPath, ApiQuery, Page, PageParams},
     state::AppState,
 };
-use axum::{Json, http::StatusCode};
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Permission codenames a school role can hold.
 #[utoipa::path(get, path = "/api/v1/school/permissions/", tag = "school-roles", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<PermissionInfo>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_permissions(_ctx: SchoolCtx) -> AppResult<Json<Vec<PermissionInfo>>> {
-    Ok(Json(school_catalogue()))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<PermissionInfo>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_permissions(
+    _ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<PermissionInfo>>> {
+    Ok(Json(Page::of_all(school_catalogue(), &paging, &uri)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/roles/", tag = "school-roles", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<Role>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn list_roles(mut ctx: SchoolCtx) -> AppResult<Json<Vec<Role>>> {
-    Ok(Json(roles::all(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<Role>), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn list_roles(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Role>>> {
+    let all = roles::all(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/school/roles/", tag = "school-roles", security(("bearer" = [])),

@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
+    #[schema(min_length = 2, max_length = 100)]
     pub name: Option<String>,
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Permission codenames, e.g. `view_students`.
     pub permissions: Option<Vec<String>>,

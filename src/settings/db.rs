@@ -19,9 +19,12 @@ pub struct Settings {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
+    #[schema(max_length = 300)]
     pub address: Option<String>,
+    #[schema(max_length = 200)]
     pub motto: Option<String>,
     pub admission_number_pattern: Option<String>,
+    #[schema(minimum = 1)]
     pub next_admission_seq: Option<i32>,
     pub phone_country_code: Option<String>,
 }

@@ -79,6 +79,7 @@ pub const SEARCH_CONDITION: &str = "s.search_key LIKE name_key($?)";
 #[into_params(parameter_in = Query)]
 pub struct StudentFilter {
     /// `active`, `withdrawn` or `graduated`
+    #[param(value_type = Option<StudentStatus>)]
     pub status: Option<String>,
     /// Academic class id (pupils registered there now).
     pub class: Option<i64>,
@@ -204,13 +205,20 @@ pub async fn get(conn: &mut PgConnection, id: i64) -> AppResult<Student> {
 #[serde(deny_unknown_fields)]
 pub struct StudentInput {
     /// Left blank on create, it is generated from the school's pattern.
+    #[schema(min_length = 1, max_length = 40)]
     pub admission_no: Option<String>,
+    #[schema(min_length = 1, max_length = 80)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 80)]
     pub last_name: Option<String>,
+    #[schema(max_length = 120)]
     pub other_names: Option<String>,
+    #[schema(pattern = "^(female|male)$")]
     pub sex: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
+    #[schema(max_length = 500)]
     pub address: Option<String>,
+    #[schema(value_type = Option<StudentStatus>)]
     pub status: Option<String>,
     /// Defaults to today.
     pub admission_date: Option<NaiveDate>,
@@ -291,6 +299,14 @@ fn validate(v: &mut Validator, m: &Merged, today: NaiveDate) {
     if m.admission_date > today + chrono::Duration::days(366) {
         v.add("admission_date", "The admission date is too far ahead.");
     }
+}
+
+/// The field problems of a new student, by the rules `create` applies (the CSV import checks
+/// its rows with this, so its preview refuses what the commit would).
+pub fn problems(input: &StudentInput, today: NaiveDate) -> crate::error::FieldErrors {
+    let mut v = Validator::new();
+    validate(&mut v, &merge(input, None, today), today);
+    v.into_errors()
 }
 
 /// The next admission number from the school's pattern (`{YYYY}`, `{SEQ:n}`). The settings

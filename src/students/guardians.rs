@@ -30,7 +30,9 @@ pub struct Guardian {
 pub struct GuardianInput {
     /// Required when creating through `/guardians/`.
     pub student_id: Option<i64>,
+    #[schema(min_length = 2, max_length = 120)]
     pub full_name: Option<String>,
+    #[schema(max_length = 40)]
     pub relationship: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,

@@ -443,7 +443,7 @@ async fn profile(
     };
     let history = registrations::history(&mut ctx.tx, id).await?;
     let views = if ctx.perms.has("view_audit") {
-        Some(views::of_student(&mut ctx.tx, id, VIEWS_SHOWN).await?)
+        Some(views::of_student(&mut ctx.tx, id, VIEWS_SHOWN, 0).await?.0)
     } else {
         None
     };
@@ -650,12 +650,20 @@ async fn export(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ExportParams>) -> AppR
 
 // ---- import ----
 
+/// Rows shown on a preview whose rows are all fine (every row with a problem is always shown).
+const FINE_ROWS_SHOWN: usize = 50;
+
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/student_import.html")]
 struct ImportPage {
     layout: Layout,
     preview: Option<ImportPreview>,
-    csv_text: String,
+    /// The rows listed: every row with a problem, or the first fine ones.
+    shown: Vec<import::ImportRow>,
+    /// Fine rows not listed.
+    more: usize,
+    /// The checked upload the confirm form posts (empty when there is nothing to confirm).
+    token: String,
     error: String,
     columns: String,
 }
@@ -663,24 +671,53 @@ struct ImportPage {
 fn import_page(
     layout: Layout,
     preview: Option<ImportPreview>,
-    csv_text: String,
+    token: String,
     error: String,
+    status: StatusCode,
 ) -> Response {
-    let status = if error.is_empty() && preview.as_ref().is_none_or(|p| p.error_rows == 0) {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    let (shown, more) = match &preview {
+        Some(p) if p.error_rows > 0 => (
+            p.rows
+                .iter()
+                .filter(|r| !r.errors.is_empty())
+                .cloned()
+                .collect(),
+            0,
+        ),
+        Some(p) => (
+            p.rows.iter().take(FINE_ROWS_SHOWN).cloned().collect(),
+            p.rows.len().saturating_sub(FINE_ROWS_SHOWN),
+        ),
+        None => (Vec::new(), 0),
     };
+    // The full rows are not needed once the shown ones are picked.
+    let preview = preview.map(|p| ImportPreview {
+        rows: Vec::new(),
+        ..p
+    });
     with_status(
         ImportPage {
             layout,
             preview,
-            csv_text,
+            shown,
+            more,
+            token,
             error,
             columns: import::COLUMNS.join(", "),
         }
         .into_response(),
         status,
+    )
+}
+
+/// The page for a file that could not be read or imported, with the reason.
+fn import_refused(layout: Layout, preview: Option<ImportPreview>, error: String) -> Response {
+    import_page(
+        layout,
+        preview,
+        String::new(),
+        error,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
 }
 
@@ -690,10 +727,13 @@ async fn import_form(ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Re
         None,
         String::new(),
         String::new(),
+        StatusCode::OK,
     ))
 }
 
-/// Step 1: the uploaded file is checked and every row shown with its problems.
+/// Step 1: the uploaded file is checked and every problem of every row shown. A file
+/// without problems waits in the school's schema for the confirmation, which posts only
+/// its token.
 async fn import_preview(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
@@ -706,36 +746,54 @@ async fn import_preview(
                 .bytes()
                 .await
                 .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?;
-            text = Some(String::from_utf8_lossy(&bytes).into_owned());
+            // A CSV that is not UTF-8 is read as Windows-1252, as older Excel saves it.
+            text = Some(match String::from_utf8(bytes.to_vec()) {
+                Ok(t) => t,
+                Err(_) => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
+            });
         }
     }
     let layout = ctx.layout("Import students", "students", &csrf);
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-        return Ok(import_page(
+        return Ok(import_refused(
             layout,
             None,
-            String::new(),
             "Choose a CSV file to upload.".into(),
         ));
     };
-    match import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await {
-        Ok((preview, _)) => Ok(import_page(layout, Some(preview), text, String::new())),
-        Err(e) => Ok(import_page(
-            layout,
-            None,
-            String::new(),
-            field_errors(e)?.get("file"),
-        )),
+    let checked = match import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await {
+        Ok(c) => c,
+        Err(e) => return Ok(import_refused(layout, None, field_errors(e)?.get("file"))),
+    };
+    if !checked.is_clean() {
+        return Ok(import_refused(layout, Some(checked.preview), String::new()));
     }
+    let token = import::stash(
+        &mut ctx.tx,
+        ctx.user.id,
+        &text,
+        checked.preview.total,
+        ctx.now,
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(import_page(
+        layout,
+        Some(checked.preview),
+        token,
+        String::new(),
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
 struct ConfirmImport {
     #[serde(default)]
-    csv_text: String,
+    token: String,
 }
 
-/// Step 2: the same file, checked again and created in one transaction.
+/// Step 2: the waiting file, checked again by the same rules and created in one
+/// transaction, or not at all. The upload is used up only when the import is saved.
 async fn import_confirm(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
@@ -745,52 +803,49 @@ async fn import_confirm(
 ) -> AppResult<Response> {
     let today = ctx.now.date_naive();
     let layout = ctx.layout("Import students", "students", &csrf);
-    let (preview, planned) = match import::check(&mut ctx.tx, &f.csv_text, today).await {
-        Ok(r) => r,
-        Err(e) => {
-            return Ok(import_page(
-                layout,
-                None,
-                String::new(),
-                field_errors(e)?.get("file"),
-            ));
-        }
-    };
-    if preview.error_rows > 0 {
+    let Some(text) = import::take(&mut ctx.tx, &f.token, ctx.user.id, ctx.now).await? else {
         return Ok(import_page(
             layout,
-            Some(preview),
-            f.csv_text,
+            None,
             String::new(),
+            "This import is no longer waiting: it was already done, it has expired (after an hour), or it was uploaded by another account. Upload the file again.".into(),
+            StatusCode::NOT_FOUND,
         ));
-    }
-    match import::commit(&mut ctx.tx, &preview, planned, today, ctx.now).await {
-        Ok(ids) => {
+    };
+    match import::commit(&mut ctx.tx, &text, today, ctx.now).await {
+        Ok(import::Outcome::Imported(preview)) => {
             ctx.audit(
                 "import",
                 "student",
                 "*",
-                serde_json::json!({"created": ids.len()}),
+                serde_json::json!({"created": preview.created}),
             )
             .await?;
             crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "students", ctx.now)
                 .await?;
             ctx.commit().await?;
-            flash::success(&messages, format!("{} students imported.", ids.len()));
+            flash::success(&messages, format!("{} students imported.", preview.created));
             Ok(see_other(&headers, "/students"))
         }
+        // Something changed since the preview (a class closed, a number taken): nothing is
+        // written and every problem is listed; the upload stays for another try.
+        Ok(import::Outcome::Refused(preview)) => Ok(import_refused(
+            layout,
+            Some(preview),
+            "Nothing was imported: the school's records changed since the check.".into(),
+        )),
         Err(e) => {
             let errors = field_errors(e)?;
             let message = errors
                 .0
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", v.join(" ")))
+                .values()
+                .flatten()
+                .cloned()
                 .collect::<Vec<_>>()
-                .join("; ");
-            Ok(import_page(
+                .join(" ");
+            Ok(import_refused(
                 layout,
-                Some(preview),
-                f.csv_text,
+                None,
                 format!("Nothing was imported. {message}"),
             ))
         }

@@ -29,14 +29,45 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Reads the `photo` field of a multipart body, enforcing the size limit.
+/// A photo upload's form (for the API document): one file part.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PhotoUpload {
+    /// A JPEG, PNG or WebP image of at most 2 MB.
+    #[schema(value_type = String, format = Binary)]
+    photo: Vec<u8>,
+}
+
+/// The photo of an API upload, whose body holds the `photo` part only.
 pub async fn read_photo(multipart: Multipart) -> AppResult<(Vec<u8>, &'static str)> {
-    read_image(multipart, "photo").await
+    read_image_part(multipart, "photo", OtherParts::Refuse).await
+}
+
+/// Reads the image in field `name` of a page's form (its other fields are passed over).
+pub async fn read_image(multipart: Multipart, name: &str) -> AppResult<(Vec<u8>, &'static str)> {
+    read_image_part(multipart, name, OtherParts::Ignore).await
+}
+
+/// Reads the image of an API upload, whose body holds the `name` part only.
+pub async fn read_only_image(
+    multipart: Multipart,
+    name: &str,
+) -> AppResult<(Vec<u8>, &'static str)> {
+    read_image_part(multipart, name, OtherParts::Refuse).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum OtherParts {
+    Ignore,
+    Refuse,
 }
 
 /// Reads the image in field `name` of a multipart body: at most 2 MB, JPEG, PNG or WebP.
-pub async fn read_image(
+async fn read_image_part(
     mut multipart: Multipart,
     name: &str,
+    others: OtherParts,
 ) -> AppResult<(Vec<u8>, &'static str)> {
     let bad = |msg: &str| {
         tracing::warn!(field = name, reason = msg, "upload refused");
@@ -48,6 +79,9 @@ pub async fn read_image(
         .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?
     {
         if field.name() != Some(name) {
+            if others == OtherParts::Refuse {
+                return Err(bad(&format!("Send only the `{name}` part.")));
+            }
             continue;
         }
         let mut bytes = Vec::new();
@@ -65,6 +99,17 @@ pub async fn read_image(
             return Err(bad("Choose an image to upload."));
         }
         let kind = sniff_image(&bytes).ok_or_else(|| bad("Upload a JPEG, PNG or WebP image."))?;
+        // The next part can be read only once this one is let go.
+        drop(field);
+        if others == OtherParts::Refuse
+            && multipart
+                .next_field()
+                .await
+                .map_err(|_| AppError::BadRequest("The upload could not be read.".into()))?
+                .is_some()
+        {
+            return Err(bad(&format!("Send only the `{name}` part.")));
+        }
         return Ok((bytes, kind));
     }
     Err(bad("Choose an image to upload."))

@@ -125,10 +125,14 @@ pub async fn record(ctx: &mut SchoolCtx, id: i64) -> AppResult<StudentRecord> {
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `csv` (default) or `json`
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
+    #[param(value_type = Option<db::StudentStatus>)]
     pub status: Option<String>,
-    /// Academic class id.
+    /// Academic class id (blank for every class: the page's class picker sends "").
+    #[param(pattern = "^[0-9]{0,18}$")]
     pub class: Option<String>,
+    #[param(max_length = 100)]
     pub search: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::{
     audit::trail::Actor,
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page, PageParams},
     permissions::access::guard,
     state::AppState,
 };
@@ -26,7 +26,7 @@ use crate::{
 /// Schools, searchable by name, code or domain.
 #[utoipa::path(get, path = "/api/v1/system/schools/", tag = "system-schools",
     security(("bearer" = [])),
-    params(ListParams, SchoolFilter),
+    params(ListParams, SchoolFilter, ("ordering" = Option<String>, Query, description = "One of name, code, created_at, id; `-` in front for descending.", pattern = "^(-?(name|code|created_at|id))?$")),
     responses((status = 200, description = "OK", body = Page<SchoolOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_schools(
     mut ctx: PlatformCtx,
@@ -164,16 +164,19 @@ async fn delete_school(
 
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/domains/", tag = "system-schools",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "School id")),
-    responses((status = 200, description = "OK", body = Vec<DomainOut>), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "School id"), PageParams),
+    responses((status = 200, description = "OK", body = Page<DomainOut>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_domains(
     mut ctx: PlatformCtx,
     ApiPath(id): ApiPath<i64>,
-) -> AppResult<Json<Vec<DomainOut>>> {
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<DomainOut>>> {
     schools::get(&mut ctx.tx, id)
         .await?
         .ok_or_else(AppError::not_found)?;
-    Ok(Json(schools::domains(&mut ctx.tx, id).await?))
+    let all = schools::domains(&mut ctx.tx, id).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/system/schools/{id}/domains/", tag = "system-schools",

@@ -20,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// Staff of this school.
 #[utoipa::path(get, path = "/api/v1/school/users/", tag = "school-users",
     security(("bearer" = [])),
-    params(ListParams, StaffFilter),
+    params(ListParams, StaffFilter, ("ordering" = Option<String>, Query, description = "One of email, full_name, created_at, last_login; `-` in front for descending.", pattern = "^(-?(email|full_name|created_at|last_login))?$")),
     responses((status = 200, description = "OK", body = Page<UserOut>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_users(
     mut ctx: SchoolCtx,

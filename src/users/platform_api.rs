@@ -8,7 +8,7 @@ use crate::auth::account::UserOut;
 use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page, PageParams},
     permissions::access::guard,
     state::AppState,
 };
@@ -19,7 +19,7 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[utoipa::path(get, path = "/api/v1/system/users/", tag = "system-users", security(("bearer" = [])),
-    params(ListParams),
+    params(ListParams, ("ordering" = Option<String>, Query, description = "One of email, full_name, created_at; `-` in front for descending.", pattern = "^(-?(email|full_name|created_at))?$")),
     responses((status = 200, description = "OK", body = Page<UserOut>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn system_list_users(
     mut ctx: PlatformCtx,
@@ -93,9 +93,15 @@ async fn system_delete_user(
 
 /// Platform roles for operators.
 #[utoipa::path(get, path = "/api/v1/system/roles/", tag = "system-users", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<PlatformRole>)))]
-async fn system_list_roles(mut ctx: PlatformCtx) -> AppResult<Json<Vec<PlatformRole>>> {
-    Ok(Json(platform_roles(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<PlatformRole>)))]
+async fn system_list_roles(
+    mut ctx: PlatformCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<PlatformRole>>> {
+    let all = platform_roles(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

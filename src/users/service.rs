@@ -92,21 +92,25 @@ pub async fn list_staff(
 pub struct CreateStaff {
     #[schema(example = "amina.bello@greenwood.example.com")]
     pub email: String,
-    #[schema(example = "Amina Bello")]
+    #[schema(min_length = 1, max_length = 200, example = "Amina Bello")]
     pub full_name: String,
+    #[schema(min_length = 8)]
     pub password: String,
     /// Role ids of this school.
     #[serde(default)]
+    #[schema(min_items = 1, required = true)]
     pub roles: Vec<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
     pub is_active: Option<bool>,
     pub roles: Option<Vec<i64>>,
     /// A new password (ends the user's other sessions).
+    #[schema(min_length = 8)]
     pub password: Option<String>,
 }
 

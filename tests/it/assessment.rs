@@ -520,7 +520,7 @@ async fn a_report_card_pdf_parses_back_with_the_pupils_figures(pool: PgPool) {
         .json()["id"]
         .as_i64()
         .unwrap();
-    let arm = f.admin.get("/api/v1/school/classes/").await.json()[0]["id"].clone();
+    let arm = f.admin.get("/api/v1/school/classes/").await.json()["results"][0]["id"].clone();
     let class = f
         .admin
         .post(
@@ -546,7 +546,7 @@ async fn a_report_card_pdf_parses_back_with_the_pupils_figures(pool: PgPool) {
         .post(&registrations, json!({"student_id": kemi}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    let kemi_registration = f.admin.get(&registrations).await.json()[0]["id"]
+    let kemi_registration = f.admin.get(&registrations).await.json()["results"][0]["id"]
         .as_i64()
         .unwrap();
     let res = f
@@ -1067,7 +1067,7 @@ async fn traits_and_the_comment_bank_are_configurable(pool: PgPool) {
     )
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
-    let bank = f.admin.get("/api/v1/school/comment-bank/").await.json();
+    let bank = f.admin.get("/api/v1/school/comment-bank/").await.json()["results"].clone();
     assert_eq!(bank.as_array().unwrap().len(), 1);
     // The rating survived and the report card shows the new traits.
     let comments = f
@@ -1231,7 +1231,7 @@ async fn a_comments_page_save_sends_only_what_changed_on_it(pool: PgPool) {
     assert_eq!(set("Second thoughts.").await.status, StatusCode::OK);
     // The head saves their page: only the head's comment was changed on it.
     let neat = {
-        let traits = f.admin.get("/api/v1/school/rating-traits/").await.json();
+        let traits = f.admin.get("/api/v1/school/rating-traits/").await.json()["results"].clone();
         traits
             .as_array()
             .unwrap()
@@ -1269,11 +1269,8 @@ async fn an_exam_can_have_its_own_components(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let f = class_with_exams(&app, "alpha", &["Ada"]).await;
     let (_, other_class) = class_of(&f.admin, "JSS 1B").await;
-    let maths: i64 = f
-        .admin
-        .get("/api/v1/school/subjects/")
-        .await
-        .json()
+    let maths: i64 = f.admin.get("/api/v1/school/subjects/").await.json()["results"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()

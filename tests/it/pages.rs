@@ -552,10 +552,18 @@ async fn school_forms_work_end_to_end(pool: PgPool) {
         .await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
     assert!(preview.text().contains("All 1 rows are fine"));
+    // The confirmation posts the checked upload's token, not the file.
+    let upload = preview
+        .text()
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the upload's token")
+        .to_owned();
     let res = a
         .post(
             "/students/import/confirm",
-            &[("csrf_token", &token), ("csv_text", csv)],
+            &[("csrf_token", &token), ("token", &upload)],
         )
         .await;
     assert_eq!(flash_after(&res), "/students");

@@ -151,7 +151,7 @@ async fn each_method_needs_its_own_permission(pool: PgPool) {
 async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (admin, _) = setup(&app).await;
-    let roles = admin.get("/api/v1/school/roles/").await.json();
+    let roles = admin.get("/api/v1/school/roles/").await.json()["results"].clone();
     let teacher = roles
         .as_array()
         .unwrap()
@@ -183,7 +183,7 @@ async fn builtin_roles_are_editable_not_deletable(pool: PgPool) {
         )
         .await;
     assert!(assert_error_shape(&dup, 422)["errors"]["name"].is_array());
-    let perms = admin.get("/api/v1/school/permissions/").await.json();
+    let perms = admin.get("/api/v1/school/permissions/").await.json()["results"].clone();
     assert!(
         perms
             .as_array()
@@ -239,7 +239,7 @@ async fn platform_operator_role_limits_the_system_api(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_superadmin("root@platform.test").await;
     let root = app.as_operator("root@platform.test").await;
-    let roles = root.get("/api/v1/system/roles/").await.json();
+    let roles = root.get("/api/v1/system/roles/").await.json()["results"].clone();
     let support = roles
         .as_array()
         .unwrap()
@@ -304,7 +304,7 @@ async fn holding(app: &TestApp, admin: &Client, email: &str, perms: &[&str]) -> 
 async fn nobody_reaches_past_their_own_permissions(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (admin, teacher) = setup(&app).await;
-    let roles = admin.get("/api/v1/school/roles/").await.json();
+    let roles = admin.get("/api/v1/school/roles/").await.json()["results"].clone();
     let role_named = |name: &str| {
         roles
             .as_array()

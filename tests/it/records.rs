@@ -19,19 +19,20 @@ async fn admit(client: &Client, body: Value) -> Response {
 async fn guided_setup_builds_the_structure_and_moves_progress(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let t = school_with_year(&app, "alpha").await;
-    let sessions = t.get("/api/v1/school/sessions/").await.json();
+    let sessions = t.get("/api/v1/school/sessions/").await.json()["results"].clone();
     assert_eq!(sessions.as_array().unwrap().len(), 1);
     assert_eq!(sessions[0]["is_current"], true);
     let sid = sessions[0]["id"].as_i64().unwrap();
     let terms = t
         .get(&format!("/api/v1/school/sessions/{sid}/terms/"))
         .await
-        .json();
+        .json()["results"]
+        .clone();
     assert_eq!(terms.as_array().unwrap().len(), 3);
     assert_eq!(terms[0]["name"], "First Term");
     assert_eq!(terms[0]["next_term_begins"], "2026-01-05");
     assert_eq!(terms[2]["next_term_begins"], "2026-09-07");
-    let arms = t.get("/api/v1/school/classes/").await.json();
+    let arms = t.get("/api/v1/school/classes/").await.json()["results"].clone();
     let names: Vec<&str> = arms
         .as_array()
         .unwrap()
@@ -42,7 +43,8 @@ async fn guided_setup_builds_the_structure_and_moves_progress(pool: PgPool) {
     let classes = t
         .get(&format!("/api/v1/school/sessions/{sid}/classes/"))
         .await
-        .json();
+        .json()["results"]
+        .clone();
     assert_eq!(classes[0]["subjects"].as_array().unwrap().len(), 3);
     let progress: String =
         sqlx::query_scalar("SELECT setup_progress FROM public.clients WHERE code = 'alpha'")
@@ -88,7 +90,7 @@ async fn structure_crud_with_validation(pool: PgPool) {
         StatusCode::NO_CONTENT
     );
     // A subject offered in a class cannot be deleted.
-    let subjects = t.get("/api/v1/school/subjects/").await.json();
+    let subjects = t.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let english = subjects
         .as_array()
         .unwrap()
@@ -137,7 +139,7 @@ async fn structure_crud_with_validation(pool: PgPool) {
     assert!(assert_error_shape(&bad, 422)["errors"]["ends_on"].is_array());
     let s2 = t.post("/api/v1/school/sessions/", json!({"name": "2026/2027", "starts_on": "2026-09-07", "ends_on": "2027-07-23", "is_current": true})).await;
     assert_eq!(s2.status, StatusCode::CREATED, "{}", s2.text());
-    let sessions = t.get("/api/v1/school/sessions/").await.json();
+    let sessions = t.get("/api/v1/school/sessions/").await.json()["results"].clone();
     assert_eq!(
         sessions
             .as_array()
@@ -344,8 +346,8 @@ async fn registrations_move_between_arms_and_keep_history(pool: PgPool) {
     assert_eq!(moved.status, StatusCode::CREATED);
     let in_a = t.get(&reg(a)).await.json();
     let in_b = t.get(&reg(b)).await.json();
-    assert_eq!(in_a.as_array().unwrap().len(), 0);
-    assert_eq!(in_b.as_array().unwrap().len(), 1);
+    assert_eq!(in_a["count"], 0);
+    assert_eq!(in_b["count"], 1);
     let history = t
         .get(&format!("/api/v1/school/admissions/{id}/record/"))
         .await
@@ -355,7 +357,8 @@ async fn registrations_move_between_arms_and_keep_history(pool: PgPool) {
     let classes = t
         .get(&format!("/api/v1/school/sessions/{sid}/classes/"))
         .await
-        .json();
+        .json()["results"]
+        .clone();
     let count_of = |name: &str| {
         classes
             .as_array()
@@ -381,7 +384,7 @@ async fn registrations_move_between_arms_and_keep_history(pool: PgPool) {
     );
     assert!(csv.text().contains("Okafor,Chidi"), "{}", csv.text());
     // Ending the registration keeps the history.
-    let reg_id = in_b[0]["id"].as_i64().unwrap();
+    let reg_id = in_b["results"][0]["id"].as_i64().unwrap();
     assert_eq!(
         t.delete(&format!("{}{reg_id}/", reg(b))).await.status,
         StatusCode::NO_CONTENT
@@ -545,7 +548,7 @@ async fn names_sort_and_search_without_accents_or_tone_marks(pool: PgPool) {
         ))
         .await
         .json();
-    let listed: Vec<&str> = class_list
+    let listed: Vec<&str> = class_list["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -848,7 +851,7 @@ async fn a_school_s_ids_never_resolve_in_another(pool: PgPool) {
     let registrations = format!("/api/v1/school/sessions/{bs}/classes/{bc}/registrations/");
     let res = tb.post(&registrations, json!({"student_id": sid})).await;
     assert!(assert_error_shape(&res, 422)["errors"]["student_id"].is_array());
-    assert_eq!(tb.get(&registrations).await.json(), json!([]));
+    assert_eq!(tb.get(&registrations).await.json()["results"], json!([]));
 }
 
 #[sqlx::test(migrations = false)]

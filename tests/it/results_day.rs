@@ -61,7 +61,7 @@ fn sheet_registrations(sheet: &Value) -> Vec<i64> {
 async fn subjects_taken_are_validated_and_never_drop_marks(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let (english, maths) = (
         subject_id(&subjects, "English Language"),
         subject_id(&subjects, "Mathematics"),
@@ -203,7 +203,7 @@ async fn subjects_taken_are_validated_and_never_drop_marks(pool: PgPool) {
 async fn electives_are_taken_only_by_the_pupils_registered_for_them(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let f = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let science = subject_id(&subjects, "Basic Science");
     let class = format!(
         "/api/v1/school/sessions/{}/classes/{}/",
@@ -289,7 +289,7 @@ async fn a_school_never_sees_or_changes_another_school_s_subject_choices(pool: P
     let app = TestApp::new(pool).await;
     let alpha = class_with_exams(&app, "alpha", &["Ada", "Bola"]).await;
     let beta = class_with_exams(&app, "beta", &["Kemi"]).await;
-    let subjects = alpha.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = alpha.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let english = subject_id(&subjects, "English Language");
     let res = alpha
         .admin
@@ -417,7 +417,7 @@ async fn a_subject_added_mid_term_gets_its_exam(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let class = format!(
         "/api/v1/school/sessions/{}/classes/{}/",
         f.session_id, f.class_id
@@ -487,7 +487,7 @@ async fn a_teacher_sees_their_outstanding_marks_on_the_dashboard(pool: PgPool) {
 async fn the_pupil_subjects_page_keeps_what_was_typed_on_an_error(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let f = class_with_exams(&app, "alpha", &["Ada"]).await;
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let english = subject_id(&subjects, "English Language").to_string();
     let path = format!(
         "/classes/{}/pupils/{}/subjects",
@@ -928,7 +928,7 @@ async fn a_move_that_would_strand_marks_is_refused(pool: PgPool) {
     assert_eq!(res.status, StatusCode::OK);
     // JSS 1B stops offering Basic Science: Ada's marks there could not follow her.
     let (_, jss1b) = crate::helpers::fixtures::class_of(&f.admin, "JSS 1B").await;
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let res = f
         .admin
         .patch(

@@ -292,7 +292,7 @@ async fn domains_and_setup_steps(pool: PgPool) {
         )
         .await;
     assert!(assert_error_shape(&dup, 422)["errors"]["domain"].is_array());
-    let primary = t.get(&format!("{base}/domains/")).await.json();
+    let primary = t.get(&format!("{base}/domains/")).await.json()["results"].clone();
     let primary_id = primary
         .as_array()
         .unwrap()

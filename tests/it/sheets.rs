@@ -80,10 +80,8 @@ fn page_size(bytes: &[u8]) -> (f32, f32) {
 }
 
 async fn subject_codes(client: &Client) -> Vec<(String, String)> {
-    client
-        .get("/api/v1/school/subjects/")
-        .await
-        .json()
+    client.get("/api/v1/school/subjects/").await.json()["results"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()

@@ -3,7 +3,6 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::Multipart,
     http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -22,7 +21,7 @@ use crate::{
     audit::views::{self, RecordView},
     context::SchoolCtx,
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiJson, ApiPath, ApiQuery, ListParams, Page},
+    http::{ApiJson, ApiMultipart, ApiPath, ApiQuery, ListParams, Page, PageParams},
     permissions::{
         access::{guard, guard_exact},
         catalogue::Action,
@@ -32,7 +31,7 @@ use crate::{
 
 /// The register, searchable by name or admission number, filterable by class and status.
 #[utoipa::path(get, path = "/api/v1/school/admissions/", tag = "school-students", security(("bearer" = [])),
-    params(ListParams, StudentFilter),
+    params(ListParams, StudentFilter, ("ordering" = Option<String>, Query, description = "One of last_name, first_name, admission_no, admission_date, created_at; `-` in front for descending.", pattern = "^(-?(last_name|first_name|admission_no|admission_date|created_at))?$")),
     responses((status = 200, description = "OK", body = Page<Student>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_admissions(
     mut ctx: SchoolCtx,
@@ -107,7 +106,7 @@ async fn patch_admission(
 /// record of a pupil who left, set the status to `withdrawn` instead.
 #[utoipa::path(delete, path = "/api/v1/school/admissions/{id}/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The pupil has marks or report comments: withdraw them instead", body = ErrorBody)))]
 async fn delete_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     service::remove(&mut ctx, id).await?;
     ctx.commit().await?;
@@ -117,7 +116,7 @@ async fn delete_admission(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppR
 /// The student's photo.
 #[utoipa::path(get, path = "/api/v1/school/admissions/{id}/photo/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")),
-    responses((status = 200, description = "The image", content_type = "image/jpeg"), (status = 404, description = "Not found", body = ErrorBody)))]
+    responses((status = 200, description = "The image (JPEG, PNG or WebP)", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_photo(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     photos::load(&mut ctx, id).await
 }
@@ -126,12 +125,12 @@ async fn get_photo(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<R
 /// content).
 #[utoipa::path(put, path = "/api/v1/school/admissions/{id}/photo/", tag = "school-students", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id")),
-    request_body(content_type = "multipart/form-data", description = "Field `photo`"),
+    request_body(content_type = "multipart/form-data", content = photos::PhotoUpload, description = "Field `photo`"),
     responses((status = 204, description = "Saved"), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn put_photo(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> AppResult<StatusCode> {
     let (bytes, kind) = photos::read_photo(multipart).await?;
     photos::save(&mut ctx, id, bytes, kind).await?;
@@ -154,22 +153,27 @@ async fn full_record(
 }
 
 /// Who viewed this pupil's results, report cards or broadsheets, or exported their data:
-/// the latest 100, newest first. Needs permission to read the audit log.
+/// newest first. Needs permission to read the audit log.
 #[utoipa::path(get, path = "/api/v1/school/admissions/{id}/views/", tag = "school-students", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Student id")),
-    responses((status = 200, description = "OK", body = Vec<RecordView>), (status = 403, description = "Not allowed to read the audit log", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Student id"), PageParams),
+    responses((status = 200, description = "OK", body = Page<RecordView>), (status = 403, description = "Not allowed to read the audit log", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn record_views(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
-) -> AppResult<Json<Vec<RecordView>>> {
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<RecordView>>> {
     // 404 for a pupil who does not exist here, not an empty list.
     crate::students::db::get(&mut ctx.tx, id).await?;
-    Ok(Json(views::of_student(&mut ctx.tx, id, 100).await?))
+    let params = ListParams::from(&paging);
+    let (limit, offset) = params.limit_offset()?;
+    let (rows, count) = views::of_student(&mut ctx.tx, id, limit, offset).await?;
+    Ok(Json(Page::new(rows, count, &params, &uri)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/school/admissions/export/", tag = "school-students", security(("bearer" = [])),
     params(ExportParams),
-    responses((status = 200, description = "The register as CSV or JSON", content_type = "text/csv"), (status = 422, description = "Validation failed", body = ErrorBody)))]
+    responses((status = 200, description = "The register as CSV (`format=csv`, the default) or JSON (`format=json`)", content((String = "text/csv"), (Vec<Student> = "application/json"))), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn export_register_api(
     mut ctx: SchoolCtx,
     ApiQuery(q): ApiQuery<ExportParams>,
@@ -209,30 +213,25 @@ async fn import_csv(
     }
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| AppError::field("file", "The file must be UTF-8 text."))?;
-    let (mut preview, planned) = import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await?;
-    if preview.error_rows > 0 {
-        return Err(AppError::Validation {
-            detail: format!(
-                "{} of {} rows have problems; nothing was imported.",
-                preview.error_rows, preview.total
-            ),
-            errors: import::preview_errors(&preview),
-        });
-    }
     if q.dry_run == Some(true) {
-        return Ok(Json(preview).into_response());
+        let checked = import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await?;
+        if !checked.is_clean() {
+            return Err(import::refusal(&checked.preview));
+        }
+        return Ok(Json(checked.preview).into_response());
     }
-    let ids = import::commit(
-        &mut ctx.tx,
-        &preview,
-        planned,
-        ctx.now.date_naive(),
-        ctx.now,
+    // The same check runs inside the commit, which writes nothing when any row has a problem.
+    let preview = match import::commit(&mut ctx.tx, &text, ctx.now.date_naive(), ctx.now).await? {
+        import::Outcome::Imported(preview) => preview,
+        import::Outcome::Refused(preview) => return Err(import::refusal(&preview)),
+    };
+    ctx.audit(
+        "import",
+        "student",
+        "*",
+        json!({"created": preview.created}),
     )
     .await?;
-    preview.created = ids.len();
-    ctx.audit("import", "student", "*", json!({"created": ids.len()}))
-        .await?;
     crate::tenancy::schools::step_done(&mut ctx.tx, ctx.school.id, "students", ctx.now).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(preview)).into_response())

@@ -24,7 +24,7 @@ use crate::{
 
 /// Guardians, searchable by name, phone or email.
 #[utoipa::path(get, path = "/api/v1/school/guardians/", tag = "school-students", security(("bearer" = [])),
-    params(ListParams, GuardianFilter),
+    params(ListParams, GuardianFilter, ("ordering" = Option<String>, Query, description = "One of full_name, id; `-` in front for descending.", pattern = "^(-?(full_name|id))?$")),
     responses((status = 200, description = "OK", body = Page<Guardian>), (status = 403, description = "Not allowed", body = ErrorBody)))]
 async fn list_guardians(
     mut ctx: SchoolCtx,

@@ -1,13 +1,17 @@
 //! `/api/v1/school/sessions/{id}/classes/{class_id}/registrations/`.
 
-use axum::{Json, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+    response::Response,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     academics,
     context::SchoolCtx,
     error::{AppResult, ErrorBody},
-    http::{ApiJson, ApiPath},
+    http::{ApiJson, ApiPath, ApiQuery, Page, PageParams},
     permissions::access::guard,
     state::AppState,
     students::{
@@ -19,14 +23,17 @@ use crate::{
 /// Pupils registered in a class now.
 #[utoipa::path(get, path = "/api/v1/school/sessions/{id}/classes/{class_id}/registrations/", tag = "school-students",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id")),
-    responses((status = 200, description = "OK", body = Vec<Registration>), (status = 404, description = "Not found", body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Session id"), ("class_id" = i64, Path, description = "Academic class id"), PageParams),
+    responses((status = 200, description = "OK", body = Page<Registration>), (status = 404, description = "Not found", body = ErrorBody)))]
 async fn list_registrations(
     mut ctx: SchoolCtx,
     ApiPath((s, ac)): ApiPath<(i64, i64)>,
-) -> AppResult<Json<Vec<Registration>>> {
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Registration>>> {
     academics::db::academic_class(&mut ctx.tx, s, ac).await?;
-    Ok(Json(class_list(&mut ctx.tx, ac).await?))
+    let all = class_list(&mut ctx.tx, ac).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 /// Registers a student here; a student in another class of the session is moved (the old

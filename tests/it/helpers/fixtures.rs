@@ -59,12 +59,13 @@ pub async fn small_school_this_year(
 
 /// (session id, academic class id) of arm `name` in the school's first session.
 pub async fn class_of(client: &Client, name: &str) -> (i64, i64) {
-    let sessions = client.get("/api/v1/school/sessions/").await.json();
+    let sessions = client.get("/api/v1/school/sessions/").await.json()["results"].clone();
     let session = sessions[0]["id"].as_i64().expect("a session");
     let classes = client
         .get(&format!("/api/v1/school/sessions/{session}/classes/"))
         .await
-        .json();
+        .json()["results"]
+        .clone();
     let id = classes
         .as_array()
         .expect("classes")
@@ -176,7 +177,8 @@ pub async fn open_exam_session(
     let terms = admin
         .get(&format!("/api/v1/school/sessions/{session_id}/terms/"))
         .await
-        .json();
+        .json()["results"]
+        .clone();
     let term = terms
         .as_array()
         .expect("terms")
@@ -211,7 +213,8 @@ pub async fn generate_exams(admin: &Client, es: i64, class: i64) -> HashMap<Stri
         ))
         .await
         .json();
-    list.as_array()
+    list["results"]
+        .as_array()
         .expect("exams")
         .iter()
         .map(|e| {
@@ -253,7 +256,7 @@ pub const CLASS: [&str; 6] = ["Ada", "Bola", "Chi", "Dayo", "Efe", "Femi"];
 /// and a half mark on a grade boundary (74.5 → B2).
 pub async fn enter_hand_computed_marks(f: &ExamClass) {
     let p = |n: &str| f.pupils[n];
-    let subjects = f.admin.get("/api/v1/school/subjects/").await.json();
+    let subjects = f.admin.get("/api/v1/school/subjects/").await.json()["results"].clone();
     let subject = |name: &str| {
         subjects
             .as_array()
@@ -389,7 +392,7 @@ pub async fn staff_with(
 
 /// The id of the school's role called `name` (a built-in one such as "Teacher").
 pub async fn role_id(client: &Client, name: &str) -> Value {
-    let roles = client.get("/api/v1/school/roles/").await.json();
+    let roles = client.get("/api/v1/school/roles/").await.json()["results"].clone();
     roles
         .as_array()
         .expect("roles")
