@@ -205,6 +205,16 @@ impl FromRequestParts<AppState> for SchoolCtx {
 }
 
 impl SchoolCtx {
+    /// The date at the school now (its clock, not the server's).
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.local(self.now).date_naive()
+    }
+
+    /// A moment on the school's clock, for pages and printouts (the API speaks UTC).
+    pub fn local(&self, at: DateTime<Utc>) -> DateTime<chrono_tz::Tz> {
+        at.with_timezone(&self.school.time_zone)
+    }
+
     /// Rolls back and starts a fresh school transaction (after a failed statement, to
     /// re-render a form).
     pub async fn restart(&mut self) -> AppResult<()> {

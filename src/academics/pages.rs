@@ -402,7 +402,7 @@ struct SetupPage {
 
 async fn setup_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
     let already = db::current_session(&mut ctx.tx).await?.is_some();
-    let form = SetupForm::suggested(ctx.now.date_naive());
+    let form = SetupForm::suggested(ctx.today());
     Ok(SetupPage {
         layout: ctx.layout("Set up the school year", "academics", &csrf),
         term_rows: term_rows(&form),

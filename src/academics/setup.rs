@@ -136,7 +136,59 @@ pub async fn run(
         &form.next_session_begins,
         false,
     );
+    // Every rule the steps below apply, checked here first, so each error sits on its own
+    // field and all of them show at once.
+    v.text("session_name", &form.session_name, 2, 50);
+    if let (Some(a), Some(b)) = (s_start, s_end)
+        && b <= a
+    {
+        v.add("session_ends", "The session must end after it starts.");
+    }
+    let mut previous_end: Option<NaiveDate> = None;
+    for (i, (start, end)) in terms.iter().enumerate() {
+        let n = i + 1;
+        if let (Some(a), Some(b)) = (start, end)
+            && b <= a
+        {
+            v.add(
+                &format!("term{n}_ends"),
+                "The term must end after it starts.",
+            );
+        }
+        for (field, day) in [
+            (format!("term{n}_starts"), start),
+            (format!("term{n}_ends"), end),
+        ] {
+            if let (Some(d), Some(a), Some(b)) = (day, s_start, s_end)
+                && (*d < a || *d > b)
+            {
+                v.add(&field, "Keep the term within the session's dates.");
+            }
+        }
+        if let (Some(prev), Some(a)) = (previous_end, start)
+            && *a <= prev
+        {
+            v.add(
+                &format!("term{n}_starts"),
+                "Start the term after the previous one ends.",
+            );
+        }
+        previous_end = end.or(previous_end);
+    }
+    if let (Some(next), Some(end)) = (next_session, s_end)
+        && next <= end
+    {
+        v.add(
+            "next_session_begins",
+            "The next session begins after this one ends.",
+        );
+    }
     let form_names = lines(&form.forms);
+    for name in &form_names {
+        if name.chars().count() > 50 {
+            v.add("forms", format!("“{name}” is longer than 50 characters."));
+        }
+    }
     if form_names.is_empty() {
         v.add("forms", "List at least one class level, one per line.");
     }
@@ -153,6 +205,15 @@ pub async fn run(
         v.add("arms", "Give up to 15 short arm names, e.g. A, B, C.");
     }
     let subject_names = lines(&form.subjects);
+    for name in &subject_names {
+        let len = name.chars().count();
+        if !(2..=80).contains(&len) {
+            v.add(
+                "subjects",
+                format!("“{name}”: a subject name has 2 to 80 characters."),
+            );
+        }
+    }
     if subject_names.len() > 60 {
         v.add("subjects", "At most 60 subjects.");
     }

@@ -618,6 +618,16 @@ pub struct BatchPanel {
     pub csrf: String,
     pub whole_school: bool,
     pub now: DateTime<Utc>,
+    /// The school's clock, for when the cards were made.
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl BatchPanel {
+    fn made_at(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.time_zone)
+            .format("%-d %b %H:%M")
+            .to_string()
+    }
 }
 
 async fn page_start_class(
@@ -627,6 +637,7 @@ async fn page_start_class(
 ) -> AppResult<Response> {
     let start_url = format!("/exams/sessions/{id}/classes/{class}/report-batch");
     let now = ctx.now;
+    let time_zone = ctx.school.time_zone;
     let (batch, _) = start(ctx, id, Some(class)).await?;
     Ok(BatchPanel {
         batch: Some(batch),
@@ -634,6 +645,7 @@ async fn page_start_class(
         csrf,
         whole_school: false,
         now,
+        time_zone,
     }
     .into_response())
 }
@@ -645,6 +657,7 @@ async fn page_start_school(
 ) -> AppResult<Response> {
     let start_url = format!("/exams/sessions/{id}/report-batch");
     let now = ctx.now;
+    let time_zone = ctx.school.time_zone;
     let (batch, _) = start(ctx, id, None).await?;
     Ok(BatchPanel {
         batch: Some(batch),
@@ -652,6 +665,7 @@ async fn page_start_school(
         csrf,
         whole_school: true,
         now,
+        time_zone,
     }
     .into_response())
 }
@@ -678,6 +692,7 @@ async fn page_status(
         batch: Some(batch),
         csrf,
         now: ctx.now,
+        time_zone: ctx.school.time_zone,
     }
     .into_response())
 }
@@ -688,6 +703,7 @@ async fn page_retry(
     ApiPath(id): ApiPath<Uuid>,
 ) -> AppResult<Response> {
     let now = ctx.now;
+    let time_zone = ctx.school.time_zone;
     let batch = retry(ctx, id).await?;
     Ok(BatchPanel {
         start_url: start_url_of(&batch),
@@ -695,6 +711,7 @@ async fn page_retry(
         batch: Some(batch),
         csrf,
         now,
+        time_zone,
     }
     .into_response())
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,7 +35,8 @@ pub struct Broadsheet {
     /// Abbreviated subject names, in the order of `results.subjects`.
     pub codes: Vec<String>,
     pub summary: MeetingSummary,
-    pub generated_at: DateTime<Utc>,
+    /// On the school's clock.
+    pub generated_at: DateTime<chrono_tz::Tz>,
 }
 
 /// What a results meeting looks at first: each subject's pass rate and grade distribution,
@@ -154,7 +155,7 @@ pub async fn load(
     school: &str,
     es: ExamSession,
     academic_class_id: i64,
-    now: DateTime<Utc>,
+    now: DateTime<chrono_tz::Tz>,
 ) -> Result<Broadsheet, sqlx::Error> {
     let results = results::class_results(conn, &es, academic_class_id).await?;
     let (scale, _) = config::for_exam_session(conn, es.id).await?;

@@ -191,6 +191,7 @@ async fn exam_session_page(
         csrf: csrf.clone(),
         whole_school: true,
         now: ctx.now,
+        time_zone: ctx.school.time_zone,
     };
     Ok(ExamSessionPage {
         panel,
@@ -588,6 +589,7 @@ async fn results_page(
         csrf: csrf.clone(),
         whole_school: false,
         now: ctx.now,
+        time_zone: ctx.school.time_zone,
     };
     let page = ResultsPage {
         layout: ctx.layout(&format!("Results · {}", results.class_name), "exams", &csrf),

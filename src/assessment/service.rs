@@ -265,12 +265,13 @@ pub async fn broadsheet(
 ) -> AppResult<Broadsheet> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
     ensure_class_in_session(ctx, &es, academic_class_id).await?;
+    let generated_at = ctx.local(ctx.now);
     Ok(broadsheet::load(
         &mut ctx.tx,
         &ctx.school.name,
         es,
         academic_class_id,
-        ctx.now,
+        generated_at,
     )
     .await?)
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/school/settings/`.
 
-use axum::Json;
+use axum::{Json, extract::State};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -25,11 +25,15 @@ async fn get_settings(mut ctx: SchoolCtx) -> AppResult<Json<Settings>> {
     request_body = SettingsInput,
     responses((status = 200, description = "OK", body = Settings), (status = 422, description = "Validation failed", body = ErrorBody)))]
 async fn patch_settings(
+    State(state): State<AppState>,
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> AppResult<Json<Settings>> {
     let s = save(&mut ctx, &input).await?;
     ctx.commit().await?;
+    // The clock travels with the cached school: this server sees a new one at once (the
+    // others hear of it through the cache's LISTEN).
+    state.tenants.invalidate();
     Ok(Json(s))
 }
 

@@ -14,6 +14,9 @@ pub struct Settings {
     pub next_admission_seq: i32,
     /// Country code given to local phone numbers, e.g. `+234`.
     pub phone_country_code: String,
+    /// The school's clock (an IANA name): its pages and audit log show times in it.
+    #[schema(example = "Africa/Lagos")]
+    pub time_zone: String,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -27,10 +30,20 @@ pub struct SettingsInput {
     #[schema(minimum = 1)]
     pub next_admission_seq: Option<i32>,
     pub phone_country_code: Option<String>,
+    /// An IANA time zone name, e.g. `Africa/Lagos` or `Africa/Nairobi`.
+    #[schema(max_length = 64)]
+    pub time_zone: Option<String>,
 }
 
 pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
-    sqlx::query_as("SELECT address, motto, admission_number_pattern, next_admission_seq, phone_country_code FROM general_settings WHERE id = 1")
-        .fetch_one(conn)
-        .await
+    // The clock is the school's row on public (the tenant cache reads it with the school);
+    // the school transaction's first schema is the school's own.
+    sqlx::query_as(
+        "SELECT g.address, g.motto, g.admission_number_pattern, g.next_admission_seq,
+                g.phone_country_code, c.time_zone
+           FROM general_settings g JOIN public.clients c ON c.schema_name = current_schema()
+          WHERE g.id = 1",
+    )
+    .fetch_one(conn)
+    .await
 }

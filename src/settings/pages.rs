@@ -31,6 +31,8 @@ struct SettingsPage {
     example: String,
     errors: crate::web::kit::FormErrors,
     can_change: bool,
+    /// Every IANA zone, for the clock picker.
+    zones: &'static [chrono_tz::Tz],
 }
 
 async fn settings_page(
@@ -40,7 +42,7 @@ async fn settings_page(
     let settings = load(&mut ctx.tx).await?;
     let example = admission_number::render(
         &settings.admission_number_pattern,
-        chrono::Datelike::year(&ctx.now.date_naive()),
+        chrono::Datelike::year(&ctx.today()),
         settings.next_admission_seq,
     );
     Ok(SettingsPage {
@@ -49,6 +51,7 @@ async fn settings_page(
         example,
         errors: Default::default(),
         can_change: ctx.perms.has("change_settings"),
+        zones: &chrono_tz::TZ_VARIANTS,
     }
     .into_response())
 }
@@ -63,9 +66,12 @@ struct SettingsForm {
     admission_number_pattern: String,
     #[serde(default)]
     phone_country_code: String,
+    #[serde(default)]
+    time_zone: String,
 }
 
 async fn save_settings_page(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     mut ctx: SchoolCtx,
     crate::auth::csrf::CsrfToken(csrf): crate::auth::csrf::CsrfToken,
     messages: Messages,
@@ -78,10 +84,12 @@ async fn save_settings_page(
         admission_number_pattern: Some(f.admission_number_pattern.clone()),
         next_admission_seq: None,
         phone_country_code: Some(f.phone_country_code.clone()),
+        time_zone: Some(f.time_zone.clone()).filter(|z| !z.trim().is_empty()),
     };
     match save(&mut ctx, &input).await {
         Ok(_) => {
             ctx.commit().await?;
+            state.tenants.invalidate();
             crate::web::flash::success(&messages, "Settings saved.");
             Ok(crate::web::htmx::see_other(&headers, "/settings"))
         }
@@ -93,6 +101,7 @@ async fn save_settings_page(
             settings.motto = f.motto;
             settings.admission_number_pattern = f.admission_number_pattern;
             settings.phone_country_code = f.phone_country_code;
+            settings.time_zone = f.time_zone;
             Ok(crate::web::kit::with_status(
                 SettingsPage {
                     layout: ctx.layout("Settings", "settings", &csrf),
@@ -100,6 +109,7 @@ async fn save_settings_page(
                     settings,
                     errors,
                     can_change: true,
+                    zones: &chrono_tz::TZ_VARIANTS,
                 }
                 .into_response(),
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,

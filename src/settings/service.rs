@@ -34,6 +34,15 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
             v.add("phone_country_code", "Use + and 1 to 4 digits, e.g. +234.");
         }
     }
+    let time_zone = input.time_zone.as_deref().map(str::trim);
+    if let Some(tz) = time_zone
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        v.add(
+            "time_zone",
+            "Choose a time zone by its name, e.g. Africa/Lagos.",
+        );
+    }
     if let Some(n) = input.next_admission_seq
         && n < 1
     {
@@ -54,6 +63,14 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
     .bind(input.phone_country_code.as_deref().map(str::trim))
     .execute(&mut *ctx.tx)
     .await?;
+    if let Some(tz) = time_zone {
+        // Changing `clients` notifies every server's tenant cache.
+        sqlx::query("UPDATE public.clients SET time_zone = $1 WHERE id = $2")
+            .bind(tz)
+            .bind(ctx.school.id)
+            .execute(&mut *ctx.tx)
+            .await?;
+    }
     let after = load(&mut ctx.tx).await?;
     let to = |s: &Settings| serde_json::to_value(s).unwrap_or_default();
     ctx.audit("update", "settings", 1, diff(&to(&before), &to(&after)))

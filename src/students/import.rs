@@ -547,9 +547,12 @@ pub async fn commit(
         let placed = sqlx::query(
             "INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on,
                                         created_at)
-             SELECT u.student_id, ac.session_id, ac.id, $3, $4
+             SELECT u.student_id, ac.session_id, ac.id,
+                    LEAST($3, GREATEST(s.admission_date, se.starts_on)), $4
                FROM unnest($1::bigint[], $2::bigint[]) AS u(student_id, academic_class_id)
-               JOIN academic_classes ac ON ac.id = u.academic_class_id",
+               JOIN academic_classes ac ON ac.id = u.academic_class_id
+               JOIN academic_sessions se ON se.id = ac.session_id
+               JOIN students s ON s.id = u.student_id",
         )
         .bind(&r_student)
         .bind(&r_class)

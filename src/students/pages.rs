@@ -313,7 +313,7 @@ async fn form_page(
 
 async fn new_form(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
     let form = StudentForm {
-        admission_date: ctx.now.date_naive().to_string(),
+        admission_date: ctx.today().to_string(),
         ..Default::default()
     };
     form_page(&mut ctx, &csrf, form, FormErrors::default(), None).await
@@ -452,9 +452,7 @@ async fn profile(
         views_limit: VIEWS_SHOWN,
         can_view_guardians,
         layout: ctx.layout(&student.full_name(), "students", &csrf),
-        age: student
-            .date_of_birth
-            .map(|d| age_on(d, ctx.now.date_naive())),
+        age: student.date_of_birth.map(|d| age_on(d, ctx.today())),
         student,
         guardians,
         history,
@@ -761,7 +759,8 @@ async fn import_preview(
             "Choose a CSV file to upload.".into(),
         ));
     };
-    let checked = match import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await {
+    let today = ctx.today();
+    let checked = match import::check(&mut ctx.tx, &text, today).await {
         Ok(c) => c,
         Err(e) => return Ok(import_refused(layout, None, field_errors(e)?.get("file"))),
     };
@@ -801,7 +800,7 @@ async fn import_confirm(
     headers: HeaderMap,
     Form(f): Form<ConfirmImport>,
 ) -> AppResult<Response> {
-    let today = ctx.now.date_naive();
+    let today = ctx.today();
     let layout = ctx.layout("Import students", "students", &csrf);
     let Some(text) = import::take(&mut ctx.tx, &f.token, ctx.user.id, ctx.now).await? else {
         return Ok(import_page(

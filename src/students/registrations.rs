@@ -79,15 +79,23 @@ pub async fn register(
             .execute(&mut *conn)
             .await?;
     }
+    // A move dates from today. A first place in the session dates from when the pupil
+    // joined it (admitted, or the session began), so a pupil entered into Schoolyard late
+    // is not shown as joining their class today; never a date still to come.
     let new_id = sqlx::query_scalar(
         "INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+         SELECT $1, $2, $3,
+                CASE WHEN $6 THEN $4 ELSE LEAST($4, GREATEST(s.admission_date, se.starts_on)) END, $5
+           FROM students s, academic_sessions se
+          WHERE s.id = $1 AND se.id = $2
+         RETURNING id",
     )
     .bind(student_id)
     .bind(session_id)
     .bind(academic_class_id)
     .bind(today)
     .bind(now)
+    .bind(existing.is_some())
     .fetch_one(&mut *conn)
     .await?;
     if let Some((old_id, old_class)) = existing {

@@ -36,7 +36,8 @@ pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Stude
                 .into(),
         ));
     }
-    let s = db::create(&mut ctx.tx, input, ctx.now.date_naive(), ctx.now).await?;
+    let today = ctx.today();
+    let s = db::create(&mut ctx.tx, input, today, ctx.now).await?;
     let mut changes = audit::trail::created(&db::audit_view(&s));
     if let (Some(obj), Some(guardians)) = (changes.as_object_mut(), &input.guardians) {
         obj.insert("guardians".into(), json!({"to": guardians.len()}));
@@ -47,7 +48,8 @@ pub async fn admit(ctx: &mut SchoolCtx, input: &StudentInput) -> AppResult<Stude
 }
 
 pub async fn change(ctx: &mut SchoolCtx, id: i64, input: &StudentInput) -> AppResult<Student> {
-    let (before, after) = db::update(&mut ctx.tx, id, input, ctx.now.date_naive(), ctx.now).await?;
+    let today = ctx.today();
+    let (before, after) = db::update(&mut ctx.tx, id, input, today, ctx.now).await?;
     let action = match (before.status.as_str(), after.status.as_str()) {
         ("active", "withdrawn") => "withdraw",
         ("active", "graduated") => "graduate",
@@ -281,7 +283,7 @@ pub async fn register_pupil(
             ),
         ));
     }
-    let today = ctx.now.date_naive();
+    let today = ctx.today();
     let id = registrations::register(
         &mut ctx.tx,
         student_id,
@@ -307,7 +309,8 @@ pub async fn end_registration(
     class: &AcademicClass,
     registration_id: i64,
 ) -> AppResult<()> {
-    let student = registrations::end(&mut ctx.tx, registration_id, class.id, ctx.now.date_naive())
+    let today = ctx.today();
+    let student = registrations::end(&mut ctx.tx, registration_id, class.id, today)
         .await?
         .ok_or_else(AppError::not_found)?;
     ctx.audit(

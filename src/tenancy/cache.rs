@@ -10,7 +10,7 @@ use std::{
 
 use sqlx::{PgPool, postgres::PgListener};
 
-use super::scope::SchoolRef;
+use super::scope::{DEFAULT_TIME_ZONE, SchoolRef};
 
 /// Bound on cached entries, so a flood of random Host headers cannot grow memory.
 const MAX_ENTRIES: usize = 50_000;
@@ -34,6 +34,7 @@ struct SchoolRow {
     name: String,
     code: String,
     is_active: bool,
+    time_zone: String,
 }
 
 impl From<SchoolRow> for SchoolRef {
@@ -44,6 +45,8 @@ impl From<SchoolRow> for SchoolRef {
             name: r.name.into(),
             code: r.code.into(),
             is_active: r.is_active,
+            // Only names that parse are stored; the default is the fallback all the same.
+            time_zone: r.time_zone.parse().unwrap_or(DEFAULT_TIME_ZONE),
         }
     }
 }
@@ -98,7 +101,7 @@ impl TenantCache {
             return Ok(hit);
         }
         let row: Option<SchoolRow> = sqlx::query_as(
-            "SELECT c.id, c.schema_name, c.name, c.code, c.is_active
+            "SELECT c.id, c.schema_name, c.name, c.code, c.is_active, c.time_zone
                FROM public.domains d JOIN public.clients c ON c.id = d.client_id
               WHERE d.domain = $1",
         )
@@ -123,7 +126,7 @@ impl TenantCache {
             return Ok(hit);
         }
         let row: Option<SchoolRow> = sqlx::query_as(
-            "SELECT id, schema_name, name, code, is_active FROM public.clients WHERE id = $1",
+            "SELECT id, schema_name, name, code, is_active, time_zone FROM public.clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(pool)
@@ -150,7 +153,7 @@ impl TenantCache {
             return Ok(hit);
         }
         let row: Option<SchoolRow> = sqlx::query_as(
-            "SELECT id, schema_name, name, code, is_active FROM public.clients WHERE schema_name = $1",
+            "SELECT id, schema_name, name, code, is_active, time_zone FROM public.clients WHERE schema_name = $1",
         )
         .bind(schema)
         .fetch_optional(pool)

@@ -12,7 +12,12 @@ pub struct SchoolRef {
     pub name: Arc<str>,
     pub code: Arc<str>,
     pub is_active: bool,
+    /// The school's clock: what its pages show and what "today" is there.
+    pub time_zone: chrono_tz::Tz,
 }
+
+/// Where most of our schools are.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Africa::Lagos;
 
 /// Where a request runs.
 #[derive(Clone, Debug)]

@@ -19,6 +19,8 @@ pub struct Layout {
     pub is_platform: bool,
     /// One-time messages from the previous action ("Saved."), printed in the message area.
     pub flash: Vec<Flash>,
+    /// The clock times are shown in: the school's at a school, UTC on the console.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Layout {
@@ -26,6 +28,33 @@ impl Layout {
     /// is sent where the first went instead of creating the record twice.
     pub fn form_key(&self) -> String {
         crate::auth::csrf::new_token()
+    }
+
+    /// A moment as the page shows it: "3 Dec 2026 10:15" on the page's clock.
+    pub fn when(&self, at: impl Moment) -> String {
+        let local = at.utc().with_timezone(&self.time_zone);
+        if self.time_zone == chrono_tz::UTC {
+            local.format("%-d %b %Y %H:%M UTC").to_string()
+        } else {
+            local.format("%-d %b %Y %H:%M").to_string()
+        }
+    }
+}
+
+/// A stored moment, however a template holds it (by value or behind references).
+pub trait Moment {
+    fn utc(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl Moment for chrono::DateTime<chrono::Utc> {
+    fn utc(&self) -> chrono::DateTime<chrono::Utc> {
+        *self
+    }
+}
+
+impl<T: Moment + ?Sized> Moment for &T {
+    fn utc(&self) -> chrono::DateTime<chrono::Utc> {
+        (**self).utc()
     }
 }
 
@@ -46,6 +75,7 @@ impl Layout {
             active: "",
             is_platform,
             flash: Vec::new(),
+            time_zone: chrono_tz::UTC,
         }
     }
 
@@ -80,6 +110,7 @@ impl Layout {
             active,
             is_platform: true,
             flash: Vec::new(),
+            time_zone: chrono_tz::UTC,
         }
     }
 
@@ -120,6 +151,7 @@ impl Layout {
             active,
             is_platform: false,
             flash: Vec::new(),
+            time_zone: chrono_tz::UTC,
         }
     }
 
@@ -141,6 +173,7 @@ impl SchoolCtx {
     pub fn layout(&self, title: &str, active: &'static str, csrf: &str) -> Layout {
         Layout {
             flash: self.take_flash(),
+            time_zone: self.school.time_zone,
             ..Layout::school(
                 title,
                 active,

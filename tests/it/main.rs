@@ -17,6 +17,7 @@ mod architecture;
 mod assessment;
 mod auth;
 mod browser;
+mod clock;
 mod contract;
 mod errors;
 mod faults;

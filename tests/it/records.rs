@@ -983,3 +983,109 @@ fn phone_numbers_normalise_to_e164() {
     assert_eq!(normalise_phone("call me", "+234"), None);
     assert_eq!(normalise_phone("+12", "+234"), None);
 }
+
+/// A pupil entered into Schoolyard after term began has been in their class since they
+/// joined the school (or the session began), not since the day they were typed in; a move
+/// dates from the day of the move.
+#[sqlx::test(migrations = false)]
+async fn class_history_starts_when_the_pupil_joined(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let t = school_with_year(&app, "alpha").await;
+    let sessions = t.get("/api/v1/school/sessions/").await.json();
+    let session = &sessions["results"][0];
+    let starts: chrono::NaiveDate = session["starts_on"].as_str().unwrap().parse().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let admitted = (starts + chrono::Duration::days(10)).min(today);
+    let (_, jss1a) = class_of(&t, "JSS 1A").await;
+    let (_, jss1b) = class_of(&t, "JSS 1B").await;
+    let res = t
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": "Late", "last_name": "Entry", "sex": "female",
+                   "admission_date": admitted.to_string(), "academic_class_id": jss1a}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let id = res.json()["id"].as_i64().unwrap();
+    let record = t
+        .get(&format!("/api/v1/school/admissions/{id}/record/"))
+        .await
+        .json();
+    assert_eq!(
+        record["class_history"][0]["registered_on"],
+        admitted.to_string()
+    );
+
+    let sid = session["id"].as_i64().unwrap();
+    let res = t
+        .post(
+            &format!("/api/v1/school/sessions/{sid}/classes/{jss1b}/registrations/"),
+            json!({"student_id": id}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let record = t
+        .get(&format!("/api/v1/school/admissions/{id}/record/"))
+        .await
+        .json();
+    assert_eq!(record["class_history"][0]["class_name"], "JSS 1B");
+    assert_eq!(
+        record["class_history"][0]["registered_on"],
+        today.to_string()
+    );
+    assert_eq!(
+        record["class_history"][1]["registered_on"],
+        admitted.to_string()
+    );
+}
+
+/// The set-up form checks every rule before it saves anything: each mistake sits on the
+/// field that is wrong, all of them at once, and nothing is written.
+#[sqlx::test(migrations = false)]
+async fn set_up_form_errors_show_together_on_their_fields(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    app.create_staff("alpha", "admin@alpha.test", "School Admin")
+        .await;
+    let mut b = app.signed_in("alpha", "admin@alpha.test").await;
+    let csrf = b.csrf("/setup").await;
+    let res = b
+        .post(
+            "/setup",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("session_name", "2026/2027"),
+                ("session_starts", "2026-09-07"),
+                ("session_ends", "2027-07-23"),
+                ("term1_starts", "2026-09-07"),
+                ("term1_ends", "2026-09-01"),
+                ("term2_starts", "2027-01-05"),
+                ("term2_ends", "2027-04-02"),
+                ("term3_starts", "2027-04-20"),
+                ("term3_ends", "2027-08-30"),
+                ("next_session_begins", "2027-07-01"),
+                ("forms", "JSS 1"),
+                ("arms", "A"),
+                ("subjects", "Mathematics\nX"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    for message in [
+        "The term must end after it starts.",
+        "Keep the term within the session",
+        "The next session begins after this one ends.",
+        "a subject name has 2 to 80 characters.",
+    ] {
+        assert!(html.contains(message), "missing: {message}");
+    }
+    let mut tx = app.school_tx("alpha").await;
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM academic_sessions")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0, "nothing saved");
+}

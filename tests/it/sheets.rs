@@ -454,7 +454,7 @@ fn a_broadsheet_of_many_subjects_goes_a3_and_keeps_every_pupil() {
         results,
         codes,
         summary,
-        generated_at: chrono::Utc::now(),
+        generated_at: chrono::Utc::now().with_timezone(&chrono_tz::Africa::Lagos),
     };
     let bytes = pdf::render_broadsheet(&sheet, None).unwrap();
     if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {

@@ -214,14 +214,16 @@ async fn import_csv(
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| AppError::field("file", "The file must be UTF-8 text."))?;
     if q.dry_run == Some(true) {
-        let checked = import::check(&mut ctx.tx, &text, ctx.now.date_naive()).await?;
+        let today = ctx.today();
+        let checked = import::check(&mut ctx.tx, &text, today).await?;
         if !checked.is_clean() {
             return Err(import::refusal(&checked.preview));
         }
         return Ok(Json(checked.preview).into_response());
     }
     // The same check runs inside the commit, which writes nothing when any row has a problem.
-    let preview = match import::commit(&mut ctx.tx, &text, ctx.now.date_naive(), ctx.now).await? {
+    let today = ctx.today();
+    let preview = match import::commit(&mut ctx.tx, &text, today, ctx.now).await? {
         import::Outcome::Imported(preview) => preview,
         import::Outcome::Refused(preview) => return Err(import::refusal(&preview)),
     };
