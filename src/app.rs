@@ -18,7 +18,7 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    academics, assessment, audit, auth, dashboard, docs,
+    academics, assessment, attendance, audit, auth, dashboard, docs,
     error::AppError,
     health, permissions, settings,
     state::AppState,
@@ -37,6 +37,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(audit::api_router())
         .merge(academics::api_router())
         .merge(students::api_router())
+        .merge(attendance::api_router())
         .merge(settings::api_router())
         .merge(assessment::api_router())
 }

@@ -4,6 +4,7 @@
 pub mod academics;
 pub mod app;
 pub mod assessment;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod cli;

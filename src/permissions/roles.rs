@@ -46,7 +46,11 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
 
     let mut teacher = view(&structure);
     teacher.extend(view(&pupils));
-    teacher.extend(edit(&["attendance", "comments"]));
+    teacher.extend(edit(&["comments"]));
+    // add_attendance: the class teacher's own register, within the school's window;
+    // change_attendance (heads) corrects any class on any past day.
+    teacher.push(codename(Action::View, "attendance"));
+    teacher.push(codename(Action::Add, "attendance"));
     // add_marks: marks for the subjects they teach; change_marks would allow any subject.
     teacher.push(codename(Action::View, "marks"));
     teacher.push(codename(Action::Add, "marks"));
@@ -67,6 +71,7 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
         "notices",
     ]));
     head.extend(view(&["marks", "attendance"]));
+    head.push(codename(Action::Change, "attendance"));
 
     let mut bursar = view(&[
         "sessions",

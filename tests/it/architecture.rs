@@ -15,6 +15,7 @@ const DOMAINS: &[&str] = &[
     "academics",
     "students",
     "assessment",
+    "attendance",
     "settings",
     "users",
     "dashboard",

@@ -15,6 +15,7 @@
 
 mod architecture;
 mod assessment;
+mod attendance;
 mod auth;
 mod browser;
 mod clock;

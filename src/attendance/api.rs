@@ -1,0 +1,175 @@
+//! `/api/v1/school/attendance-codes/`, `/calendar/closures/` and `/attendance/`.
+
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    calendar::{self, Closure, ClosureInput},
+    codes::{self, AttendanceCode, AttendanceCodeInput},
+    registers::{self, Register, RegisterQuery, RegisterSave},
+};
+use crate::{
+    context::SchoolCtx,
+    error::AppResult,
+    http::{ApiJson, ApiPath, ApiQuery, Page, PageParams},
+    permissions::access::{Guard, guard},
+    state::AppState,
+};
+
+// ---- codes ----
+
+/// The school's attendance codes, in order (inactive ones too).
+#[utoipa::path(get, path = "/api/v1/school/attendance-codes/", tag = "school-attendance", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<AttendanceCode>)))]
+async fn list_codes(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<AttendanceCode>>> {
+    let all = codes::all(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
+/// Adds a code (school settings permission).
+#[utoipa::path(post, path = "/api/v1/school/attendance-codes/", tag = "school-attendance", security(("bearer" = [])),
+    request_body = AttendanceCodeInput,
+    responses((status = 201, description = "Created", body = AttendanceCode)))]
+async fn create_code(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<AttendanceCodeInput>,
+) -> AppResult<(StatusCode, Json<AttendanceCode>)> {
+    let code = codes::save(&mut ctx.tx, None, &input).await?;
+    ctx.audit_created("attendance_code", code.id, &code).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+/// Renames, reorders, retires (`is_active: false`) or changes what a code counts as.
+#[utoipa::path(patch, path = "/api/v1/school/attendance-codes/{id}/", tag = "school-attendance", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Code id")), request_body = AttendanceCodeInput,
+    responses((status = 200, description = "OK", body = AttendanceCode)))]
+async fn patch_code(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<AttendanceCodeInput>,
+) -> AppResult<Json<AttendanceCode>> {
+    let before = codes::get(&mut ctx.tx, id).await?;
+    let after = codes::save(&mut ctx.tx, Some(id), &input).await?;
+    let to = |c: &AttendanceCode| serde_json::to_value(c).unwrap_or_default();
+    ctx.audit(
+        "update",
+        "attendance_code",
+        id,
+        crate::audit::trail::diff(&to(&before), &to(&after)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(after))
+}
+
+// ---- calendar ----
+
+/// Closures (holidays, breaks, days the school shut), newest first.
+#[utoipa::path(get, path = "/api/v1/school/calendar/closures/", tag = "school-attendance", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<Closure>)))]
+async fn list_closures(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<Closure>>> {
+    let all = calendar::closures(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
+/// Closes the school for a day or a range of days (terms permission).
+#[utoipa::path(post, path = "/api/v1/school/calendar/closures/", tag = "school-attendance", security(("bearer" = [])),
+    request_body = ClosureInput,
+    responses((status = 201, description = "Created", body = Closure)))]
+async fn create_closure(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<ClosureInput>,
+) -> AppResult<(StatusCode, Json<Closure>)> {
+    let closure = calendar::add_closure(&mut ctx.tx, &input).await?;
+    ctx.audit_created("closure", closure.id, &closure).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(closure)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/school/calendar/closures/{id}/", tag = "school-attendance", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Closure id")),
+    responses((status = 204, description = "Deleted")))]
+async fn delete_closure(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+    let closure = calendar::closure(&mut ctx.tx, id).await?;
+    sqlx::query("DELETE FROM closures WHERE id = $1")
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
+    ctx.audit(
+        "delete",
+        "closure",
+        id,
+        serde_json::json!({"deleted": closure}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- registers ----
+
+/// A class's register for one day and period: every pupil in the class that day with their
+/// mark (null until marked), who took it and when. Class teachers (`add_attendance`) see and
+/// take their own class's within the school's window; `view_attendance` reads any;
+/// `change_attendance` takes or corrects any class's on any past school day.
+#[utoipa::path(get, path = "/api/v1/school/attendance/", tag = "school-attendance", security(("bearer" = [])),
+    params(RegisterQuery),
+    responses((status = 200, description = "OK", body = Register)))]
+async fn get_register(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<RegisterQuery>,
+) -> AppResult<Json<Register>> {
+    Ok(Json(registers::load(&mut ctx, &q).await?))
+}
+
+/// Saves marks: every row is checked first (the pupil is in the class that day, the code is
+/// active, the reason is one of the school's); any bad row is a 422 naming it and nothing is
+/// saved. A mark changed after its first save is kept in the pupil's history.
+#[utoipa::path(put, path = "/api/v1/school/attendance/", tag = "school-attendance", security(("bearer" = [])),
+    params(RegisterQuery), request_body = RegisterSave,
+    responses((status = 200, description = "The register as saved", body = Register)))]
+async fn put_register(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<RegisterQuery>,
+    ApiJson(input): ApiJson<RegisterSave>,
+) -> AppResult<Json<Register>> {
+    let register = registers::save(&mut ctx, &q, &input).await?;
+    ctx.commit().await?;
+    Ok(Json(register))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    // Registers check their own rules (class teacher, window, any class); reading the codes
+    // and closures needs only a school account.
+    let open = OpenApiRouter::new()
+        .routes(routes!(get_register, put_register))
+        .routes(routes!(list_codes))
+        .routes(routes!(list_closures))
+        .layer(axum::Extension(Guard::Authenticated));
+    let codes = OpenApiRouter::new()
+        .routes(routes!(create_code))
+        .routes(routes!(patch_code))
+        .layer(crate::permissions::access::guard_exact(
+            crate::permissions::catalogue::Action::Change,
+            "settings",
+        ));
+    let closures = OpenApiRouter::new()
+        .routes(routes!(create_closure))
+        .routes(routes!(delete_closure))
+        .layer(guard("terms"));
+    open.merge(codes).merge(closures)
+}

@@ -1,0 +1,99 @@
+//! The school calendar: term dates come from the terms; closures (holidays, mid-term breaks,
+//! a day the school shut) and weekend openings are kept here. A register is taken only on a
+//! school day that has come.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use crate::error::{AppError, AppResult, Validator};
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Closure {
+    pub id: i64,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    #[schema(example = "Mid-term break")]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureInput {
+    pub starts_on: NaiveDate,
+    /// The last day closed (the same day for one day).
+    pub ends_on: NaiveDate,
+    #[schema(min_length = 2, max_length = 120)]
+    pub reason: String,
+}
+
+pub async fn closures(conn: &mut PgConnection) -> sqlx::Result<Vec<Closure>> {
+    sqlx::query_as(
+        "SELECT id, starts_on, ends_on, reason FROM closures ORDER BY starts_on DESC, id DESC",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn closure(conn: &mut PgConnection, id: i64) -> AppResult<Closure> {
+    sqlx::query_as("SELECT id, starts_on, ends_on, reason FROM closures WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+pub async fn add_closure(conn: &mut PgConnection, input: &ClosureInput) -> AppResult<Closure> {
+    let mut v = Validator::new();
+    v.text("reason", &input.reason, 2, 120);
+    if input.ends_on < input.starts_on {
+        v.add(
+            "ends_on",
+            "The closure must end on or after the day it starts.",
+        );
+    }
+    if (input.ends_on - input.starts_on).num_days() > 366 {
+        v.add("ends_on", "A closure lasts at most a year.");
+    }
+    v.finish()?;
+    Ok(sqlx::query_as(
+        "INSERT INTO closures (starts_on, ends_on, reason) VALUES ($1, $2, $3)
+         RETURNING id, starts_on, ends_on, reason",
+    )
+    .bind(input.starts_on)
+    .bind(input.ends_on)
+    .bind(input.reason.trim())
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Why no register can be taken on `day`, or None on a school day that has come.
+pub async fn not_a_school_day(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    today: NaiveDate,
+) -> sqlx::Result<Option<String>> {
+    if day > today {
+        return Ok(Some("That day has not come yet.".into()));
+    }
+    let row: (bool, Option<String>, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM terms WHERE $1 BETWEEN starts_on AND ends_on),
+                (SELECT reason FROM closures WHERE $1 BETWEEN starts_on AND ends_on
+                  ORDER BY starts_on DESC LIMIT 1),
+                EXISTS (SELECT 1 FROM weekend_openings WHERE day = $1)",
+    )
+    .bind(day)
+    .fetch_one(conn)
+    .await?;
+    let (in_term, closed, weekend_opening) = row;
+    Ok(if !in_term {
+        Some("That day is outside the terms.".into())
+    } else if let Some(reason) = closed {
+        Some(format!("The school is closed that day ({reason})."))
+    } else if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !weekend_opening {
+        Some("The school does not open at weekends unless the calendar says so.".into())
+    } else {
+        None
+    })
+}

@@ -1,0 +1,15 @@
+//! The school day: attendance codes and reasons, the calendar's closures, and registers per
+//! class, day and period (issue 10).
+
+mod api;
+pub mod calendar;
+pub mod codes;
+pub mod registers;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}

@@ -1,0 +1,332 @@
+//! Issue 10: registers. A class teacher takes their own class's register within the
+//! school's window; every row is checked before anything is saved; corrections are kept;
+//! closures, days to come and other schools' classes are refused.
+
+use axum::http::StatusCode;
+use chrono::{Duration, NaiveDate};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{Client, TestApp, assert_error_shape, fixtures::staff_with};
+
+/// A school whose one term runs a month either side of today, with two arms of JSS 1.
+struct Year {
+    admin: Client,
+    jss1a: i64,
+    jss1b: i64,
+}
+
+async fn year(app: &TestApp, code: &str, today: NaiveDate) -> Year {
+    app.create_school(code).await;
+    let email = format!("admin@{code}.test");
+    app.create_staff(code, &email, "School Admin").await;
+    let admin = app.as_staff(code, &email).await;
+    let day = |d: i64| (today + Duration::days(d)).to_string();
+    let res = admin
+        .post(
+            "/api/v1/school/sessions/",
+            json!({"name": "This year", "starts_on": day(-200), "ends_on": day(150), "is_current": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let sid = res.json()["id"].as_i64().unwrap();
+    let res = admin
+        .post(
+            &format!("/api/v1/school/sessions/{sid}/terms/"),
+            json!({"ordinal": 1, "starts_on": day(-30), "ends_on": day(30), "is_current": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let form = admin
+        .post(
+            "/api/v1/school/forms/",
+            json!({"name": "JSS 1", "ordinal": 1}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut classes = Vec::new();
+    for name in ["JSS 1A", "JSS 1B"] {
+        let arm = admin
+            .post(
+                "/api/v1/school/classes/",
+                json!({"name": name, "form_id": form}),
+            )
+            .await
+            .json()["id"]
+            .as_i64()
+            .unwrap();
+        let res = admin
+            .post(
+                &format!("/api/v1/school/sessions/{sid}/classes/"),
+                json!({"class_id": arm}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        classes.push(res.json()["id"].as_i64().unwrap());
+    }
+    // Weekends are school days in this test's calendar, so it runs on any day of the week.
+    let mut tx = app.school_tx(code).await;
+    sqlx::query(
+        "INSERT INTO weekend_openings (day, reason)
+         SELECT d::date, 'test' FROM generate_series($1::date, $2::date, '1 day') d
+          WHERE extract(isodow FROM d) IN (6, 7)",
+    )
+    .bind(today - Duration::days(30))
+    .bind(today + Duration::days(30))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    Year {
+        admin,
+        jss1a: classes[0],
+        jss1b: classes[1],
+    }
+}
+
+async fn admit(admin: &Client, name: &str, class: i64, admitted: NaiveDate) -> i64 {
+    let res = admin
+        .post(
+            "/api/v1/school/admissions/",
+            json!({"first_name": name, "last_name": "Pupil", "sex": "female",
+                   "admission_date": admitted.to_string(), "academic_class_id": class}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    res.json()["id"].as_i64().unwrap()
+}
+
+fn url(class: i64, day: NaiveDate) -> String {
+    format!("/api/v1/school/attendance/?academic_class={class}&date={day}")
+}
+
+fn row_of<'a>(register: &'a Value, name: &str) -> &'a Value {
+    register["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["full_name"].as_str().unwrap_or_default().contains(name))
+        .unwrap_or_else(|| panic!("{name} not on {register}"))
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_class_teacher_takes_the_register_and_corrections_are_kept(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
+    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
+    assert!(teacher_id.is_i64());
+    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let res = y
+        .admin
+        .patch(
+            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
+            json!({"class_teacher_id": teacher_id}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let long_ago = today - Duration::days(60);
+    for name in ["Ada", "Bola", "Chika"] {
+        admit(&y.admin, name, y.jss1a, long_ago).await;
+    }
+    // Admitted tomorrow: not on today's register. In the other arm: not on this one.
+    admit(&y.admin, "Dayo", y.jss1a, today + Duration::days(1)).await;
+    admit(&y.admin, "Efe", y.jss1b, long_ago).await;
+
+    let register = teacher.get(&url(y.jss1a, today)).await;
+    assert_eq!(register.status, StatusCode::OK, "{}", register.text());
+    let register = register.json();
+    assert_eq!(register["rows"].as_array().unwrap().len(), 3, "{register}");
+    assert_eq!(register["can_save"], true);
+    assert!(
+        register["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["code"].is_null())
+    );
+    let ada = row_of(&register, "Ada")["registration"].clone();
+    let bola = row_of(&register, "Bola")["registration"].clone();
+    let chika = row_of(&register, "Chika")["registration"].clone();
+
+    let res = teacher
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [
+                {"registration": ada, "code": "P"},
+                {"registration": bola, "code": "a", "reason": "sick"},
+                {"registration": chika, "code": "L"},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let saved = res.json();
+    assert_eq!(row_of(&saved, "Bola")["code"], "A");
+    assert_eq!(row_of(&saved, "Bola")["reason"], "Sick");
+    assert_eq!(row_of(&saved, "Ada")["marked_by"], "Limited Staff");
+
+    // Every row is checked first: a pupil of the other arm and an unknown code are both
+    // named, and nothing is saved (Ada stays P).
+    let efe_registration: i64 = {
+        let mut tx = app.school_tx("alpha").await;
+        sqlx::query_scalar(
+            "SELECT r.id FROM registrations r JOIN students s ON s.id = r.student_id
+              WHERE s.first_name = 'Efe'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+    };
+    let res = teacher
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [
+                {"registration": efe_registration, "code": "P"},
+                {"registration": ada, "code": "Z"},
+                {"registration": chika, "code": "A", "reason": "holiday in Dubai"},
+            ]}),
+        )
+        .await;
+    let body = assert_error_shape(&res, 422);
+    for field in ["rows[0].registration", "rows[1].code", "rows[2].reason"] {
+        assert!(body["errors"][field].is_array(), "{field}: {body}");
+    }
+    let now = teacher.get(&url(y.jss1a, today)).await.json();
+    assert_eq!(row_of(&now, "Ada")["code"], "P");
+    assert_eq!(row_of(&now, "Chika")["code"], "L");
+
+    // Not their class, not a day to come.
+    assert_error_shape(&teacher.get(&url(y.jss1b, today)).await, 403);
+    let res = teacher
+        .put(
+            &url(y.jss1a, today + Duration::days(1)),
+            json!({"rows": [{"registration": ada, "code": "P"}]}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["date"].is_array());
+    // Outside the school's window only someone allowed to change attendance corrects it.
+    let old_day = today - Duration::days(10);
+    let res = teacher
+        .put(
+            &url(y.jss1a, old_day),
+            json!({"rows": [{"registration": ada, "code": "P"}]}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+
+    // The admin corrects Bola's mark: kept in the history and the audit log.
+    let res = y
+        .admin
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [{"registration": bola, "code": "E", "reason": "Family"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let mut tx = app.school_tx("alpha").await;
+    let history: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT from_code, to_code, to_reason FROM attendance_history WHERE registration_id = $1",
+    )
+    .bind(bola.as_i64().unwrap())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        history,
+        vec![("A".to_owned(), "E".to_owned(), "Family".to_owned())]
+    );
+    drop(tx);
+    let audit = y.admin.get("/api/v1/school/audit/").await.json();
+    assert!(
+        audit["results"][0]["entity"] == "attendance",
+        "{}",
+        audit["results"][0]
+    );
+
+    // A closure: the register says why, and nothing can be saved that day.
+    let res = y
+        .admin
+        .post(
+            "/api/v1/school/calendar/closures/",
+            json!({"starts_on": today.to_string(), "ends_on": today.to_string(), "reason": "Sports day"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let closed = teacher.get(&url(y.jss1a, today)).await.json();
+    assert!(
+        closed["closed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Sports day"),
+        "{closed}"
+    );
+    assert_eq!(closed["can_save"], false);
+    let res = teacher
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [{"registration": ada, "code": "A"}]}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["date"].is_array());
+}
+
+/// Another school's class id is not found, even by its own admin with every permission.
+#[sqlx::test(migrations = false)]
+async fn a_register_never_reaches_another_school(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let alpha = year(&app, "alpha", today).await;
+    let beta = year(&app, "beta", today).await;
+    admit(&alpha.admin, "Ada", alpha.jss1a, today - Duration::days(60)).await;
+    // A third arm in alpha: its id exists in alpha only.
+    let sid = alpha.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let form = alpha.admin.get("/api/v1/school/forms/").await.json()["results"][0]["id"].clone();
+    let arm = alpha
+        .admin
+        .post(
+            "/api/v1/school/classes/",
+            json!({"name": "JSS 1C", "form_id": form}),
+        )
+        .await
+        .json()["id"]
+        .clone();
+    let alpha_only = alpha
+        .admin
+        .post(
+            &format!("/api/v1/school/sessions/{sid}/classes/"),
+            json!({"class_id": arm}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    assert!(![beta.jss1a, beta.jss1b].contains(&alpha_only));
+    assert_eq!(
+        alpha.admin.get(&url(alpha_only, today)).await.status,
+        StatusCode::OK
+    );
+    assert_error_shape(&beta.admin.get(&url(alpha_only, today)).await, 404);
+    let registration =
+        alpha.admin.get(&url(alpha.jss1a, today)).await.json()["rows"][0]["registration"].clone();
+    assert!(registration.is_i64(), "Ada is on alpha's register");
+    // Beta's admin cannot mark alpha's pupil on beta's own register.
+    let res = beta
+        .admin
+        .put(
+            &url(beta.jss1a, today),
+            json!({"rows": [{"registration": registration, "code": "P"}]}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["rows[0].registration"].is_array());
+}
