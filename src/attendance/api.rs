@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     calendar::{self, Closure, ClosureInput},
     codes::{self, AttendanceCode, AttendanceCodeInput},
-    registers::{self, Register, RegisterQuery, RegisterSave},
+    registers::{self, HistoryEntry, Register, RegisterQuery, RegisterSave},
 };
 use crate::{
     context::SchoolCtx,
@@ -152,6 +152,29 @@ async fn put_register(
     Ok(Json(register))
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HistoryQuery {
+    /// The pupil (student id).
+    student: i64,
+}
+
+/// Every correction of a pupil's marks (who, when, from, to, why), newest first.
+#[utoipa::path(get, path = "/api/v1/school/attendance/history/", tag = "school-attendance", security(("bearer" = [])),
+    params(HistoryQuery, PageParams),
+    responses((status = 200, description = "OK", body = Page<HistoryEntry>)))]
+async fn pupil_history(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<HistoryEntry>>> {
+    // 404 for a pupil who is not in this school, not an empty list.
+    crate::students::db::get(&mut ctx.tx, q.student).await?;
+    let all = registers::history(&mut ctx.tx, q.student).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     // Registers check their own rules (class teacher, window, any class); reading the codes
     // and closures needs only a school account.
@@ -171,5 +194,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_closure))
         .routes(routes!(delete_closure))
         .layer(guard("terms"));
-    open.merge(codes).merge(closures)
+    let history = OpenApiRouter::new().routes(routes!(pupil_history)).layer(
+        crate::permissions::access::guard_exact(
+            crate::permissions::catalogue::Action::View,
+            "attendance",
+        ),
+    );
+    open.merge(codes).merge(closures).merge(history)
 }

@@ -17,6 +17,10 @@ pub struct Settings {
     /// The school's clock (an IANA name): its pages and audit log show times in it.
     #[schema(example = "Africa/Lagos")]
     pub time_zone: String,
+    /// Registers a day: 1, or 2 (morning and afternoon). "Times school opened" counts them.
+    pub attendance_periods: i16,
+    /// How many days back a class teacher may still take or correct their own register.
+    pub attendance_window_days: i16,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -33,6 +37,10 @@ pub struct SettingsInput {
     /// An IANA time zone name, e.g. `Africa/Lagos` or `Africa/Nairobi`.
     #[schema(max_length = 64)]
     pub time_zone: Option<String>,
+    #[schema(minimum = 1, maximum = 2)]
+    pub attendance_periods: Option<i16>,
+    #[schema(minimum = 0, maximum = 60)]
+    pub attendance_window_days: Option<i16>,
 }
 
 pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
@@ -40,7 +48,8 @@ pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
     // the school transaction's first schema is the school's own.
     sqlx::query_as(
         "SELECT g.address, g.motto, g.admission_number_pattern, g.next_admission_seq,
-                g.phone_country_code, c.time_zone
+                g.phone_country_code, c.time_zone, g.attendance_periods,
+                g.attendance_window_days
            FROM general_settings g JOIN public.clients c ON c.schema_name = current_schema()
           WHERE g.id = 1",
     )

@@ -68,6 +68,17 @@ struct SettingsForm {
     phone_country_code: String,
     #[serde(default)]
     time_zone: String,
+    #[serde(default)]
+    attendance_periods: String,
+    #[serde(default)]
+    attendance_window_days: String,
+}
+
+/// A number typed in a form: blank leaves the setting alone; anything else that is not a
+/// number is out of every range, so the field's own message explains it.
+fn typed_number(raw: &str) -> Option<i16> {
+    let raw = raw.trim();
+    (!raw.is_empty()).then(|| raw.parse().unwrap_or(-1))
 }
 
 async fn save_settings_page(
@@ -85,6 +96,8 @@ async fn save_settings_page(
         next_admission_seq: None,
         phone_country_code: Some(f.phone_country_code.clone()),
         time_zone: Some(f.time_zone.clone()).filter(|z| !z.trim().is_empty()),
+        attendance_periods: typed_number(&f.attendance_periods),
+        attendance_window_days: typed_number(&f.attendance_window_days),
     };
     match save(&mut ctx, &input).await {
         Ok(_) => {
@@ -102,6 +115,12 @@ async fn save_settings_page(
             settings.admission_number_pattern = f.admission_number_pattern;
             settings.phone_country_code = f.phone_country_code;
             settings.time_zone = f.time_zone;
+            if let Some(p) = typed_number(&f.attendance_periods) {
+                settings.attendance_periods = p;
+            }
+            if let Some(d) = typed_number(&f.attendance_window_days) {
+                settings.attendance_window_days = d;
+            }
             Ok(crate::web::kit::with_status(
                 SettingsPage {
                     layout: ctx.layout("Settings", "settings", &csrf),

@@ -43,6 +43,22 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
             "Choose a time zone by its name, e.g. Africa/Lagos.",
         );
     }
+    if let Some(p) = input.attendance_periods
+        && !(1..=2).contains(&p)
+    {
+        v.add(
+            "attendance_periods",
+            "Take 1 register a day, or 2 (morning and afternoon).",
+        );
+    }
+    if let Some(d) = input.attendance_window_days
+        && !(0..=60).contains(&d)
+    {
+        v.add(
+            "attendance_window_days",
+            "Use a number of days from 0 to 60.",
+        );
+    }
     if let Some(n) = input.next_admission_seq
         && n < 1
     {
@@ -53,7 +69,10 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
         "UPDATE general_settings SET address = COALESCE($1, address), motto = COALESCE($2, motto),
                 admission_number_pattern = COALESCE($3, admission_number_pattern),
                 next_admission_seq = COALESCE($4, next_admission_seq),
-                phone_country_code = COALESCE($6, phone_country_code), updated_at = $5 WHERE id = 1",
+                phone_country_code = COALESCE($6, phone_country_code),
+                attendance_periods = COALESCE($7, attendance_periods),
+                attendance_window_days = COALESCE($8, attendance_window_days),
+                updated_at = $5 WHERE id = 1",
     )
     .bind(input.address.as_deref().map(str::trim))
     .bind(input.motto.as_deref().map(str::trim))
@@ -61,6 +80,8 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
     .bind(input.next_admission_seq)
     .bind(ctx.now)
     .bind(input.phone_country_code.as_deref().map(str::trim))
+    .bind(input.attendance_periods)
+    .bind(input.attendance_window_days)
     .execute(&mut *ctx.tx)
     .await?;
     if let Some(tz) = time_zone {

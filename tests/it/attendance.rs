@@ -330,3 +330,67 @@ async fn a_register_never_reaches_another_school(pool: PgPool) {
         .await;
     assert!(assert_error_shape(&res, 422)["errors"]["rows[0].registration"].is_array());
 }
+
+/// Two registers a day where the school says so; the class teacher's window is the school's;
+/// a pupil's corrections are listed for those who read attendance.
+#[sqlx::test(migrations = false)]
+async fn the_school_sets_its_registers_and_lists_corrections(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let pupil = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let afternoon = format!("{}&period=2", url(y.jss1a, today));
+    assert_error_shape(&y.admin.get(&afternoon).await, 404);
+    let res = y
+        .admin
+        .patch("/api/v1/school/settings/", json!({"attendance_periods": 3}))
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["attendance_periods"].is_array());
+    let res = y
+        .admin
+        .patch(
+            "/api/v1/school/settings/",
+            json!({"attendance_periods": 2, "attendance_window_days": 0}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let register = y.admin.get(&afternoon).await.json();
+    assert_eq!(register["period"], 2);
+    let ada = register["rows"][0]["registration"].clone();
+    for code in ["A", "P"] {
+        let res = y
+            .admin
+            .put(
+                &afternoon,
+                json!({"rows": [{"registration": ada, "code": code}]}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+    // The morning register is its own.
+    let morning = y.admin.get(&url(y.jss1a, today)).await.json();
+    assert!(morning["rows"][0]["code"].is_null());
+    let history = y
+        .admin
+        .get(&format!(
+            "/api/v1/school/attendance/history/?student={pupil}"
+        ))
+        .await
+        .json();
+    assert_eq!(history["count"], 1, "{history}");
+    assert_eq!(history["results"][0]["from_code"], "A");
+    assert_eq!(history["results"][0]["to_code"], "P");
+    assert_eq!(history["results"][0]["period"], 2);
+    // Reading the history needs view_attendance.
+    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
+    assert_error_shape(
+        &teacher
+            .get(&format!(
+                "/api/v1/school/attendance/history/?student={pupil}"
+            ))
+            .await,
+        403,
+    );
+}
