@@ -63,6 +63,7 @@ fn school_pages(state: AppState) -> Router {
         .merge(permissions::pages_router())
         .merge(audit::pages_router())
         .merge(settings::pages_router())
+        .merge(attendance::pages_router())
         .merge(assessment::pages_router());
     web::with_browser_layers(router, state)
 }

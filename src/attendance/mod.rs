@@ -4,12 +4,18 @@
 mod api;
 pub mod calendar;
 pub mod codes;
+mod pages;
 pub mod registers;
 
+use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
     api::router()
+}
+
+pub fn pages_router() -> Router<AppState> {
+    pages::router()
 }

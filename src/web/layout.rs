@@ -141,6 +141,18 @@ impl Layout {
             if perms.has(perm) {
                 nav.push(NavItem { key, label, href });
             }
+            // Class teachers take registers without reading every class's.
+            if key == "classes"
+                && ["view_attendance", "add_attendance", "change_attendance"]
+                    .iter()
+                    .any(|p| perms.has(p))
+            {
+                nav.push(NavItem {
+                    key: "attendance",
+                    label: "Attendance",
+                    href: "/attendance",
+                });
+            }
         }
         Self {
             title: title.to_owned(),

@@ -394,3 +394,84 @@ async fn the_school_sets_its_registers_and_lists_corrections(pool: PgPool) {
         403,
     );
 }
+
+/// The register page: the class teacher opens their class, marks everyone present but one,
+/// and saves; a refused save shows the problem on the pupil and keeps every tap.
+#[sqlx::test(migrations = false)]
+async fn the_register_page_takes_a_class_in_one_pass(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
+    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
+    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    y.admin
+        .patch(
+            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
+            json!({"class_teacher_id": teacher_id}),
+        )
+        .await;
+    admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    admit(&y.admin, "Bola", y.jss1a, today - Duration::days(60)).await;
+    let register = teacher.get(&url(y.jss1a, today)).await.json();
+    let ada = row_of(&register, "Ada")["registration"].as_i64().unwrap();
+    let bola = row_of(&register, "Bola")["registration"].as_i64().unwrap();
+
+    let mut page = app.signed_in("alpha", "teacher@alpha.test").await;
+    // Their only class opens by itself.
+    let html = page.get("/attendance").await.text();
+    assert!(
+        html.contains("Ada Pupil") || html.contains("Pupil Ada"),
+        "{html}"
+    );
+    assert!(html.contains("Mark everyone not yet marked present"));
+    let path = format!("/attendance?class={}&date={today}&period=1", y.jss1a);
+    let csrf = page.csrf(&path).await;
+    let (code_a, code_b, reason_b) = (
+        format!("code_{ada}"),
+        format!("code_{bola}"),
+        format!("reason_{bola}"),
+    );
+    let res = page
+        .post(
+            &path,
+            &[
+                ("csrf_token", csrf.as_str()),
+                (code_a.as_str(), "P"),
+                (code_b.as_str(), "A"),
+                (reason_b.as_str(), "Not a reason"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("Leave it empty or use one of"), "{html}");
+    // Nothing saved, every tap kept on the page.
+    let saved = teacher.get(&url(y.jss1a, today)).await.json();
+    assert!(row_of(&saved, "Ada")["code"].is_null());
+    assert!(
+        html.contains(&format!("name=\"{code_b}\" value=\"A\" checked")),
+        "{html}"
+    );
+
+    let res = page
+        .post(
+            &path,
+            &[
+                ("csrf_token", csrf.as_str()),
+                (code_a.as_str(), "P"),
+                (code_b.as_str(), "A"),
+                (reason_b.as_str(), "Sick"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let saved = teacher.get(&url(y.jss1a, today)).await.json();
+    assert_eq!(row_of(&saved, "Ada")["code"], "P");
+    assert_eq!(row_of(&saved, "Bola")["code"], "A");
+    assert_eq!(row_of(&saved, "Bola")["reason"], "Sick");
+}

@@ -1,0 +1,264 @@
+//! The register page: a class, a day and a period; one tap per pupil, "mark all present",
+//! then save. Saving goes through `registers::save`, so the page keeps the API's rules.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Router,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use axum_messages::Messages;
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::registers::{self, MarkInput, Register, RegisterQuery, RegisterSave};
+use crate::{
+    auth::csrf::CsrfToken,
+    context::SchoolCtx,
+    error::{AppError, AppResult},
+    http::{ApiQuery, Form},
+    permissions::access::Guard,
+    state::AppState,
+    web::kit::{FormErrors, field_errors, with_status},
+};
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    class: Option<i64>,
+    date: Option<NaiveDate>,
+    period: Option<i16>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/attendance.html")]
+struct AttendancePage {
+    layout: crate::web::layout::Layout,
+    /// (academic class id, name) the user may open.
+    classes: Vec<(i64, String)>,
+    class: Option<i64>,
+    date: NaiveDate,
+    period: i16,
+    register: Option<Register>,
+    /// What was sent when the save was refused, so no tap is lost: registration → (code, reason).
+    sent: HashMap<i64, (String, String)>,
+    /// Keyed `reg_<registration>` (and `date`, `period`, `rows`).
+    errors: FormErrors,
+}
+
+impl AttendancePage {
+    fn self_url(&self) -> String {
+        match self.class {
+            Some(c) => format!(
+                "/attendance?class={c}&date={}&period={}",
+                self.date, self.period
+            ),
+            None => "/attendance".to_owned(),
+        }
+    }
+
+    fn is_class(&self, id: &i64) -> bool {
+        self.class == Some(*id)
+    }
+
+    /// The problems found with one pupil's row, joined.
+    fn row_error(&self, registration: &i64) -> String {
+        self.errors.get(&format!("reg_{registration}"))
+    }
+
+    /// The code shown for a pupil: what was just sent, else what is saved.
+    fn code_of(&self, row: &registers::RegisterRow) -> String {
+        match self.sent.get(&row.registration) {
+            Some((code, _)) => code.to_uppercase(),
+            None => row.code.clone().unwrap_or_default(),
+        }
+    }
+
+    fn reason_of(&self, row: &registers::RegisterRow) -> String {
+        match self.sent.get(&row.registration) {
+            Some((_, reason)) => reason.clone(),
+            None => row.reason.clone(),
+        }
+    }
+}
+
+/// The current session's classes this user may open: all of them for those who read or
+/// correct attendance, their own for a class teacher.
+async fn classes(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>> {
+    let every = ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance");
+    Ok(sqlx::query_as(
+        "SELECT ac.id, c.name FROM academic_classes ac
+           JOIN classes c ON c.id = ac.class_id
+           JOIN academic_sessions s ON s.id = ac.session_id
+          WHERE s.is_current AND ($1 OR ac.class_teacher_id = $2)
+          ORDER BY c.name, ac.id",
+    )
+    .bind(every)
+    .bind(ctx.user.id)
+    .fetch_all(&mut *ctx.tx)
+    .await?)
+}
+
+async fn render(
+    mut ctx: SchoolCtx,
+    csrf: &str,
+    q: PageQuery,
+    sent: HashMap<i64, (String, String)>,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let classes = classes(&mut ctx).await?;
+    // A class teacher with one class goes straight to it.
+    let class = q.class.or(match classes.as_slice() {
+        [(only, _)] => Some(*only),
+        _ => None,
+    });
+    let date = q.date.unwrap_or_else(|| ctx.today());
+    let period = q.period.unwrap_or(1);
+    let register = match class {
+        Some(class) => Some(
+            registers::load(
+                &mut ctx,
+                &RegisterQuery {
+                    academic_class: class,
+                    date,
+                    period: Some(period),
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = AttendancePage {
+        layout: ctx.layout("Attendance", "attendance", csrf),
+        classes,
+        class,
+        date,
+        period,
+        register,
+        sent,
+        errors,
+    };
+    Ok(with_status(page.into_response(), status))
+}
+
+async fn attendance_page(
+    ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Response> {
+    render(ctx, &csrf, q, HashMap::new(), FormErrors::default()).await
+}
+
+/// `code_<registration>` and `reason_<registration>` for each pupil; pupils left unmarked
+/// are not sent.
+fn rows_of(pairs: &[(String, String)]) -> Vec<MarkInput> {
+    let value = |key: String| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            let registration = k.strip_prefix("code_")?.parse::<i64>().ok()?;
+            (!v.is_empty()).then(|| MarkInput {
+                registration,
+                code: v.clone(),
+                reason: value(format!("reason_{registration}")),
+            })
+        })
+        .collect()
+}
+
+async fn save_register(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    messages: Messages,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PageQuery>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let class = q
+        .class
+        .ok_or_else(|| AppError::field("class", "Choose a class."))?;
+    let date = q.date.unwrap_or_else(|| ctx.today());
+    let period = q.period.unwrap_or(1);
+    let rows = rows_of(&pairs);
+    let sent: HashMap<i64, (String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.registration,
+                (r.code.clone(), r.reason.clone().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let order: Vec<i64> = rows.iter().map(|r| r.registration).collect();
+    if rows.is_empty() {
+        crate::web::flash::error(&messages, "Nobody was marked, so nothing was saved.");
+        return Ok(crate::web::htmx::see_other(
+            &headers,
+            &format!("/attendance?class={class}&date={date}&period={period}"),
+        ));
+    }
+    let query = RegisterQuery {
+        academic_class: class,
+        date,
+        period: Some(period),
+    };
+    match registers::save(&mut ctx, &query, &RegisterSave { rows }).await {
+        Ok(_) => {
+            ctx.commit().await?;
+            crate::web::flash::success(&messages, "Register saved.");
+            Ok(crate::web::htmx::see_other(
+                &headers,
+                &format!("/attendance?class={class}&date={date}&period={period}"),
+            ))
+        }
+        Err(e) => {
+            // `rows[i].code` → `reg_<registration>`, so each message sits on its pupil.
+            let FormErrors(by_field) = field_errors(e)?;
+            let mut errors = crate::error::FieldErrors::new();
+            for (field, messages) in by_field {
+                let key = field
+                    .strip_prefix("rows[")
+                    .and_then(|rest| rest.split_once(']'))
+                    .and_then(|(i, _)| i.parse::<usize>().ok())
+                    .and_then(|i| order.get(i))
+                    .map(|reg| format!("reg_{reg}"))
+                    .unwrap_or(field);
+                errors.entry(key).or_default().extend(messages);
+            }
+            let errors = FormErrors(errors);
+            ctx.restart().await?;
+            render(
+                ctx,
+                &csrf,
+                PageQuery {
+                    class: Some(class),
+                    date: Some(date),
+                    period: Some(period),
+                },
+                sent,
+                errors,
+            )
+            .await
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    // The register's own rules decide (class teacher, window, any class).
+    Router::new()
+        .route("/attendance", get(attendance_page).post(save_register))
+        .layer(axum::Extension(Guard::Authenticated))
+}
