@@ -438,3 +438,38 @@ pub async fn history(conn: &mut PgConnection, student_id: i64) -> sqlx::Result<V
     .fetch_all(conn)
     .await
 }
+
+/// How far one class's register of a day has been taken.
+#[derive(Debug, Clone, FromRow)]
+pub struct RegisterStatus {
+    pub academic_class: i64,
+    pub class_name: String,
+    pub class_teacher_id: Option<i64>,
+    /// Pupils on the register that day.
+    pub pupils: i64,
+    pub marked: i64,
+}
+
+/// The morning register of `day` for every class of the current session.
+pub async fn status_of_day(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+) -> sqlx::Result<Vec<RegisterStatus>> {
+    sqlx::query_as(
+        "SELECT ac.id AS academic_class, c.name AS class_name, ac.class_teacher_id,
+                (SELECT count(*) FROM registrations r JOIN students s ON s.id = r.student_id
+                  WHERE r.academic_class_id = ac.id AND r.registered_on <= $1
+                    AND ((r.left_on IS NULL AND r.is_current) OR r.left_on > $1)
+                    AND s.admission_date <= $1) AS pupils,
+                (SELECT count(*) FROM attendance_marks m JOIN registrations r ON r.id = m.registration_id
+                  WHERE r.academic_class_id = ac.id AND m.day = $1 AND m.period = 1) AS marked
+           FROM academic_classes ac
+           JOIN classes c ON c.id = ac.class_id
+           JOIN academic_sessions se ON se.id = ac.session_id
+          WHERE se.is_current
+          ORDER BY lower(c.name), ac.id",
+    )
+    .bind(day)
+    .fetch_all(conn)
+    .await
+}

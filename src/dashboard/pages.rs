@@ -12,6 +12,10 @@ use super::db::{self, DashboardCounts};
 use crate::{
     academics::db::{AcademicSession, Term, current_session, current_term},
     assessment::progress::{self, ExamProgress},
+    attendance::{
+        calendar,
+        registers::{self, RegisterStatus},
+    },
     auth::csrf::CsrfToken,
     context::SchoolCtx,
     error::AppResult,
@@ -37,6 +41,12 @@ struct DashboardPage {
     to_mark: Vec<ExamProgress>,
     /// (exam session id, academic class id, class name, exam session name).
     my_classes: Vec<(i64, i64, String, String)>,
+    /// Why no register is taken today (a closure, a weekend…); None on a school day.
+    no_register_today: Option<String>,
+    /// Today's register of each class this user is class teacher of.
+    my_registers: Vec<RegisterStatus>,
+    /// For those who watch attendance: the classes that have not taken today's register.
+    registers_missing: Option<Vec<RegisterStatus>>,
 }
 
 async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
@@ -52,7 +62,28 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
         }
     }
     let my_classes = db::my_classes(&mut ctx.tx, ctx.user.id).await?;
+    let today = ctx.today();
+    let no_register_today = calendar::not_a_school_day(&mut ctx.tx, today, today).await?;
+    let day = if no_register_today.is_none() {
+        registers::status_of_day(&mut ctx.tx, today).await?
+    } else {
+        Vec::new()
+    };
+    let watches = ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance");
+    let (my_registers, others): (Vec<RegisterStatus>, Vec<RegisterStatus>) = day
+        .into_iter()
+        .partition(|r| r.class_teacher_id == Some(ctx.user.id));
+    let registers_missing = watches.then(|| {
+        others
+            .into_iter()
+            .chain(my_registers.iter().cloned())
+            .filter(|r| r.pupils > 0 && r.marked == 0)
+            .collect()
+    });
     Ok(DashboardPage {
+        no_register_today,
+        my_registers,
+        registers_missing,
         my_classes,
         to_mark,
         layout: ctx.layout("Dashboard", "dashboard", &csrf),

@@ -475,3 +475,58 @@ async fn the_register_page_takes_a_class_in_one_pass(pool: PgPool) {
     assert_eq!(row_of(&saved, "Bola")["code"], "A");
     assert_eq!(row_of(&saved, "Bola")["reason"], "Sick");
 }
+
+/// The class teacher's dashboard shows today's register; a head's shows which classes have
+/// not taken it.
+#[sqlx::test(migrations = false)]
+async fn dashboards_show_who_has_taken_today_s_register(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
+    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
+    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    y.admin
+        .patch(
+            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
+            json!({"class_teacher_id": teacher_id}),
+        )
+        .await;
+    admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    admit(&y.admin, "Efe", y.jss1b, today - Duration::days(60)).await;
+    staff_with(&app, &y.admin, "head@alpha.test", &["view_attendance"]).await;
+
+    let mut teacher_page = app.signed_in("alpha", "teacher@alpha.test").await;
+    let html = teacher_page.get("/").await.text();
+    assert!(html.contains("not taken yet"), "{html}");
+    let mut head_page = app.signed_in("alpha", "head@alpha.test").await;
+    let html = head_page.get("/").await.text();
+    assert!(html.contains("Not taken yet this morning"), "{html}");
+    assert!(html.contains("JSS 1A") && html.contains("JSS 1B"), "{html}");
+
+    let register = teacher.get(&url(y.jss1a, today)).await.json();
+    let ada = row_of(&register, "Ada")["registration"].clone();
+    let res = teacher
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [{"registration": ada, "code": "P"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let html = teacher_page.get("/").await.text();
+    assert!(
+        html.contains("taken") && !html.contains("not taken yet"),
+        "{html}"
+    );
+    let html = head_page.get("/").await.text();
+    let missing = &html[html.find("Not taken yet this morning").expect("the list")..];
+    let missing = &missing[..missing.find("</div>").unwrap_or(missing.len())];
+    assert!(
+        missing.contains("JSS 1B") && !missing.contains("JSS 1A"),
+        "{missing}"
+    );
+}
