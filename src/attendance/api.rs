@@ -10,6 +10,7 @@ use super::{
     calendar::{self, Closure, ClosureInput},
     codes::{self, AttendanceCode, AttendanceCodeInput},
     registers::{self, HistoryEntry, Register, RegisterQuery, RegisterSave},
+    reports::{self, PupilTermSummary, SummaryQuery},
 };
 use crate::{
     context::SchoolCtx,
@@ -175,6 +176,23 @@ async fn pupil_history(
     Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
+/// A pupil's attendance in a term, as report cards print it: times school opened (school
+/// days so far × registers a day), present (late included), late, absent (excused
+/// included), excused, not marked and the percentage present.
+#[utoipa::path(get, path = "/api/v1/school/attendance/summary/", tag = "school-attendance", security(("bearer" = [])),
+    params(SummaryQuery),
+    responses((status = 200, description = "OK", body = PupilTermSummary)))]
+async fn pupil_summary(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> AppResult<Json<PupilTermSummary>> {
+    crate::students::db::get(&mut ctx.tx, q.student).await?;
+    let today = ctx.today();
+    Ok(Json(
+        reports::pupil_term(&mut ctx.tx, q.student, q.term, today).await?,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     // Registers check their own rules (class teacher, window, any class); reading the codes
     // and closures needs only a school account.
@@ -194,11 +212,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_closure))
         .routes(routes!(delete_closure))
         .layer(guard("terms"));
-    let history = OpenApiRouter::new().routes(routes!(pupil_history)).layer(
-        crate::permissions::access::guard_exact(
+    let history = OpenApiRouter::new()
+        .routes(routes!(pupil_history))
+        .routes(routes!(pupil_summary))
+        .layer(crate::permissions::access::guard_exact(
             crate::permissions::catalogue::Action::View,
             "attendance",
-        ),
-    );
+        ));
     open.merge(codes).merge(closures).merge(history)
 }

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod codes;
 mod pages;
 pub mod registers;
+pub mod reports;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

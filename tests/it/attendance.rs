@@ -530,3 +530,59 @@ async fn dashboards_show_who_has_taken_today_s_register(pool: PgPool) {
         "{missing}"
     );
 }
+
+/// A pupil's term in figures, as the report card prints them: school days so far (a closure
+/// is not one), present with late, absent with excused, and the percentage.
+#[sqlx::test(migrations = false)]
+async fn a_pupil_s_term_adds_up(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let ada = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let registration =
+        y.admin.get(&url(y.jss1a, today)).await.json()["rows"][0]["registration"].clone();
+    for (days_ago, code, reason) in [(0, "P", ""), (1, "E", "Family"), (2, "L", "")] {
+        let res = y
+            .admin
+            .put(
+                &url(y.jss1a, today - Duration::days(days_ago)),
+                json!({"rows": [{"registration": registration, "code": code, "reason": reason}]}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+    let closed = (today - Duration::days(3)).to_string();
+    y.admin
+        .post(
+            "/api/v1/school/calendar/closures/",
+            json!({"starts_on": closed, "ends_on": closed, "reason": "Public holiday"}),
+        )
+        .await;
+    let term = y
+        .admin
+        .get(&format!(
+            "/api/v1/school/sessions/{}/terms/",
+            y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        ))
+        .await
+        .json()["results"][0]["id"]
+        .clone();
+    let summary = y
+        .admin
+        .get(&format!(
+            "/api/v1/school/attendance/summary/?student={ada}&term={term}"
+        ))
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text());
+    let s = summary.json();
+    // The term began 30 days ago; every day is a school day in this calendar but the closure.
+    assert_eq!(s["times_opened"], 30, "{s}");
+    assert_eq!(s["present"], 2);
+    assert_eq!(s["late"], 1);
+    assert_eq!(s["absent"], 1);
+    assert_eq!(s["excused"], 1);
+    assert_eq!(s["not_marked"], 27);
+    assert_eq!(s["percentage"], 6.7);
+}
