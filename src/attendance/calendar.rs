@@ -45,6 +45,8 @@ pub async fn closure(conn: &mut PgConnection, id: i64) -> AppResult<Closure> {
 }
 
 pub async fn add_closure(conn: &mut PgConnection, input: &ClosureInput) -> AppResult<Closure> {
+    super::registers::check_date("starts_on", input.starts_on)?;
+    super::registers::check_date("ends_on", input.ends_on)?;
     let mut v = Validator::new();
     v.text("reason", &input.reason, 2, 120);
     if input.ends_on < input.starts_on {

@@ -60,6 +60,10 @@ impl AttendancePage {
         }
     }
 
+    fn register_js(&self) -> String {
+        crate::web::assets::url("register.js")
+    }
+
     fn is_class(&self, id: &i64) -> bool {
         self.class == Some(*id)
     }
@@ -160,22 +164,24 @@ async fn attendance_page(
 /// `code_<registration>` and `reason_<registration>` for each pupil; pupils left unmarked
 /// are not sent.
 fn rows_of(pairs: &[(String, String)]) -> Vec<MarkInput> {
-    let value = |key: String| {
-        pairs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    };
+    // One pass into a map: a form of a million fields costs a million steps, not a million
+    // squared. The register refuses more rows than it has pupils anyway.
+    let reasons: HashMap<&str, &str> = pairs
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("reason_")?, v.as_str())))
+        .collect();
     pairs
         .iter()
         .filter_map(|(k, v)| {
-            let registration = k.strip_prefix("code_")?.parse::<i64>().ok()?;
+            let id = k.strip_prefix("code_")?;
+            let registration = id.parse::<i64>().ok()?;
             (!v.is_empty()).then(|| MarkInput {
                 registration,
                 code: v.clone(),
-                reason: value(format!("reason_{registration}")),
+                reason: reasons.get(id).map(|r| (*r).to_owned()),
             })
         })
+        .take(registers::MAX_ROWS + 1)
         .collect()
 }
 

@@ -63,10 +63,13 @@ pub struct RegisterRow {
     pub marked_at: Option<DateTime<Utc>>,
 }
 
+/// More rows than any class holds: a save beyond it is refused before anything is looked up.
+pub const MAX_ROWS: usize = 500;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterSave {
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 500)]
     pub rows: Vec<MarkInput>,
 }
 
@@ -86,21 +89,50 @@ pub struct MarkInput {
 struct ClassInfo {
     name: String,
     class_teacher_id: Option<i64>,
+    /// The class's session: a class keeps registers only within it (last year's JSS 1A is
+    /// not this year's).
+    session_starts: NaiveDate,
+    session_ends: NaiveDate,
 }
 
 async fn class_info(conn: &mut PgConnection, id: i64) -> AppResult<ClassInfo> {
-    let row: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT c.name, ac.class_teacher_id FROM academic_classes ac
-           JOIN classes c ON c.id = ac.class_id WHERE ac.id = $1",
+    let row: Option<(String, Option<i64>, NaiveDate, NaiveDate)> = sqlx::query_as(
+        "SELECT c.name, ac.class_teacher_id, se.starts_on, se.ends_on FROM academic_classes ac
+           JOIN classes c ON c.id = ac.class_id
+           JOIN academic_sessions se ON se.id = ac.session_id
+          WHERE ac.id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    let (name, class_teacher_id) = row.ok_or_else(AppError::not_found)?;
+    let (name, class_teacher_id, session_starts, session_ends) =
+        row.ok_or_else(AppError::not_found)?;
     Ok(ClassInfo {
         name,
         class_teacher_id,
+        session_starts,
+        session_ends,
     })
+}
+
+/// Why `day` is no day of this class's registers (outside its session), if it is not.
+fn outside_session(class: &ClassInfo, day: NaiveDate) -> Option<String> {
+    (day < class.session_starts || day > class.session_ends).then(|| {
+        format!(
+            "{} keeps registers from {} to {}.",
+            class.name, class.session_starts, class.session_ends
+        )
+    })
+}
+
+/// PostgreSQL's dates stop where chrono's do not; anything this far out is a typing slip.
+pub fn check_date(field: &str, day: NaiveDate) -> AppResult<()> {
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    let latest = NaiveDate::from_ymd_opt(2200, 12, 31).unwrap_or(NaiveDate::MAX);
+    if day < earliest || day > latest {
+        return Err(AppError::field(field, "Use a date between 1900 and 2200."));
+    }
+    Ok(())
 }
 
 /// (periods a day, days back a class teacher may still take their register).
@@ -184,6 +216,7 @@ fn checked_period(period: Option<i16>, periods: i16) -> AppResult<i16> {
 
 /// The register as it stands.
 pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register> {
+    check_date("date", q.date)?;
     let class = class_info(&mut ctx.tx, q.academic_class).await?;
     let (periods, window) = rules(&mut ctx.tx).await?;
     let period = checked_period(q.period, periods)?;
@@ -192,8 +225,16 @@ pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register>
         return Err(AppError::forbidden());
     }
     let today = ctx.today();
-    let closed = calendar::not_a_school_day(&mut ctx.tx, q.date, today).await?;
-    let rows = rows(&mut ctx.tx, q.academic_class, q.date, period).await?;
+    let outside = outside_session(&class, q.date);
+    let closed = match outside {
+        Some(why) => Some(why),
+        None => calendar::not_a_school_day(&mut ctx.tx, q.date, today).await?,
+    };
+    let rows = if closed.is_some() && outside_session(&class, q.date).is_some() {
+        Vec::new()
+    } else {
+        rows(&mut ctx.tx, q.academic_class, q.date, period).await?
+    };
     let codes = codes::all(&mut ctx.tx)
         .await?
         .into_iter()
@@ -224,17 +265,36 @@ pub async fn save(
     q: &RegisterQuery,
     input: &RegisterSave,
 ) -> AppResult<Register> {
+    check_date("date", q.date)?;
+    if input.rows.len() > MAX_ROWS {
+        return Err(AppError::field(
+            "rows",
+            format!("Send at most {MAX_ROWS} rows."),
+        ));
+    }
     let class = class_info(&mut ctx.tx, q.academic_class).await?;
     let (periods, window) = rules(&mut ctx.tx).await?;
     let period = checked_period(q.period, periods)?;
     may_save(ctx, &class, q.date, window).map_err(AppError::Forbidden)?;
     let today = ctx.today();
+    if let Some(why) = outside_session(&class, q.date) {
+        return Err(AppError::field("date", why));
+    }
     if let Some(why) = calendar::not_a_school_day(&mut ctx.tx, q.date, today).await? {
         return Err(AppError::field("date", why));
     }
     if input.rows.is_empty() {
         return Err(AppError::field("rows", "Send at least one row."));
     }
+    // One save of a register at a time: two first saves at once would otherwise both see
+    // no earlier mark, and the second would overwrite the first without a history row.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!(
+            "attendance:{}:{}:{period}",
+            q.academic_class, q.date
+        ))
+        .execute(&mut *ctx.tx)
+        .await?;
 
     let on_register: HashMap<i64, String> = rows(&mut ctx.tx, q.academic_class, q.date, period)
         .await?
@@ -253,6 +313,23 @@ pub async fn save(
         .filter(|r| r.is_active)
         .map(|r| (r.name.to_lowercase(), r.name))
         .collect();
+
+    // What is saved now (locked): a retired reason may stay on the mark that has it.
+    let ids: Vec<i64> = input.rows.iter().map(|r| r.registration).collect();
+    let before: HashMap<i64, (String, String)> = sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT m.registration_id, c.code, m.reason FROM attendance_marks m
+           JOIN attendance_codes c ON c.id = m.code_id
+          WHERE m.registration_id = ANY($1) AND m.day = $2 AND m.period = $3
+          FOR UPDATE OF m",
+    )
+    .bind(&ids)
+    .bind(q.date)
+    .bind(period)
+    .fetch_all(&mut *ctx.tx)
+    .await?
+    .into_iter()
+    .map(|(id, code, reason)| (id, (code, reason)))
+    .collect();
 
     let mut errors = FieldErrors::new();
     let mut seen = HashSet::new();
@@ -280,8 +357,14 @@ pub async fn save(
             problem("code", format!("Use one of: {}.", known.join(", ")));
         }
         let reason = row.reason.as_deref().map(str::trim).unwrap_or_default();
+        let kept = before
+            .get(&row.registration)
+            .map(|(_, r)| r.as_str())
+            .filter(|r| !r.is_empty() && r.eq_ignore_ascii_case(reason));
         let reason = if reason.is_empty() {
             Some(String::new())
+        } else if let Some(kept) = kept {
+            Some(kept.to_owned())
         } else {
             reasons.get(&reason.to_lowercase()).cloned()
         };
@@ -303,22 +386,6 @@ pub async fn save(
             errors,
         });
     }
-
-    let ids: Vec<i64> = planned.iter().map(|p| p.0).collect();
-    let before: HashMap<i64, (String, String)> = sqlx::query_as::<_, (i64, String, String)>(
-        "SELECT m.registration_id, c.code, m.reason FROM attendance_marks m
-           JOIN attendance_codes c ON c.id = m.code_id
-          WHERE m.registration_id = ANY($1) AND m.day = $2 AND m.period = $3
-          FOR UPDATE OF m",
-    )
-    .bind(&ids)
-    .bind(q.date)
-    .bind(period)
-    .fetch_all(&mut *ctx.tx)
-    .await?
-    .into_iter()
-    .map(|(id, code, reason)| (id, (code, reason)))
-    .collect();
 
     let changed: Vec<&(i64, i64, String, String)> = planned
         .iter()

@@ -65,7 +65,7 @@ pub async fn pupil_term(
                 count(*) FILTER (WHERE counts_as = 'late') AS late,
                 count(*) FILTER (WHERE counts_as IN ('absent', 'excused')) AS absent,
                 count(*) FILTER (WHERE counts_as = 'excused') AS excused,
-                GREATEST(opened.n - count(*), 0) AS not_marked,
+                GREATEST(opened.n - count(counts_as), 0) AS not_marked,
                 CASE WHEN opened.n > 0 THEN round(100.0 * count(*) FILTER (WHERE counts_as IN ('present', 'late')) / opened.n, 1)::float8 END AS percentage
            FROM t CROSS JOIN opened LEFT JOIN marks ON TRUE
           GROUP BY t.id, opened.n",

@@ -486,11 +486,13 @@ pub fn audit_view(s: &Student) -> serde_json::Value {
     })
 }
 
-/// Whether the pupil has marks or report comments (such a record is withdrawn, not deleted).
+/// Whether the pupil has marks, report comments or attendance (such a record is withdrawn,
+/// not deleted).
 pub async fn has_results(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM marks m JOIN registrations r ON r.id = m.registration_id WHERE r.student_id = $1)
-             OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id WHERE r.student_id = $1)",
+             OR EXISTS (SELECT 1 FROM report_comments c JOIN registrations r ON r.id = c.registration_id WHERE r.student_id = $1)
+             OR EXISTS (SELECT 1 FROM attendance_marks a JOIN registrations r ON r.id = a.registration_id WHERE r.student_id = $1)",
     )
     .bind(id)
     .fetch_one(conn)

@@ -72,7 +72,7 @@ pub async fn remove(ctx: &mut SchoolCtx, id: i64) -> AppResult<Student> {
     // so their marks and report comments are never lost with the record.
     if db::has_results(&mut ctx.tx, id).await? {
         return Err(AppError::Conflict(
-            "This pupil has marks or report comments; set their status to withdrawn instead of deleting the record."
+            "This pupil has marks, report comments or attendance; set their status to withdrawn instead of deleting the record."
                 .into(),
         ));
     }

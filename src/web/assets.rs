@@ -42,6 +42,11 @@ const FILES: &[(&str, &[u8], &str)] = &[
         "text/javascript; charset=utf-8",
     ),
     (
+        "register.js",
+        include_bytes!("../../static/register.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
         "vendor/htmx.min.js",
         include_bytes!("../../static/vendor/htmx-2.0.11.min.js"),
         "text/javascript; charset=utf-8",

@@ -586,3 +586,74 @@ async fn a_pupil_s_term_adds_up(pool: PgPool) {
     assert_eq!(s["not_marked"], 27);
     assert_eq!(s["percentage"], 6.7);
 }
+
+/// What the review found: last session's class keeps no register today; a far-off date is
+/// a 422, not a 500; a pupil with attendance is withdrawn, not deleted; a register's
+/// script is a served file (the content policy refuses inline scripts).
+#[sqlx::test(migrations = false)]
+async fn registers_keep_to_their_session_and_their_pupils(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    let y = year(&app, "alpha", today).await;
+    let ada = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let register = y.admin.get(&url(y.jss1a, today)).await.json();
+    let registration = register["rows"][0]["registration"].clone();
+
+    // A day outside the class's session: no pupils, nothing saved.
+    let outside = today + Duration::days(200);
+    let r = y.admin.get(&url(y.jss1a, outside)).await.json();
+    assert!(r["rows"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["closed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("keeps registers"),
+        "{r}"
+    );
+    let res = y
+        .admin
+        .put(
+            &url(y.jss1a, today - Duration::days(250)),
+            json!({"rows": [{"registration": registration, "code": "P"}]}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["date"].is_array());
+
+    let res = y
+        .admin
+        .get("/api/v1/school/attendance/?academic_class=1&date=-5000-01-01")
+        .await;
+    assert!(res.status.is_client_error(), "{}", res.text());
+    let res = y
+        .admin
+        .post(
+            "/api/v1/school/calendar/closures/",
+            json!({"starts_on": "0100-01-01", "ends_on": "0100-01-02", "reason": "Long ago"}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["starts_on"].is_array());
+
+    let res = y
+        .admin
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [{"registration": registration, "code": "P"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = y
+        .admin
+        .delete(&format!("/api/v1/school/admissions/{ada}/"))
+        .await;
+    assert_error_shape(&res, 409);
+
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page
+        .get(&format!("/attendance?class={}&date={today}", y.jss1a))
+        .await
+        .text();
+    assert!(html.contains("/static/register.js"), "{html}");
+    assert!(!html.contains("addEventListener"), "no inline script");
+}
