@@ -125,16 +125,6 @@ fn outside_session(class: &ClassInfo, day: NaiveDate) -> Option<String> {
     })
 }
 
-/// PostgreSQL's dates stop where chrono's do not; anything this far out is a typing slip.
-pub fn check_date(field: &str, day: NaiveDate) -> AppResult<()> {
-    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
-    let latest = NaiveDate::from_ymd_opt(2200, 12, 31).unwrap_or(NaiveDate::MAX);
-    if day < earliest || day > latest {
-        return Err(AppError::field(field, "Use a date between 1900 and 2200."));
-    }
-    Ok(())
-}
-
 /// (periods a day, days back a class teacher may still take their register).
 async fn rules(conn: &mut PgConnection) -> sqlx::Result<(i16, i16)> {
     sqlx::query_as(
@@ -216,7 +206,7 @@ fn checked_period(period: Option<i16>, periods: i16) -> AppResult<i16> {
 
 /// The register as it stands.
 pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register> {
-    check_date("date", q.date)?;
+    calendar::check_date("date", q.date)?;
     let class = class_info(&mut ctx.tx, q.academic_class).await?;
     let (periods, window) = rules(&mut ctx.tx).await?;
     let period = checked_period(q.period, periods)?;
@@ -265,7 +255,7 @@ pub async fn save(
     q: &RegisterQuery,
     input: &RegisterSave,
 ) -> AppResult<Register> {
-    check_date("date", q.date)?;
+    calendar::check_date("date", q.date)?;
     if input.rows.len() > MAX_ROWS {
         return Err(AppError::field(
             "rows",
