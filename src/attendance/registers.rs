@@ -206,7 +206,9 @@ fn checked_period(period: Option<i16>, periods: i16) -> AppResult<i16> {
 
 /// The register as it stands.
 pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register> {
-    calendar::check_date("date", q.date)?;
+    // A reading, not a change: a day no school keeps has no register to find.
+    calendar::check_date("date", q.date)
+        .map_err(|_| AppError::NotFound("There is no register for that day.".into()))?;
     let class = class_info(&mut ctx.tx, q.academic_class).await?;
     let (periods, window) = rules(&mut ctx.tx).await?;
     let period = checked_period(q.period, periods)?;
