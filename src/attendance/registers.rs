@@ -217,15 +217,14 @@ pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register>
         return Err(AppError::forbidden());
     }
     let today = ctx.today();
-    let outside = outside_session(&class, q.date);
-    let closed = match outside {
-        Some(why) => Some(why),
-        None => calendar::not_a_school_day(&mut ctx.tx, q.date, today).await?,
-    };
-    let rows = if closed.is_some() && outside_session(&class, q.date).is_some() {
-        Vec::new()
-    } else {
-        rows(&mut ctx.tx, q.academic_class, q.date, period).await?
+    // Outside the class's session there is no one on its register; a closed day inside it
+    // still shows who is in the class.
+    let (closed, rows) = match outside_session(&class, q.date) {
+        Some(why) => (Some(why), Vec::new()),
+        None => (
+            calendar::not_a_school_day(&mut ctx.tx, q.date, today).await?,
+            rows(&mut ctx.tx, q.academic_class, q.date, period).await?,
+        ),
     };
     let codes = codes::all(&mut ctx.tx)
         .await?

@@ -70,16 +70,16 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
         Vec::new()
     };
     let watches = ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance");
-    let (my_registers, others): (Vec<RegisterStatus>, Vec<RegisterStatus>) = day
-        .into_iter()
-        .partition(|r| r.class_teacher_id == Some(ctx.user.id));
-    let registers_missing = watches.then(|| {
-        others
-            .into_iter()
-            .chain(my_registers.iter().cloned())
+    let registers_missing: Option<Vec<RegisterStatus>> = watches.then(|| {
+        day.iter()
             .filter(|r| r.pupils > 0 && r.marked == 0)
+            .cloned()
             .collect()
     });
+    let my_registers = day
+        .into_iter()
+        .filter(|r| r.class_teacher_id == Some(ctx.user.id))
+        .collect();
     Ok(DashboardPage {
         no_register_today,
         my_registers,

@@ -86,6 +86,32 @@ async fn year(app: &TestApp, code: &str, today: NaiveDate) -> Year {
     }
 }
 
+/// A staff member holding only `add_attendance`, made class teacher of `class`.
+async fn class_teacher_of(app: &TestApp, y: &Year, class: i64) -> Client {
+    let teacher = staff_with(app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
+    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
+    assert!(teacher_id.is_i64());
+    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let res = y
+        .admin
+        .patch(
+            &format!("/api/v1/school/sessions/{sid}/classes/{class}/"),
+            json!({"class_teacher_id": teacher_id}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    teacher
+}
+
+/// Today at the schools these tests make (their clock is the default, Africa/Lagos).
+fn school_today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive()
+}
+
 async fn admit(admin: &Client, name: &str, class: i64, admitted: NaiveDate) -> i64 {
     let res = admin
         .post(
@@ -114,24 +140,9 @@ fn row_of<'a>(register: &'a Value, name: &str) -> &'a Value {
 #[sqlx::test(migrations = false)]
 async fn a_class_teacher_takes_the_register_and_corrections_are_kept(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
-    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
-    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
-    assert!(teacher_id.is_i64());
-    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
-        .as_i64()
-        .unwrap();
-    let res = y
-        .admin
-        .patch(
-            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
-            json!({"class_teacher_id": teacher_id}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let teacher = class_teacher_of(&app, &y, y.jss1a).await;
     let long_ago = today - Duration::days(60);
     for name in ["Ada", "Bola", "Chika"] {
         admit(&y.admin, name, y.jss1a, long_ago).await;
@@ -281,9 +292,7 @@ async fn a_class_teacher_takes_the_register_and_corrections_are_kept(pool: PgPoo
 #[sqlx::test(migrations = false)]
 async fn a_register_never_reaches_another_school(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let alpha = year(&app, "alpha", today).await;
     let beta = year(&app, "beta", today).await;
     admit(&alpha.admin, "Ada", alpha.jss1a, today - Duration::days(60)).await;
@@ -336,9 +345,7 @@ async fn a_register_never_reaches_another_school(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_school_sets_its_registers_and_lists_corrections(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
     let pupil = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     let afternoon = format!("{}&period=2", url(y.jss1a, today));
@@ -400,21 +407,9 @@ async fn the_school_sets_its_registers_and_lists_corrections(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_register_page_takes_a_class_in_one_pass(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
-    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
-    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
-    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
-        .as_i64()
-        .unwrap();
-    y.admin
-        .patch(
-            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
-            json!({"class_teacher_id": teacher_id}),
-        )
-        .await;
+    let teacher = class_teacher_of(&app, &y, y.jss1a).await;
     admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     admit(&y.admin, "Bola", y.jss1a, today - Duration::days(60)).await;
     let register = teacher.get(&url(y.jss1a, today)).await.json();
@@ -481,21 +476,9 @@ async fn the_register_page_takes_a_class_in_one_pass(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn dashboards_show_who_has_taken_today_s_register(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
-    let teacher = staff_with(&app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
-    let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
-    let sid = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"]
-        .as_i64()
-        .unwrap();
-    y.admin
-        .patch(
-            &format!("/api/v1/school/sessions/{sid}/classes/{}/", y.jss1a),
-            json!({"class_teacher_id": teacher_id}),
-        )
-        .await;
+    let teacher = class_teacher_of(&app, &y, y.jss1a).await;
     admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     admit(&y.admin, "Efe", y.jss1b, today - Duration::days(60)).await;
     staff_with(&app, &y.admin, "head@alpha.test", &["view_attendance"]).await;
@@ -536,9 +519,7 @@ async fn dashboards_show_who_has_taken_today_s_register(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_pupil_s_term_adds_up(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
     let ada = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     let registration =
@@ -593,9 +574,7 @@ async fn a_pupil_s_term_adds_up(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn registers_keep_to_their_session_and_their_pupils(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
-        .date_naive();
+    let today = school_today();
     let y = year(&app, "alpha", today).await;
     let ada = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     let register = y.admin.get(&url(y.jss1a, today)).await.json();
