@@ -7,8 +7,9 @@ use sqlx::PgPool;
 
 use crate::{
     assessment::batch,
+    attendance::absences,
     auth::{throttle, tokens},
-    jobs::worker::{ReportHandler, run_workers},
+    jobs::worker::{Handlers, run_workers},
 };
 
 /// Runs the job workers and the hourly clean-up until `shutdown` resolves.
@@ -18,10 +19,16 @@ pub async fn run(
     login_window: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let handler: ReportHandler =
-        Arc::new(|pool, job, last| Box::pin(async move { batch::run(&pool, &job, last).await }));
+    let handlers = Handlers {
+        reports: Arc::new(|pool, job, last| {
+            Box::pin(async move { batch::run(&pool, &job, last).await })
+        }),
+        absences: Arc::new(|pool, job, _last| {
+            Box::pin(async move { absences::run_job(&pool, &job).await })
+        }),
+    };
     let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));
-    let outcome = run_workers(pool, concurrency, handler, shutdown).await;
+    let outcome = run_workers(pool, concurrency, handlers, shutdown).await;
     cleaner.abort();
     outcome
 }

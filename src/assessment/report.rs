@@ -85,6 +85,19 @@ pub async fn class_cards(
     } else {
         None
     };
+    // Counted up to the school's today: a card printed before the term's last day says so
+    // far, not days still to come.
+    let today = chrono::Utc::now()
+        .with_timezone(
+            &general
+                .time_zone
+                .parse::<chrono_tz::Tz>()
+                .unwrap_or(chrono_tz::Africa::Lagos),
+        )
+        .date_naive();
+    let attendance =
+        crate::attendance::reports::class_pupils_term(conn, academic_class_id, es.term_id, today)
+            .await?;
     let term: TermDates =
         sqlx::query_as("SELECT starts_on, ends_on, next_term_begins FROM terms WHERE id = $1")
             .bind(es.term_id)
@@ -316,8 +329,16 @@ pub async fn class_cards(
                 class_size: results.pupils.len() as i64,
             },
             period: period.clone(),
-            // No attendance register yet: shown as "not recorded", never invented.
-            attendance: None,
+            // From the registers; a pupil with no register taken that term shows "not
+            // recorded", never an invented number.
+            attendance: attendance
+                .get(&d.student_id)
+                .filter(|t| t.any_marked())
+                .map(|t| Attendance {
+                    times_opened: t.times_opened,
+                    present: t.present,
+                    absent: t.absent,
+                }),
             components: components.clone(),
             subjects,
             overall: Overall {

@@ -7,10 +7,11 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
+    absences::{self, AbsenceEvent},
     calendar::{self, Closure, ClosureInput},
     codes::{self, AttendanceCode, AttendanceCodeInput},
     registers::{self, HistoryEntry, Register, RegisterQuery, RegisterSave},
-    reports::{self, PupilTermSummary, SummaryQuery},
+    reports::{self, ClassSummaryQuery, ClassTermSummary, PupilSummaryQuery, PupilTermSummary},
 };
 use crate::{
     context::SchoolCtx,
@@ -176,20 +177,56 @@ async fn pupil_history(
     Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
+/// A pupil's absence events for parents, newest day first: pending (waiting out the
+/// school's grace period), recorded, or cancelled by a correction in time.
+#[utoipa::path(get, path = "/api/v1/school/attendance/absences/", tag = "school-attendance", security(("bearer" = [])),
+    params(HistoryQuery, PageParams),
+    responses((status = 200, description = "OK", body = Page<AbsenceEvent>)))]
+async fn pupil_absences(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<AbsenceEvent>>> {
+    crate::students::db::get(&mut ctx.tx, q.student).await?;
+    let all = absences::of_pupil(&mut ctx.tx, q.student).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
 /// A pupil's attendance in a term, as report cards print it: times school opened (school
-/// days so far × registers a day), present (late included), late, absent (excused
-/// included), excused, not marked and the percentage present.
-#[utoipa::path(get, path = "/api/v1/school/attendance/summary/", tag = "school-attendance", security(("bearer" = [])),
-    params(SummaryQuery),
+/// days since they joined, up to today, × registers a day), present (late included), late,
+/// absent (excused included), excused, not marked and the percentage present, over every
+/// arm they were in that session.
+#[utoipa::path(get, path = "/api/v1/school/attendance/summary/pupil/", tag = "school-attendance", security(("bearer" = [])),
+    params(PupilSummaryQuery),
     responses((status = 200, description = "OK", body = PupilTermSummary)))]
 async fn pupil_summary(
     mut ctx: SchoolCtx,
-    ApiQuery(q): ApiQuery<SummaryQuery>,
+    ApiQuery(q): ApiQuery<PupilSummaryQuery>,
 ) -> AppResult<Json<PupilTermSummary>> {
-    crate::students::db::get(&mut ctx.tx, q.student).await?;
+    let pupil = crate::students::db::get(&mut ctx.tx, q.student).await?;
+    let today = ctx.today();
+    let mut summary = reports::pupil_term(&mut ctx.tx, q.student, q.term, today).await?;
+    summary.full_name = pupil.sort_name();
+    summary.admission_no = pupil.admission_no;
+    Ok(Json(summary))
+}
+
+/// A class's term: the class as a whole (percentage = present marks ÷ (pupils × registers)),
+/// week by week, each pupil, and the pupils to watch (absent the school's number of
+/// registers in a row, or present under its percentage). The class teacher reads their own
+/// class's; `view_attendance` reads any.
+#[utoipa::path(get, path = "/api/v1/school/attendance/summary/", tag = "school-attendance", security(("bearer" = [])),
+    params(ClassSummaryQuery),
+    responses((status = 200, description = "OK", body = ClassTermSummary)))]
+async fn class_summary(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<ClassSummaryQuery>,
+) -> AppResult<Json<ClassTermSummary>> {
+    registers::may_read_class(&mut ctx, q.academic_class).await?;
     let today = ctx.today();
     Ok(Json(
-        reports::pupil_term(&mut ctx.tx, q.student, q.term, today).await?,
+        reports::class_term(&mut ctx.tx, q.academic_class, q.term, today).await?,
     ))
 }
 
@@ -200,6 +237,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_register, put_register))
         .routes(routes!(list_codes))
         .routes(routes!(list_closures))
+        .routes(routes!(class_summary))
         .layer(axum::Extension(Guard::Authenticated));
     let codes = OpenApiRouter::new()
         .routes(routes!(create_code))
@@ -215,6 +253,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     let history = OpenApiRouter::new()
         .routes(routes!(pupil_history))
         .routes(routes!(pupil_summary))
+        .routes(routes!(pupil_absences))
         .layer(crate::permissions::access::guard_exact(
             crate::permissions::catalogue::Action::View,
             "attendance",

@@ -1,6 +1,7 @@
 //! The school day: attendance codes and reasons, the calendar's closures, and registers per
 //! class, day and period (issue 10).
 
+pub mod absences;
 mod api;
 pub mod calendar;
 pub mod codes;

@@ -12,7 +12,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    calendar,
+    absences, calendar,
     codes::{self, AttendanceCode},
 };
 use crate::{
@@ -204,6 +204,21 @@ fn checked_period(period: Option<i16>, periods: i16) -> AppResult<i16> {
     Ok(period)
 }
 
+/// Whether this user may read a class's registers and figures: `view_attendance` or
+/// `change_attendance` for any class, `add_attendance` for the class they teach (any day,
+/// even beyond the window in which they may still change it).
+pub async fn may_read_class(ctx: &mut SchoolCtx, academic_class: i64) -> AppResult<()> {
+    let class = class_info(&mut ctx.tx, academic_class).await?;
+    if ctx.perms.has("view_attendance")
+        || ctx.perms.has("change_attendance")
+        || (ctx.perms.has("add_attendance") && class.class_teacher_id == Some(ctx.user.id))
+    {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
 /// The register as it stands.
 pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register> {
     // A reading, not a change: a day no school keeps has no register to find.
@@ -213,7 +228,8 @@ pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register>
     let (periods, window) = rules(&mut ctx.tx).await?;
     let period = checked_period(q.period, periods)?;
     let can_save = may_save(ctx, &class, q.date, window).is_ok();
-    if !can_save && !ctx.perms.has("view_attendance") {
+    let own_class = ctx.perms.has("add_attendance") && class.class_teacher_id == Some(ctx.user.id);
+    if !can_save && !own_class && !ctx.perms.has("view_attendance") {
         return Err(AppError::forbidden());
     }
     let today = ctx.today();
@@ -441,6 +457,19 @@ pub async fn save(
         .bind(ctx.now)
         .execute(&mut *ctx.tx)
         .await?;
+    }
+    // Unexcused absences wait out the grace period before parents hear of them; a
+    // correction in time cancels them.
+    let students: Vec<i64> =
+        sqlx::query_scalar("SELECT DISTINCT student_id FROM registrations WHERE id = ANY($1)")
+            .bind(&c_ids)
+            .fetch_all(&mut *ctx.tx)
+            .await?;
+    if let Some(due) = absences::after_save(&mut ctx.tx, &students, q.date, ctx.now).await? {
+        let job = crate::jobs::queue::AbsenceJob {
+            schema: ctx.school.schema.to_string(),
+        };
+        crate::jobs::queue::enqueue_absences(&mut ctx.tx, &job, due).await?;
     }
     let changes: Vec<serde_json::Value> = corrections
         .iter()

@@ -28,6 +28,16 @@ pub const REPORT_QUEUE: &str = "report_cards";
 /// One try and two retries for transient failures; then the batch shows `failed`.
 pub const REPORT_ATTEMPTS: usize = 3;
 
+/// "Record the absences now due" for a school: pushed, to run when the grace period of a
+/// saved absence ends. Running it early or twice does no harm (it records only what is due).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AbsenceJob {
+    pub schema: String,
+}
+
+pub const ABSENCE_QUEUE: &str = "absence_events";
+pub const ABSENCE_ATTEMPTS: usize = 5;
+
 /// Creates or upgrades the queue's tables (idempotent; run with `migrate`).
 pub async fn setup(pool: &PgPool) -> anyhow::Result<()> {
     PostgresStorage::<()>::setup(pool).await?;
@@ -46,15 +56,33 @@ pub async fn enqueue_report(conn: &mut PgConnection, job: &ReportJob) -> AppResu
     Ok(())
 }
 
+/// Queues the recording of a school's due absences at `at`, in the caller's transaction.
+pub async fn enqueue_absences(
+    conn: &mut PgConnection,
+    job: &AbsenceJob,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let payload = serde_json::to_vec(job).map_err(|e| AppError::Internal(e.into()))?;
+    let task = TaskBuilder::new(payload)
+        .max_attempts(ABSENCE_ATTEMPTS)
+        // Whole seconds, rounded up: run a moment after the grace period, never before it.
+        .run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or_default() + 1)
+        .build();
+    apalis_postgres::queries::push_tasks(conn, ABSENCE_QUEUE, vec![task])
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("queue an absence job: {e}")))?;
+    Ok(())
+}
+
 /// Deletes finished jobs older than `age` from the queue (apalis keeps every row); our own
 /// tables keep what users need to see. Returns how many went.
 pub async fn purge_finished(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM apalis.jobs
-          WHERE job_type = $1 AND done_at < now() - make_interval(secs => $2)
+          WHERE job_type = ANY($1) AND done_at < now() - make_interval(secs => $2)
             AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))",
     )
-    .bind(REPORT_QUEUE)
+    .bind([REPORT_QUEUE, ABSENCE_QUEUE])
     .bind(age.as_secs_f64())
     .execute(pool)
     .await?;

@@ -7,34 +7,59 @@ use apalis::prelude::*;
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
 use sqlx::PgPool;
 
-use super::queue::{REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob, purge_finished};
+use serde::{Serialize, de::DeserializeOwned};
 
-/// What runs a report job: (pool, job, is this the last attempt).
-pub type ReportHandler = Arc<
-    dyn Fn(PgPool, ReportJob, bool) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
+use super::queue::{
+    ABSENCE_ATTEMPTS, ABSENCE_QUEUE, AbsenceJob, REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob,
+    purge_finished,
+};
+
+/// What runs a job of type `J`: (pool, job, is this the last attempt).
+pub type Handler<J> = Arc<
+    dyn Fn(PgPool, J, bool) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
         + Send
         + Sync,
 >;
+pub type ReportHandler = Handler<ReportJob>;
+pub type AbsenceHandler = Handler<AbsenceJob>;
 
-async fn run_report(
-    job: ReportJob,
+/// The handlers of every queue.
+pub struct Handlers {
+    pub reports: ReportHandler,
+    pub absences: AbsenceHandler,
+}
+
+/// How one queue is worked.
+#[derive(Clone, Copy)]
+struct QueueSpec {
+    name: &'static str,
+    attempts: usize,
+}
+
+async fn run_job<J>(
+    job: J,
     pool: Data<PgPool>,
-    handler: Data<ReportHandler>,
+    handler: Data<Handler<J>>,
+    spec: Data<QueueSpec>,
     attempt: Attempt,
-) -> Result<(), BoxDynError> {
-    let last = attempt.current() >= REPORT_ATTEMPTS;
+) -> Result<(), BoxDynError>
+where
+    J: Send + Sync + 'static,
+{
+    let last = attempt.current() >= spec.attempts;
     (*handler)((*pool).clone(), job, last)
         .await
         .map_err(Into::into)
 }
 
 /// Runs the job workers until `shutdown` resolves: woken by LISTEN/NOTIFY within
-/// milliseconds, with a one-second tick as a fallback; `concurrency` jobs at a time. A worker
-/// that stops on a database error (apalis does not restart it) is started again.
+/// milliseconds, with a one-second tick as a fallback; `concurrency` report jobs at a time
+/// (absence jobs are small and run one at a time). A worker that stops on a database error
+/// (apalis does not restart it) is started again.
 pub async fn run_workers(
     pool: PgPool,
     concurrency: usize,
-    handler: ReportHandler,
+    handlers: Handlers,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -43,30 +68,65 @@ pub async fn run_workers(
         let _ = stop_tx.send(true);
     });
     let _janitor = AbortOnDrop(tokio::spawn(janitor(pool.clone())));
+    let reports = run_queue(
+        pool.clone(),
+        QueueSpec {
+            name: REPORT_QUEUE,
+            attempts: REPORT_ATTEMPTS,
+        },
+        concurrency,
+        handlers.reports,
+        stop_rx.clone(),
+    );
+    let absences = run_queue(
+        pool,
+        QueueSpec {
+            name: ABSENCE_QUEUE,
+            attempts: ABSENCE_ATTEMPTS,
+        },
+        1,
+        handlers.absences,
+        stop_rx,
+    );
+    let (r, a) = tokio::join!(reports, absences);
+    r.and(a)
+}
+
+async fn run_queue<J>(
+    pool: PgPool,
+    spec: QueueSpec,
+    concurrency: usize,
+    handler: Handler<J>,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()>
+where
+    J: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
     loop {
         let mut stop = stop_rx.clone();
         if *stop.borrow() {
             return Ok(());
         }
-        let storage = PostgresStorage::<ReportJob>::new(&pool).with_config(
+        let storage = PostgresStorage::<J>::new(&pool).with_config(
             QueueConfig::default()
-                .queue(REPORT_QUEUE)
+                .queue(spec.name)
                 .batch_size(concurrency)
                 .heartbeat_interval(Duration::from_secs(10))
                 .missed_heartbeats(3),
         );
         // Names must be unique per start: apalis refuses a name that is still registered.
-        let worker = WorkerBuilder::new(format!("reports-{}", uuid::Uuid::new_v4()))
+        let worker = WorkerBuilder::new(format!("{}-{}", spec.name, uuid::Uuid::new_v4()))
             .backend(storage.poll_with_strategy(NotifyOrTick::new(
                 &pool,
-                REPORT_QUEUE,
+                spec.name,
                 Duration::from_secs(1),
             )))
             .data(pool.clone())
             .data(handler.clone())
+            .data(spec)
             .concurrency(concurrency)
             .catch_panic()
-            .build(run_report);
+            .build(run_job::<J>);
         // Spawned on its own (the compiler proves this future Send only when spawned
         // directly), and aborted if this function's future is dropped.
         let mut task = AbortOnDrop(tokio::spawn(worker.run_until(async move {
@@ -81,11 +141,11 @@ pub async fn run_workers(
         match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "job worker stopped; restarting in 5 s");
+                tracing::error!(error = %e, queue = spec.name, "job worker stopped; restarting in 5 s");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
             Err(e) => {
-                tracing::error!(error = %e, "job worker stopped; restarting in 5 s");
+                tracing::error!(error = %e, queue = spec.name, "job worker stopped; restarting in 5 s");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }

@@ -21,6 +21,13 @@ pub struct Settings {
     pub attendance_periods: i16,
     /// How many days back a class teacher may still take or correct their own register.
     pub attendance_window_days: i16,
+    /// Pupils absent this many registers in a row are listed to watch.
+    pub attendance_watch_run: i16,
+    /// Pupils present at under this percentage of the term's registers are listed to watch.
+    pub attendance_watch_percentage: i16,
+    /// Minutes a saved unexcused absence waits for a correction before it is recorded for
+    /// parents.
+    pub absence_grace_minutes: i16,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -41,6 +48,12 @@ pub struct SettingsInput {
     pub attendance_periods: Option<i16>,
     #[schema(minimum = 0, maximum = 60)]
     pub attendance_window_days: Option<i16>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub attendance_watch_run: Option<i16>,
+    #[schema(minimum = 0, maximum = 100)]
+    pub attendance_watch_percentage: Option<i16>,
+    #[schema(minimum = 0, maximum = 1440)]
+    pub absence_grace_minutes: Option<i16>,
 }
 
 pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
@@ -49,7 +62,8 @@ pub async fn load(conn: &mut PgConnection) -> Result<Settings, sqlx::Error> {
     sqlx::query_as(
         "SELECT g.address, g.motto, g.admission_number_pattern, g.next_admission_seq,
                 g.phone_country_code, c.time_zone, g.attendance_periods,
-                g.attendance_window_days
+                g.attendance_window_days, g.attendance_watch_run,
+                g.attendance_watch_percentage, g.absence_grace_minutes
            FROM general_settings g JOIN public.clients c ON c.schema_name = current_schema()
           WHERE g.id = 1",
     )

@@ -72,6 +72,12 @@ struct SettingsForm {
     attendance_periods: String,
     #[serde(default)]
     attendance_window_days: String,
+    #[serde(default)]
+    attendance_watch_run: String,
+    #[serde(default)]
+    attendance_watch_percentage: String,
+    #[serde(default)]
+    absence_grace_minutes: String,
 }
 
 /// A number typed in a form: blank leaves the setting alone; anything else that is not a
@@ -98,6 +104,9 @@ async fn save_settings_page(
         time_zone: Some(f.time_zone.clone()).filter(|z| !z.trim().is_empty()),
         attendance_periods: typed_number(&f.attendance_periods),
         attendance_window_days: typed_number(&f.attendance_window_days),
+        attendance_watch_run: typed_number(&f.attendance_watch_run),
+        attendance_watch_percentage: typed_number(&f.attendance_watch_percentage),
+        absence_grace_minutes: typed_number(&f.absence_grace_minutes),
     };
     match save(&mut ctx, &input).await {
         Ok(_) => {
@@ -120,6 +129,15 @@ async fn save_settings_page(
             }
             if let Some(d) = typed_number(&f.attendance_window_days) {
                 settings.attendance_window_days = d;
+            }
+            if let Some(n) = typed_number(&f.attendance_watch_run) {
+                settings.attendance_watch_run = n;
+            }
+            if let Some(n) = typed_number(&f.attendance_watch_percentage) {
+                settings.attendance_watch_percentage = n;
+            }
+            if let Some(n) = typed_number(&f.absence_grace_minutes) {
+                settings.absence_grace_minutes = n;
             }
             Ok(crate::web::kit::with_status(
                 SettingsPage {

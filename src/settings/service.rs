@@ -59,6 +59,30 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
             "Use a number of days from 0 to 60.",
         );
     }
+    if let Some(n) = input.attendance_watch_run
+        && !(1..=100).contains(&n)
+    {
+        v.add(
+            "attendance_watch_run",
+            "Use a number of registers from 1 to 100.",
+        );
+    }
+    if let Some(n) = input.attendance_watch_percentage
+        && !(0..=100).contains(&n)
+    {
+        v.add(
+            "attendance_watch_percentage",
+            "Use a percentage from 0 to 100.",
+        );
+    }
+    if let Some(n) = input.absence_grace_minutes
+        && !(0..=1440).contains(&n)
+    {
+        v.add(
+            "absence_grace_minutes",
+            "Use a number of minutes from 0 to 1440 (a day).",
+        );
+    }
     if let Some(n) = input.next_admission_seq
         && n < 1
     {
@@ -72,6 +96,9 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
                 phone_country_code = COALESCE($6, phone_country_code),
                 attendance_periods = COALESCE($7, attendance_periods),
                 attendance_window_days = COALESCE($8, attendance_window_days),
+                attendance_watch_run = COALESCE($9, attendance_watch_run),
+                attendance_watch_percentage = COALESCE($10, attendance_watch_percentage),
+                absence_grace_minutes = COALESCE($11, absence_grace_minutes),
                 updated_at = $5 WHERE id = 1",
     )
     .bind(input.address.as_deref().map(str::trim))
@@ -82,6 +109,9 @@ pub async fn save(ctx: &mut SchoolCtx, input: &SettingsInput) -> AppResult<Setti
     .bind(input.phone_country_code.as_deref().map(str::trim))
     .bind(input.attendance_periods)
     .bind(input.attendance_window_days)
+    .bind(input.attendance_watch_run)
+    .bind(input.attendance_watch_percentage)
+    .bind(input.absence_grace_minutes)
     .execute(&mut *ctx.tx)
     .await?;
     if let Some(tz) = time_zone {

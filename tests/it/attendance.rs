@@ -553,7 +553,7 @@ async fn a_pupil_s_term_adds_up(pool: PgPool) {
     let summary = y
         .admin
         .get(&format!(
-            "/api/v1/school/attendance/summary/?student={ada}&term={term}"
+            "/api/v1/school/attendance/summary/pupil/?student={ada}&term={term}"
         ))
         .await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.text());
@@ -566,6 +566,196 @@ async fn a_pupil_s_term_adds_up(pool: PgPool) {
     assert_eq!(s["excused"], 1);
     assert_eq!(s["not_marked"], 27);
     assert_eq!(s["percentage"], 6.7);
+}
+
+/// The term's id of the `year()` school.
+async fn term_of(y: &Year) -> i64 {
+    let session = y.admin.get("/api/v1/school/sessions/").await.json()["results"][0]["id"].clone();
+    y.admin
+        .get(&format!("/api/v1/school/sessions/{session}/terms/"))
+        .await
+        .json()["results"][0]["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Saves `rows` (pupil name → code) on `class`'s register of `day`, `period`.
+async fn mark(y: &Year, class: i64, day: NaiveDate, period: i16, rows: &[(&str, &str)]) {
+    let at = format!("{}&period={period}", url(class, day));
+    let register = y.admin.get(&at).await.json();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|(name, code)| json!({"registration": row_of(&register, name)["registration"], "code": code}))
+        .collect();
+    let res = y.admin.put(&at, json!({ "rows": rows })).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
+
+/// Two registers a day, a two-day closure, Bola admitted five days ago, Chi moved from 1A
+/// to 1B three days ago. Every day of this test's calendar is a school day but the closure;
+/// the term began 30 days ago, so there are 31 − 2 = 29 school days up to today.
+#[sqlx::test(migrations = false)]
+async fn the_term_summary_and_report_card_match_a_hand_computed_register(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    let ago = |d: i64| today - Duration::days(d);
+    let res = y
+        .admin
+        .patch("/api/v1/school/settings/", json!({"attendance_periods": 2}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = y
+        .admin
+        .post(
+            "/api/v1/school/calendar/closures/",
+            json!({"starts_on": ago(10).to_string(), "ends_on": ago(9).to_string(), "reason": "Mid-term break"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let ada = admit(&y.admin, "Ada", y.jss1a, ago(60)).await;
+    let bola = admit(&y.admin, "Bola", y.jss1a, ago(5)).await;
+    let chi = admit(&y.admin, "Chi", y.jss1a, ago(60)).await;
+    mark(&y, y.jss1a, ago(4), 1, &[("Ada", "P"), ("Chi", "P")]).await;
+    // Chi moves to 1B, dated three days ago.
+    {
+        let mut tx = app.school_tx("alpha").await;
+        let session: i64 =
+            sqlx::query_scalar("SELECT session_id FROM academic_classes WHERE id = $1")
+                .bind(y.jss1a)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        sqlx::query(
+            "UPDATE registrations SET is_current = FALSE, left_on = $2 WHERE student_id = $1",
+        )
+        .bind(chi)
+        .bind(ago(3))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
+             VALUES ($1, $2, $3, $4, now())",
+        )
+        .bind(chi)
+        .bind(session)
+        .bind(y.jss1b)
+        .bind(ago(3))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    mark(&y, y.jss1a, ago(2), 1, &[("Ada", "P"), ("Bola", "A")]).await;
+    mark(&y, y.jss1a, ago(2), 2, &[("Ada", "P"), ("Bola", "L")]).await;
+    mark(&y, y.jss1a, ago(1), 1, &[("Ada", "E"), ("Bola", "P")]).await;
+    mark(&y, y.jss1b, ago(2), 1, &[("Chi", "A")]).await;
+    let term = term_of(&y).await;
+
+    let pupil = |student: i64| {
+        let admin = &y.admin;
+        async move {
+            let res = admin
+                .get(&format!(
+                    "/api/v1/school/attendance/summary/pupil/?student={student}&term={term}"
+                ))
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+            res.json()
+        }
+    };
+    // Ada: 29 days × 2 = 58; present 3 (day −4, day −2 twice); absent 1, excused.
+    let a = pupil(ada).await;
+    assert_eq!(
+        (
+            &a["times_opened"],
+            &a["present"],
+            &a["absent"],
+            &a["excused"],
+            &a["not_marked"]
+        ),
+        (&json!(58), &json!(3), &json!(1), &json!(1), &json!(54)),
+        "{a}"
+    );
+    // Bola, admitted five days ago: days −5..0 = 6 days × 2 = 12; present 2 (one late), absent 1.
+    let b = pupil(bola).await;
+    assert_eq!(
+        (
+            &b["times_opened"],
+            &b["present"],
+            &b["late"],
+            &b["absent"],
+            &b["not_marked"]
+        ),
+        (&json!(12), &json!(2), &json!(1), &json!(1), &json!(9)),
+        "{b}"
+    );
+    // Chi: every day once, whichever arm: 58; present 1 (in 1A), absent 1 (in 1B).
+    let c = pupil(chi).await;
+    assert_eq!(
+        (&c["times_opened"], &c["present"], &c["absent"]),
+        (&json!(58), &json!(1), &json!(1)),
+        "{c}"
+    );
+
+    // The class: Ada 58 + Bola 12 + Chi's 25 days in 1A × 2 = 50 → 120 registers of pupils;
+    // 6 present → 5.0 %; four registers taken.
+    let res = y
+        .admin
+        .get(&format!(
+            "/api/v1/school/attendance/summary/?academic_class={}&term={term}",
+            y.jss1a
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let class = res.json();
+    assert_eq!(class["times_opened"], 120, "{class}");
+    assert_eq!(class["present"], 6);
+    assert_eq!(class["percentage"], 5.0);
+    assert_eq!(class["registers_taken"], 4);
+    assert_eq!(class["school_days"], 29);
+    let weeks: i64 = class["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["times_opened"].as_i64().unwrap())
+        .sum();
+    assert_eq!(weeks, 120, "the weeks add up to the term");
+    // Watched (under 85 % of the registers taken): Ada 3 of 4 = 75 %, Bola 2 of 3 = 66.7 %;
+    // not Chi (1 of 1 in this class).
+    let watched: Vec<&str> = class["watch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(watched, ["Pupil Ada", "Pupil Bola"], "{class}");
+
+    // The report card prints the same figures from the registers.
+    let res = y
+        .admin
+        .post(
+            "/api/v1/school/exam-sessions/",
+            json!({"term_id": term, "status": "open"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let es = res.json()["id"].as_i64().unwrap();
+    let ada_registration =
+        row_of(&y.admin.get(&url(y.jss1a, ago(1))).await.json(), "Ada")["registration"].clone();
+    let res = y
+        .admin
+        .get(&format!(
+            "/api/v1/school/exam-sessions/{es}/report-cards/{ada_registration}/pdf/"
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let (_, text) = crate::helpers::pdf_text(&res.body);
+    let squeezed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains("Times school opened: 58"), "{squeezed}");
+    assert!(squeezed.contains("Times present: 3"), "{squeezed}");
+    assert!(squeezed.contains("Times absent: 1"), "{squeezed}");
 }
 
 /// What the review found: last session's class keeps no register today; a far-off date is
@@ -635,4 +825,110 @@ async fn registers_keep_to_their_session_and_their_pupils(pool: PgPool) {
         .text();
     assert!(html.contains("/static/register.js"), "{html}");
     assert!(!html.contains("addEventListener"), "no inline script");
+}
+
+/// An unexcused absence waits out the school's grace period, then is recorded once per pupil
+/// per day; a correction in time cancels it; absent again re-opens it.
+#[sqlx::test(migrations = false)]
+async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    let res = y
+        .admin
+        .patch(
+            "/api/v1/school/settings/",
+            json!({"absence_grace_minutes": 30, "attendance_periods": 2}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let ada = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let bola = admit(&y.admin, "Bola", y.jss1a, today - Duration::days(60)).await;
+    let chi = admit(&y.admin, "Chi", y.jss1a, today - Duration::days(60)).await;
+    mark(
+        &y,
+        y.jss1a,
+        today,
+        1,
+        &[("Ada", "A"), ("Bola", "A"), ("Chi", "E")],
+    )
+    .await;
+    // Absent again in the afternoon: still one event for the day.
+    mark(&y, y.jss1a, today, 2, &[("Ada", "A")]).await;
+    let events = |student: i64| {
+        let admin = &y.admin;
+        async move {
+            let res = admin
+                .get(&format!(
+                    "/api/v1/school/attendance/absences/?student={student}"
+                ))
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+            res.json()["results"].as_array().unwrap().clone()
+        }
+    };
+    let a = events(ada).await;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["status"], "pending");
+    assert!(
+        events(chi).await.is_empty(),
+        "an excused absence is no event"
+    );
+    // The recording is queued for when the grace period ends.
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE job_type = 'absence_events'
+            AND run_at > now() + interval '29 minutes'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(queued >= 1);
+
+    // Bola's absence is corrected within the grace period: cancelled.
+    mark(&y, y.jss1a, today, 1, &[("Bola", "P")]).await;
+    assert_eq!(events(bola).await[0]["status"], "cancelled");
+
+    // Not yet due: nothing is recorded. Past the grace period: Ada's is, once.
+    let mut tx = app.school_tx("alpha").await;
+    let now = chrono::Utc::now();
+    let early = schoolyard::attendance::absences::record_due(&mut tx, now)
+        .await
+        .unwrap();
+    assert_eq!(early, 0);
+    let later = now + Duration::minutes(31);
+    let recorded = schoolyard::attendance::absences::record_due(&mut tx, later)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1);
+    let again = schoolyard::attendance::absences::record_due(&mut tx, later)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "recording twice records nothing more");
+    tx.commit().await.unwrap();
+    assert_eq!(events(ada).await[0]["status"], "recorded");
+
+    // Absent after all: Bola's event is pending again, with a fresh grace period.
+    mark(&y, y.jss1a, today, 1, &[("Bola", "A")]).await;
+    let b = events(bola).await;
+    assert_eq!((b.len(), &b[0]["status"]), (1, &json!("pending")));
+
+    // The job records what is due in the school its payload names, and refuses an unknown one.
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let job = schoolyard::jobs::queue::AbsenceJob { schema };
+    schoolyard::attendance::absences::run_job(&app.pool, &job)
+        .await
+        .unwrap();
+    assert_eq!(events(bola).await[0]["status"], "pending", "not due yet");
+    let unknown = schoolyard::jobs::queue::AbsenceJob {
+        schema: "no_such_school".into(),
+    };
+    assert!(
+        schoolyard::attendance::absences::run_job(&app.pool, &unknown)
+            .await
+            .is_err()
+    );
 }

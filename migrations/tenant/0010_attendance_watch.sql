@@ -1,0 +1,25 @@
+-- Issue 10, reports and absence events: whom to watch (absent N registers in a row, or
+-- present at under X % this term) and how long a saved absence waits for a correction
+-- before it is recorded for parents.
+ALTER TABLE general_settings
+    ADD COLUMN attendance_watch_run SMALLINT NOT NULL DEFAULT 4
+        CHECK (attendance_watch_run BETWEEN 1 AND 100),
+    ADD COLUMN attendance_watch_percentage SMALLINT NOT NULL DEFAULT 85
+        CHECK (attendance_watch_percentage BETWEEN 0 AND 100),
+    ADD COLUMN absence_grace_minutes SMALLINT NOT NULL DEFAULT 60
+        CHECK (absence_grace_minutes BETWEEN 0 AND 1440);
+
+-- One per pupil per day with an unexcused absence: pending until `due_at`, then recorded
+-- (for parents), unless a correction in time cancelled it.
+CREATE TABLE absence_events (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    student_id   BIGINT NOT NULL REFERENCES students (id) ON DELETE CASCADE,
+    day          DATE NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'recorded', 'cancelled')),
+    due_at       TIMESTAMPTZ NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    recorded_at  TIMESTAMPTZ,
+    cancelled_at TIMESTAMPTZ,
+    UNIQUE (student_id, day)
+);
+CREATE INDEX absence_events_pending_idx ON absence_events (due_at) WHERE status = 'pending';
