@@ -60,6 +60,27 @@ impl AttendancePage {
         }
     }
 
+    /// Where the page's script saves each tap.
+    fn marks_url(&self) -> String {
+        match self.class {
+            Some(c) => format!(
+                "/attendance/marks?class={c}&date={}&period={}",
+                self.date, self.period
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// The code "mark everyone present" sets: the school's first active code counted as
+    /// present (P unless the school renamed it).
+    fn present_code(&self) -> String {
+        self.register
+            .as_ref()
+            .and_then(|r| r.codes.iter().find(|c| c.counts_as.as_str() == "present"))
+            .map(|c| c.code.clone())
+            .unwrap_or_else(|| "P".to_owned())
+    }
+
     fn register_js(&self) -> String {
         crate::web::assets::url("register.js")
     }
@@ -262,9 +283,79 @@ async fn save_register(
     }
 }
 
+/// The page's script saves as it goes: each tap (or "mark all") posts the changed pupils
+/// here. 200 with `{"saved": [registration…]}`; a refused row is a 422
+/// `{"detail", "rows": {registration: message}}` and nothing of that request is saved, so
+/// the script sends the other rows again on their own.
+async fn save_marks(
+    mut ctx: SchoolCtx,
+    ApiQuery(q): ApiQuery<PageQuery>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let class = q
+        .class
+        .ok_or_else(|| AppError::field("class", "Choose a class."))?;
+    let date = q.date.unwrap_or_else(|| ctx.today());
+    let rows = rows_of(&pairs);
+    if rows.is_empty() {
+        return Err(AppError::field("rows", "Nobody was marked."));
+    }
+    let order: Vec<i64> = rows.iter().map(|r| r.registration).collect();
+    let query = RegisterQuery {
+        academic_class: class,
+        date,
+        period: q.period,
+    };
+    match registers::save(&mut ctx, &query, &RegisterSave { rows }).await {
+        Ok(_) => {
+            ctx.commit().await?;
+            Ok(axum::Json(serde_json::json!({ "saved": order })).into_response())
+        }
+        Err(AppError::Validation { detail, errors }) => {
+            // `rows[i].code` → the registration of row i; anything else (the day) applies
+            // to every row sent.
+            let mut by_row: HashMap<String, String> = HashMap::new();
+            let mut general = Vec::new();
+            for (field, messages) in errors {
+                let row = field
+                    .strip_prefix("rows[")
+                    .and_then(|rest| rest.split_once(']'))
+                    .and_then(|(i, _)| i.parse::<usize>().ok())
+                    .and_then(|i| order.get(i));
+                match row {
+                    Some(reg) => {
+                        let text = by_row.entry(reg.to_string()).or_default();
+                        for m in messages {
+                            if !text.is_empty() {
+                                text.push(' ');
+                            }
+                            text.push_str(&m);
+                        }
+                    }
+                    None => general.extend(messages),
+                }
+            }
+            if !general.is_empty() {
+                let text = general.join(" ");
+                for reg in &order {
+                    by_row
+                        .entry(reg.to_string())
+                        .or_insert_with(|| text.clone());
+                }
+            }
+            Ok(with_status(
+                axum::Json(serde_json::json!({ "detail": detail, "rows": by_row })).into_response(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub fn router() -> Router<AppState> {
     // The register's own rules decide (class teacher, window, any class).
     Router::new()
         .route("/attendance", get(attendance_page).post(save_register))
+        .route("/attendance/marks", axum::routing::post(save_marks))
         .layer(axum::Extension(Guard::Authenticated))
 }

@@ -61,6 +61,9 @@ pub struct RegisterRow {
     pub reason: String,
     pub marked_by: Option<String>,
     pub marked_at: Option<DateTime<Utc>>,
+    /// This register's changes to the pupil's mark after its first save, oldest first.
+    #[sqlx(skip)]
+    pub corrections: Vec<HistoryEntry>,
 }
 
 /// More rows than any class holds: a save beyond it is refused before anything is looked up.
@@ -235,13 +238,18 @@ pub async fn load(ctx: &mut SchoolCtx, q: &RegisterQuery) -> AppResult<Register>
     let today = ctx.today();
     // Outside the class's session there is no one on its register; a closed day inside it
     // still shows who is in the class.
-    let (closed, rows) = match outside_session(&class, q.date) {
+    let (closed, mut rows) = match outside_session(&class, q.date) {
         Some(why) => (Some(why), Vec::new()),
         None => (
             calendar::not_a_school_day(&mut ctx.tx, q.date, today).await?,
             rows(&mut ctx.tx, q.academic_class, q.date, period).await?,
         ),
     };
+    let ids: Vec<i64> = rows.iter().map(|r| r.registration).collect();
+    let mut corrections = day_history(&mut ctx.tx, &ids, q.date, period).await?;
+    for row in &mut rows {
+        row.corrections = corrections.remove(&row.registration).unwrap_or_default();
+    }
     let codes = codes::all(&mut ctx.tx)
         .await?
         .into_iter()
@@ -498,7 +506,7 @@ pub async fn save(
     load(ctx, q).await
 }
 
-#[derive(Debug, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct HistoryEntry {
     pub day: NaiveDate,
     pub period: i16,
@@ -508,6 +516,43 @@ pub struct HistoryEntry {
     pub to_reason: String,
     pub changed_by: Option<String>,
     pub changed_at: DateTime<Utc>,
+}
+
+/// The corrections of one register (a day and period), per registration, oldest first.
+async fn day_history(
+    conn: &mut PgConnection,
+    registrations: &[i64],
+    day: NaiveDate,
+    period: i16,
+) -> sqlx::Result<HashMap<i64, Vec<HistoryEntry>>> {
+    let found: Vec<(i64, HistoryEntry)> = sqlx::query_as::<_, HistoryRow>(
+        "SELECT h.registration_id, h.day, h.period, h.from_code, h.to_code, h.from_reason,
+                h.to_reason, u.full_name AS changed_by, h.changed_at
+           FROM attendance_history h
+           LEFT JOIN public.users u ON u.id = h.changed_by
+          WHERE h.registration_id = ANY($1) AND h.day = $2 AND h.period = $3
+          ORDER BY h.changed_at, h.id",
+    )
+    .bind(registrations)
+    .bind(day)
+    .bind(period)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.registration_id, r.entry))
+    .collect();
+    let mut by_registration: HashMap<i64, Vec<HistoryEntry>> = HashMap::new();
+    for (id, entry) in found {
+        by_registration.entry(id).or_default().push(entry);
+    }
+    Ok(by_registration)
+}
+
+#[derive(FromRow)]
+struct HistoryRow {
+    registration_id: i64,
+    #[sqlx(flatten)]
+    entry: HistoryEntry,
 }
 
 /// Every correction of a pupil's marks, newest first.

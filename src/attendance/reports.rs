@@ -412,3 +412,39 @@ pub async fn class_term(
         watch_percentage,
     })
 }
+
+/// What a pupil's page shows of attendance: the current term so far, the latest absence
+/// events and the latest corrections.
+pub struct PupilOverview {
+    /// (term name, figures) while a term is current.
+    pub term: Option<(String, Tally)>,
+    pub absences: Vec<super::absences::AbsenceEvent>,
+    pub corrections: Vec<super::registers::HistoryEntry>,
+}
+
+/// How many absence events and corrections the pupil's page lists.
+const OVERVIEW_SHOWN: usize = 10;
+
+pub async fn pupil_overview(
+    conn: &mut PgConnection,
+    student_id: i64,
+    today: NaiveDate,
+) -> AppResult<PupilOverview> {
+    let current: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM terms WHERE is_current LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let term = match current {
+        Some((id, name)) => Some((name, pupil_term(conn, student_id, id, today).await?.tally)),
+        None => None,
+    };
+    let mut absences = super::absences::of_pupil(conn, student_id).await?;
+    absences.truncate(OVERVIEW_SHOWN);
+    let mut corrections = super::registers::history(conn, student_id).await?;
+    corrections.truncate(OVERVIEW_SHOWN);
+    Ok(PupilOverview {
+        term,
+        absences,
+        corrections,
+    })
+}

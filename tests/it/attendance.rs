@@ -10,13 +10,13 @@ use sqlx::PgPool;
 use crate::helpers::{Client, TestApp, assert_error_shape, fixtures::staff_with};
 
 /// A school whose one term runs a month either side of today, with two arms of JSS 1.
-struct Year {
-    admin: Client,
-    jss1a: i64,
-    jss1b: i64,
+pub(crate) struct Year {
+    pub(crate) admin: Client,
+    pub(crate) jss1a: i64,
+    pub(crate) jss1b: i64,
 }
 
-async fn year(app: &TestApp, code: &str, today: NaiveDate) -> Year {
+pub(crate) async fn year(app: &TestApp, code: &str, today: NaiveDate) -> Year {
     app.create_school(code).await;
     let email = format!("admin@{code}.test");
     app.create_staff(code, &email, "School Admin").await;
@@ -87,7 +87,7 @@ async fn year(app: &TestApp, code: &str, today: NaiveDate) -> Year {
 }
 
 /// A staff member holding only `add_attendance`, made class teacher of `class`.
-async fn class_teacher_of(app: &TestApp, y: &Year, class: i64) -> Client {
+pub(crate) async fn class_teacher_of(app: &TestApp, y: &Year, class: i64) -> Client {
     let teacher = staff_with(app, &y.admin, "teacher@alpha.test", &["add_attendance"]).await;
     let teacher_id = teacher.get("/api/v1/school/auth/me").await.json()["user"]["id"].clone();
     assert!(teacher_id.is_i64());
@@ -106,13 +106,13 @@ async fn class_teacher_of(app: &TestApp, y: &Year, class: i64) -> Client {
 }
 
 /// Today at the schools these tests make (their clock is the default, Africa/Lagos).
-fn school_today() -> NaiveDate {
+pub(crate) fn school_today() -> NaiveDate {
     chrono::Utc::now()
         .with_timezone(&chrono_tz::Africa::Lagos)
         .date_naive()
 }
 
-async fn admit(admin: &Client, name: &str, class: i64, admitted: NaiveDate) -> i64 {
+pub(crate) async fn admit(admin: &Client, name: &str, class: i64, admitted: NaiveDate) -> i64 {
     let res = admin
         .post(
             "/api/v1/school/admissions/",
@@ -124,11 +124,11 @@ async fn admit(admin: &Client, name: &str, class: i64, admitted: NaiveDate) -> i
     res.json()["id"].as_i64().unwrap()
 }
 
-fn url(class: i64, day: NaiveDate) -> String {
+pub(crate) fn url(class: i64, day: NaiveDate) -> String {
     format!("/api/v1/school/attendance/?academic_class={class}&date={day}")
 }
 
-fn row_of<'a>(register: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn row_of<'a>(register: &'a Value, name: &str) -> &'a Value {
     register["rows"]
         .as_array()
         .unwrap()
@@ -449,7 +449,9 @@ async fn the_register_page_takes_a_class_in_one_pass(pool: PgPool) {
     let saved = teacher.get(&url(y.jss1a, today)).await.json();
     assert!(row_of(&saved, "Ada")["code"].is_null());
     assert!(
-        html.contains(&format!("name=\"{code_b}\" value=\"A\" checked")),
+        html.contains(&format!(
+            "name=\"{code_b}\" value=\"A\" data-counts-as=\"absent\" checked"
+        )),
         "{html}"
     );
 
@@ -931,4 +933,80 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
             .await
             .is_err()
     );
+
+    // The pupil's page lists them, with the term so far.
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page.get(&format!("/students/{ada}")).await.text();
+    assert!(html.contains("Absences for parents"), "{html}");
+    assert!(html.contains("Recorded"), "{html}");
+    let html = page.get(&format!("/students/{bola}")).await.text();
+    assert!(html.contains("Waiting for corrections until"), "{html}");
+    assert!(html.contains("Corrected marks"), "{html}");
+}
+
+/// The page's script saves each tap through `/attendance/marks`: a refused row comes back
+/// as JSON naming that row, and nothing of the request is saved.
+#[sqlx::test(migrations = false)]
+async fn the_register_page_saves_each_tap_and_names_a_refused_row(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    let _teacher = class_teacher_of(&app, &y, y.jss1a).await;
+    admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    admit(&y.admin, "Efe", y.jss1b, today - Duration::days(60)).await;
+    let ada = row_of(&y.admin.get(&url(y.jss1a, today)).await.json(), "Ada")["registration"]
+        .as_i64()
+        .unwrap();
+    let efe = row_of(&y.admin.get(&url(y.jss1b, today)).await.json(), "Efe")["registration"]
+        .as_i64()
+        .unwrap();
+    let mut page = app.signed_in("alpha", "teacher@alpha.test").await;
+    let path = format!("/attendance?class={}&date={today}&period=1", y.jss1a);
+    let csrf = page.csrf(&path).await;
+    let marks = format!("/attendance/marks?class={}&date={today}&period=1", y.jss1a);
+    let (code_ada, code_efe) = (format!("code_{ada}"), format!("code_{efe}"));
+    let res = page
+        .post(
+            &marks,
+            &[
+                ("csrf_token", csrf.as_str()),
+                (code_ada.as_str(), "A"),
+                (code_efe.as_str(), "P"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let body = res.json();
+    assert!(body["rows"][efe.to_string()].is_string(), "{body}");
+    assert!(body["rows"][ada.to_string()].is_null(), "{body}");
+    assert!(row_of(&y.admin.get(&url(y.jss1a, today)).await.json(), "Ada")["code"].is_null());
+
+    let res = page
+        .post(
+            &marks,
+            &[("csrf_token", csrf.as_str()), (code_ada.as_str(), "A")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["saved"], json!([ada]));
+    assert_eq!(
+        row_of(&y.admin.get(&url(y.jss1a, today)).await.json(), "Ada")["code"],
+        "A"
+    );
+
+    // The other arm is not this teacher's: refused, and not as a half-saved success.
+    let other = format!("/attendance/marks?class={}&date={today}&period=1", y.jss1b);
+    let res = page
+        .post(
+            &other,
+            &[("csrf_token", csrf.as_str()), (code_efe.as_str(), "A")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert!(row_of(&y.admin.get(&url(y.jss1b, today)).await.json(), "Efe")["code"].is_null());
 }

@@ -806,3 +806,180 @@ async fn results_report_cards_and_batch_printing_in_the_browser(pool: PgPool) {
     c.close().await.unwrap();
     server.abort();
 }
+
+/// A TCP proxy in front of the app whose connection can be cut and restored, as a phone
+/// loses its signal: while cut, new connections are closed at once and open ones dropped.
+struct FlakyLink {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FlakyLink {
+    async fn to(target: u16) -> Self {
+        use std::sync::{Arc, atomic::AtomicBool};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (flag, cuts) = (up.clone(), cut.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut_rx = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            cut,
+            task,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for FlakyLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The status text of a register row once it starts with `prefix` (or its last after 20 s).
+async fn register_row_status(c: &Client, registration: i64, prefix: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..200 {
+        if let Ok(el) = c
+            .find(Locator::Css(&format!("#reg-{registration} .status")))
+            .await
+            && let Ok(t) = el.text().await
+        {
+            text = t;
+        }
+        if text.starts_with(prefix) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
+/// A class teacher on a phone-sized screen takes the register with taps only: everyone
+/// present, then two absent while the connection is down. The marks wait, go when the
+/// connection is back, and are all there after a reload.
+#[sqlx::test(migrations = false)]
+async fn a_class_teacher_takes_the_register_on_a_phone_through_a_dropped_connection(pool: PgPool) {
+    use crate::attendance::{admit, class_teacher_of, row_of, school_today, url, year};
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    let _teacher = class_teacher_of(&app, &y, y.jss1a).await;
+    for name in ["Ada", "Bola", "Chika"] {
+        admit(&y.admin, name, y.jss1a, today - chrono::Duration::days(30)).await;
+    }
+    let register = y.admin.get(&url(y.jss1a, today)).await.json();
+    let reg = |name: &str| row_of(&register, name)["registration"].as_i64().unwrap();
+    let (ada, bola, chika) = (reg("Ada"), reg("Bola"), reg("Chika"));
+    let (port, server) = serve(&app).await;
+    let link = FlakyLink::to(port).await;
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    c.set_window_size(390, 844).await.unwrap();
+    let base = format!("http://alpha.localhost:{}", link.port);
+    sign_in(
+        &c,
+        &format!("{base}/login"),
+        "teacher@alpha.test",
+        "Sign out",
+    )
+    .await;
+    c.goto(&format!("{base}/attendance")).await.unwrap();
+    let mark_all = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-mark-all]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        register_row_status(&c, ada, "Not marked").await,
+        "Not marked"
+    );
+    mark_all.click().await.unwrap();
+    for r in [ada, bola, chika] {
+        let status = register_row_status(&c, r, "Saved").await;
+        assert!(status.starts_with("Saved"), "row {r}: {status:?}");
+    }
+
+    // The signal drops; two taps on A.
+    link.cut();
+    for r in [bola, chika] {
+        c.find(Locator::Css(&format!("#reg-{r} label[title=Absent] span")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    let status = register_row_status(&c, bola, "Not saved").await;
+    assert!(status.contains("no connection"), "{status:?}");
+    save_screenshot("register-offline-phone", &c.screenshot().await.unwrap());
+    // Nothing reached the server meanwhile.
+    let now = y.admin.get(&url(y.jss1a, today)).await.json();
+    assert_eq!(row_of(&now, "Bola")["code"], "P");
+
+    link.restore();
+    for r in [bola, chika] {
+        let status = register_row_status(&c, r, "Saved").await;
+        assert!(
+            status.starts_with("Saved"),
+            "row {r} after the connection came back: {status:?}"
+        );
+    }
+    c.refresh().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-mark-all]"))
+        .await
+        .unwrap();
+    for (r, code) in [(ada, "P"), (bola, "A"), (chika, "A")] {
+        let checked = c
+            .find(Locator::Css(&format!("#reg-{r} input[type=radio]:checked")))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(checked.as_deref(), Some(code), "row {r}");
+    }
+    save_screenshot("register-phone", &c.screenshot().await.unwrap());
+    let saved = y.admin.get(&url(y.jss1a, today)).await.json();
+    assert_eq!(row_of(&saved, "Bola")["code"], "A");
+    assert_eq!(row_of(&saved, "Chika")["code"], "A");
+    assert_eq!(row_of(&saved, "Ada")["code"], "P");
+    c.close().await.unwrap();
+    server.abort();
+}
