@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod codes;
 mod pages;
 pub mod registers;
+mod report_pages;
 pub mod reports;
 
 use axum::Router;
@@ -19,5 +20,5 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn pages_router() -> Router<AppState> {
-    pages::router()
+    pages::router().merge(report_pages::router())
 }

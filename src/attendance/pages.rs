@@ -112,7 +112,7 @@ impl AttendancePage {
 
 /// The current session's classes this user may open: all of them for those who read or
 /// correct attendance, their own for a class teacher.
-async fn classes(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>> {
+pub(super) async fn classes(ctx: &mut SchoolCtx) -> AppResult<Vec<(i64, String)>> {
     let every = ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance");
     Ok(sqlx::query_as(
         "SELECT ac.id, c.name FROM academic_classes ac

@@ -734,6 +734,28 @@ async fn the_term_summary_and_report_card_match_a_hand_computed_register(pool: P
         .collect();
     assert_eq!(watched, ["Pupil Ada", "Pupil Bola"], "{class}");
 
+    // The report page and its CSV show the same.
+    let mut page = app.signed_in("alpha", "admin@alpha.test").await;
+    let html = page
+        .get(&format!("/attendance/report?class={}&term={term}", y.jss1a))
+        .await
+        .text();
+    assert!(
+        html.contains("<strong>5%</strong>") || html.contains("<strong>5.0%</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("Pupils to watch"), "{html}");
+    let csv = page
+        .get(&format!(
+            "/attendance/report.csv?class={}&term={term}",
+            y.jss1a
+        ))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = csv.text();
+    assert!(text.contains("Pupil Ada,58,3,0,1,1,54,5.2,1"), "{text}");
+    assert!(text.contains("JSS 1A (whole class),120,6,"), "{text}");
+
     // The report card prints the same figures from the registers.
     let res = y
         .admin
