@@ -8,8 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     absences::{self, AbsenceEvent},
-    calendar::{self, Closure, ClosureInput},
-    codes::{self, AttendanceCode, AttendanceCodeInput},
+    calendar::{self, Closure, ClosureInput, WeekendOpening, WeekendOpeningInput},
+    codes::{self, AttendanceCode, AttendanceCodeInput, AttendanceReason, AttendanceReasonInput},
     registers::{self, HistoryEntry, Register, RegisterQuery, RegisterSave},
     reports::{self, ClassSummaryQuery, ClassTermSummary, PupilSummaryQuery, PupilTermSummary},
 };
@@ -73,7 +73,111 @@ async fn patch_code(
     Ok(Json(after))
 }
 
+/// The reasons a mark may carry, in order (retired ones too).
+#[utoipa::path(get, path = "/api/v1/school/attendance-reasons/", tag = "school-attendance", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<AttendanceReason>)))]
+async fn list_reasons(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<AttendanceReason>>> {
+    let all = codes::reasons(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
+/// Adds a reason (school settings permission).
+#[utoipa::path(post, path = "/api/v1/school/attendance-reasons/", tag = "school-attendance", security(("bearer" = [])),
+    request_body = AttendanceReasonInput,
+    responses((status = 201, description = "Created", body = AttendanceReason)))]
+async fn create_reason(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<AttendanceReasonInput>,
+) -> AppResult<(StatusCode, Json<AttendanceReason>)> {
+    let reason = codes::save_reason(&mut ctx.tx, None, &input).await?;
+    ctx.audit_created("attendance_reason", reason.id, &reason)
+        .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(reason)))
+}
+
+/// Renames or retires (`is_active: false`) a reason; marks that carry it keep it.
+#[utoipa::path(patch, path = "/api/v1/school/attendance-reasons/{id}/", tag = "school-attendance", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Reason id")), request_body = AttendanceReasonInput,
+    responses((status = 200, description = "OK", body = AttendanceReason)))]
+async fn patch_reason(
+    mut ctx: SchoolCtx,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<AttendanceReasonInput>,
+) -> AppResult<Json<AttendanceReason>> {
+    let before = codes::reason(&mut ctx.tx, id).await?;
+    let after = codes::save_reason(&mut ctx.tx, Some(id), &input).await?;
+    let to = |r: &AttendanceReason| serde_json::to_value(r).unwrap_or_default();
+    ctx.audit(
+        "update",
+        "attendance_reason",
+        id,
+        crate::audit::trail::diff(&to(&before), &to(&after)),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(after))
+}
+
 // ---- calendar ----
+
+/// Saturdays and Sundays the school opens, newest first.
+#[utoipa::path(get, path = "/api/v1/school/calendar/weekend-openings/", tag = "school-attendance", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<WeekendOpening>)))]
+async fn list_weekend_openings(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<WeekendOpening>>> {
+    let all = calendar::weekend_openings(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
+}
+
+/// Opens the school on a Saturday or Sunday (terms permission): registers are taken that day.
+#[utoipa::path(post, path = "/api/v1/school/calendar/weekend-openings/", tag = "school-attendance", security(("bearer" = [])),
+    request_body = WeekendOpeningInput,
+    responses((status = 201, description = "Created", body = WeekendOpening)))]
+async fn create_weekend_opening(
+    mut ctx: SchoolCtx,
+    ApiJson(input): ApiJson<WeekendOpeningInput>,
+) -> AppResult<(StatusCode, Json<WeekendOpening>)> {
+    let opening = calendar::add_weekend_opening(&mut ctx.tx, &input).await?;
+    let fields = serde_json::to_value(&opening).unwrap_or_default();
+    ctx.audit(
+        "create",
+        "weekend_opening",
+        opening.day,
+        crate::audit::trail::created(&fields),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(opening)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/school/calendar/weekend-openings/{day}/", tag = "school-attendance", security(("bearer" = [])),
+    params(("day" = chrono::NaiveDate, Path, description = "The day, YYYY-MM-DD")),
+    responses((status = 204, description = "Deleted")))]
+async fn delete_weekend_opening(
+    mut ctx: SchoolCtx,
+    ApiPath(day): ApiPath<chrono::NaiveDate>,
+) -> AppResult<StatusCode> {
+    let opening = calendar::remove_weekend_opening(&mut ctx.tx, day).await?;
+    ctx.audit(
+        "delete",
+        "weekend_opening",
+        day,
+        serde_json::json!({"deleted": opening}),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// Closures (holidays, breaks, days the school shut), newest first.
 #[utoipa::path(get, path = "/api/v1/school/calendar/closures/", tag = "school-attendance", security(("bearer" = [])),
@@ -237,11 +341,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_register, put_register))
         .routes(routes!(list_codes))
         .routes(routes!(list_closures))
+        .routes(routes!(list_reasons))
+        .routes(routes!(list_weekend_openings))
         .routes(routes!(class_summary))
         .layer(axum::Extension(Guard::Authenticated));
     let codes = OpenApiRouter::new()
         .routes(routes!(create_code))
         .routes(routes!(patch_code))
+        .routes(routes!(create_reason))
+        .routes(routes!(patch_reason))
         .layer(crate::permissions::access::guard_exact(
             crate::permissions::catalogue::Action::Change,
             "settings",
@@ -249,6 +357,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     let closures = OpenApiRouter::new()
         .routes(routes!(create_closure))
         .routes(routes!(delete_closure))
+        .routes(routes!(create_weekend_opening))
+        .routes(routes!(delete_weekend_opening))
         .layer(guard("terms"));
     let history = OpenApiRouter::new()
         .routes(routes!(pupil_history))

@@ -109,3 +109,68 @@ pub async fn not_a_school_day(
         None
     })
 }
+
+/// A Saturday or Sunday the school opens (a make-up day, an open day).
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct WeekendOpening {
+    pub day: NaiveDate,
+    #[schema(example = "Make-up day for the public holiday")]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeekendOpeningInput {
+    /// A Saturday or a Sunday.
+    pub day: NaiveDate,
+    #[schema(min_length = 2, max_length = 120)]
+    pub reason: String,
+}
+
+pub async fn weekend_openings(conn: &mut PgConnection) -> sqlx::Result<Vec<WeekendOpening>> {
+    sqlx::query_as("SELECT day, reason FROM weekend_openings ORDER BY day DESC")
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn add_weekend_opening(
+    conn: &mut PgConnection,
+    input: &WeekendOpeningInput,
+) -> AppResult<WeekendOpening> {
+    check_date("day", input.day)?;
+    let mut v = Validator::new();
+    v.text("reason", &input.reason, 2, 120);
+    if !matches!(input.day.weekday(), Weekday::Sat | Weekday::Sun) {
+        v.add(
+            "day",
+            "That day is a weekday: the school is open then unless a closure says otherwise.",
+        );
+    }
+    v.finish()?;
+    sqlx::query_as(
+        "INSERT INTO weekend_openings (day, reason) VALUES ($1, $2) RETURNING day, reason",
+    )
+    .bind(input.day)
+    .bind(input.reason.trim())
+    .fetch_one(conn)
+    .await
+    .map_err(|e| {
+        AppError::from(e).on_constraint(
+            "weekend_openings_pkey",
+            "day",
+            "The school already opens that day.",
+        )
+    })
+}
+
+/// Removes a weekend opening; the marks already taken that day stay (they are history).
+pub async fn remove_weekend_opening(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+) -> AppResult<WeekendOpening> {
+    sqlx::query_as("DELETE FROM weekend_openings WHERE day = $1 RETURNING day, reason")
+        .bind(day)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}

@@ -151,3 +151,68 @@ pub async fn save(
             )
         })
 }
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceReasonInput {
+    #[schema(min_length = 2, max_length = 60)]
+    pub name: Option<String>,
+    /// Retire a reason with `false`: marks that carry it keep it.
+    pub is_active: Option<bool>,
+}
+
+pub async fn reason(conn: &mut PgConnection, id: i64) -> AppResult<AttendanceReason> {
+    sqlx::query_as("SELECT id, name, is_active FROM attendance_reasons WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// Creates (`id` None) or renames / retires a reason.
+pub async fn save_reason(
+    conn: &mut PgConnection,
+    id: Option<i64>,
+    input: &AttendanceReasonInput,
+) -> AppResult<AttendanceReason> {
+    let before = match id {
+        Some(id) => Some(reason(conn, id).await?),
+        None => None,
+    };
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| n.trim().to_owned())
+        .or_else(|| before.as_ref().map(|b| b.name.clone()))
+        .unwrap_or_default();
+    let mut v = Validator::new();
+    v.text("name", &name, 2, 60);
+    v.finish()?;
+    let is_active = input
+        .is_active
+        .unwrap_or(before.as_ref().is_none_or(|b| b.is_active));
+    let sql = match id {
+        None => {
+            "INSERT INTO attendance_reasons (name, is_active, position)
+             SELECT $2, $3, COALESCE(max(position), 0) + 1 FROM attendance_reasons
+             RETURNING id, name, is_active"
+        }
+        Some(_) => {
+            "UPDATE attendance_reasons SET name = $2, is_active = $3 WHERE id = $1
+             RETURNING id, name, is_active"
+        }
+    };
+    sqlx::query_as(sql)
+        .bind(id)
+        .bind(&name)
+        .bind(is_active)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| {
+            AppError::from(e).on_constraint(
+                "attendance_reasons_name_key",
+                "name",
+                "There is already a reason by that name.",
+            )
+        })
+}

@@ -1032,3 +1032,117 @@ async fn the_register_page_saves_each_tap_and_names_a_refused_row(pool: PgPool) 
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
     assert!(row_of(&y.admin.get(&url(y.jss1b, today)).await.json(), "Efe")["code"].is_null());
 }
+
+/// Weekend openings and reasons are kept through the API: a weekday is no weekend opening,
+/// a day opens once, a register can be taken on it, and only those allowed change either.
+#[sqlx::test(migrations = false)]
+async fn weekend_openings_and_reasons_are_the_school_s_to_set(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    // The test calendar opens every weekend; start from none.
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("DELETE FROM weekend_openings")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let saturday = (0..7)
+        .map(|d| today - Duration::days(d))
+        .find(|d| d.format("%u").to_string() == "6")
+        .unwrap();
+    let monday = saturday + Duration::days(2);
+    let openings = "/api/v1/school/calendar/weekend-openings/";
+    let res = y
+        .admin
+        .post(
+            openings,
+            json!({"day": monday.to_string(), "reason": "Open day"}),
+        )
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["day"].is_array());
+    admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let closed = y.admin.get(&url(y.jss1a, saturday)).await.json();
+    assert!(closed["closed"].is_string(), "{closed}");
+    let res = y
+        .admin
+        .post(
+            openings,
+            json!({"day": saturday.to_string(), "reason": "Make-up day"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let again = y
+        .admin
+        .post(
+            openings,
+            json!({"day": saturday.to_string(), "reason": "Twice"}),
+        )
+        .await;
+    assert!(
+        again.status == StatusCode::CONFLICT || again.status == StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let open = y.admin.get(&url(y.jss1a, saturday)).await.json();
+    assert!(open["closed"].is_null(), "{open}");
+    assert_eq!(y.admin.get(openings).await.json()["count"], 1);
+
+    let teacher = class_teacher_of(&app, &y, y.jss1a).await;
+    let res = teacher
+        .post(
+            openings,
+            json!({"day": (saturday + Duration::days(1)).to_string(), "reason": "Sunday"}),
+        )
+        .await;
+    assert_error_shape(&res, 403);
+    let res = teacher.delete(&format!("{openings}{saturday}/")).await;
+    assert_error_shape(&res, 403);
+    let res = y.admin.delete(&format!("{openings}{saturday}/")).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_error_shape(
+        &y.admin.delete(&format!("{openings}{saturday}/")).await,
+        404,
+    );
+
+    // Reasons: add one, use it, retire it; a teacher may read but not change them.
+    let reasons = "/api/v1/school/attendance-reasons/";
+    let res = y
+        .admin
+        .post(reasons, json!({"name": "Hospital visit"}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let id = res.json()["id"].as_i64().unwrap();
+    let dup = y
+        .admin
+        .post(reasons, json!({"name": "hospital VISIT"}))
+        .await;
+    assert!(assert_error_shape(&dup, 422)["errors"]["name"].is_array());
+    assert_error_shape(&teacher.post(reasons, json!({"name": "Mine"})).await, 403);
+    assert_eq!(teacher.get(reasons).await.status, StatusCode::OK);
+    let ada =
+        row_of(&y.admin.get(&url(y.jss1a, today)).await.json(), "Ada")["registration"].clone();
+    let res = y
+        .admin
+        .put(
+            &url(y.jss1a, today),
+            json!({"rows": [{"registration": ada, "code": "E", "reason": "hospital visit"}]}),
+        )
+        .await;
+    assert_eq!(row_of(&res.json(), "Ada")["reason"], "Hospital visit");
+    let res = y
+        .admin
+        .patch(&format!("{reasons}{id}/"), json!({"is_active": false}))
+        .await;
+    assert_eq!(res.json()["is_active"], false);
+    let register = y.admin.get(&url(y.jss1a, today)).await.json();
+    assert!(
+        !register["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Hospital visit"))
+    );
+    assert_eq!(
+        row_of(&register, "Ada")["reason"],
+        "Hospital visit",
+        "a retired reason stays on its mark"
+    );
+}
