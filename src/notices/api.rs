@@ -37,12 +37,14 @@ async fn list_notices(
 ) -> AppResult<Json<Page<Notice>>> {
     let (limit, offset) = params.limit_offset()?;
     let search = params.search_pattern()?;
+    let order = params.order_by(db::ORDERINGS, db::DEFAULT_ORDER)?;
     let reader = service::reader(&ctx);
     let (rows, count) = db::list(
         &mut ctx.tx,
         &reader,
         &filter,
         search.as_deref(),
+        &order,
         limit,
         offset,
     )
@@ -201,6 +203,18 @@ async fn pupil_notices(
     Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
+/// The attachment of a notice addressed to the pupil's parents (as listed above).
+#[utoipa::path(get, path = "/api/v1/school/students/{id}/notices/{notice_id}/attachment/", tag = "school-notices", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Student id"), ("notice_id" = i64, Path, description = "Notice id")),
+    responses((status = 200, description = "The file (PDF or image)", content_type = "application/octet-stream")))]
+async fn pupil_notice_attachment(
+    mut ctx: SchoolCtx,
+    ApiPath((id, notice_id)): ApiPath<(i64, i64)>,
+) -> AppResult<Response> {
+    let (filename, kind, bytes) = service::pupil_attachment(&mut ctx, id, notice_id).await?;
+    Ok(attachment::response(&filename, &kind, bytes))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     // GET view, POST add, PUT change, DELETE delete.
     let by_method = OpenApiRouter::new()
@@ -218,6 +232,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_attachment))
         .routes(routes!(acknowledge_notice))
         .routes(routes!(pupil_notices))
+        .routes(routes!(pupil_notice_attachment))
         .layer(guard_exact(Action::View, "notices"));
     by_method.merge(change).merge(read)
 }

@@ -138,7 +138,7 @@ pub fn response(filename: &str, content_type: &str, bytes: Vec<u8>) -> Response 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::notices::attachment::{clean_name, sniff};
 
     #[test]
     fn types_come_from_the_content() {

@@ -291,12 +291,23 @@ pub struct NoticeFilter {
     pub live: Option<bool>,
 }
 
+/// The list's default order: drafts first, then pinned, then newest.
+pub const DEFAULT_ORDER: &str = "(n.status = 'draft') DESC, n.pinned DESC, COALESCE(n.publish_at, n.created_at) DESC, n.id DESC";
+
+/// `?ordering=` names the list accepts.
+pub const ORDERINGS: &[(&str, &[&str])] = &[
+    ("publish_at", &["n.publish_at", "n.id"]),
+    ("created_at", &["n.created_at", "n.id"]),
+    ("title", &["lower(n.title)", "n.id"]),
+];
+
 /// A page of the notices `reader` may read, pinned first, newest first; and the count.
 pub async fn list(
     conn: &mut PgConnection,
     reader: &Reader,
     filter: &NoticeFilter,
     search: Option<&str>,
+    order: &str,
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Notice>, i64)> {
@@ -342,12 +353,10 @@ pub async fn list(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let order = "ORDER BY (n.status = 'draft') DESC, n.pinned DESC,
-        COALESCE(n.publish_at, n.created_at) DESC, n.id DESC";
     // Both statements bind $1 and $2 (typed by the client), used or not.
     let count_sql = format!("SELECT count(*) FROM notices n {where_sql}");
     let rows_sql = format!(
-        "SELECT {COLUMNS} {FROM} {where_sql} {order} LIMIT ${next} OFFSET ${}",
+        "SELECT {COLUMNS} {FROM} {where_sql} ORDER BY {order} LIMIT ${next} OFFSET ${}",
         next + 1
     );
     let mut count_q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))

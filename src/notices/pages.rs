@@ -83,7 +83,16 @@ async fn list_page(
         status: Some(status.clone()).filter(|s| reader.manages && !s.is_empty()),
         ..NoticeFilter::default()
     };
-    let (rows, count) = db::list(&mut ctx.tx, &reader, &filter, None, limit, offset).await?;
+    let (rows, count) = db::list(
+        &mut ctx.tx,
+        &reader,
+        &filter,
+        None,
+        db::DEFAULT_ORDER,
+        limit,
+        offset,
+    )
+    .await?;
     Ok(NoticesPage {
         layout: ctx.layout("Notices", "notices", &csrf),
         page: Page::new(rows, count, &params, &uri)?,
@@ -627,29 +636,20 @@ pub fn router() -> Router<AppState> {
     let add = guard_exact(Action::Add, "notices");
     let change = guard_exact(Action::Change, "notices");
     Router::new()
-        .route("/notices", get(list_page).layer(view.clone()))
-        .route(
-            "/notices/new",
-            get(new_form).post(create).layer(add.clone()),
-        )
-        .route("/notices/{id}", get(detail).layer(view.clone()))
+        .route("/notices", get(list_page).layer(view))
+        .route("/notices/new", get(new_form).post(create).layer(add))
+        .route("/notices/{id}", get(detail).layer(view))
         .route(
             "/notices/{id}/edit",
-            get(edit_form).post(update).layer(change.clone()),
+            get(edit_form).post(update).layer(change),
         )
-        .route(
-            "/notices/{id}/attachment",
-            get(download).layer(view.clone()),
-        )
-        .route(
-            "/notices/{id}/attachment",
-            post(upload).layer(change.clone()),
-        )
+        .route("/notices/{id}/attachment", get(download).layer(view))
+        .route("/notices/{id}/attachment", post(upload).layer(change))
         .route(
             "/notices/{id}/attachment/remove",
-            post(remove_attachment).layer(change.clone()),
+            post(remove_attachment).layer(change),
         )
-        .route("/notices/{id}/publish", post(publish).layer(change.clone()))
+        .route("/notices/{id}/publish", post(publish).layer(change))
         .route("/notices/{id}/withdraw", post(withdraw).layer(change))
         .route("/notices/{id}/reissue", post(reissue).layer(add))
         .route(

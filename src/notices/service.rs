@@ -591,6 +591,22 @@ pub async fn detach(ctx: &mut SchoolCtx, id: i64) -> AppResult<Notice> {
 /// The attachment of a notice the user may read: (file name, type, bytes).
 pub async fn attachment(ctx: &mut SchoolCtx, id: i64) -> AppResult<(String, String, Vec<u8>)> {
     fetch(ctx, id).await?;
+    stored_attachment(ctx, id).await
+}
+
+/// The attachment of a notice addressed to a pupil's parents (for the parents' channel).
+pub async fn pupil_attachment(
+    ctx: &mut SchoolCtx,
+    student_id: i64,
+    id: i64,
+) -> AppResult<(String, String, Vec<u8>)> {
+    if !for_pupil(ctx, student_id).await?.iter().any(|n| n.id == id) {
+        return Err(AppError::not_found());
+    }
+    stored_attachment(ctx, id).await
+}
+
+async fn stored_attachment(ctx: &mut SchoolCtx, id: i64) -> AppResult<(String, String, Vec<u8>)> {
     let row: Option<(String, String, Vec<u8>)> = sqlx::query_as(
         "SELECT filename, content_type, bytes FROM notice_attachments WHERE notice_id = $1",
     )
@@ -628,6 +644,7 @@ pub async fn staff_notices(ctx: &mut SchoolCtx, limit: i64) -> AppResult<Vec<Not
         &reader,
         &db::NoticeFilter::default(),
         None,
+        db::DEFAULT_ORDER,
         limit,
         0,
     )

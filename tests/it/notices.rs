@@ -552,6 +552,43 @@ async fn a_pupils_parents_get_the_notices_addressed_to_them(pool: PgPool) {
     // A parents' notice names no other pupil.
     let one = admin.get(&of(ada)).await.json()["results"][0].clone();
     assert!(one.get("pupils").is_none(), "{one}");
+
+    // Its attachment, for the parents' channel: only through a pupil it is addressed to.
+    let letter = create(
+        &admin,
+        to(
+            "Letter for Ada",
+            json!({"scope": "pupils", "student_ids": [ada]}),
+        ),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let pdf = b"%PDF-1.4\n%%EOF\n";
+    let res = admin
+        .raw(
+            Method::PUT,
+            &format!("{}attachment/", url(letter)),
+            Some("multipart/form-data; boundary=XYZ"),
+            multipart("letter.pdf", pdf),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let file = |pupil: i64| format!("/api/v1/school/students/{pupil}/notices/{letter}/attachment/");
+    assert_error_shape(&admin.get(&file(ada)).await, 404);
+    admin.post_empty(&format!("{}publish/", url(letter))).await;
+    let listed = admin.get(&of(ada)).await.json();
+    assert!(
+        listed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == letter && n["has_attachment"] == true)
+    );
+    let res = t.get(&file(ada)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.body, pdf);
+    assert_error_shape(&t.get(&file(bola)).await, 404);
 }
 
 fn multipart(filename: &str, bytes: &[u8]) -> Vec<u8> {
