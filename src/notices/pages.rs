@@ -181,9 +181,9 @@ impl Fields {
         })
     }
 
-    /// The service's input; what cannot be read (a bad date, an unknown admission number)
-    /// is a field error.
-    async fn input(&self, ctx: &mut SchoolCtx) -> AppResult<NoticeInput> {
+    /// The service's input, and the fields that could not be read (a bad date, an unknown
+    /// admission number).
+    async fn input(&self, ctx: &mut SchoolCtx) -> AppResult<(NoticeInput, FieldErrors)> {
         let mut errors = FieldErrors::new();
         let mut add = |field: &str, message: String| {
             errors.entry(field.to_owned()).or_default().push(message);
@@ -212,24 +212,24 @@ impl Fields {
         let scope = self.scope.trim().to_owned();
         let mut student_ids = None;
         if scope == "pupils" {
-            let numbers: Vec<String> = self
+            let typed: Vec<&str> = self
                 .pupils
                 .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(str::to_lowercase)
                 .take(service::MAX_PUPILS + 1)
                 .collect();
+            let numbers: Vec<String> = typed.iter().map(|n| n.to_lowercase()).collect();
             let found: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT id, lower(admission_no) FROM students WHERE lower(admission_no) = ANY($1)",
             )
             .bind(&numbers)
             .fetch_all(&mut *ctx.tx)
             .await?;
-            let unknown: Vec<&str> = numbers
+            let unknown: Vec<&str> = typed
                 .iter()
-                .filter(|n| !found.iter().any(|(_, f)| f == *n))
-                .map(String::as_str)
+                .filter(|n| !found.iter().any(|(_, f)| *f == n.to_lowercase()))
+                .copied()
                 .collect();
             if !unknown.is_empty() {
                 add(
@@ -239,10 +239,7 @@ impl Fields {
             }
             student_ids = Some(found.into_iter().map(|(id, _)| id).collect());
         }
-        if !errors.is_empty() {
-            return Err(AppError::fields(errors));
-        }
-        Ok(NoticeInput {
+        let input = NoticeInput {
             title: Some(self.title.clone()),
             body: Some(self.body.clone()),
             scope: Some(scope.clone()).filter(|s| !s.is_empty()),
@@ -263,7 +260,27 @@ impl Fields {
             needs_ack: Some(self.needs_ack),
             publish_at,
             expires_at,
-        })
+        };
+        Ok((input, errors))
+    }
+
+    /// Saves through `save` when every field could be read; else all the form's errors at
+    /// once (those read and those the service finds).
+    async fn save(
+        &self,
+        ctx: &mut SchoolCtx,
+        save: impl AsyncFnOnce(&mut SchoolCtx, &NoticeInput) -> AppResult<Notice>,
+    ) -> AppResult<Notice> {
+        let (input, mut unread) = self.input(ctx).await?;
+        if unread.is_empty() {
+            return save(ctx, &input).await;
+        }
+        if let Err(AppError::Validation { errors, .. }) = service::check(ctx, &input).await {
+            for (field, messages) in errors {
+                unread.entry(field).or_insert(messages);
+            }
+        }
+        Err(AppError::fields(unread))
     }
 }
 
@@ -340,10 +357,11 @@ async fn create(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let f = Fields::from_pairs(&pairs);
-    let result = match f.input(&mut ctx).await {
-        Ok(input) => service::create(&mut ctx, &input).await,
-        Err(e) => Err(e),
-    };
+    let result = f
+        .save(&mut ctx, async |ctx, input| {
+            service::create(ctx, input).await
+        })
+        .await;
     match result {
         Ok(notice) => {
             ctx.commit().await?;
@@ -386,10 +404,11 @@ async fn update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let f = Fields::from_pairs(&pairs);
-    let result = match f.input(&mut ctx).await {
-        Ok(input) => service::update(&mut ctx, id, &input).await,
-        Err(e) => Err(e),
-    };
+    let result = f
+        .save(&mut ctx, async |ctx, input| {
+            service::update(ctx, id, input).await
+        })
+        .await;
     match result {
         Ok(_) => {
             ctx.commit().await?;

@@ -228,6 +228,11 @@ async fn validate(ctx: &mut SchoolCtx, input: &NoticeInput) -> AppResult<Valid> 
     })
 }
 
+/// Checks an input without writing anything (a page collecting all its form's errors).
+pub async fn check(ctx: &mut SchoolCtx, input: &NoticeInput) -> AppResult<()> {
+    validate(ctx, input).await.map(|_| ())
+}
+
 /// A notice as its audit rows record it (without what depends on who reads).
 fn snapshot(n: &Notice) -> Value {
     let mut value = serde_json::to_value(n).unwrap_or_default();

@@ -740,16 +740,24 @@ async fn the_pages_write_and_publish_a_notice(pool: PgPool) {
             "/notices/new",
             &[
                 ("csrf_token", &token),
-                ("title", "Uniform day"),
+                ("title", ""),
                 ("body", "Wear <b>green</b>\nsecond line"),
                 ("scope", "pupils"),
                 ("pupils", "NOPE/1"),
                 ("for_parents", "on"),
+                ("expires_at", "tomorrow"),
             ],
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().contains("NOPE/1"));
+    // Every error at once: what could not be read and what the rules refuse.
+    let html = res.text();
+    assert!(
+        html.contains("No pupil has the admission number NOPE/1."),
+        "{html}"
+    );
+    assert!(html.contains("This field is required."), "{html}");
+    assert!(html.contains("Enter a date and time"), "{html}");
     let res = b
         .post(
             "/notices/new",
