@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     academics, assessment, attendance, audit, auth, dashboard, docs,
     error::AppError,
-    health, permissions, settings,
+    health, notices, permissions, settings,
     state::AppState,
     students,
     tenancy::{self, scope::Scope},
@@ -38,6 +38,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(academics::api_router())
         .merge(students::api_router())
         .merge(attendance::api_router())
+        .merge(notices::api_router())
         .merge(settings::api_router())
         .merge(assessment::api_router())
 }
@@ -64,6 +65,7 @@ fn school_pages(state: AppState) -> Router {
         .merge(audit::pages_router())
         .merge(settings::pages_router())
         .merge(attendance::pages_router())
+        .merge(notices::pages_router())
         .merge(assessment::pages_router());
     web::with_browser_layers(router, state)
 }

@@ -104,7 +104,45 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         seed_records(pool, &created.schema_name, created.id).await?;
         let teacher = school.staff.iter().find(|(_, _, role)| *role == "Teacher");
         seed_assessment(pool, &created.schema_name, teacher.map(|t| t.1)).await?;
+        let head = school.staff.iter().find(|(_, _, role)| *role == "Head");
+        seed_notices(pool, &created.schema_name, head.map(|h| h.1)).await?;
     }
+    Ok(())
+}
+
+/// A few notices: a pinned staff notice asking to be acknowledged, one for the parents of
+/// the first class level, and a draft.
+async fn seed_notices(pool: &PgPool, schema: &str, author: Option<&str>) -> anyhow::Result<()> {
+    let mut tx = crate::db::begin_school(pool, schema).await?;
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM notices)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if any {
+        return Ok(());
+    }
+    let author: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM public.users WHERE lower(email) = lower($1)")
+            .bind(author)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let now = chrono::Utc::now();
+    sqlx::query(
+        "INSERT INTO notices (title, body, status, scope, form_id, for_parents, for_staff, pinned,
+                needs_ack, publish_at, expires_at, author_id, published_at, published_by,
+                created_at, updated_at)
+         VALUES
+           ('Staff meeting on Friday', E'All staff meet in the hall at 2 pm on Friday.\nAgenda: mid-term tests and the sports day.\n\nPlease acknowledge that you have read this.',
+            'published', 'school', NULL, FALSE, TRUE, TRUE, TRUE, $1, $1 + interval '14 days', $2, $1, $2, $1, $1),
+           ('Mid-term break', E'Dear parents,\nthe school closes for the mid-term break on Thursday and reopens on Monday.',
+            'published', 'form', (SELECT id FROM forms ORDER BY ordinal, id LIMIT 1), TRUE, TRUE, FALSE, FALSE, $1, $1 + interval '30 days', $2, $1, $2, $1, $1),
+           ('Sports day kit', E'Pupils wear their house colours on sports day.',
+            'draft', 'school', NULL, TRUE, FALSE, FALSE, FALSE, NULL, NULL, $2, NULL, NULL, $1, $1)",
+    )
+    .bind(now)
+    .bind(author)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

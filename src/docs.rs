@@ -210,6 +210,16 @@ const REQUIRED_FIELDS: &[(&str, &str, &[&str])] = &[
         &["full_name", "is_active", "roles"],
     ),
     ("post", "/api/v1/school/exam-sessions/", &["term_id"]),
+    (
+        "post",
+        "/api/v1/school/notices/",
+        &["title", "body", "scope"],
+    ),
+    (
+        "put",
+        "/api/v1/school/notices/{id}/",
+        &["title", "body", "scope"],
+    ),
 ];
 
 fn require_on_create(openapi: OpenApi) -> OpenApi {

@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod migrate;
+pub mod notices;
 pub mod permissions;
 pub mod provision;
 pub mod settings;

@@ -47,6 +47,8 @@ struct DashboardPage {
     my_registers: Vec<RegisterStatus>,
     /// For those who watch attendance: the classes that have not taken today's register.
     registers_missing: Option<Vec<RegisterStatus>>,
+    /// The live notices addressed to this member of staff.
+    notices: Vec<crate::notices::db::Notice>,
 }
 
 async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
@@ -80,7 +82,9 @@ async fn dashboard(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<
         .into_iter()
         .filter(|r| r.class_teacher_id == Some(ctx.user.id))
         .collect();
+    let notices = crate::notices::service::staff_notices(&mut ctx, 5).await?;
     Ok(DashboardPage {
+        notices,
         no_register_today,
         my_registers,
         registers_missing,

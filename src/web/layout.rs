@@ -131,6 +131,7 @@ impl Layout {
             ("view_students", "students", "Students", "/students"),
             ("view_academic_classes", "classes", "Classes", "/classes"),
             ("view_exam_sessions", "exams", "Exams", "/exams"),
+            ("view_notices", "notices", "Notices", "/notices"),
             ("view_sessions", "academics", "Academics", "/academics"),
             ("view_users", "staff", "Staff", "/staff"),
             ("view_roles", "roles", "Roles", "/roles"),

@@ -18,6 +18,7 @@ const DOMAINS: &[&str] = &[
     "attendance",
     "settings",
     "users",
+    "notices",
     "dashboard",
 ];
 /// The top floor assembles everything; nothing below may import it.

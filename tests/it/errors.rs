@@ -175,8 +175,17 @@ async fn openapi_document_is_well_formed_and_served(pool: PgPool) {
                 path.matches('{').count(),
                 "{method} {path}: stray path parameters"
             );
-            // Actions that take no input: signing out, setting up exams, retrying a batch.
-            let bodiless = ["/logout", "/generate/", "/retry/"];
+            // Actions that take no input: signing out, setting up exams, retrying a batch,
+            // a notice's publish, withdraw, re-issue and acknowledge.
+            let bodiless = [
+                "/logout",
+                "/generate/",
+                "/retry/",
+                "/publish/",
+                "/withdraw/",
+                "/reissue/",
+                "/acknowledge/",
+            ];
             if matches!(method.as_str(), "post" | "put" | "patch")
                 && !bodiless.iter().any(|b| path.ends_with(b))
             {

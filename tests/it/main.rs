@@ -24,6 +24,7 @@ mod errors;
 mod faults;
 mod helpers;
 mod imports;
+mod notices;
 mod pages;
 mod pdf;
 mod permissions;
