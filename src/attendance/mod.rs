@@ -4,6 +4,7 @@
 pub mod absences;
 mod api;
 pub mod calendar;
+mod calendar_pages;
 pub mod codes;
 mod pages;
 pub mod registers;
@@ -20,5 +21,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn pages_router() -> Router<AppState> {
-    pages::router().merge(report_pages::router())
+    pages::router()
+        .merge(report_pages::router())
+        .merge(calendar_pages::router())
 }

@@ -1146,3 +1146,103 @@ async fn weekend_openings_and_reasons_are_the_school_s_to_set(pool: PgPool) {
         "a retired reason stays on its mark"
     );
 }
+
+/// The calendar-and-codes page: closures and weekend openings need the terms permissions,
+/// codes and reasons the settings one; a refused form keeps what was typed.
+#[sqlx::test(migrations = false)]
+async fn the_calendar_and_codes_page_keeps_to_its_permissions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let today = school_today();
+    let y = year(&app, "alpha", today).await;
+    let _teacher = class_teacher_of(&app, &y, y.jss1a).await;
+    let mut admin = app.signed_in("alpha", "admin@alpha.test").await;
+    let csrf = admin.csrf("/attendance/setup").await;
+    let html = admin.get("/attendance/setup").await.text();
+    assert!(
+        html.contains("Add closure") && html.contains("Add code"),
+        "{html}"
+    );
+
+    // A closure that ends before it starts: refused, the reason typed is kept.
+    let res = admin
+        .post(
+            "/attendance/setup/closures",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("starts_on", "2026-12-10"),
+                ("ends_on", "2026-12-01"),
+                ("reason", "Christmas break"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("must end on or after"), "{html}");
+    assert!(html.contains("value=\"Christmas break\""), "{html}");
+    let res = admin
+        .post(
+            "/attendance/setup/closures",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("starts_on", "2026-12-10"),
+                ("ends_on", ""),
+                ("reason", "Founders' day"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let closures = y
+        .admin
+        .get("/api/v1/school/calendar/closures/")
+        .await
+        .json();
+    assert_eq!(closures["results"][0]["ends_on"], "2026-12-10");
+
+    let res = admin
+        .post(
+            "/attendance/setup/codes",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("code", "st"),
+                ("name", "School trip"),
+                ("counts_as", "present"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let codes = y.admin.get("/api/v1/school/attendance-codes/").await.json();
+    assert!(
+        codes["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "ST")
+    );
+
+    // The class teacher reads the page but changes nothing.
+    let mut teacher = app.signed_in("alpha", "teacher@alpha.test").await;
+    let csrf = teacher.csrf("/attendance/setup").await;
+    let html = teacher.get("/attendance/setup").await.text();
+    assert!(
+        !html.contains("Add closure") && !html.contains("Add code"),
+        "{html}"
+    );
+    let res = teacher
+        .post(
+            "/attendance/setup/reasons",
+            &[("csrf_token", csrf.as_str()), ("name", "Mine")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = teacher
+        .post(
+            "/attendance/setup/weekend-openings",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("day", "2026-12-05"),
+                ("reason", "Mine"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
