@@ -14,6 +14,17 @@
   var pending = readPending();
   var inflight = false;
   var timer = null;
+  // Taps the server refused for good: kept (in this browser too) but not sent again until
+  // the pupil is tapped again.
+  var refused = {};
+  // Waits between tries while the connection is down or the server busy: 3 s, doubling to a
+  // minute; back to 3 s after a success.
+  var wait = 3000;
+
+  function retryLater() {
+    schedule(wait);
+    wait = Math.min(wait * 2, 60000);
+  }
 
   function readPending() {
     try { return JSON.parse(localStorage.getItem(key) || "{}") || {}; }
@@ -21,8 +32,11 @@
   }
 
   function keepPending() {
+    var kept = {};
+    Object.keys(refused).forEach(function (r) { kept[r] = refused[r]; });
+    Object.keys(pending).forEach(function (r) { kept[r] = pending[r]; });
     try {
-      if (Object.keys(pending).length) localStorage.setItem(key, JSON.stringify(pending));
+      if (Object.keys(kept).length) localStorage.setItem(key, JSON.stringify(kept));
       else localStorage.removeItem(key);
     } catch (e) { /* private mode: the page still holds them */ }
   }
@@ -70,6 +84,7 @@
   function queue(li) {
     var v = valueOf(li);
     if (!v.code) return;
+    delete refused[li.dataset.registration];
     pending[li.dataset.registration] = v;
     keepPending();
     setState(li, "dirty", "Not saved yet");
@@ -107,35 +122,45 @@
       return (json ? res.json() : res.text()).then(function (answer) {
         inflight = false;
         if (res.ok) {
+          wait = 3000;
           regs.forEach(function (r) {
             if (same(pending[r], sent[r])) {
               delete pending[r];
               setState(row(r), "saved", "Saved ✓");
             }
           });
-        } else if (res.status === 422 && json && answer.rows) {
-          // Nothing was saved: the refused rows say why and wait for a new tap; the
-          // others go again on their own.
+        } else if (json && answer.rows) {
+          // Refused (a bad row, or the register itself: the window has passed, the school
+          // changed its registers): nothing of this request was saved. Each refused row says
+          // why and waits for a new tap; the others go again on their own. The refused taps
+          // stay in this browser until then.
           regs.forEach(function (r) {
             var why = answer.rows[r];
             if (why && same(pending[r], sent[r])) {
-              delete pending[r];
               setState(row(r), "failed", "Not saved: " + why);
+              refused[r] = pending[r];
+              delete pending[r];
             }
           });
         } else if (res.status === 401 || res.status === 403) {
-          // Signed out, or no longer allowed: keep the taps here (and in this browser) for
-          // after signing in again.
+          // Signed out (or signed in as someone else): the taps stay in this browser and
+          // are sent after signing in again and reloading.
           regs.forEach(function (r) { setState(row(r), "failed", "Not saved: sign in again, then reload this page."); });
           keepPending();
           summary();
           return;
-        } else {
-          regs.forEach(function (r) { setState(row(r), "failed", "Not saved (" + res.status + "), trying again…"); });
+        } else if (res.status === 408 || res.status === 429 || res.status >= 500) {
+          regs.forEach(function (r) { setState(row(r), "failed", "Not saved (the server is busy), trying again…"); });
           keepPending();
-          schedule(4000);
+          retryLater();
           summary();
           return;
+        } else {
+          regs.forEach(function (r) {
+            setState(row(r), "failed", "Not saved: refused (" + res.status + ").");
+            refused[r] = pending[r];
+            delete pending[r];
+          });
         }
         keepPending();
         summary();
@@ -145,7 +170,7 @@
       inflight = false;
       regs.forEach(function (r) { setState(row(r), "failed", "Not saved: no connection, trying again…"); });
       summary();
-      schedule(3000);
+      retryLater();
     });
   }
 
@@ -181,7 +206,7 @@
   var saveAll = form.querySelector("[data-save-all]");
   if (saveAll) saveAll.textContent = "Save now";
 
-  window.addEventListener("online", function () { schedule(0); });
+  window.addEventListener("online", function () { wait = 3000; schedule(0); });
   window.addEventListener("beforeunload", function (e) {
     if (Object.keys(pending).length) {
       e.preventDefault();

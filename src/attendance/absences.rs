@@ -73,16 +73,24 @@ pub async fn after_save(
     .await
 }
 
-/// Records every pending event due by `now`; returns how many. Safe to run early or twice.
-pub async fn record_due(conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<u64> {
+/// Records every pending event due by `now` (the database's clock when None: the one the
+/// queue used to decide the job was due); returns how many. Safe to run early or twice.
+pub async fn record_due(conn: &mut PgConnection, now: Option<DateTime<Utc>>) -> sqlx::Result<u64> {
     let done = sqlx::query(
-        "UPDATE absence_events SET status = 'recorded', recorded_at = $1
-          WHERE status = 'pending' AND due_at <= $1",
+        "UPDATE absence_events SET status = 'recorded', recorded_at = COALESCE($1, now())
+          WHERE status = 'pending' AND due_at <= COALESCE($1, now())",
     )
     .bind(now)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// When the next pending event falls due, if any.
+async fn next_due(conn: &mut PgConnection) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar("SELECT min(due_at) FROM absence_events WHERE status = 'pending'")
+        .fetch_one(conn)
+        .await
 }
 
 /// A pupil's absence events, newest day first.
@@ -111,7 +119,14 @@ pub async fn run_job(
         anyhow::bail!("absence job for unknown school schema {:?}", job.schema);
     }
     let mut tx = crate::db::begin_school(pool, &job.schema).await?;
-    let recorded = record_due(&mut tx, Utc::now()).await?;
+    let recorded = record_due(&mut tx, None).await?;
+    // Whatever is still pending gets its own run: a job that ran a moment early, or one lost
+    // to a failure, leaves nothing waiting for ever.
+    if let Some(due) = next_due(&mut tx).await? {
+        crate::jobs::queue::enqueue_absences(&mut tx, job, due)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
     tx.commit().await?;
     tracing::debug!(schema = %job.schema, recorded, "absence events recorded");
     Ok(())

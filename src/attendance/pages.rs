@@ -286,7 +286,8 @@ async fn save_register(
 /// The page's script saves as it goes: each tap (or "mark all") posts the changed pupils
 /// here. 200 with `{"saved": [registration…]}`; a refused row is a 422
 /// `{"detail", "rows": {registration: message}}` and nothing of that request is saved, so
-/// the script sends the other rows again on their own.
+/// the script sends the other rows again on their own. A refusal of the whole register
+/// (403, 404, 409) comes in the same shape, every row carrying the reason.
 async fn save_marks(
     mut ctx: SchoolCtx,
     ApiQuery(q): ApiQuery<PageQuery>,
@@ -346,6 +347,31 @@ async fn save_marks(
             Ok(with_status(
                 axum::Json(serde_json::json!({ "detail": detail, "rows": by_row })).into_response(),
                 StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+        // A refusal that no later try will change (the class teacher's window has passed,
+        // the school takes one register a day now, the class is gone): every row says why,
+        // and the page stops sending them.
+        Err(
+            e @ (AppError::Forbidden(_)
+            | AppError::NotFound(_)
+            | AppError::Conflict(_)
+            | AppError::BadRequest(_)),
+        ) => {
+            let status = match e {
+                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let detail = e.to_string();
+            let rows: HashMap<String, String> = order
+                .iter()
+                .map(|reg| (reg.to_string(), detail.clone()))
+                .collect();
+            Ok(with_status(
+                axum::Json(serde_json::json!({ "detail": detail, "rows": rows })).into_response(),
+                status,
             ))
         }
         Err(e) => Err(e),

@@ -304,9 +304,10 @@ pub async fn save(
     // One save of a register at a time: two first saves at once would otherwise both see
     // no earlier mark, and the second would overwrite the first without a history row.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        // Advisory locks are database-wide: the key names the school.
         .bind(format!(
-            "attendance:{}:{}:{period}",
-            q.academic_class, q.date
+            "{}:attendance:{}:{}:{period}",
+            ctx.school.schema, q.academic_class, q.date
         ))
         .execute(&mut *ctx.tx)
         .await?;
@@ -594,7 +595,11 @@ pub async fn status_of_day(
                     AND ((r.left_on IS NULL AND r.is_current) OR r.left_on > $1)
                     AND s.admission_date <= $1) AS pupils,
                 (SELECT count(*) FROM attendance_marks m JOIN registrations r ON r.id = m.registration_id
-                  WHERE r.academic_class_id = ac.id AND m.day = $1 AND m.period = 1) AS marked
+                   JOIN students s ON s.id = r.student_id
+                  WHERE r.academic_class_id = ac.id AND m.day = $1 AND m.period = 1
+                    AND r.registered_on <= $1
+                    AND ((r.left_on IS NULL AND r.is_current) OR r.left_on > $1)
+                    AND s.admission_date <= $1) AS marked
            FROM academic_classes ac
            JOIN classes c ON c.id = ac.class_id
            JOIN academic_sessions se ON se.id = ac.session_id

@@ -122,6 +122,8 @@ pub struct WatchEntry {
     pub student_id: i64,
     pub full_name: String,
     pub longest_absence_run: i64,
+    /// Present ÷ the registers taken that marked the pupil × 100 (registers not taken do
+    /// not count against a pupil here).
     pub percentage: Option<f64>,
     /// Why the pupil is listed, in words.
     pub why: String,
@@ -385,7 +387,7 @@ pub async fn class_term(
                 student_id: p.student_id,
                 full_name: p.full_name.clone(),
                 longest_absence_run: p.longest_absence_run,
-                percentage: p.tally.percentage,
+                percentage: p.tally.marked_percentage(),
                 why: why.join("; "),
             })
         })

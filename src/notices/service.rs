@@ -78,7 +78,11 @@ pub async fn fetch(ctx: &mut SchoolCtx, id: i64) -> AppResult<Notice> {
 pub fn reader(ctx: &SchoolCtx) -> Reader {
     Reader {
         user_id: ctx.user.id,
-        manages: ctx.perms.has("add_notices") || ctx.perms.has("change_notices"),
+        // Whoever may write or remove notices reads drafts too (a deleter must find the
+        // draft they delete).
+        manages: ctx.perms.has("add_notices")
+            || ctx.perms.has("change_notices")
+            || ctx.perms.has("delete_notices"),
         may_change: ctx.perms.has("change_notices"),
         now: ctx.now,
     }

@@ -915,16 +915,16 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
     // Not yet due: nothing is recorded. Past the grace period: Ada's is, once.
     let mut tx = app.school_tx("alpha").await;
     let now = chrono::Utc::now();
-    let early = schoolyard::attendance::absences::record_due(&mut tx, now)
+    let early = schoolyard::attendance::absences::record_due(&mut tx, Some(now))
         .await
         .unwrap();
     assert_eq!(early, 0);
     let later = now + Duration::minutes(31);
-    let recorded = schoolyard::attendance::absences::record_due(&mut tx, later)
+    let recorded = schoolyard::attendance::absences::record_due(&mut tx, Some(later))
         .await
         .unwrap();
     assert_eq!(recorded, 1);
-    let again = schoolyard::attendance::absences::record_due(&mut tx, later)
+    let again = schoolyard::attendance::absences::record_due(&mut tx, Some(later))
         .await
         .unwrap();
     assert_eq!(again, 0, "recording twice records nothing more");
@@ -947,6 +947,15 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
         .await
         .unwrap();
     assert_eq!(events(bola).await[0]["status"], "pending", "not due yet");
+    // …and queues itself again for when it is.
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE job_type = 'absence_events' AND status = 'Pending'
+            AND run_at > now() + interval '29 minutes'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(queued >= 2, "{queued}");
     let unknown = schoolyard::jobs::queue::AbsenceJob {
         schema: "no_such_school".into(),
     };
@@ -1030,6 +1039,15 @@ async fn the_register_page_saves_each_tap_and_names_a_refused_row(pool: PgPool) 
         )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    // In the page script's shape, so the row says why and is not sent again.
+    let body = res.json();
+    assert!(
+        body["rows"][efe.to_string()]
+            .as_str()
+            .unwrap()
+            .contains("class teacher"),
+        "{body}"
+    );
     assert!(row_of(&y.admin.get(&url(y.jss1b, today)).await.json(), "Efe")["code"].is_null());
 }
 

@@ -840,3 +840,24 @@ async fn the_pages_write_and_publish_a_notice(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
 }
+
+/// A role that may only delete notices finds the draft it deletes (and reads no draft
+/// otherwise than to delete it, like any manager).
+#[sqlx::test(migrations = false)]
+async fn a_role_with_only_delete_notices_deletes_a_draft(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = school(&app).await;
+    let draft = create(&admin, to_staff("Draft to go")).await["id"]
+        .as_i64()
+        .unwrap();
+    let deleter = staff_with(
+        &app,
+        &admin,
+        "deleter@alpha.test",
+        &["view_notices", "delete_notices"],
+    )
+    .await;
+    let res = deleter.delete(&url(draft)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text());
+    assert_error_shape(&admin.get(&url(draft)).await, 404);
+}
