@@ -106,7 +106,60 @@ pub async fn seed(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         seed_assessment(pool, &created.schema_name, teacher.map(|t| t.1)).await?;
         let head = school.staff.iter().find(|(_, _, role)| *role == "Head");
         seed_notices(pool, &created.schema_name, head.map(|h| h.1)).await?;
+        seed_attendance(pool, &created.schema_name).await?;
     }
+    Ok(())
+}
+
+/// Three weeks of morning registers up to yesterday (today's is left for the class teacher):
+/// mostly present, a few late and absent, chosen by a fixed rule so a reseed gives the same.
+async fn seed_attendance(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+    let mut tx = crate::db::begin_school(pool, schema).await?;
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM attendance_marks)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if any {
+        return Ok(());
+    }
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Africa::Lagos)
+        .date_naive();
+    // The demo's class teacher takes the first class's register.
+    sqlx::query(
+        "UPDATE academic_classes SET class_teacher_id = (
+            SELECT u.id FROM public.users u
+              JOIN public.clients c ON c.id = u.client_id AND c.schema_name = current_schema()
+             WHERE u.email LIKE 'c.eze@%')
+          WHERE id = (SELECT ac.id FROM academic_classes ac
+                        JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current
+                        JOIN classes c ON c.id = ac.class_id
+                       ORDER BY c.name, ac.id LIMIT 1)
+            AND class_teacher_id IS NULL",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO attendance_marks (registration_id, day, period, code_id, reason, marked_by, marked_at)
+         SELECT r.id, d.day, 1, c.id,
+                CASE WHEN c.code = 'A' AND (r.id + d.n) % 2 = 0 THEN 'Sick' ELSE '' END,
+                ac.class_teacher_id, d.day + time '07:15'
+           FROM (SELECT g::date AS day, extract(doy FROM g)::int AS n FROM terms t,
+                        generate_series(GREATEST(t.starts_on, $1::date - 21), LEAST(t.ends_on, $1::date - 1), '1 day') g
+                  WHERE t.is_current AND extract(isodow FROM g) < 6
+                    AND NOT EXISTS (SELECT 1 FROM closures x WHERE g::date BETWEEN x.starts_on AND x.ends_on)) d
+           JOIN registrations r ON r.registered_on <= d.day AND r.is_current
+           JOIN students s ON s.id = r.student_id AND s.admission_date <= d.day
+           JOIN academic_classes ac ON ac.id = r.academic_class_id
+           JOIN academic_sessions se ON se.id = ac.session_id AND se.is_current
+           JOIN attendance_codes c ON c.code = CASE WHEN (r.id * 7 + d.n) % 17 = 0 THEN 'A'
+                                                    WHEN (r.id * 5 + d.n) % 13 = 0 THEN 'L'
+                                                    ELSE 'P' END
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(today)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

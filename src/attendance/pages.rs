@@ -42,6 +42,8 @@ struct AttendancePage {
     class: Option<i64>,
     date: NaiveDate,
     period: i16,
+    /// Registers a day at this school.
+    periods: i16,
     register: Option<Register>,
     /// What was sent when the save was refused, so no tap is lost: registration → (code, reason).
     sent: HashMap<i64, (String, String)>,
@@ -135,11 +137,24 @@ async fn render(
     errors: FormErrors,
 ) -> AppResult<Response> {
     let classes = classes(&mut ctx).await?;
-    // A class teacher with one class goes straight to it.
-    let class = q.class.or(match classes.as_slice() {
+    // A class teacher goes straight to their own class; anyone with one class to it.
+    let own: Option<i64> = sqlx::query_scalar(
+        "SELECT ac.id FROM academic_classes ac
+           JOIN academic_sessions s ON s.id = ac.session_id AND s.is_current
+           JOIN classes c ON c.id = ac.class_id
+          WHERE ac.class_teacher_id = $1 ORDER BY c.name, ac.id LIMIT 1",
+    )
+    .bind(ctx.user.id)
+    .fetch_optional(&mut *ctx.tx)
+    .await?;
+    let class = q.class.or(own).or(match classes.as_slice() {
         [(only, _)] => Some(*only),
         _ => None,
     });
+    let periods: i16 =
+        sqlx::query_scalar("SELECT attendance_periods FROM general_settings WHERE id = 1")
+            .fetch_one(&mut *ctx.tx)
+            .await?;
     let date = q.date.unwrap_or_else(|| ctx.today());
     let period = q.period.unwrap_or(1);
     let register = match class {
@@ -162,6 +177,7 @@ async fn render(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = AttendancePage {
+        periods,
         layout: ctx.layout("Attendance", "attendance", csrf),
         classes,
         class,

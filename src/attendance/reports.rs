@@ -144,6 +144,8 @@ pub struct ClassTermSummary {
     /// The class as a whole: percentage = present marks ÷ (pupils × registers).
     #[serde(flatten)]
     pub tally: Tally,
+    /// Present marks ÷ marks given × 100: the class's attendance on the registers taken.
+    pub percentage_of_taken: Option<f64>,
     pub weeks: Vec<WeekSummary>,
     pub pupils: Vec<PupilTermSummary>,
     /// Pupils absent `watch_run` registers in a row, or present at under `watch_percentage` %
@@ -400,6 +402,7 @@ pub async fn class_term(
         periods,
         school_days,
         registers_taken: taken.len() as i64,
+        percentage_of_taken: tally.marked_percentage(),
         tally: tally.finish(),
         weeks: weeks
             .into_iter()
