@@ -23,3 +23,19 @@ CREATE TABLE absence_events (
     UNIQUE (student_id, day)
 );
 CREATE INDEX absence_events_pending_idx ON absence_events (due_at) WHERE status = 'pending';
+
+-- Built-in teaching roles made before registers existed were given "edit attendance", which
+-- meant nothing then; now change_attendance corrects any class's register on any past day,
+-- which is a head's. They keep reading and taking their own class's register; the built-in
+-- Head gets the correction (as new schools' roles have it).
+DELETE FROM role_permissions rp USING roles r
+ WHERE rp.role_id = r.id AND r.is_builtin AND r.name IN ('Teacher', 'Class Teacher')
+   AND rp.permission IN ('change_attendance', 'delete_attendance');
+INSERT INTO role_permissions (role_id, permission)
+SELECT r.id, p.permission FROM roles r
+ CROSS JOIN (VALUES ('view_attendance'), ('add_attendance')) p(permission)
+ WHERE r.is_builtin AND r.name IN ('Teacher', 'Class Teacher')
+ON CONFLICT DO NOTHING;
+INSERT INTO role_permissions (role_id, permission)
+SELECT r.id, 'change_attendance' FROM roles r WHERE r.is_builtin AND r.name = 'Head'
+ON CONFLICT DO NOTHING;

@@ -1264,3 +1264,47 @@ async fn the_calendar_and_codes_page_keeps_to_its_permissions(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
+
+/// Schools made before registers existed gave built-in Teachers "edit attendance"; the
+/// migration takes change_attendance back (a head's) and leaves view and add.
+#[sqlx::test(migrations = false)]
+async fn existing_built_in_teachers_lose_the_correction_of_any_register(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query(
+        "INSERT INTO role_permissions (role_id, permission)
+         SELECT id, 'change_attendance' FROM roles WHERE name IN ('Teacher', 'Class Teacher')
+         ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM role_permissions WHERE permission = 'change_attendance' AND role_id = (SELECT id FROM roles WHERE name = 'Head')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let migration = include_str!("../../migrations/tenant/0010_attendance_watch.sql");
+    let fix = &migration[migration.find("-- Built-in teaching roles").unwrap()..];
+    sqlx::raw_sql(fix).execute(&mut *tx).await.unwrap();
+    let held: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.name, rp.permission FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
+          WHERE rp.permission LIKE '%_attendance' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let of = |role: &str| -> Vec<&str> {
+        held.iter()
+            .filter(|(r, _)| r == role)
+            .map(|(_, p)| p.as_str())
+            .collect()
+    };
+    assert_eq!(of("Teacher"), ["add_attendance", "view_attendance"]);
+    assert_eq!(of("Class Teacher"), ["add_attendance", "view_attendance"]);
+    assert!(of("Head").contains(&"change_attendance"));
+    assert!(
+        of("School Admin").contains(&"change_attendance"),
+        "other roles untouched"
+    );
+}
