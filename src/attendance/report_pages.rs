@@ -10,6 +10,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    absences::AbsenceStatus,
     registers,
     reports::{self, ClassTermSummary},
 };
@@ -161,9 +162,42 @@ async fn report_csv(mut ctx: SchoolCtx, ApiQuery(q): ApiQuery<ReportQuery>) -> A
     Ok(download::csv(&name, file.finish()?))
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/attendance_pupil.html")]
+struct PupilPage {
+    layout: crate::web::layout::Layout,
+    name: String,
+    student_id: i64,
+    a: reports::PupilOverview,
+}
+
+/// One pupil's attendance: the term so far, absence events, corrected marks (linked from the
+/// pupil's record).
+async fn pupil_page(
+    mut ctx: SchoolCtx,
+    CsrfToken(csrf): CsrfToken,
+    crate::http::ApiPath(id): crate::http::ApiPath<i64>,
+) -> AppResult<Response> {
+    if !(ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance")) {
+        return Err(crate::error::AppError::forbidden());
+    }
+    let pupil = crate::students::db::get(&mut ctx.tx, id).await?;
+    let today = ctx.today();
+    let a = reports::pupil_overview(&mut ctx.tx, id, today).await?;
+    let name = pupil.full_name();
+    Ok(PupilPage {
+        layout: ctx.layout(&name, "attendance", &csrf),
+        name,
+        student_id: id,
+        a,
+    }
+    .into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/attendance/report", get(report_page))
+        .route("/attendance/pupils/{id}", get(pupil_page))
         .route("/attendance/report.csv", get(report_csv))
         .layer(axum::Extension(Guard::Authenticated))
 }

@@ -1,7 +1,6 @@
 //! School pages for the student register: list with search-as-you-type, admission form,
 //! profile (details, photo, guardians, class history), withdrawal, CSV import and exports.
 
-use crate::attendance::absences::AbsenceStatus;
 use crate::http::Form;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -416,8 +415,8 @@ struct ProfilePage {
     /// Who viewed their results or exported their data; for staff who may read the audit log.
     views: Option<Vec<RecordView>>,
     views_limit: i64,
-    /// For staff who read attendance.
-    attendance: Option<crate::attendance::reports::PupilOverview>,
+    /// Staff who read attendance get a link to the pupil's attendance page.
+    can_view_attendance: bool,
 }
 
 const VIEWS_SHOWN: i64 = 50;
@@ -450,16 +449,10 @@ async fn profile(
     } else {
         None
     };
-    let attendance = if ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance") {
-        let today = ctx.today();
-        Some(crate::attendance::reports::pupil_overview(&mut ctx.tx, id, today).await?)
-    } else {
-        None
-    };
     Ok(ProfilePage {
         views,
         views_limit: VIEWS_SHOWN,
-        attendance,
+        can_view_attendance: ctx.perms.has("view_attendance") || ctx.perms.has("change_attendance"),
         can_view_guardians,
         layout: ctx.layout(&student.full_name(), "students", &csrf),
         age: student.date_of_birth.map(|d| age_on(d, ctx.today())),

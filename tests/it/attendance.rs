@@ -965,12 +965,17 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
             .is_err()
     );
 
-    // The pupil's page lists them, with the term so far.
+    // The pupil's attendance page (linked from their record) lists them, with the term so far.
     let mut page = app.signed_in("alpha", "admin@alpha.test").await;
     let html = page.get(&format!("/students/{ada}")).await.text();
+    assert!(
+        html.contains(&format!("/attendance/pupils/{ada}")),
+        "{html}"
+    );
+    let html = page.get(&format!("/attendance/pupils/{ada}")).await.text();
     assert!(html.contains("Absences for parents"), "{html}");
     assert!(html.contains("Recorded"), "{html}");
-    let html = page.get(&format!("/students/{bola}")).await.text();
+    let html = page.get(&format!("/attendance/pupils/{bola}")).await.text();
     assert!(html.contains("Waiting for corrections until"), "{html}");
     assert!(html.contains("Corrected marks"), "{html}");
 }
@@ -983,7 +988,7 @@ async fn the_register_page_saves_each_tap_and_names_a_refused_row(pool: PgPool) 
     let today = school_today();
     let y = year(&app, "alpha", today).await;
     let _teacher = class_teacher_of(&app, &y, y.jss1a).await;
-    admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
+    let ada_student = admit(&y.admin, "Ada", y.jss1a, today - Duration::days(60)).await;
     admit(&y.admin, "Efe", y.jss1b, today - Duration::days(60)).await;
     let ada = row_of(&y.admin.get(&url(y.jss1a, today)).await.json(), "Ada")["registration"]
         .as_i64()
@@ -992,6 +997,9 @@ async fn the_register_page_saves_each_tap_and_names_a_refused_row(pool: PgPool) 
         .as_i64()
         .unwrap();
     let mut page = app.signed_in("alpha", "teacher@alpha.test").await;
+    // A pupil's attendance page is for those who read attendance, not for add alone.
+    let res = page.get(&format!("/attendance/pupils/{ada_student}")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
     let path = format!("/attendance?class={}&date={today}&period=1", y.jss1a);
     let csrf = page.csrf(&path).await;
     let marks = format!("/attendance/marks?class={}&date={today}&period=1", y.jss1a);
