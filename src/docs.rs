@@ -220,6 +220,12 @@ const REQUIRED_FIELDS: &[(&str, &str, &[&str])] = &[
         "/api/v1/school/notices/{id}/",
         &["title", "body", "scope"],
     ),
+    (
+        "post",
+        "/api/v1/school/attendance-codes/",
+        &["code", "name", "counts_as"],
+    ),
+    ("post", "/api/v1/school/attendance-reasons/", &["name"]),
 ];
 
 fn require_on_create(openapi: OpenApi) -> OpenApi {

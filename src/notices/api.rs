@@ -27,7 +27,7 @@ use crate::{
 /// (drafts first); anyone else reads only the published, unexpired notices addressed to
 /// staff whose audience holds them.
 #[utoipa::path(get, path = "/api/v1/school/notices/", tag = "school-notices", security(("bearer" = [])),
-    params(NoticeFilter, ListParams),
+    params(NoticeFilter, ListParams, ("ordering" = Option<String>, Query, description = "One of publish_at, created_at, title; `-` in front for descending.", pattern = "^(-?(publish_at|created_at|title))?$")),
     responses((status = 200, description = "OK", body = Page<Notice>)))]
 async fn list_notices(
     mut ctx: SchoolCtx,
@@ -151,7 +151,7 @@ async fn acknowledge_notice(
 /// The notice's attachment, to those who may read the notice.
 #[utoipa::path(get, path = "/api/v1/school/notices/{id}/attachment/", tag = "school-notices", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Notice id")),
-    responses((status = 200, description = "The file (PDF or image)", content_type = "application/octet-stream")))]
+    responses((status = 200, description = "The file (PDF or image)", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp")))))]
 async fn get_attachment(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Response> {
     let (filename, kind, bytes) = service::attachment(&mut ctx, id).await?;
     Ok(attachment::response(&filename, &kind, bytes))
@@ -206,7 +206,7 @@ async fn pupil_notices(
 /// The attachment of a notice addressed to the pupil's parents (as listed above).
 #[utoipa::path(get, path = "/api/v1/school/students/{id}/notices/{notice_id}/attachment/", tag = "school-notices", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Student id"), ("notice_id" = i64, Path, description = "Notice id")),
-    responses((status = 200, description = "The file (PDF or image)", content_type = "application/octet-stream")))]
+    responses((status = 200, description = "The file (PDF or image)", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp")))))]
 async fn pupil_notice_attachment(
     mut ctx: SchoolCtx,
     ApiPath((id, notice_id)): ApiPath<(i64, i64)>,
