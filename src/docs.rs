@@ -220,6 +220,26 @@ const REQUIRED_FIELDS: &[(&str, &str, &[&str])] = &[
         "/api/v1/school/notices/{id}/",
         &["title", "body", "scope"],
     ),
+    (
+        "post",
+        "/api/v1/school/promotions/new-session/",
+        &["from_session", "name", "starts_on", "ends_on", "terms"],
+    ),
+    (
+        "put",
+        "/api/v1/school/promotions/decisions/",
+        &["from_session", "to_session", "decisions"],
+    ),
+    (
+        "post",
+        "/api/v1/school/promotions/commit/",
+        &["from_session", "to_session"],
+    ),
+    (
+        "put",
+        "/api/v1/school/promotions/next-classes/",
+        &["classes"],
+    ),
 ];
 
 fn require_on_create(openapi: OpenApi) -> OpenApi {
