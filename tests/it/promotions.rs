@@ -627,3 +627,106 @@ async fn a_class_without_a_next_class_blocks_the_commit_and_is_listed(pool: PgPo
         res.text()
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_wizard_page_walks_to_the_commit(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let s = two_level_school(&app, "alpha").await;
+    let mut b = app.signed_in("alpha", "admin@alpha.test").await;
+    let page = b.get("/promotions").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(page.text().contains("Confirm the suggestions"));
+    assert!(page.text().contains(r#"name="viewport""#) || page.text().contains("viewport"));
+    let token = b.csrf("/promotions").await;
+    let res = b
+        .post("/promotions/next-classes/accept", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let from = s.session.to_string();
+    let res = b
+        .post(
+            "/promotions/new-session",
+            &[
+                ("csrf_token", &token),
+                ("from_session", &from),
+                ("name", "2026/2027"),
+                ("starts_on", "2026-09-07"),
+                ("ends_on", "2027-07-23"),
+                ("t1_starts", "2026-09-07"),
+                ("t1_ends", "2026-12-11"),
+                ("t2_starts", "2027-01-04"),
+                ("t2_ends", "2027-04-01"),
+                ("t3_starts", "2027-04-19"),
+                ("t3_ends", "2027-07-23"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let page = b.get("/promotions").await.text();
+    assert!(page.contains("Preview: 2025/2026 → 2026/2027"), "{page}");
+    let to = id_of(&s.admin, "/api/v1/school/sessions/", "name", "2026/2027")
+        .await
+        .to_string();
+    // An override without a reason is refused on the page, nothing saved.
+    let bola = s.pupils["Bola"].to_string();
+    let form = |reason: &'static str| {
+        vec![
+            ("from_session", from.clone()),
+            ("to_session", to.clone()),
+            ("student_id", bola.clone()),
+            ("outcome", "promote".to_owned()),
+            ("reason", reason.to_owned()),
+        ]
+    };
+    let send = |f: Vec<(&'static str, String)>, token: String| {
+        let mut all = vec![("csrf_token", token)];
+        all.extend(f);
+        all
+    };
+    let fields = send(form(""), token.clone());
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post("/promotions/decide", &refs).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = b
+        .get(&format!("/promotions?from_session={from}&to_session={to}"))
+        .await
+        .text();
+    assert!(page.contains("This field is required"), "{page}");
+    let fields = send(form("Passed the resit"), token.clone());
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post("/promotions/decide", &refs).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = b
+        .get(&format!("/promotions?from_session={from}&to_session={to}"))
+        .await
+        .text();
+    assert!(
+        page.contains("Passed the resit") && page.contains("decided by"),
+        "{page}"
+    );
+    assert!(page.contains("data-confirm=\"Move 6 pupils"), "{page}");
+    let res = b
+        .post(
+            "/promotions/commit",
+            &[
+                ("csrf_token", &token),
+                ("from_session", &from),
+                ("to_session", &to),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = b
+        .get(&format!("/promotions?from_session={from}&to_session={to}"))
+        .await
+        .text();
+    assert!(
+        page.contains("Committed: 6 pupils = 3 promoted + 1 repeating + 2 graduated + 0 left"),
+        "{page}"
+    );
+    // A teacher does not see the page.
+    app.create_staff("alpha", "teacher@alpha.test", "Teacher")
+        .await;
+    let mut t = app.signed_in("alpha", "teacher@alpha.test").await;
+    assert_eq!(t.get("/promotions").await.status, StatusCode::FORBIDDEN);
+}
