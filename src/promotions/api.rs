@@ -1,7 +1,10 @@
 //! `/api/v1/school/promotions/`: next classes, rules, the new session, the preview, the
 //! decisions (overrides) and the commit.
 
-use axum::{Json, http::StatusCode};
+use axum::{
+    Json,
+    http::{StatusCode, Uri},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -14,7 +17,7 @@ use super::{
 use crate::{
     context::SchoolCtx,
     error::AppResult,
-    http::{ApiJson, ApiQuery},
+    http::{ApiJson, ApiQuery, Page, PageParams},
     permissions::access::guard,
     state::AppState,
 };
@@ -22,9 +25,15 @@ use crate::{
 /// Every class arm with where its pupils go next session (confirmed or not) and the
 /// default proposal: the same arm letter in the next class level by order.
 #[utoipa::path(get, path = "/api/v1/school/promotions/next-classes/", tag = "school-promotions", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vec<NextClass>)))]
-async fn get_next_classes(mut ctx: SchoolCtx) -> AppResult<Json<Vec<NextClass>>> {
-    Ok(Json(db::next_classes(&mut ctx.tx).await?))
+    params(PageParams),
+    responses((status = 200, description = "OK", body = Page<NextClass>)))]
+async fn get_next_classes(
+    mut ctx: SchoolCtx,
+    uri: Uri,
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<NextClass>>> {
+    let all = db::next_classes(&mut ctx.tx).await?;
+    Ok(Json(Page::of_all(all, &paging, &uri)?))
 }
 
 /// Confirms where arms go next: `next_class_id` (an arm of a later level), `is_final`

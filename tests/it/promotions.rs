@@ -132,8 +132,7 @@ async fn two_level_school(app: &TestApp, code: &str) -> School {
 async fn accept_suggestions(admin: &Client) -> Value {
     let list = admin.get("/api/v1/school/promotions/next-classes/").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text());
-    let items: Vec<Value> = list
-        .json()
+    let items: Vec<Value> = list.json()["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -228,7 +227,8 @@ async fn the_year_rolls_over_by_the_rules_and_nothing_is_decided_silently(pool: 
     let list = admin
         .get("/api/v1/school/promotions/next-classes/")
         .await
-        .json();
+        .json()["results"]
+        .clone();
     let jss1a = list
         .as_array()
         .unwrap()
