@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     academics, assessment, attendance, audit, auth, dashboard, docs,
     error::AppError,
-    health, notices, permissions, settings,
+    health, notices, permissions, promotions, settings,
     state::AppState,
     students,
     tenancy::{self, scope::Scope},
@@ -39,6 +39,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(students::api_router())
         .merge(attendance::api_router())
         .merge(notices::api_router())
+        .merge(promotions::api_router())
         .merge(settings::api_router())
         .merge(assessment::api_router())
 }
@@ -66,6 +67,7 @@ fn school_pages(state: AppState) -> Router {
         .merge(settings::pages_router())
         .merge(attendance::pages_router())
         .merge(notices::pages_router())
+        .merge(promotions::pages_router())
         .merge(assessment::pages_router());
     web::with_browser_layers(router, state)
 }

@@ -226,6 +226,26 @@ const REQUIRED_FIELDS: &[(&str, &str, &[&str])] = &[
         &["code", "name", "counts_as"],
     ),
     ("post", "/api/v1/school/attendance-reasons/", &["name"]),
+    (
+        "post",
+        "/api/v1/school/promotions/new-session/",
+        &["from_session", "name", "starts_on", "ends_on", "terms"],
+    ),
+    (
+        "put",
+        "/api/v1/school/promotions/decisions/",
+        &["from_session", "to_session", "decisions"],
+    ),
+    (
+        "post",
+        "/api/v1/school/promotions/commit/",
+        &["from_session", "to_session"],
+    ),
+    (
+        "put",
+        "/api/v1/school/promotions/next-classes/",
+        &["classes"],
+    ),
 ];
 
 fn require_on_create(openapi: OpenApi) -> OpenApi {

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod notices;
 pub mod permissions;
+pub mod promotions;
 pub mod provision;
 pub mod settings;
 pub mod state;

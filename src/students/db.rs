@@ -499,6 +499,25 @@ pub async fn has_results(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool>
     .await
 }
 
+/// Sets a pupil's status (promotions graduate pupils and mark leavers withdrawn); true when
+/// it changed.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: i64,
+    status: StudentStatus,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE students SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub async fn delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM students WHERE id = $1")
         .bind(id)

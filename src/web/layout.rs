@@ -133,6 +133,12 @@ impl Layout {
             ("view_exam_sessions", "exams", "Exams", "/exams"),
             ("view_notices", "notices", "Notices", "/notices"),
             ("view_sessions", "academics", "Academics", "/academics"),
+            (
+                "view_promotions",
+                "promotions",
+                "End of year",
+                "/promotions",
+            ),
             ("view_users", "staff", "Staff", "/staff"),
             ("view_roles", "roles", "Roles", "/roles"),
             ("view_audit", "audit", "Audit log", "/audit"),

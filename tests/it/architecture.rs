@@ -19,6 +19,7 @@ const DOMAINS: &[&str] = &[
     "settings",
     "users",
     "notices",
+    "promotions",
     "dashboard",
 ];
 /// The top floor assembles everything; nothing below may import it.

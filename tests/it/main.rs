@@ -28,6 +28,7 @@ mod notices;
 mod pages;
 mod pdf;
 mod permissions;
+mod promotions;
 mod records;
 mod results_day;
 mod schools;
