@@ -838,6 +838,11 @@ impl figures::SessionFigures {
 }
 
 pub async fn preview(ctx: &mut SchoolCtx, r: Rollover) -> AppResult<Preview> {
+    // A reading: a session that is not there means there is nothing at this address (404),
+    // as for any other read; writes name the field (422).
+    for id in [r.from_session, r.to_session] {
+        academics::session(&mut ctx.tx, id).await?;
+    }
     let (from, to) = sessions(ctx, r).await?;
     Ok(build(ctx, &from, &to).await?.preview)
 }
