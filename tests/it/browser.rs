@@ -983,3 +983,136 @@ async fn a_class_teacher_takes_the_register_on_a_phone_through_a_dropped_connect
     c.close().await.unwrap();
     server.abort();
 }
+
+/// The head of a two-level school walks the end-of-year wizard in Chromium: confirms the
+/// next classes, makes the new session, decides for the pupil on the margin, commits (after
+/// the confirmation dialog), and finds the pupils in their new classes.
+#[sqlx::test(migrations = false)]
+async fn the_end_of_year_wizard_in_the_browser(pool: PgPool) {
+    use crate::promotions::two_level_school;
+    let app = TestApp::new(pool).await;
+    let s = two_level_school(&app, "alpha").await;
+    let (port, server) = serve(&app).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    c.set_window_size(390, 900).await.unwrap();
+    let base = format!("http://alpha.localhost:{port}");
+    sign_in(&c, &format!("{base}/login"), "admin@alpha.test", "Sign out").await;
+    c.goto(&format!("{base}/promotions")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "form[action='/promotions/next-classes/accept'] button",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let create = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "form[action='/promotions/new-session'] button[type=submit]",
+        ))
+        .await
+        .unwrap();
+    // Date inputs take their value as the page's own script would set it (typing into a
+    // date field depends on the browser's locale).
+    c.execute(
+        "const set = (id, v) => { document.getElementById(id).value = v; };
+         set('name', '2026/2027'); set('starts_on', '2026-09-07'); set('ends_on', '2027-07-23');
+         set('t1_starts', '2026-09-07'); set('t1_ends', '2026-12-11');
+         set('t2_starts', '2027-01-04'); set('t2_ends', '2027-04-01');
+         set('t3_starts', '2027-04-19'); set('t3_ends', '2027-07-23');",
+        vec![],
+    )
+    .await
+    .unwrap();
+    create.click().await.unwrap();
+    wait_for_text(&c, "Preview: 2025/2026 → 2026/2027").await;
+    save_screenshot("promotions-preview-phone", &c.screenshot().await.unwrap());
+
+    // Chi sits on the margin: flagged, undecided, so the commit waits for a decision.
+    let chi = s.pupils["Chi"];
+    let form =
+        format!("form[action='/promotions/decide']:has(input[name=student_id][value='{chi}'])");
+    c.find(Locator::Css(&format!("{form} select[name=outcome]")))
+        .await
+        .unwrap()
+        .select_by_value("promote")
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} input[name=reason]")))
+        .await
+        .unwrap()
+        .send_keys("Passed the resit")
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} button")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "Passed the resit").await;
+    let commit = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "form[action='/promotions/commit'] button:not([disabled])",
+        ))
+        .await
+        .unwrap();
+    commit.click().await.unwrap();
+    // The confirmation names the counts; accepting it commits.
+    let question = c.get_alert_text().await.unwrap();
+    assert!(
+        question.starts_with("Move 6 pupils into 2026/2027"),
+        "{question}"
+    );
+    c.accept_alert().await.unwrap();
+    wait_for_text(&c, "Committed").await;
+    save_screenshot("promotions-committed-phone", &c.screenshot().await.unwrap());
+
+    // Ada (promoted) and Chi (promoted on review) are in JSS 2A of the new session.
+    let to = s.admin.get("/api/v1/school/sessions/").await.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "2026/2027")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
+    let placed: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT r.student_id, c.name FROM registrations r
+           JOIN academic_classes ac ON ac.id = r.academic_class_id
+           JOIN classes c ON c.id = ac.class_id
+          WHERE r.session_id = $1 AND r.is_current ORDER BY r.student_id",
+    )
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let class_of = |student: i64| {
+        placed
+            .iter()
+            .find(|(id, _)| *id == student)
+            .map(|(_, c)| c.clone())
+    };
+    assert_eq!(
+        class_of(s.pupils["Ada"]).as_deref(),
+        Some("JSS 2A"),
+        "{placed:?}"
+    );
+    assert_eq!(class_of(chi).as_deref(), Some("JSS 2A"), "{placed:?}");
+    assert_eq!(
+        class_of(s.pupils["Bola"]).as_deref(),
+        Some("JSS 1A"),
+        "{placed:?}"
+    );
+    assert_eq!(class_of(s.pupils["Efe"]), None, "a graduate has no class");
+    c.close().await.unwrap();
+    server.abort();
+}

@@ -41,11 +41,11 @@ async fn id_of(client: &Client, path: &str, key: &str, name: &str) -> i64 {
         .unwrap()
 }
 
-struct School {
-    admin: Client,
-    session: i64,
+pub(crate) struct School {
+    pub(crate) admin: Client,
+    pub(crate) session: i64,
     /// pupil → student id
-    pupils: HashMap<String, i64>,
+    pub(crate) pupils: HashMap<String, i64>,
     /// arm name → class arm id
     arms: HashMap<String, i64>,
     maths: i64,
@@ -64,7 +64,7 @@ struct School {
 /// | Dayo  | JSS 1A | 70      | 30    | 80            | 60      | repeat: failed Maths |
 /// | Efe   | JSS 2A | 60      | 60    | 60            | 60      | graduate |
 /// | Femi  | JSS 2A | 55      | 50    | 65            | 56.67   | graduate |
-async fn two_level_school(app: &TestApp, code: &str) -> School {
+pub(crate) async fn two_level_school(app: &TestApp, code: &str) -> School {
     let admin = school_with_year(app, code).await;
     let (session, jss1a) = class_of(&admin, "JSS 1A").await;
     let (_, jss2a) = class_of(&admin, "JSS 2A").await;
@@ -729,4 +729,40 @@ async fn the_wizard_page_walks_to_the_commit(pool: PgPool) {
         .await;
     let mut t = app.signed_in("alpha", "teacher@alpha.test").await;
     assert_eq!(t.get("/promotions").await.status, StatusCode::FORBIDDEN);
+}
+
+/// A pupil who moved arm in the middle of the session appears once, in the arm they are in
+/// now, and goes on from that arm's next class.
+#[sqlx::test(migrations = false)]
+async fn a_pupil_who_moved_arm_mid_session_appears_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let s = two_level_school(&app, "alpha").await;
+    let (_, jss1b) = class_of(&s.admin, "JSS 1B").await;
+    // The other arm gets its exams, so Ada's marks move with her.
+    generate_exams(&s.admin, s.es, jss1b).await;
+    let res = s
+        .admin
+        .post(
+            &format!(
+                "/api/v1/school/sessions/{}/classes/{jss1b}/registrations/",
+                s.session
+            ),
+            json!({"student_id": s.pupils["Ada"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    accept_suggestions(&s.admin).await;
+    let to = new_session(&s.admin, s.session).await;
+    let preview = s.admin.get(&preview_url(s.session, to)).await.json();
+    let adas: Vec<&Value> = preview["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["full_name"].as_str().unwrap_or_default().contains("Ada"))
+        .collect();
+    assert_eq!(adas.len(), 1, "{preview}");
+    assert_eq!(adas[0]["class_name"], "JSS 1B", "{preview}");
+    assert_eq!(adas[0]["outcome"], "promote", "{preview}");
+    assert_eq!(adas[0]["to_class_name"], "JSS 2B", "{preview}");
+    assert_eq!(preview["totals"]["pupils"], 6, "{preview}");
 }
