@@ -38,11 +38,13 @@ INSERT INTO exams (exam_session_id, academic_class_id, subject_id, created_at, u
 SELECT (SELECT id FROM exam_sessions), academic_class_id, subject_id, now(), now() FROM academic_class_subjects;
 INSERT INTO exam_components (exam_id, name, max_score, ordinal)
 SELECT e.id, c.name, c.max_score, c.ordinal FROM exams e CROSS JOIN assessment_components c;
--- Scores from 25 % to 95 % of each component: most pupils pass, some repeat, some sit on
--- the margin.
+-- Each pupil has an ability (15 % to 75 %) plus up to 20 % of noise per score: most pupils
+-- pass, some repeat, some sit on the margin.
 INSERT INTO marks (component_id, registration_id, exam_id, score, updated_at)
 SELECT ec.id, r.id, e.id,
-       round((0.25 + (abs(hashtext(ec.id::text || '/' || r.id::text)) % 1000) / 1000.0 * 0.7) * ec.max_score * 2) / 2, now()
+       round((0.15 + (abs(hashtext('pupil/' || r.student_id::text)::bigint) % 1000) / 1000.0 * 0.6
+                    + (abs(hashtext(ec.id::text || '/' || r.id::text)::bigint) % 1000) / 1000.0 * 0.2)
+             * ec.max_score * 2) / 2, now()
   FROM exams e JOIN exam_components ec ON ec.exam_id = e.id
   JOIN registrations r ON r.academic_class_id = e.academic_class_id AND r.is_current;
 ANALYZE;

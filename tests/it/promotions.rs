@@ -284,6 +284,25 @@ async fn the_year_rolls_over_by_the_rules_and_nothing_is_decided_silently(pool: 
         3
     );
 
+    // Ada's third-term report card as it prints before the rollover.
+    let ada_registration = count(
+        &app,
+        "alpha",
+        &format!(
+            "SELECT id FROM registrations WHERE student_id = {} AND session_id = {}",
+            s.pupils["Ada"], s.session
+        ),
+    )
+    .await;
+    let card_url = format!(
+        "/api/v1/school/exam-sessions/{}/report-cards/{ada_registration}/pdf/",
+        s.es
+    );
+    let card = admin.get(&card_url).await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.text());
+    let (_, card_before) = crate::helpers::pdf_text(&card.body);
+    assert!(card_before.contains("JSS 1A"), "{card_before}");
+
     // The preview.
     let old_results = admin
         .get(&format!(
@@ -466,6 +485,13 @@ async fn the_year_rolls_over_by_the_rules_and_nothing_is_decided_silently(pool: 
         .await
         .json();
     assert_eq!(old_results, after_results);
+    let card = admin.get(&card_url).await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.text());
+    let (_, card_after) = crate::helpers::pdf_text(&card.body);
+    assert_eq!(
+        card_before, card_after,
+        "last session's card prints as it did, in JSS 1A"
+    );
 
     // Again: nothing changes.
     let all = "SELECT count(*) FROM registrations";
