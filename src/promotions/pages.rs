@@ -33,6 +33,50 @@ use crate::{
 struct PageQuery {
     from_session: Option<i64>,
     to_session: Option<i64>,
+    // What a refused new-session form sent, so nothing typed is lost (plain fields: serde's
+    // flatten would read the session ids above as text).
+    name: Option<String>,
+    starts_on: Option<String>,
+    ends_on: Option<String>,
+    t1_starts: Option<String>,
+    t1_ends: Option<String>,
+    t2_starts: Option<String>,
+    t2_ends: Option<String>,
+    t3_starts: Option<String>,
+    t3_ends: Option<String>,
+}
+
+/// The new-session form's fields as typed (text, not yet dates).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct NewSessionDraft {
+    name: Option<String>,
+    starts_on: Option<String>,
+    ends_on: Option<String>,
+    t1_starts: Option<String>,
+    t1_ends: Option<String>,
+    t2_starts: Option<String>,
+    t2_ends: Option<String>,
+    t3_starts: Option<String>,
+    t3_ends: Option<String>,
+}
+
+impl NewSessionDraft {
+    /// The value typed in `field`, or empty.
+    fn value(&self, field: &str) -> &str {
+        let v = match field {
+            "name" => &self.name,
+            "starts_on" => &self.starts_on,
+            "ends_on" => &self.ends_on,
+            "t1_starts" => &self.t1_starts,
+            "t1_ends" => &self.t1_ends,
+            "t2_starts" => &self.t2_starts,
+            "t2_ends" => &self.t2_ends,
+            "t3_starts" => &self.t3_starts,
+            "t3_ends" => &self.t3_ends,
+            _ => &None,
+        };
+        v.as_deref().unwrap_or_default()
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -50,6 +94,7 @@ struct PromotionsPage {
     problem: Option<String>,
     can_change: bool,
     can_add: bool,
+    draft: NewSessionDraft,
 }
 
 impl PromotionsPage {
@@ -151,6 +196,17 @@ async fn page(
         problem,
         can_change,
         can_add,
+        draft: NewSessionDraft {
+            name: q.name,
+            starts_on: q.starts_on,
+            ends_on: q.ends_on,
+            t1_starts: q.t1_starts,
+            t1_ends: q.t1_ends,
+            t2_starts: q.t2_starts,
+            t2_ends: q.t2_ends,
+            t3_starts: q.t3_starts,
+            t3_ends: q.t3_ends,
+        },
     }
     .into_response())
 }
@@ -328,11 +384,27 @@ async fn create_session(
             term(&f.t3_starts, &f.t3_ends),
         ]),
     };
+    // Back to the page with what was typed: a refused form is shown again as it was sent.
+    let draft = NewSessionDraft {
+        name: f.name.clone(),
+        starts_on: f.starts_on.clone(),
+        ends_on: f.ends_on.clone(),
+        t1_starts: f.t1_starts.clone(),
+        t1_ends: f.t1_ends.clone(),
+        t2_starts: f.t2_starts.clone(),
+        t2_ends: f.t2_ends.clone(),
+        t3_starts: f.t3_starts.clone(),
+        t3_ends: f.t3_ends.clone(),
+    };
+    let again = format!(
+        "/promotions?{}#new-session",
+        serde_urlencoded::to_string(&draft).unwrap_or_default()
+    );
     act(
         ctx,
         &messages,
         &headers,
-        &back(None, None),
+        &again,
         |n: &service::NewSession| {
             format!(
                 "{} created with its three terms and {} classes copied. It is not current yet.",

@@ -669,6 +669,29 @@ async fn the_wizard_page_walks_to_the_commit(pool: PgPool) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let from = s.session.to_string();
+    // A refused new session comes back with what was typed.
+    let res = b
+        .post(
+            "/promotions/new-session",
+            &[
+                ("csrf_token", &token),
+                ("from_session", &from),
+                ("name", "Next year"),
+                ("starts_on", "2026-09-07"),
+                ("ends_on", "2026-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let location = res.headers["location"].to_str().unwrap().to_owned();
+    let page = b.get(&location).await.text();
+    assert!(page.contains("value=\"Next year\""), "{page}");
+    assert!(page.contains("value=\"2026-09-07\""), "{page}");
+    assert_eq!(
+        count(&app, "alpha", "SELECT count(*) FROM academic_sessions").await,
+        1,
+        "nothing was made"
+    );
     let res = b
         .post(
             "/promotions/new-session",
