@@ -49,6 +49,8 @@ struct AcademicsPage {
     subjects: Vec<Subject>,
     can_add: bool,
     needs_setup: bool,
+    /// Where arms go next session is set on the End of year page; linked for those who see it.
+    can_view_promotions: bool,
 }
 
 async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
@@ -84,6 +86,7 @@ async fn overview(mut ctx: SchoolCtx, CsrfToken(csrf): CsrfToken) -> AppResult<R
         forms,
         subjects,
         can_add: ctx.perms.has("add_sessions"),
+        can_view_promotions: ctx.perms.has("view_promotions"),
     }
     .into_response())
 }

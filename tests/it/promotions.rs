@@ -659,6 +659,9 @@ async fn the_wizard_page_walks_to_the_commit(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let s = two_level_school(&app, "alpha").await;
     let mut b = app.signed_in("alpha", "admin@alpha.test").await;
+    // The Academics page points to where next classes are confirmed.
+    let academics = b.get("/academics").await.text();
+    assert!(academics.contains("href=\"/promotions\""), "{academics}");
     let page = b.get("/promotions").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     assert!(page.text().contains("Confirm the suggestions"));
