@@ -60,3 +60,5 @@ CREATE TABLE promotion_decisions (
     CONSTRAINT promotion_decisions_class CHECK ((outcome IN ('promote', 'repeat')) = (to_class_id IS NOT NULL))
 );
 CREATE INDEX promotion_decisions_to_idx ON promotion_decisions (to_session_id);
+-- One rollover into a session: a second would move its pupils twice.
+CREATE UNIQUE INDEX promotion_runs_one_into_each ON promotion_runs (to_session_id);

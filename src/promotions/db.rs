@@ -333,18 +333,20 @@ pub async fn delete_decision(
 pub async fn mark_applied(
     conn: &mut PgConnection,
     from: i64,
+    to: i64,
     student_id: i64,
     registration_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE promotion_decisions SET applied_at = $3, registration_id = $4
+        "UPDATE promotion_decisions SET applied_at = $3, registration_id = $4, to_session_id = $5
           WHERE from_session_id = $1 AND student_id = $2",
     )
     .bind(from)
     .bind(student_id)
     .bind(now)
     .bind(registration_id)
+    .bind(to)
     .execute(conn)
     .await?;
     Ok(())

@@ -156,7 +156,12 @@ pub async fn save_rules(ctx: &mut SchoolCtx, input: &RulesInput) -> AppResult<Ru
     };
     let mut v = Validator::new();
     let in_range =
-        |x: f64| x.is_finite() && (0.0..=100.0).contains(&x) && (x * 100.0).fract() == 0.0;
+        // Two decimals at most, judged with a tolerance: 2.3 × 100 is 229.99999999999997.
+        |x: f64| {
+            x.is_finite()
+                && (0.0..=100.0).contains(&x)
+                && ((x * 100.0).round() - x * 100.0).abs() < 1e-6
+        };
     if !in_range(pass) {
         v.add(
             "pass_average",
@@ -681,6 +686,35 @@ async fn sessions(
                     f.name, run.to_session_id
                 )));
             }
+            // Pupils move one session at a time, and into a session only once: skipping a
+            // session, or a second rollover into the same one, would move pupils twice.
+            let (between, into): (bool, Option<i64>) = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM academic_sessions
+                                 WHERE starts_on > $1 AND starts_on < $2),
+                        (SELECT from_session_id FROM promotion_runs
+                          WHERE to_session_id = $3 AND from_session_id <> $4 LIMIT 1)",
+            )
+            .bind(f.starts_on)
+            .bind(t.starts_on)
+            .bind(t.id)
+            .bind(f.id)
+            .fetch_one(&mut *ctx.tx)
+            .await?;
+            if between {
+                return Err(AppError::field(
+                    "to_session",
+                    format!(
+                        "Another session starts between {} and {}: pupils move one session at a time.",
+                        f.name, t.name
+                    ),
+                ));
+            }
+            if into.is_some() {
+                return Err(AppError::Conflict(format!(
+                    "Another session has already been rolled over into {}.",
+                    t.name
+                )));
+            }
             Ok((f, t))
         }
         _ => Err(AppError::field("from_session", "There is no such session.")),
@@ -1088,7 +1122,7 @@ pub async fn decide(ctx: &mut SchoolCtx, input: &DecisionsInput) -> AppResult<Pr
         {
             let to_ac = class.and_then(|c| to_classes.get(&c).copied());
             let (moved, registration) = apply(ctx, &to, p.student_id, *o, to_ac).await?;
-            db::mark_applied(&mut ctx.tx, from.id, *student, registration, ctx.now).await?;
+            db::mark_applied(&mut ctx.tx, from.id, to.id, *student, registration, ctx.now).await?;
             if moved {
                 ctx.audit(
                     "move",
@@ -1239,10 +1273,23 @@ pub async fn commit(ctx: &mut SchoolCtx, input: &CommitInput) -> AppResult<Commi
             )
             .await?;
         }
+        // Carried out once: a pupil moved or withdrawn by hand since the commit stays where
+        // the school put them (a changed decision moves its pupil when it is made).
+        if row.applied {
+            continue;
+        }
         let (moved, registration) =
             apply(ctx, &to, row.student_id, outcome, row.to_academic_class_id).await?;
         if moved || !row.applied {
-            db::mark_applied(&mut ctx.tx, from.id, row.student_id, registration, ctx.now).await?;
+            db::mark_applied(
+                &mut ctx.tx,
+                from.id,
+                to.id,
+                row.student_id,
+                registration,
+                ctx.now,
+            )
+            .await?;
         }
         if moved {
             changed.push(json!({"student_id": row.student_id, "outcome": outcome,

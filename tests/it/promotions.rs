@@ -508,6 +508,39 @@ async fn the_year_rolls_over_by_the_rules_and_nothing_is_decided_silently(pool: 
         count(&app, "alpha", "SELECT count(*) FROM audit_log").await,
         audits
     );
+    // A pupil the school moves by hand after the commit stays where it put them when the
+    // commit is pressed again.
+    let (_, jss2b_new) = {
+        let classes = admin
+            .get(&format!("/api/v1/school/sessions/{to}/classes/"))
+            .await
+            .json();
+        let id = classes["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["class_name"] == "JSS 2B" || c["name"] == "JSS 2B")
+            .map(|c| c["id"].as_i64().unwrap())
+            .unwrap_or_else(|| panic!("no JSS 2B in {classes}"));
+        (to, id)
+    };
+    let res = admin
+        .post(
+            &format!("/api/v1/school/sessions/{to}/classes/{jss2b_new}/registrations/"),
+            json!({"student_id": s.pupils["Ada"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let again = admin
+        .post("/api/v1/school/promotions/commit/", body.clone())
+        .await;
+    assert_eq!(again.json()["changed"], 0, "{}", again.text());
+    let ada_class = format!(
+        "SELECT ac.id FROM registrations r JOIN academic_classes ac ON ac.id = r.academic_class_id
+          WHERE r.student_id = {} AND r.session_id = {to} AND r.is_current",
+        s.pupils["Ada"]
+    );
+    assert_eq!(count(&app, "alpha", &ada_class).await, jss2b_new);
 
     // The override is recorded with who and why, and audited.
     let audit = admin
@@ -817,4 +850,44 @@ async fn a_pupil_who_moved_arm_mid_session_appears_once(pool: PgPool) {
     assert_eq!(adas[0]["outcome"], "promote", "{preview}");
     assert_eq!(adas[0]["to_class_name"], "JSS 2B", "{preview}");
     assert_eq!(preview["totals"]["pupils"], 6, "{preview}");
+}
+
+/// Pupils move one session at a time: a rollover that skips a session is refused, and a
+/// margin with two decimals (2.3, which binary floating point cannot hold exactly) is kept.
+#[sqlx::test(migrations = false)]
+async fn a_rollover_never_skips_a_session(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let s = two_level_school(&app, "alpha").await;
+    accept_suggestions(&s.admin).await;
+    let next = new_session(&s.admin, s.session).await;
+    let res = s
+        .admin
+        .post(
+            "/api/v1/school/sessions/",
+            json!({"name": "2027/2028", "starts_on": "2027-09-06", "ends_on": "2028-07-21"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let later = res.json()["id"].as_i64().unwrap();
+    let res = s.admin.get(&preview_url(s.session, later)).await;
+    assert!(assert_error_shape(&res, 422)["errors"]["to_session"].is_array());
+    let res = s
+        .admin
+        .post(
+            "/api/v1/school/promotions/commit/",
+            json!({"from_session": s.session, "to_session": later}),
+        )
+        .await;
+    assert_error_shape(&res, 422);
+    assert_eq!(
+        s.admin.get(&preview_url(s.session, next)).await.status,
+        StatusCode::OK
+    );
+
+    let res = s
+        .admin
+        .put("/api/v1/school/promotions/rules/", json!({"margin": 2.3}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["margin"], 2.3);
 }
