@@ -745,8 +745,14 @@ async fn build(
             (n.class_id, to)
         })
         .collect();
-    let arm_names: HashMap<i64, String> = db::arms(&mut ctx.tx)
-        .await?
+    let arms = db::arms(&mut ctx.tx).await?;
+    // (form id, level ordinal) of each arm: a stored decision is checked again against the
+    // levels as they are now.
+    let arm_levels: HashMap<i64, (i64, i32)> = arms
+        .iter()
+        .map(|(id, _, form, ordinal)| (*id, (*form, *ordinal)))
+        .collect();
+    let arm_names: HashMap<i64, String> = arms
         .into_iter()
         .map(|(id, name, _, _)| (id, name))
         .collect();
@@ -785,8 +791,28 @@ async fn build(
             ),
         };
         let to_academic_class_id = to_class.and_then(|c| to_classes.get(&c).copied());
+        // A person's decision made before the levels or arms changed may no longer fit: a
+        // promotion must still go up a level, a repeat stay in the same one.
+        let still_fits = match (decision, outcome, to_class) {
+            (Some(d), Some(o @ (Outcome::Promote | Outcome::Repeat)), Some(target))
+                if d.applied_at.is_none() =>
+            {
+                match (arm_levels.get(&p.class_id), arm_levels.get(&target)) {
+                    (Some(&(form, here)), Some(&(target_form, there))) => match o {
+                        Outcome::Promote => there > here,
+                        _ => target_form == form,
+                    },
+                    _ => false,
+                }
+            }
+            _ => true,
+        };
         let blocking = match outcome {
             None => Some(proposal.reason.clone()),
+            Some(_) if !still_fits => Some(format!(
+                "The decision for {} no longer fits the class levels (they changed since): decide again.",
+                p.full_name
+            )),
             Some(Outcome::Promote | Outcome::Repeat) if to_academic_class_id.is_none() => {
                 Some(format!(
                     "{} has no class in {} yet: add it to the new session.",

@@ -891,3 +891,60 @@ async fn a_rollover_never_skips_a_session(pool: PgPool) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.json()["margin"], 2.3);
 }
+
+/// A person's decision is checked again at the preview and the commit: a promotion to an arm
+/// that has since been moved to the pupil's own level blocks the commit instead of being
+/// carried out.
+#[sqlx::test(migrations = false)]
+async fn a_decision_that_no_longer_fits_the_levels_blocks_the_commit(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let s = two_level_school(&app, "alpha").await;
+    accept_suggestions(&s.admin).await;
+    let to = new_session(&s.admin, s.session).await;
+    let res = s
+        .admin
+        .put(
+            "/api/v1/school/promotions/decisions/",
+            json!({"from_session": s.session, "to_session": to, "decisions": [
+                {"student_id": s.pupils["Bola"], "outcome": "promote", "class_id": s.arms["JSS 2B"],
+                 "reason": "Passed the resit"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // JSS 2B is moved to the first level (the school reorganised its arms).
+    let jss1 = id_of(&s.admin, "/api/v1/school/forms/", "name", "JSS 1").await;
+    let res = s
+        .admin
+        .patch(
+            &format!("/api/v1/school/classes/{}/", s.arms["JSS 2B"]),
+            json!({"form_id": jss1}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let p = s.admin.get(&preview_url(s.session, to)).await.json();
+    assert!(
+        row(&p, "Bola")["blocking"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no longer fits"),
+        "{p}"
+    );
+    let res = s
+        .admin
+        .post(
+            "/api/v1/school/promotions/commit/",
+            json!({"from_session": s.session, "to_session": to}),
+        )
+        .await;
+    assert_error_shape(&res, 422);
+    assert_eq!(
+        count(
+            &app,
+            "alpha",
+            &format!("SELECT count(*) FROM registrations WHERE session_id = {to}")
+        )
+        .await,
+        0,
+        "nothing was placed"
+    );
+}
