@@ -293,6 +293,19 @@ impl SchoolCtx {
             .await
     }
 
+    /// Audits a change from `before` to `after`: the fields that differ, each from → to.
+    pub async fn audit_updated<T: serde::Serialize>(
+        &mut self,
+        entity: &str,
+        id: i64,
+        before: &T,
+        after: &T,
+    ) -> AppResult<()> {
+        let to = |v: &T| serde_json::to_value(v).map_err(|e| AppError::Internal(e.into()));
+        let changes = crate::audit::trail::diff(&to(before)?, &to(after)?);
+        self.audit("update", entity, id, changes).await
+    }
+
     pub async fn commit(self) -> AppResult<()> {
         self.tx.commit().await?;
         Ok(())

@@ -122,7 +122,7 @@ async fn seed_attendance(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Africa::Lagos)
+        .with_timezone(&crate::tenancy::scope::DEFAULT_TIME_ZONE)
         .date_naive();
     // The demo's class teacher takes the first class's register.
     sqlx::query(

@@ -92,7 +92,7 @@ pub async fn class_cards(
             &general
                 .time_zone
                 .parse::<chrono_tz::Tz>()
-                .unwrap_or(chrono_tz::Africa::Lagos),
+                .unwrap_or(crate::tenancy::scope::DEFAULT_TIME_ZONE),
         )
         .date_naive();
     let attendance =

@@ -44,8 +44,7 @@ async fn create_code(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<AttendanceCodeInput>,
 ) -> AppResult<(StatusCode, Json<AttendanceCode>)> {
-    let code = codes::save(&mut ctx.tx, None, &input).await?;
-    ctx.audit_created("attendance_code", code.id, &code).await?;
+    let code = codes::save_audited(&mut ctx, None, &input).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(code)))
 }
@@ -59,18 +58,9 @@ async fn patch_code(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AttendanceCodeInput>,
 ) -> AppResult<Json<AttendanceCode>> {
-    let before = codes::get(&mut ctx.tx, id).await?;
-    let after = codes::save(&mut ctx.tx, Some(id), &input).await?;
-    let to = |c: &AttendanceCode| serde_json::to_value(c).unwrap_or_default();
-    ctx.audit(
-        "update",
-        "attendance_code",
-        id,
-        crate::audit::trail::diff(&to(&before), &to(&after)),
-    )
-    .await?;
+    let code = codes::save_audited(&mut ctx, Some(id), &input).await?;
     ctx.commit().await?;
-    Ok(Json(after))
+    Ok(Json(code))
 }
 
 /// The reasons a mark may carry, in order (retired ones too).
@@ -94,9 +84,7 @@ async fn create_reason(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<AttendanceReasonInput>,
 ) -> AppResult<(StatusCode, Json<AttendanceReason>)> {
-    let reason = codes::save_reason(&mut ctx.tx, None, &input).await?;
-    ctx.audit_created("attendance_reason", reason.id, &reason)
-        .await?;
+    let reason = codes::save_reason_audited(&mut ctx, None, &input).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(reason)))
 }
@@ -110,18 +98,9 @@ async fn patch_reason(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AttendanceReasonInput>,
 ) -> AppResult<Json<AttendanceReason>> {
-    let before = codes::reason(&mut ctx.tx, id).await?;
-    let after = codes::save_reason(&mut ctx.tx, Some(id), &input).await?;
-    let to = |r: &AttendanceReason| serde_json::to_value(r).unwrap_or_default();
-    ctx.audit(
-        "update",
-        "attendance_reason",
-        id,
-        crate::audit::trail::diff(&to(&before), &to(&after)),
-    )
-    .await?;
+    let reason = codes::save_reason_audited(&mut ctx, Some(id), &input).await?;
     ctx.commit().await?;
-    Ok(Json(after))
+    Ok(Json(reason))
 }
 
 // ---- calendar ----
@@ -147,15 +126,7 @@ async fn create_weekend_opening(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<WeekendOpeningInput>,
 ) -> AppResult<(StatusCode, Json<WeekendOpening>)> {
-    let opening = calendar::add_weekend_opening(&mut ctx.tx, &input).await?;
-    let fields = serde_json::to_value(&opening).unwrap_or_default();
-    ctx.audit(
-        "create",
-        "weekend_opening",
-        opening.day,
-        crate::audit::trail::created(&fields),
-    )
-    .await?;
+    let opening = calendar::add_weekend_opening_audited(&mut ctx, &input).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(opening)))
 }
@@ -167,14 +138,7 @@ async fn delete_weekend_opening(
     mut ctx: SchoolCtx,
     ApiPath(day): ApiPath<chrono::NaiveDate>,
 ) -> AppResult<StatusCode> {
-    let opening = calendar::remove_weekend_opening(&mut ctx.tx, day).await?;
-    ctx.audit(
-        "delete",
-        "weekend_opening",
-        day,
-        serde_json::json!({"deleted": opening}),
-    )
-    .await?;
+    calendar::remove_weekend_opening_audited(&mut ctx, day).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -200,8 +164,7 @@ async fn create_closure(
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<ClosureInput>,
 ) -> AppResult<(StatusCode, Json<Closure>)> {
-    let closure = calendar::add_closure(&mut ctx.tx, &input).await?;
-    ctx.audit_created("closure", closure.id, &closure).await?;
+    let closure = calendar::add_closure_audited(&mut ctx, &input).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(closure)))
 }
@@ -210,18 +173,7 @@ async fn create_closure(
     params(("id" = i64, Path, description = "Closure id")),
     responses((status = 204, description = "Deleted")))]
 async fn delete_closure(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
-    let closure = calendar::closure(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM closures WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    ctx.audit(
-        "delete",
-        "closure",
-        id,
-        serde_json::json!({"deleted": closure}),
-    )
-    .await?;
+    calendar::remove_closure_audited(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use crate::error::{AppError, AppResult, Validator};
+use crate::{
+    context::SchoolCtx,
+    error::{AppError, AppResult, Validator},
+};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Closure {
@@ -34,14 +37,6 @@ pub async fn closures(conn: &mut PgConnection) -> sqlx::Result<Vec<Closure>> {
     )
     .fetch_all(conn)
     .await
-}
-
-pub async fn closure(conn: &mut PgConnection, id: i64) -> AppResult<Closure> {
-    sqlx::query_as("SELECT id, starts_on, ends_on, reason FROM closures WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(AppError::not_found)
 }
 
 /// PostgreSQL's dates stop where chrono's do not; anything this far out is a typing slip.
@@ -173,4 +168,62 @@ pub async fn remove_weekend_opening(
         .fetch_optional(conn)
         .await?
         .ok_or_else(AppError::not_found)
+}
+
+// ---- audited writes, for both front doors ----
+
+pub async fn add_closure_audited(ctx: &mut SchoolCtx, input: &ClosureInput) -> AppResult<Closure> {
+    let closure = add_closure(&mut ctx.tx, input).await?;
+    ctx.audit_created("closure", closure.id, &closure).await?;
+    Ok(closure)
+}
+
+/// Removes a closure: its days are school days again (marks already taken stay).
+pub async fn remove_closure_audited(ctx: &mut SchoolCtx, id: i64) -> AppResult<Closure> {
+    let closure: Closure = sqlx::query_as(
+        "DELETE FROM closures WHERE id = $1 RETURNING id, starts_on, ends_on, reason",
+    )
+    .bind(id)
+    .fetch_optional(&mut *ctx.tx)
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    ctx.audit(
+        "delete",
+        "closure",
+        id,
+        serde_json::json!({"deleted": closure}),
+    )
+    .await?;
+    Ok(closure)
+}
+
+pub async fn add_weekend_opening_audited(
+    ctx: &mut SchoolCtx,
+    input: &WeekendOpeningInput,
+) -> AppResult<WeekendOpening> {
+    let opening = add_weekend_opening(&mut ctx.tx, input).await?;
+    let fields = serde_json::to_value(&opening).map_err(|e| AppError::Internal(e.into()))?;
+    ctx.audit(
+        "create",
+        "weekend_opening",
+        opening.day,
+        crate::audit::trail::created(&fields),
+    )
+    .await?;
+    Ok(opening)
+}
+
+pub async fn remove_weekend_opening_audited(
+    ctx: &mut SchoolCtx,
+    day: NaiveDate,
+) -> AppResult<WeekendOpening> {
+    let opening = remove_weekend_opening(&mut ctx.tx, day).await?;
+    ctx.audit(
+        "delete",
+        "weekend_opening",
+        day,
+        serde_json::json!({"deleted": opening}),
+    )
+    .await?;
+    Ok(opening)
 }

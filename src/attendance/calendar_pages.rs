@@ -195,8 +195,7 @@ async fn add_closure(
             },
             reason: sent.get("reason").cloned().unwrap_or_default(),
         };
-        let closure = calendar::add_closure(&mut ctx.tx, &input).await?;
-        ctx.audit_created("closure", closure.id, &closure).await?;
+        let closure = calendar::add_closure_audited(&mut ctx, &input).await?;
         Ok(format!(
             "Closed from {} to {}.",
             closure.starts_on, closure.ends_on
@@ -213,18 +212,7 @@ async fn delete_closure(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
     require(&ctx, "delete_terms")?;
-    let closure = calendar::closure(&mut ctx.tx, id).await?;
-    sqlx::query("DELETE FROM closures WHERE id = $1")
-        .bind(id)
-        .execute(&mut *ctx.tx)
-        .await?;
-    ctx.audit(
-        "delete",
-        "closure",
-        id,
-        serde_json::json!({"deleted": closure}),
-    )
-    .await?;
+    calendar::remove_closure_audited(&mut ctx, id).await?;
     ctx.commit().await?;
     crate::web::flash::success(
         &messages,
@@ -246,15 +234,7 @@ async fn add_opening(
             day: date_field(&sent, "day")?,
             reason: sent.get("reason").cloned().unwrap_or_default(),
         };
-        let opening = calendar::add_weekend_opening(&mut ctx.tx, &input).await?;
-        let fields = serde_json::to_value(&opening).unwrap_or_default();
-        ctx.audit(
-            "create",
-            "weekend_opening",
-            opening.day,
-            crate::audit::trail::created(&fields),
-        )
-        .await?;
+        let opening = calendar::add_weekend_opening_audited(&mut ctx, &input).await?;
         Ok(format!(
             "The school opens on {}.",
             opening.day.format("%A %-d %B %Y")
@@ -271,14 +251,7 @@ async fn delete_opening(
     ApiPath(day): ApiPath<NaiveDate>,
 ) -> AppResult<Response> {
     require(&ctx, "delete_terms")?;
-    let opening = calendar::remove_weekend_opening(&mut ctx.tx, day).await?;
-    ctx.audit(
-        "delete",
-        "weekend_opening",
-        day,
-        serde_json::json!({"deleted": opening}),
-    )
-    .await?;
+    calendar::remove_weekend_opening_audited(&mut ctx, day).await?;
     ctx.commit().await?;
     crate::web::flash::success(&messages, "Weekend opening removed.");
     Ok(crate::web::htmx::see_other(&headers, HERE))
@@ -311,27 +284,7 @@ async fn save_code(
     require(&ctx, "change_settings")?;
     let input = code_input(&sent);
     let outcome = async {
-        let before = match id {
-            Some(id) => Some(codes::get(&mut ctx.tx, id).await?),
-            None => None,
-        };
-        let after = codes::save(&mut ctx.tx, id, &input).await?;
-        match before {
-            None => {
-                ctx.audit_created("attendance_code", after.id, &after)
-                    .await?
-            }
-            Some(before) => {
-                let to = |c: &AttendanceCode| serde_json::to_value(c).unwrap_or_default();
-                ctx.audit(
-                    "update",
-                    "attendance_code",
-                    after.id,
-                    crate::audit::trail::diff(&to(&before), &to(&after)),
-                )
-                .await?;
-            }
-        }
+        let after = codes::save_audited(&mut ctx, id, &input).await?;
         Ok(format!("Code {} saved.", after.code))
     }
     .await;
@@ -374,27 +327,7 @@ async fn save_reason(
         is_active: sent.get("is_active").map(|v| v == "true"),
     };
     let outcome = async {
-        let before = match id {
-            Some(id) => Some(codes::reason(&mut ctx.tx, id).await?),
-            None => None,
-        };
-        let after = codes::save_reason(&mut ctx.tx, id, &input).await?;
-        match before {
-            None => {
-                ctx.audit_created("attendance_reason", after.id, &after)
-                    .await?
-            }
-            Some(before) => {
-                let to = |r: &AttendanceReason| serde_json::to_value(r).unwrap_or_default();
-                ctx.audit(
-                    "update",
-                    "attendance_reason",
-                    after.id,
-                    crate::audit::trail::diff(&to(&before), &to(&after)),
-                )
-                .await?;
-            }
-        }
+        let after = codes::save_reason_audited(&mut ctx, id, &input).await?;
         Ok(if after.is_active {
             format!("Reason “{}” in use.", after.name)
         } else {

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use crate::error::{AppError, AppResult, Validator};
+use crate::{
+    context::SchoolCtx,
+    error::{AppError, AppResult, Validator},
+};
 
 crate::text_enum::text_enum! {
     /// What a mark counts as: `late` counts as present, `excused` as absent but excused.
@@ -215,4 +218,52 @@ pub async fn save_reason(
                 "There is already a reason by that name.",
             )
         })
+}
+
+/// Creates (`id` None) or changes a code, audited: what both the API and the page call.
+pub async fn save_audited(
+    ctx: &mut SchoolCtx,
+    id: Option<i64>,
+    input: &AttendanceCodeInput,
+) -> AppResult<AttendanceCode> {
+    let before = match id {
+        Some(id) => Some(get(&mut ctx.tx, id).await?),
+        None => None,
+    };
+    let after = save(&mut ctx.tx, id, input).await?;
+    match before {
+        None => {
+            ctx.audit_created("attendance_code", after.id, &after)
+                .await?
+        }
+        Some(before) => {
+            ctx.audit_updated("attendance_code", after.id, &before, &after)
+                .await?
+        }
+    }
+    Ok(after)
+}
+
+/// Creates (`id` None) or renames / retires a reason, audited.
+pub async fn save_reason_audited(
+    ctx: &mut SchoolCtx,
+    id: Option<i64>,
+    input: &AttendanceReasonInput,
+) -> AppResult<AttendanceReason> {
+    let before = match id {
+        Some(id) => Some(reason(&mut ctx.tx, id).await?),
+        None => None,
+    };
+    let after = save_reason(&mut ctx.tx, id, input).await?;
+    match before {
+        None => {
+            ctx.audit_created("attendance_reason", after.id, &after)
+                .await?
+        }
+        Some(before) => {
+            ctx.audit_updated("attendance_reason", after.id, &before, &after)
+                .await?
+        }
+    }
+    Ok(after)
 }

@@ -222,6 +222,15 @@ fn rows_of(pairs: &[(String, String)]) -> Vec<MarkInput> {
         .collect()
 }
 
+/// The registration a save error names (`rows[i].code` → the i-th row sent).
+fn registration_of(field: &str, order: &[i64]) -> Option<i64> {
+    field
+        .strip_prefix("rows[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, _)| i.parse::<usize>().ok())
+        .and_then(|i| order.get(i).copied())
+}
+
 async fn save_register(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
@@ -272,11 +281,7 @@ async fn save_register(
             let FormErrors(by_field) = field_errors(e)?;
             let mut errors = crate::error::FieldErrors::new();
             for (field, messages) in by_field {
-                let key = field
-                    .strip_prefix("rows[")
-                    .and_then(|rest| rest.split_once(']'))
-                    .and_then(|(i, _)| i.parse::<usize>().ok())
-                    .and_then(|i| order.get(i))
+                let key = registration_of(&field, &order)
                     .map(|reg| format!("reg_{reg}"))
                     .unwrap_or(field);
                 errors.entry(key).or_default().extend(messages);
@@ -331,27 +336,18 @@ async fn save_marks(
         Err(AppError::Validation { detail, errors }) => {
             // `rows[i].code` → the registration of row i; anything else (the day) applies
             // to every row sent.
-            let mut by_row: HashMap<String, String> = HashMap::new();
+            let mut by_row: HashMap<String, Vec<String>> = HashMap::new();
             let mut general = Vec::new();
             for (field, messages) in errors {
-                let row = field
-                    .strip_prefix("rows[")
-                    .and_then(|rest| rest.split_once(']'))
-                    .and_then(|(i, _)| i.parse::<usize>().ok())
-                    .and_then(|i| order.get(i));
-                match row {
-                    Some(reg) => {
-                        let text = by_row.entry(reg.to_string()).or_default();
-                        for m in messages {
-                            if !text.is_empty() {
-                                text.push(' ');
-                            }
-                            text.push_str(&m);
-                        }
-                    }
+                match registration_of(&field, &order) {
+                    Some(reg) => by_row.entry(reg.to_string()).or_default().extend(messages),
                     None => general.extend(messages),
                 }
             }
+            let mut by_row: HashMap<String, String> = by_row
+                .into_iter()
+                .map(|(reg, messages)| (reg, messages.join(" ")))
+                .collect();
             if !general.is_empty() {
                 let text = general.join(" ");
                 for reg in &order {
