@@ -505,22 +505,34 @@ async fn download(mut ctx: SchoolCtx, ApiPath(id): ApiPath<i64>) -> AppResult<Re
     Ok(attachment::response(&filename, &kind, bytes))
 }
 
+/// Runs one change on notice `id` and goes back to its page, flashing `done` or the
+/// refusal.
+async fn act_on_notice(
+    ctx: SchoolCtx,
+    messages: &Messages,
+    headers: &HeaderMap,
+    id: i64,
+    done: &str,
+    change: impl AsyncFnOnce(&mut SchoolCtx, i64) -> AppResult<Notice>,
+) -> AppResult<Response> {
+    act(
+        ctx,
+        messages,
+        headers,
+        &format!("/notices/{id}"),
+        |_| done.to_owned(),
+        async |ctx| change(ctx, id).await,
+    )
+    .await
+}
+
 async fn publish(
     ctx: SchoolCtx,
     messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let back = format!("/notices/{id}");
-    act(
-        ctx,
-        &messages,
-        &headers,
-        &back,
-        |_| "Published.".to_owned(),
-        async |ctx| service::publish(ctx, id).await,
-    )
-    .await
+    act_on_notice(ctx, &messages, &headers, id, "Published.", service::publish).await
 }
 
 async fn withdraw(
@@ -529,14 +541,13 @@ async fn withdraw(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let back = format!("/notices/{id}");
-    act(
+    act_on_notice(
         ctx,
         &messages,
         &headers,
-        &back,
-        |_| "Withdrawn: nobody sees it any more.".to_owned(),
-        async |ctx| service::withdraw(ctx, id).await,
+        id,
+        "Withdrawn: nobody sees it any more.",
+        service::withdraw,
     )
     .await
 }
@@ -547,14 +558,13 @@ async fn acknowledge(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let back = format!("/notices/{id}");
-    act(
+    act_on_notice(
         ctx,
         &messages,
         &headers,
-        &back,
-        |_| "Thank you: acknowledged.".to_owned(),
-        async |ctx| service::acknowledge(ctx, id).await,
+        id,
+        "Thank you: acknowledged.",
+        service::acknowledge,
     )
     .await
 }
@@ -638,14 +648,13 @@ async fn remove_attachment(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    let back = format!("/notices/{id}");
-    act(
+    act_on_notice(
         ctx,
         &messages,
         &headers,
-        &back,
-        |_| "Attachment removed.".to_owned(),
-        async |ctx| service::detach(ctx, id).await,
+        id,
+        "Attachment removed.",
+        service::detach,
     )
     .await
 }

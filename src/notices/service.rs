@@ -5,6 +5,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::{Postgres, Row, postgres::PgArguments, query::Query};
 use utoipa::ToSchema;
 
 use super::{
@@ -273,27 +274,45 @@ async fn set_pupils(ctx: &mut SchoolCtx, id: i64, pupils: &[i64]) -> AppResult<(
 /// Writes a new draft.
 pub async fn create(ctx: &mut SchoolCtx, input: &NoticeInput) -> AppResult<Notice> {
     let v = validate(ctx, input).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO notices (title, body, scope, form_id, academic_class_id, for_parents,
+    let id: i64 = bind_written(
+        sqlx::query(
+            "INSERT INTO notices (title, body, scope, form_id, academic_class_id, for_parents,
                 for_staff, pinned, needs_ack, publish_at, expires_at, author_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+        ),
+        &v,
     )
-    .bind(&v.title)
-    .bind(&v.body)
-    .bind(v.scope.as_str())
-    .bind(v.form_id)
-    .bind(v.academic_class_id)
-    .bind(v.for_parents)
-    .bind(v.for_staff)
-    .bind(v.pinned)
-    .bind(v.needs_ack)
-    .bind(v.publish_at)
-    .bind(v.expires_at)
     .bind(ctx.user.id)
     .bind(ctx.now)
     .fetch_one(&mut *ctx.tx)
-    .await?;
+    .await?
+    .try_get("id")?;
     set_pupils(ctx, id, &v.student_ids).await?;
+    audit_created(ctx, id).await
+}
+
+/// Binds the columns a draft's form writes (title … expires_at), in the order `create` and
+/// `update` list them.
+fn bind_written<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    v: &Valid,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(&v.title)
+        .bind(&v.body)
+        .bind(v.scope.as_str())
+        .bind(v.form_id)
+        .bind(v.academic_class_id)
+        .bind(v.for_parents)
+        .bind(v.for_staff)
+        .bind(v.pinned)
+        .bind(v.needs_ack)
+        .bind(v.publish_at)
+        .bind(v.expires_at)
+}
+
+/// Reads back a notice just inserted and audits its creation.
+async fn audit_created(ctx: &mut SchoolCtx, id: i64) -> AppResult<Notice> {
     let notice = fetch(ctx, id).await?;
     ctx.audit(
         "create",
@@ -336,24 +355,16 @@ pub async fn update(ctx: &mut SchoolCtx, id: i64, input: &NoticeInput) -> AppRes
     lock_draft(ctx, id).await?;
     let before = fetch(ctx, id).await?;
     let v = validate(ctx, input).await?;
-    sqlx::query(
-        "UPDATE notices SET title = $2, body = $3, scope = $4, form_id = $5,
+    bind_written(
+        sqlx::query(
+            "UPDATE notices SET title = $2, body = $3, scope = $4, form_id = $5,
                 academic_class_id = $6, for_parents = $7, for_staff = $8, pinned = $9,
                 needs_ack = $10, publish_at = $11, expires_at = $12, updated_at = $13
           WHERE id = $1 AND status = 'draft'",
+        )
+        .bind(id),
+        &v,
     )
-    .bind(id)
-    .bind(&v.title)
-    .bind(&v.body)
-    .bind(v.scope.as_str())
-    .bind(v.form_id)
-    .bind(v.academic_class_id)
-    .bind(v.for_parents)
-    .bind(v.for_staff)
-    .bind(v.pinned)
-    .bind(v.needs_ack)
-    .bind(v.publish_at)
-    .bind(v.expires_at)
     .bind(ctx.now)
     .execute(&mut *ctx.tx)
     .await?;
@@ -511,15 +522,7 @@ pub async fn reissue(ctx: &mut SchoolCtx, id: i64) -> AppResult<Notice> {
     .bind(ctx.now)
     .execute(&mut *ctx.tx)
     .await?;
-    let notice = fetch(ctx, new_id).await?;
-    ctx.audit(
-        "create",
-        "notice",
-        new_id,
-        crate::audit::trail::created(&snapshot(&notice)),
-    )
-    .await?;
-    Ok(notice)
+    audit_created(ctx, new_id).await
 }
 
 /// "I have read this": by a member of a live notice's staff audience, when it asks for it.

@@ -33,8 +33,15 @@ use crate::{
 struct PageQuery {
     from_session: Option<i64>,
     to_session: Option<i64>,
-    // What a refused new-session form sent, so nothing typed is lost (plain fields: serde's
-    // flatten would read the session ids above as text).
+}
+
+/// The new-session form as sent (text, not yet dates). A refused form comes back to the page
+/// with its fields in the query string (all but `from_session`, which the page's own query
+/// carries), so nothing typed is lost.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+struct NewSessionForm {
+    #[serde(skip_serializing)]
+    from_session: Option<i64>,
     name: Option<String>,
     starts_on: Option<String>,
     ends_on: Option<String>,
@@ -46,21 +53,7 @@ struct PageQuery {
     t3_ends: Option<String>,
 }
 
-/// The new-session form's fields as typed (text, not yet dates).
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct NewSessionDraft {
-    name: Option<String>,
-    starts_on: Option<String>,
-    ends_on: Option<String>,
-    t1_starts: Option<String>,
-    t1_ends: Option<String>,
-    t2_starts: Option<String>,
-    t2_ends: Option<String>,
-    t3_starts: Option<String>,
-    t3_ends: Option<String>,
-}
-
-impl NewSessionDraft {
+impl NewSessionForm {
     /// The value typed in `field`, or empty.
     fn value(&self, field: &str) -> &str {
         let v = match field {
@@ -94,7 +87,7 @@ struct PromotionsPage {
     problem: Option<String>,
     can_change: bool,
     can_add: bool,
-    draft: NewSessionDraft,
+    draft: NewSessionForm,
 }
 
 impl PromotionsPage {
@@ -143,6 +136,7 @@ async fn page(
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(draft): ApiQuery<NewSessionForm>,
 ) -> AppResult<Response> {
     let sessions = academics::sessions(&mut ctx.tx).await?;
     // Defaults: the current session, and the session that starts after it.
@@ -196,17 +190,7 @@ async fn page(
         problem,
         can_change,
         can_add,
-        draft: NewSessionDraft {
-            name: q.name,
-            starts_on: q.starts_on,
-            ends_on: q.ends_on,
-            t1_starts: q.t1_starts,
-            t1_ends: q.t1_ends,
-            t2_starts: q.t2_starts,
-            t2_ends: q.t2_ends,
-            t3_starts: q.t3_starts,
-            t3_ends: q.t3_ends,
-        },
+        draft,
     }
     .into_response())
 }
@@ -343,20 +327,6 @@ async fn save_rules(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-struct NewSessionForm {
-    from_session: Option<i64>,
-    name: Option<String>,
-    starts_on: Option<String>,
-    ends_on: Option<String>,
-    t1_starts: Option<String>,
-    t1_ends: Option<String>,
-    t2_starts: Option<String>,
-    t2_ends: Option<String>,
-    t3_starts: Option<String>,
-    t3_ends: Option<String>,
-}
-
 fn date(text: &Option<String>) -> Option<NaiveDate> {
     text.as_deref()
         .and_then(|t| NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok())
@@ -385,20 +355,9 @@ async fn create_session(
         ]),
     };
     // Back to the page with what was typed: a refused form is shown again as it was sent.
-    let draft = NewSessionDraft {
-        name: f.name.clone(),
-        starts_on: f.starts_on.clone(),
-        ends_on: f.ends_on.clone(),
-        t1_starts: f.t1_starts.clone(),
-        t1_ends: f.t1_ends.clone(),
-        t2_starts: f.t2_starts.clone(),
-        t2_ends: f.t2_ends.clone(),
-        t3_starts: f.t3_starts.clone(),
-        t3_ends: f.t3_ends.clone(),
-    };
     let again = format!(
         "/promotions?{}#new-session",
-        serde_urlencoded::to_string(&draft).unwrap_or_default()
+        serde_urlencoded::to_string(&f).unwrap_or_default()
     );
     act(
         ctx,
