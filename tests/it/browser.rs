@@ -1009,6 +1009,9 @@ async fn the_end_of_year_wizard_in_the_browser(pool: PgPool) {
         .click()
         .await
         .unwrap();
+    // Wait for the page that comes back (its message), or the new-session button found
+    // could belong to the page being left.
+    wait_for_text(&c, "Next classes confirmed for").await;
     let create = c
         .wait()
         .at_most(Duration::from_secs(10))
