@@ -47,6 +47,80 @@ pub struct Config {
     pub login_slow_after_failures: i32,
     pub login_lockout: Duration,
     pub json_logs: bool,
+    pub whatsapp: WhatsAppConfig,
+}
+
+/// The WhatsApp channel. Without an app secret and verify token the webhook answers 404:
+/// there is no default for either.
+#[derive(Clone, Debug, Default)]
+pub struct WhatsAppConfig {
+    /// `WHATSAPP_APP_SECRET`: the Meta app's secret; signs every webhook delivery.
+    pub app_secret: Option<String>,
+    /// `WHATSAPP_VERIFY_TOKEN`: what Meta echoes in the verification handshake.
+    pub verify_token: Option<String>,
+    /// `WHATSAPP_API_BASE`: the Graph API with its version (tests point it at a fake).
+    pub api_base: String,
+    /// `WHATSAPP_SHARED_NUMBER_ID` / `WHATSAPP_SHARED_ACCESS_TOKEN`: the platform's shared
+    /// number, for schools without their own.
+    pub shared_number_id: Option<String>,
+    pub shared_access_token: Option<String>,
+    /// `WHATSAPP_TOKEN_KEY`: 32 bytes in hex or base64 that seal schools' access tokens.
+    pub token_key: Option<[u8; 32]>,
+    /// Messages per second one business number may send (WhatsApp allows 80).
+    pub messages_per_second: u32,
+}
+
+const DEFAULT_GRAPH_API: &str = "https://graph.facebook.com/v23.0";
+
+fn parse_key(name: &str) -> anyhow::Result<Option<[u8; 32]>> {
+    use base64::Engine as _;
+    let Some(raw) = var(name) else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    let bytes = hex::decode(raw)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(raw).ok())
+        .unwrap_or_default();
+    match <[u8; 32]>::try_from(bytes.as_slice()) {
+        Ok(key) => Ok(Some(key)),
+        Err(_) => bail!("{name} must be 32 bytes in hex (64 characters) or base64"),
+    }
+}
+
+impl WhatsAppConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let config = Self {
+            app_secret: var("WHATSAPP_APP_SECRET"),
+            verify_token: var("WHATSAPP_VERIFY_TOKEN"),
+            api_base: var("WHATSAPP_API_BASE")
+                .unwrap_or_else(|| DEFAULT_GRAPH_API.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            shared_number_id: var("WHATSAPP_SHARED_NUMBER_ID"),
+            shared_access_token: var("WHATSAPP_SHARED_ACCESS_TOKEN"),
+            token_key: parse_key("WHATSAPP_TOKEN_KEY")?,
+            messages_per_second: parse("WHATSAPP_MESSAGES_PER_SECOND", 80)?,
+        };
+        if config.messages_per_second == 0 {
+            bail!("WHATSAPP_MESSAGES_PER_SECOND must be at least 1");
+        }
+        Ok(config)
+    }
+
+    /// Test configuration: fixed secrets and a Graph API that nothing answers until a test
+    /// points it at its fake server.
+    pub fn for_tests() -> Self {
+        Self {
+            app_secret: Some("test-app-secret".to_owned()),
+            verify_token: Some("test-verify-token".to_owned()),
+            api_base: "http://127.0.0.1:9/v23.0".to_owned(),
+            shared_number_id: Some("100000000000001".to_owned()),
+            shared_access_token: Some("test-shared-token".to_owned()),
+            token_key: Some([7; 32]),
+            messages_per_second: 80,
+        }
+    }
 }
 
 const DEV_JWT_SECRET: &str = "schoolyard-development-secret-change-me-in-production";
@@ -124,6 +198,7 @@ impl Config {
             login_slow_after_failures: parse("LOGIN_SLOW_AFTER_FAILURES", 10)?,
             login_lockout: Duration::from_secs(parse("LOGIN_LOCKOUT_SECS", 15 * 60)?),
             json_logs: parse_bool("LOG_JSON", false)?,
+            whatsapp: WhatsAppConfig::from_env()?,
         };
         if config.migrate_concurrency == 0 {
             bail!("MIGRATE_CONCURRENCY must be at least 1");
@@ -156,6 +231,7 @@ impl Config {
             login_slow_after_failures: 10,
             login_lockout: Duration::from_secs(900),
             json_logs: false,
+            whatsapp: WhatsAppConfig::for_tests(),
         }
     }
 

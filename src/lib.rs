@@ -7,6 +7,7 @@ pub mod assessment;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod chatbot;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -26,6 +26,9 @@ pub async fn run(
         absences: Arc::new(|pool, job, _last| {
             Box::pin(async move { absences::run_job(&pool, &job).await })
         }),
+        inbound: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
+        sends: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
+        alerts: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
     };
     let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));
     let outcome = run_workers(pool, concurrency, handlers, shutdown).await;

@@ -38,6 +38,73 @@ pub struct AbsenceJob {
 pub const ABSENCE_QUEUE: &str = "absence_events";
 pub const ABSENCE_ATTEMPTS: usize = 5;
 
+/// "Process what the WhatsApp webhook stored": one `whatsapp_inbound` row (and any earlier
+/// unprocessed rows of the same chat, in order). A second run finds it processed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboundJob {
+    pub inbound_id: i64,
+}
+
+pub const INBOUND_QUEUE: &str = "whatsapp_inbound";
+pub const INBOUND_ATTEMPTS: usize = 8;
+
+/// "Send this outbox message" for a school. The outbox row is claimed before the call, so a
+/// retried or duplicated job never sends twice.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SendJob {
+    pub schema: String,
+    pub outbox_id: i64,
+}
+
+pub const SEND_QUEUE: &str = "whatsapp_send";
+pub const SEND_ATTEMPTS: usize = 5;
+
+/// What parents should hear about: a school's recorded absences, or an exam session's
+/// results now published.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ParentAlert {
+    Absences,
+    ResultsOut { exam_session_id: i64 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AlertJob {
+    pub schema: String,
+    pub alert: ParentAlert,
+}
+
+pub const ALERT_QUEUE: &str = "parent_alerts";
+pub const ALERT_ATTEMPTS: usize = 5;
+
+/// Every queue's name, for the clean-up of finished jobs.
+const QUEUES: [&str; 5] = [
+    REPORT_QUEUE,
+    ABSENCE_QUEUE,
+    INBOUND_QUEUE,
+    SEND_QUEUE,
+    ALERT_QUEUE,
+];
+
+/// Pushes one job onto `queue` in the caller's transaction, to run at `at` (now when None).
+pub async fn push<J: Serialize>(
+    conn: &mut PgConnection,
+    queue: &str,
+    job: &J,
+    attempts: usize,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<()> {
+    let payload = serde_json::to_vec(job).map_err(|e| AppError::Internal(e.into()))?;
+    let mut task = TaskBuilder::new(payload).max_attempts(attempts);
+    if let Some(at) = at {
+        task = task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or_default() + 1);
+    }
+    apalis_postgres::queries::push_tasks(conn, queue, vec![task.build()])
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("queue a {queue} job: {e}")))?;
+    Ok(())
+}
+
 /// Creates or upgrades the queue's tables (idempotent; run with `migrate`).
 pub async fn setup(pool: &PgPool) -> anyhow::Result<()> {
     PostgresStorage::<()>::setup(pool).await?;
@@ -82,7 +149,7 @@ pub async fn purge_finished(pool: &PgPool, age: Duration) -> Result<u64, sqlx::E
           WHERE job_type = ANY($1) AND done_at < now() - make_interval(secs => $2)
             AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))",
     )
-    .bind([REPORT_QUEUE, ABSENCE_QUEUE])
+    .bind(QUEUES)
     .bind(age.as_secs_f64())
     .execute(pool)
     .await?;

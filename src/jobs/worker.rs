@@ -10,8 +10,9 @@ use sqlx::PgPool;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::queue::{
-    ABSENCE_ATTEMPTS, ABSENCE_QUEUE, AbsenceJob, REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob,
-    purge_finished,
+    ABSENCE_ATTEMPTS, ABSENCE_QUEUE, ALERT_ATTEMPTS, ALERT_QUEUE, AbsenceJob, AlertJob,
+    INBOUND_ATTEMPTS, INBOUND_QUEUE, InboundJob, REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob,
+    SEND_ATTEMPTS, SEND_QUEUE, SendJob, purge_finished,
 };
 
 /// What runs a job of type `J`: (pool, job, is this the last attempt).
@@ -27,7 +28,13 @@ pub type AbsenceHandler = Handler<AbsenceJob>;
 pub struct Handlers {
     pub reports: ReportHandler,
     pub absences: AbsenceHandler,
+    pub inbound: Handler<InboundJob>,
+    pub sends: Handler<SendJob>,
+    pub alerts: Handler<AlertJob>,
 }
+
+/// WhatsApp messages are small jobs that mostly wait on the network: several at once.
+const CHAT_CONCURRENCY: usize = 4;
 
 /// How one queue is worked.
 #[derive(Clone, Copy)]
@@ -79,17 +86,47 @@ pub async fn run_workers(
         stop_rx.clone(),
     );
     let absences = run_queue(
-        pool,
+        pool.clone(),
         QueueSpec {
             name: ABSENCE_QUEUE,
             attempts: ABSENCE_ATTEMPTS,
         },
         1,
         handlers.absences,
+        stop_rx.clone(),
+    );
+    let inbound = run_queue(
+        pool.clone(),
+        QueueSpec {
+            name: INBOUND_QUEUE,
+            attempts: INBOUND_ATTEMPTS,
+        },
+        CHAT_CONCURRENCY,
+        handlers.inbound,
+        stop_rx.clone(),
+    );
+    let sends = run_queue(
+        pool.clone(),
+        QueueSpec {
+            name: SEND_QUEUE,
+            attempts: SEND_ATTEMPTS,
+        },
+        CHAT_CONCURRENCY,
+        handlers.sends,
+        stop_rx.clone(),
+    );
+    let alerts = run_queue(
+        pool,
+        QueueSpec {
+            name: ALERT_QUEUE,
+            attempts: ALERT_ATTEMPTS,
+        },
+        1,
+        handlers.alerts,
         stop_rx,
     );
-    let (r, a) = tokio::join!(reports, absences);
-    r.and(a)
+    let (r, a, i, s, l) = tokio::join!(reports, absences, inbound, sends, alerts);
+    r.and(a).and(i).and(s).and(l)
 }
 
 async fn run_queue<J>(

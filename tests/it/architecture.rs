@@ -21,6 +21,7 @@ const DOMAINS: &[&str] = &[
     "notices",
     "promotions",
     "dashboard",
+    "chatbot",
 ];
 /// The top floor assembles everything; nothing below may import it.
 const TOP: &[&str] = &["app", "cli", "demo", "provision", "workers"];

@@ -1,0 +1,78 @@
+-- WhatsApp channel (issue 12): what the platform needs before it knows the school.
+-- Messages, links and conversations themselves live in each school's schema.
+
+-- A school's own WhatsApp business number. The platform's shared number comes from the
+-- environment and is not listed here. The access token is sealed (AES-256-GCM) with a
+-- key from the environment; it is never shown again once saved.
+CREATE TABLE whatsapp_numbers (
+    phone_number_id     TEXT PRIMARY KEY,
+    school_id           BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    access_token_sealed BYTEA NOT NULL,
+    created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT whatsapp_numbers_one_per_school UNIQUE (school_id)
+);
+
+-- Which schools a sender reaches through the shared number: one row per linked pupil,
+-- written when a parent links in a school and removed when the link ends. (ids of the
+-- school's own rows carry no foreign key: DESIGN §2.)
+CREATE TABLE whatsapp_contacts (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    wa_phone    TEXT NOT NULL CHECK (wa_phone ~ '^\+[1-9][0-9]{6,14}$'),
+    school_id   BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    student_id  BIGINT NOT NULL,
+    guardian_id BIGINT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT whatsapp_contacts_one_per_pupil UNIQUE (wa_phone, school_id, student_id)
+);
+CREATE INDEX whatsapp_contacts_school_idx ON whatsapp_contacts (school_id);
+
+-- One WhatsApp user as seen by one business number: the 24-hour window, STOP, which school
+-- they chose on the shared number, and a pending request for their phone number when
+-- WhatsApp gave us only their business-scoped user id.
+CREATE TABLE whatsapp_chats (
+    id                     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone_number_id        TEXT NOT NULL,
+    wa_phone               TEXT,
+    wa_user_id             TEXT,
+    profile_name           TEXT NOT NULL DEFAULT '',
+    last_inbound_at        TIMESTAMPTZ,
+    opted_out_at           TIMESTAMPTZ,
+    -- Set when a message to them failed as undeliverable (131026) or opted out (131050).
+    undeliverable_at       TIMESTAMPTZ,
+    undeliverable_code     INTEGER,
+    chosen_school_id       BIGINT REFERENCES clients (id) ON DELETE SET NULL,
+    contact_request_wamid  TEXT,
+    created_at             TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK (wa_phone IS NOT NULL OR wa_user_id IS NOT NULL)
+);
+CREATE UNIQUE INDEX whatsapp_chats_phone_key ON whatsapp_chats (phone_number_id, wa_phone);
+CREATE UNIQUE INDEX whatsapp_chats_user_key ON whatsapp_chats (phone_number_id, wa_user_id);
+
+-- Everything the webhook accepted, stored before the 200 and processed by a job. `dedupe_key`
+-- is the message's wamid (or, for a delivery status, wamid + status), so Meta's
+-- redeliveries are acknowledged and never processed twice.
+CREATE TABLE whatsapp_inbound (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedupe_key      TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('message', 'status')),
+    phone_number_id TEXT NOT NULL,
+    -- The sender (phone in E.164 or business-scoped user id) the message came from, or the
+    -- recipient a status is about; messages of one chat are processed in order.
+    chat_key        TEXT NOT NULL,
+    body            JSONB NOT NULL,
+    received_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    processed_at    TIMESTAMPTZ,
+    outcome         TEXT,
+    CONSTRAINT whatsapp_inbound_dedupe_key UNIQUE (dedupe_key)
+);
+CREATE INDEX whatsapp_inbound_pending_idx ON whatsapp_inbound (chat_key, id)
+    WHERE processed_at IS NULL;
+
+-- Which school sent an outgoing message, so its delivery statuses reach its outbox.
+CREATE TABLE whatsapp_sent (
+    wamid      TEXT PRIMARY KEY,
+    school_id  BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    outbox_id  BIGINT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
