@@ -18,7 +18,7 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    academics, assessment, attendance, audit, auth, dashboard, docs,
+    academics, assessment, attendance, audit, auth, chatbot, dashboard, docs,
     error::AppError,
     health, notices, permissions, promotions, settings,
     state::AppState,
@@ -42,6 +42,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(promotions::api_router())
         .merge(settings::api_router())
         .merge(assessment::api_router())
+        .merge(chatbot::api_router())
 }
 
 /// The platform console's pages (main domain).

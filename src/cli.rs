@@ -178,6 +178,7 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     let workers = config.job_workers;
     let login_window = config.login_lockout;
+    let whatsapp = config.whatsapp.clone();
     let state = AppState::build(config, pool.clone()).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     if args.no_workers {
@@ -187,6 +188,7 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
         pool,
         workers,
         login_window,
+        whatsapp,
         app::shutdown_signal(),
     ));
     app::serve(state, listener).await?;
@@ -223,6 +225,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pool,
                 config.job_workers,
                 config.login_lockout,
+                config.whatsapp.clone(),
                 app::shutdown_signal(),
             )
             .await?;

@@ -52,7 +52,11 @@ impl SchemaName {
                 "Use 3 to 63 characters: lower-case letters, digits and underscores, starting with a letter.",
             );
         }
-        if matches!(raw, "public" | "apalis" | "information_schema") || raw.starts_with("pg_") {
+        if matches!(
+            raw,
+            "public" | "apalis" | "information_schema" | "whatsapp_platform"
+        ) || raw.starts_with("pg_")
+        {
             return Err("This name is reserved.");
         }
         Ok(Self(raw.to_owned()))

@@ -9,6 +9,8 @@ use crate::{
     assessment::batch,
     attendance::absences,
     auth::{throttle, tokens},
+    chatbot::{alerts, inbound, sender, sender::Channel},
+    config::WhatsAppConfig,
     jobs::worker::{Handlers, run_workers},
 };
 
@@ -17,8 +19,11 @@ pub async fn run(
     pool: PgPool,
     concurrency: usize,
     login_window: Duration,
+    whatsapp: WhatsAppConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let channel = Arc::new(Channel::new(whatsapp)?);
+    let (for_inbound, for_sends, for_alerts) = (channel.clone(), channel.clone(), channel);
     let handlers = Handlers {
         reports: Arc::new(|pool, job, last| {
             Box::pin(async move { batch::run(&pool, &job, last).await })
@@ -26,9 +31,18 @@ pub async fn run(
         absences: Arc::new(|pool, job, _last| {
             Box::pin(async move { absences::run_job(&pool, &job).await })
         }),
-        inbound: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
-        sends: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
-        alerts: Arc::new(|_pool, _job, _last| Box::pin(async move { Ok(()) })),
+        inbound: Arc::new(move |pool, job, last| {
+            let channel = for_inbound.clone();
+            Box::pin(async move { inbound::run_job(&pool, &channel.config, &job, last).await })
+        }),
+        sends: Arc::new(move |pool, job, last| {
+            let channel = for_sends.clone();
+            Box::pin(async move { sender::run_job(&pool, &channel, &job, last).await })
+        }),
+        alerts: Arc::new(move |pool, job, _last| {
+            let channel = for_alerts.clone();
+            Box::pin(async move { alerts::run_job(&pool, &channel.config, &job).await })
+        }),
     };
     let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));
     let outcome = run_workers(pool, concurrency, handlers, shutdown).await;

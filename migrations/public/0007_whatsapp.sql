@@ -69,10 +69,74 @@ CREATE TABLE whatsapp_inbound (
 CREATE INDEX whatsapp_inbound_pending_idx ON whatsapp_inbound (chat_key, id)
     WHERE processed_at IS NULL;
 
--- Which school sent an outgoing message, so its delivery statuses reach its outbox.
+-- Which school sent an outgoing message (null: the platform), so its delivery statuses reach
+-- its outbox.
 CREATE TABLE whatsapp_sent (
     wamid      TEXT PRIMARY KEY,
-    school_id  BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    school_id  BIGINT REFERENCES clients (id) ON DELETE CASCADE,
     outbox_id  BIGINT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- What the shared number says before a sender is linked to any school (how to link, which
+-- school) belongs to no school: it goes through the same outbox, in a schema of its own
+-- that the sender enters like a school's. No school may take this schema name.
+CREATE SCHEMA whatsapp_platform;
+ALTER TABLE clients DROP CONSTRAINT clients_schema_name_check;
+ALTER TABLE clients ADD CONSTRAINT clients_schema_name_check CHECK (
+    schema_name ~ '^[a-z][a-z0-9_]{2,62}$'
+    AND schema_name NOT IN ('public', 'apalis', 'information_schema', 'whatsapp_platform')
+    AND schema_name NOT LIKE 'pg\_%') NOT VALID;
+
+CREATE TABLE whatsapp_platform.chatbot_settings (
+    id                 SMALLINT PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    absence_template   TEXT NOT NULL DEFAULT 'absence_alert',
+    results_template   TEXT NOT NULL DEFAULT 'results_out',
+    template_language  TEXT NOT NULL DEFAULT 'en',
+    problem            TEXT,
+    problem_code       INTEGER,
+    problem_at         TIMESTAMPTZ,
+    updated_at         TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+INSERT INTO whatsapp_platform.chatbot_settings (id) VALUES (1);
+
+CREATE TABLE whatsapp_platform.chatbot_messages (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    direction  TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    wa_phone   TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE whatsapp_platform.whatsapp_outbox (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    purpose         TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    message         JSONB,
+    template        JSONB,
+    student_id      BIGINT,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read',
+                                      'failed', 'uncertain', 'skipped')),
+    wamid           TEXT,
+    sent_as         TEXT CHECK (sent_as IN ('message', 'template')),
+    error_code      INTEGER,
+    error_title     TEXT,
+    attempts        SMALLINT NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_at         TIMESTAMPTZ,
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT whatsapp_outbox_purpose_key UNIQUE (purpose),
+    CHECK (message IS NOT NULL OR template IS NOT NULL)
+);
+CREATE UNIQUE INDEX whatsapp_outbox_wamid_key ON whatsapp_platform.whatsapp_outbox (wamid);
+CREATE INDEX whatsapp_outbox_recipient_idx ON whatsapp_platform.whatsapp_outbox (recipient, sent_at);
+
+CREATE TABLE whatsapp_platform.whatsapp_media (
+    purpose      TEXT PRIMARY KEY,
+    sha256       TEXT NOT NULL,
+    media_id     TEXT NOT NULL,
+    uploaded_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );

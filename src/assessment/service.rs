@@ -108,6 +108,24 @@ pub async fn update_exam_session(
         map.insert("confirmed_outstanding".into(), json!(what));
     }
     ctx.audit("update", "exam_session", id, changes).await?;
+    if after.status == ExamSessionStatus::Published && before.status != ExamSessionStatus::Published
+    {
+        // Parents hear that results are out (WhatsApp), once the publication commits.
+        let job = crate::jobs::queue::AlertJob {
+            schema: ctx.school.schema.to_string(),
+            alert: crate::jobs::queue::ParentAlert::ResultsOut {
+                exam_session_id: id,
+            },
+        };
+        crate::jobs::queue::push(
+            &mut ctx.tx,
+            crate::jobs::queue::ALERT_QUEUE,
+            &job,
+            crate::jobs::queue::ALERT_ATTEMPTS,
+            None,
+        )
+        .await?;
+    }
     Ok(after)
 }
 

@@ -120,6 +120,22 @@ pub async fn run_job(
     }
     let mut tx = crate::db::begin_school(pool, &job.schema).await?;
     let recorded = record_due(&mut tx, None).await?;
+    if recorded > 0 {
+        // Parents of the pupils just recorded hear about it (WhatsApp).
+        let alert = crate::jobs::queue::AlertJob {
+            schema: job.schema.clone(),
+            alert: crate::jobs::queue::ParentAlert::Absences,
+        };
+        crate::jobs::queue::push(
+            &mut tx,
+            crate::jobs::queue::ALERT_QUEUE,
+            &alert,
+            crate::jobs::queue::ALERT_ATTEMPTS,
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
     // Whatever is still pending gets its own run: a job that ran a moment early, or one lost
     // to a failure, leaves nothing waiting for ever.
     if let Some(due) = next_due(&mut tx).await? {

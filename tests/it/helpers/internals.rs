@@ -163,10 +163,19 @@ pub async fn set_up_year(pool: &PgPool, school: &SchoolRow, year: Year<'_>) {
 
 /// Background job workers over `pool` (the caller aborts the task).
 pub fn spawn_workers(pool: PgPool) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    spawn_workers_with(pool, schoolyard::config::WhatsAppConfig::for_tests())
+}
+
+/// Background job workers whose WhatsApp client talks to `whatsapp.api_base`.
+pub fn spawn_workers_with(
+    pool: PgPool,
+    whatsapp: schoolyard::config::WhatsAppConfig,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(workers::run(
         pool,
         2,
         std::time::Duration::from_secs(900),
+        whatsapp,
         std::future::pending(),
     ))
 }

@@ -1,0 +1,286 @@
+//! What a linked parent can ask for, answered from the school's own data: results and the
+//! report card of published exam sessions only, this term's attendance, live notices.
+
+use chrono::{NaiveDate, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::{
+    conversation::{Replier, clip},
+    numbers::School,
+};
+use crate::{
+    assessment::{card::ReportCard, exams, report},
+    attendance::reports,
+    error::AppResult,
+    notices,
+};
+
+/// Who is asking about which child.
+pub struct Asked<'a> {
+    pub school: &'a School,
+    pub student_id: i64,
+    pub child: &'a str,
+    pub number: &'a str,
+    pub purpose_base: String,
+    pub recipient: String,
+}
+
+/// A pupil's place in a published exam session.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Published {
+    pub exam_session_id: i64,
+    pub registration: i64,
+    pub academic_class_id: i64,
+}
+
+/// The latest published exam session the pupil sat (their registration and class in it).
+/// Sessions that are not published are never considered.
+pub async fn latest_published(
+    conn: &mut PgConnection,
+    student_id: i64,
+) -> sqlx::Result<Option<Published>> {
+    sqlx::query_as(
+        "SELECT es.id AS exam_session_id, r.id AS registration, r.academic_class_id
+           FROM exam_sessions es
+           JOIN registrations r ON r.session_id = es.session_id AND r.student_id = $1
+          WHERE es.status = 'published'
+            AND (r.is_current OR EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id
+                                          WHERE m.registration_id = r.id AND e.exam_session_id = es.id))
+          ORDER BY es.published_at DESC NULLS LAST, es.id DESC, r.is_current DESC
+          LIMIT 1",
+    )
+    .bind(student_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The pupil's card in a published exam session, with or without images (the PDF has them).
+pub async fn card_of(
+    conn: &mut PgConnection,
+    school_name: &str,
+    at: Published,
+    with_images: bool,
+) -> AppResult<Option<(exams::ExamSession, ReportCard)>> {
+    let es = exams::exam_session(conn, at.exam_session_id).await?;
+    if es.status != exams::ExamSessionStatus::Published {
+        return Ok(None);
+    }
+    let (_, cards) = report::class_cards(
+        conn,
+        school_name,
+        &es,
+        at.academic_class_id,
+        Some(at.registration),
+        with_images,
+    )
+    .await?;
+    Ok(cards.into_iter().next().map(|c| (es, c)))
+}
+
+/// The term summary: average, position out of N, each subject's total and grade.
+pub fn summary_text(child: &str, es: &exams::ExamSession, card: &ReportCard) -> String {
+    let o = &card.overall;
+    let position = match o.position {
+        Some(p) if !o.position_withheld => format!(
+            "{} out of {}",
+            crate::assessment::card::ordinal(p),
+            o.out_of
+        ),
+        _ => "not given".to_owned(),
+    };
+    let mut out = format!(
+        "*{child}*: {}, {} {}\nAverage: {} · Position: {position}",
+        es.name,
+        es.term_name,
+        es.session_name,
+        crate::assessment::card::format_score(o.average),
+    );
+    for s in &card.subjects {
+        out.push_str(&format!("\n{}: {} {}", s.subject, s.total_text(), s.grade));
+    }
+    out.push_str("\n\nSend CARD for the report card as a PDF.");
+    clip(&out, 4000)
+}
+
+pub async fn results(
+    conn: &mut PgConnection,
+    reply: &mut Replier,
+    asked: &Asked<'_>,
+) -> AppResult<()> {
+    let found = match latest_published(conn, asked.student_id).await? {
+        Some(at) => card_of(conn, &asked.school.name, at, false).await?,
+        None => None,
+    };
+    match found {
+        Some((es, card)) => {
+            reply
+                .say(
+                    conn,
+                    super::outbox::text(&summary_text(asked.child, &es, &card)),
+                    &format!("Results: {}", es.name),
+                    Some(asked.student_id),
+                )
+                .await
+        }
+        None => {
+            reply
+                .text(
+                    conn,
+                    &format!("No results have been published for {} yet.", asked.child),
+                )
+                .await
+        }
+    }
+}
+
+/// The report card goes as a document: the sender renders it, uploads it once and reuses
+/// its media id (the `card` part of the message says which).
+pub async fn card(
+    conn: &mut PgConnection,
+    reply: &mut Replier,
+    asked: &Asked<'_>,
+) -> AppResult<()> {
+    let Some(at) = latest_published(conn, asked.student_id).await? else {
+        return reply
+            .text(
+                conn,
+                &format!("No report card has been published for {} yet.", asked.child),
+            )
+            .await;
+    };
+    let es = exams::exam_session(conn, at.exam_session_id).await?;
+    let admission_no: String =
+        sqlx::query_scalar("SELECT admission_no FROM students WHERE id = $1")
+            .bind(asked.student_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let file_name = format!(
+        "{}-{}-{}.pdf",
+        admission_no.replace(['/', '\\', '"', ' '], "-"),
+        es.term_name.replace(' ', "-"),
+        es.session_name.replace(['/', ' '], "-"),
+    );
+    let message = json!({
+        "type": "document",
+        "document": {
+            "filename": file_name,
+            "caption": format!("{}: report card, {} {}", asked.child, es.term_name, es.session_name),
+        },
+        "card": {
+            "exam_session_id": at.exam_session_id,
+            "registration": at.registration,
+            "academic_class_id": at.academic_class_id,
+            "student_id": asked.student_id,
+        }
+    });
+    reply
+        .say(
+            conn,
+            message,
+            &format!("Report card: {}", es.name),
+            Some(asked.student_id),
+        )
+        .await
+}
+
+/// The school's today in its time zone.
+async fn school_today(conn: &mut PgConnection) -> AppResult<NaiveDate> {
+    let general = crate::settings::db::load(conn).await?;
+    let tz = general
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .unwrap_or(crate::tenancy::scope::DEFAULT_TIME_ZONE);
+    Ok(Utc::now().with_timezone(&tz).date_naive())
+}
+
+pub async fn attendance(
+    conn: &mut PgConnection,
+    reply: &mut Replier,
+    asked: &Asked<'_>,
+) -> AppResult<()> {
+    let today = school_today(conn).await?;
+    let term: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, name FROM terms WHERE is_current
+         UNION ALL
+         (SELECT id, name FROM terms WHERE starts_on <= $1 ORDER BY starts_on DESC LIMIT 1)
+         LIMIT 1",
+    )
+    .bind(today)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((term_id, term_name)) = term else {
+        return reply.text(conn, "No term has started yet.").await;
+    };
+    let summary = reports::pupil_term(conn, asked.student_id, term_id, today).await?;
+    let t = &summary.tally;
+    let mut out = if t.any_marked() {
+        format!(
+            "*{}*: attendance, {term_name}\nSchool opened: {} · Present: {} · Absent: {}{}",
+            asked.child,
+            t.times_opened,
+            t.present,
+            t.absent,
+            t.percentage
+                .map(|p| format!(" · {p}% present"))
+                .unwrap_or_default()
+        )
+    } else {
+        format!(
+            "*{}*: no attendance has been recorded this term yet.",
+            asked.child
+        )
+    };
+    let absences = crate::attendance::absences::of_pupil(conn, asked.student_id).await?;
+    let recorded: Vec<String> = absences
+        .iter()
+        .filter(|a| a.status == crate::attendance::absences::AbsenceStatus::Recorded)
+        .take(5)
+        .map(|a| a.day.format("%a %d %b %Y").to_string())
+        .collect();
+    if !recorded.is_empty() {
+        out.push_str(&format!("\nLatest absences: {}", recorded.join(", ")));
+    }
+    reply
+        .say(
+            conn,
+            super::outbox::text(&out),
+            "Attendance",
+            Some(asked.student_id),
+        )
+        .await
+}
+
+pub async fn notices(
+    conn: &mut PgConnection,
+    reply: &mut Replier,
+    asked: &Asked<'_>,
+) -> AppResult<()> {
+    let live = notices::db::for_pupil_parents(conn, asked.student_id, Utc::now()).await?;
+    if live.is_empty() {
+        return reply
+            .text(
+                conn,
+                &format!(
+                    "There are no notices for {}'s parents at the moment.",
+                    asked.child
+                ),
+            )
+            .await;
+    }
+    let mut out = format!("Notices for {}'s parents:", asked.child);
+    for n in live.iter().take(5) {
+        out.push_str(&format!("\n\n*{}*\n{}", n.title, clip(&n.body, 600)));
+    }
+    if live.len() > 5 {
+        out.push_str(&format!("\n\n…and {} more at the school.", live.len() - 5));
+    }
+    reply
+        .say(
+            conn,
+            super::outbox::text(&clip(&out, 4000)),
+            "Notices",
+            Some(asked.student_id),
+        )
+        .await
+}
