@@ -11,7 +11,10 @@ use crate::{
     auth::{throttle, tokens},
     chatbot::{alerts, inbound, sender, sender::Channel},
     config::WhatsAppConfig,
-    jobs::worker::{Handlers, run_workers},
+    jobs::{
+        queue::ChatJob,
+        worker::{Handlers, run_workers},
+    },
 };
 
 /// Runs the job workers and the hourly clean-up until `shutdown` resolves.
@@ -23,7 +26,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let channel = Arc::new(Channel::new(whatsapp)?);
-    let (for_inbound, for_sends, for_alerts) = (channel.clone(), channel.clone(), channel);
     let handlers = Handlers {
         reports: Arc::new(|pool, job, last| {
             Box::pin(async move { batch::run(&pool, &job, last).await })
@@ -31,17 +33,17 @@ pub async fn run(
         absences: Arc::new(|pool, job, _last| {
             Box::pin(async move { absences::run_job(&pool, &job).await })
         }),
-        inbound: Arc::new(move |pool, job, last| {
-            let channel = for_inbound.clone();
-            Box::pin(async move { inbound::run_job(&pool, &channel.config, &job, last).await })
-        }),
-        sends: Arc::new(move |pool, job, last| {
-            let channel = for_sends.clone();
-            Box::pin(async move { sender::run_job(&pool, &channel, &job, last).await })
-        }),
-        alerts: Arc::new(move |pool, job, _last| {
-            let channel = for_alerts.clone();
-            Box::pin(async move { alerts::run_job(&pool, &channel.config, &job).await })
+        chat: Arc::new(move |pool, job, last| {
+            let channel = channel.clone();
+            Box::pin(async move {
+                match job {
+                    ChatJob::Inbound(job) => {
+                        inbound::run_job(&pool, &channel.config, &job, last).await
+                    }
+                    ChatJob::Send(job) => sender::run_job(&pool, &channel, &job, last).await,
+                    ChatJob::Alert(job) => alerts::run_job(&pool, &channel.config, &job).await,
+                }
+            })
         }),
     };
     let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));

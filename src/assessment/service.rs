@@ -117,14 +117,8 @@ pub async fn update_exam_session(
                 exam_session_id: id,
             },
         };
-        crate::jobs::queue::push(
-            &mut ctx.tx,
-            crate::jobs::queue::ALERT_QUEUE,
-            &job,
-            crate::jobs::queue::ALERT_ATTEMPTS,
-            None,
-        )
-        .await?;
+        crate::jobs::queue::push_chat(&mut ctx.tx, crate::jobs::queue::ChatJob::Alert(job), None)
+            .await?;
     }
     Ok(after)
 }

@@ -13,7 +13,7 @@ use crate::{
     config::WhatsAppConfig,
     db,
     error::AppResult,
-    jobs::queue::{self, InboundJob, SEND_ATTEMPTS, SEND_QUEUE, SendJob},
+    jobs::queue::{self, ChatJob, InboundJob, SendJob},
 };
 
 #[derive(Debug, FromRow)]
@@ -182,7 +182,7 @@ async fn apply_status(conn: &mut PgConnection, body: &Value) -> AppResult<String
                         schema: schema.clone(),
                         outbox_id,
                     };
-                    queue::push(conn, SEND_QUEUE, &job, SEND_ATTEMPTS, None).await?;
+                    queue::push_chat(conn, ChatJob::Send(job), None).await?;
                     Ok("status: failed, window closed: template queued".into())
                 }
                 Remedy::Undeliverable => {

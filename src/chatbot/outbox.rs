@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 
 use crate::{
     error::AppResult,
-    jobs::queue::{self, SEND_ATTEMPTS, SEND_QUEUE, SendJob},
+    jobs::queue::{self, ChatJob, SendJob},
 };
 
 /// A message to send.
@@ -70,6 +70,6 @@ pub async fn queue(
         schema: schema.to_owned(),
         outbox_id: id,
     };
-    queue::push(conn, SEND_QUEUE, &job, SEND_ATTEMPTS, None).await?;
+    queue::push_chat(conn, ChatJob::Send(job), None).await?;
     Ok(Some(id))
 }

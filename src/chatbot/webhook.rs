@@ -19,7 +19,7 @@ use super::payload::{self, Item};
 use crate::{
     auth::csrf::constant_time_eq,
     error::{AppError, AppResult},
-    jobs::queue::{INBOUND_ATTEMPTS, INBOUND_QUEUE, InboundJob},
+    jobs::queue::{self, ChatJob, InboundJob},
     state::AppState,
 };
 
@@ -167,17 +167,9 @@ pub async fn store(state: &AppState, items: Vec<Item>) -> AppResult<usize> {
     if !ids.is_empty() {
         let tasks = ids
             .iter()
-            .map(|&inbound_id| {
-                let payload = serde_json::to_vec(&InboundJob { inbound_id })
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                Ok(apalis::prelude::TaskBuilder::new(payload)
-                    .max_attempts(INBOUND_ATTEMPTS)
-                    .build())
-            })
+            .map(|&inbound_id| queue::chat_task(&ChatJob::Inbound(InboundJob { inbound_id }), None))
             .collect::<AppResult<Vec<_>>>()?;
-        apalis_postgres::queries::push_tasks(&mut *tx, INBOUND_QUEUE, tasks)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("queue inbound jobs: {e}")))?;
+        queue::push_chat_tasks(&mut tx, tasks).await?;
     }
     tx.commit().await?;
     Ok(ids.len())

@@ -45,7 +45,6 @@ pub struct InboundJob {
     pub inbound_id: i64,
 }
 
-pub const INBOUND_QUEUE: &str = "whatsapp_inbound";
 pub const INBOUND_ATTEMPTS: usize = 8;
 
 /// "Send this outbox message" for a school. The outbox row is claimed before the call, so a
@@ -56,7 +55,6 @@ pub struct SendJob {
     pub outbox_id: i64,
 }
 
-pub const SEND_QUEUE: &str = "whatsapp_send";
 pub const SEND_ATTEMPTS: usize = 5;
 
 /// What parents should hear about: a school's recorded absences, or an exam session's
@@ -74,35 +72,67 @@ pub struct AlertJob {
     pub alert: ParentAlert,
 }
 
-pub const ALERT_QUEUE: &str = "parent_alerts";
 pub const ALERT_ATTEMPTS: usize = 5;
 
-/// Every queue's name, for the clean-up of finished jobs.
-const QUEUES: [&str; 5] = [
-    REPORT_QUEUE,
-    ABSENCE_QUEUE,
-    INBOUND_QUEUE,
-    SEND_QUEUE,
-    ALERT_QUEUE,
-];
+/// The WhatsApp channel's jobs share one queue: each queue's worker holds a database
+/// connection of its own for LISTEN, so fewer queues leave more connections to requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum ChatJob {
+    Inbound(InboundJob),
+    Send(SendJob),
+    Alert(AlertJob),
+}
 
-/// Pushes one job onto `queue` in the caller's transaction, to run at `at` (now when None).
-pub async fn push<J: Serialize>(
-    conn: &mut PgConnection,
-    queue: &str,
-    job: &J,
-    attempts: usize,
+impl ChatJob {
+    fn attempts(&self) -> usize {
+        match self {
+            Self::Inbound(_) => INBOUND_ATTEMPTS,
+            Self::Send(_) => SEND_ATTEMPTS,
+            Self::Alert(_) => ALERT_ATTEMPTS,
+        }
+    }
+}
+
+pub const CHAT_QUEUE: &str = "whatsapp";
+/// The most attempts any chat job has (the worker's "last attempt" is counted against it).
+pub const CHAT_ATTEMPTS: usize = INBOUND_ATTEMPTS;
+
+/// Every queue's name, for the clean-up of finished jobs.
+const QUEUES: [&str; 3] = [REPORT_QUEUE, ABSENCE_QUEUE, CHAT_QUEUE];
+
+/// The task of a chat job, to run at `at` (now when None).
+pub fn chat_task(
+    job: &ChatJob,
     at: Option<chrono::DateTime<chrono::Utc>>,
-) -> AppResult<()> {
+) -> AppResult<apalis::prelude::Task<Vec<u8>>> {
     let payload = serde_json::to_vec(job).map_err(|e| AppError::Internal(e.into()))?;
-    let mut task = TaskBuilder::new(payload).max_attempts(attempts);
+    let mut task = TaskBuilder::new(payload).max_attempts(job.attempts());
     if let Some(at) = at {
         task = task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or_default() + 1);
     }
-    apalis_postgres::queries::push_tasks(conn, queue, vec![task.build()])
+    Ok(task.build())
+}
+
+/// Queues chat jobs in the caller's transaction.
+pub async fn push_chat_tasks(
+    conn: &mut PgConnection,
+    tasks: Vec<apalis::prelude::Task<Vec<u8>>>,
+) -> AppResult<()> {
+    apalis_postgres::queries::push_tasks(conn, CHAT_QUEUE, tasks)
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("queue a {queue} job: {e}")))?;
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("queue a WhatsApp job: {e}")))?;
     Ok(())
+}
+
+/// Queues one chat job in the caller's transaction, to run at `at` (now when None).
+pub async fn push_chat(
+    conn: &mut PgConnection,
+    job: ChatJob,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<()> {
+    let task = chat_task(&job, at)?;
+    push_chat_tasks(conn, vec![task]).await
 }
 
 /// Creates or upgrades the queue's tables (idempotent; run with `migrate`).

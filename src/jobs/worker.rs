@@ -10,9 +10,8 @@ use sqlx::PgPool;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::queue::{
-    ABSENCE_ATTEMPTS, ABSENCE_QUEUE, ALERT_ATTEMPTS, ALERT_QUEUE, AbsenceJob, AlertJob,
-    INBOUND_ATTEMPTS, INBOUND_QUEUE, InboundJob, REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob,
-    SEND_ATTEMPTS, SEND_QUEUE, SendJob, purge_finished,
+    ABSENCE_ATTEMPTS, ABSENCE_QUEUE, AbsenceJob, CHAT_ATTEMPTS, CHAT_QUEUE, ChatJob,
+    REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob, purge_finished,
 };
 
 /// What runs a job of type `J`: (pool, job, is this the last attempt).
@@ -28,9 +27,7 @@ pub type AbsenceHandler = Handler<AbsenceJob>;
 pub struct Handlers {
     pub reports: ReportHandler,
     pub absences: AbsenceHandler,
-    pub inbound: Handler<InboundJob>,
-    pub sends: Handler<SendJob>,
-    pub alerts: Handler<AlertJob>,
+    pub chat: Handler<ChatJob>,
 }
 
 /// WhatsApp messages are small jobs that mostly wait on the network: several at once.
@@ -95,38 +92,19 @@ pub async fn run_workers(
         handlers.absences,
         stop_rx.clone(),
     );
-    let inbound = run_queue(
-        pool.clone(),
-        QueueSpec {
-            name: INBOUND_QUEUE,
-            attempts: INBOUND_ATTEMPTS,
-        },
-        CHAT_CONCURRENCY,
-        handlers.inbound,
-        stop_rx.clone(),
-    );
-    let sends = run_queue(
-        pool.clone(),
-        QueueSpec {
-            name: SEND_QUEUE,
-            attempts: SEND_ATTEMPTS,
-        },
-        CHAT_CONCURRENCY,
-        handlers.sends,
-        stop_rx.clone(),
-    );
-    let alerts = run_queue(
+
+    let chat = run_queue(
         pool,
         QueueSpec {
-            name: ALERT_QUEUE,
-            attempts: ALERT_ATTEMPTS,
+            name: CHAT_QUEUE,
+            attempts: CHAT_ATTEMPTS,
         },
-        1,
-        handlers.alerts,
+        CHAT_CONCURRENCY,
+        handlers.chat,
         stop_rx,
     );
-    let (r, a, i, s, l) = tokio::join!(reports, absences, inbound, sends, alerts);
-    r.and(a).and(i).and(s).and(l)
+    let (r, a, c) = tokio::join!(reports, absences, chat);
+    r.and(a).and(c)
 }
 
 async fn run_queue<J>(

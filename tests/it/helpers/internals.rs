@@ -213,3 +213,7 @@ fn capitalise(s: &str) -> String {
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
 }
+
+pub use schoolyard::chatbot;
+pub use schoolyard::config::WhatsAppConfig;
+pub use schoolyard::jobs::queue::SendJob;

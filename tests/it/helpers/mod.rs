@@ -412,6 +412,15 @@ impl TestApp {
         Workers(internals::spawn_workers(self.pool.clone()))
     }
 
+    /// The job workers, their WhatsApp client talking to `api_base` (a test's fake).
+    pub fn start_workers_with_whatsapp(&self, api_base: &str) -> Workers {
+        let whatsapp = internals::WhatsAppConfig {
+            api_base: api_base.to_owned(),
+            ..internals::WhatsAppConfig::for_tests()
+        };
+        Workers(internals::spawn_workers_with(self.pool.clone(), whatsapp))
+    }
+
     pub async fn create_school(&self, code: &str) -> SchoolRow {
         internals::create_school(&self.pool, &self.config, code).await
     }
