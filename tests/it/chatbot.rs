@@ -848,3 +848,317 @@ async fn a_failed_delivery_status_131047_sends_the_template_and_statuses_move_fo
     let sent = fake.wait(&app, 3).await;
     assert_eq!(sent[2].body["type"], "template");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_delivery_while_the_database_is_down_is_refused_and_its_redelivery_processed_once(
+    pool: PgPool,
+) {
+    use crate::helpers::proxy::{DbProxy, pool_through, upstream};
+    let proxy = DbProxy::start(upstream(&pool)).await;
+    let proxied = pool_through(&pool, &proxy, 4).await;
+    let app = TestApp::new(proxied).await;
+    let fake = FakeCloud::start().await;
+    let message = text_message(SHARED, MOTHER_WA, "wamid.DB1", "hi");
+
+    proxy.cut();
+    let refused = deliver(&app, &message).await;
+    assert!(refused.status.is_server_error(), "{}", refused.status);
+    proxy.restore();
+    // Meta delivers again later.
+    let mut accepted = deliver(&app, &message).await;
+    for _ in 0..20 {
+        if accepted.status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        accepted = deliver(&app, &message).await;
+    }
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text());
+    assert_eq!(deliver(&app, &message).await.status, StatusCode::OK);
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    fake.wait(&app, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.sent().len(), 1, "processed exactly once");
+}
+
+fn withheld(number: &str, user_id: &str, wamid: &str, message: Value) -> Value {
+    let mut message = message;
+    message["from_user_id"] = json!(user_id);
+    message["id"] = json!(wamid);
+    message["timestamp"] = json!(chrono::Utc::now().timestamp().to_string());
+    envelope(
+        number,
+        json!({"contacts": [{"profile": {"name": "Mrs Okafor"}, "user_id": user_id}],
+               "messages": [message]}),
+    )
+}
+
+fn shared_contact(origin: &str, context: Option<&str>) -> Value {
+    let mut m = json!({"type": "contacts", "contacts": [{"origin": origin, "name": {"formatted_name": "Ngozi"},
+                        "phones": [{"phone": MOTHER, "wa_id": MOTHER_WA, "type": "CELL"}]}]});
+    if let Some(c) = context {
+        m["context"] = json!({"id": c});
+    }
+    m
+}
+
+#[sqlx::test]
+async fn a_sender_with_a_withheld_phone_is_asked_for_it_and_only_the_reply_counts(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (_f, guardian) = school_with_marks(&app).await;
+    let user = "NG.1349120865530274";
+
+    deliver(
+        &app,
+        &withheld(
+            SHARED,
+            user,
+            "wamid.B1",
+            json!({"type": "text", "text": {"body": "hi"}}),
+        ),
+    )
+    .await;
+    let sent = fake.wait(&app, 1).await;
+    assert_eq!(sent[0].body["recipient"], user, "sent to the user id");
+    assert!(sent[0].body.get("to").is_none());
+    assert_eq!(sent[0].body["interactive"]["type"], "request_contact_info");
+
+    // A contact card shared some other way is not their own number: asked again.
+    deliver(
+        &app,
+        &withheld(SHARED, user, "wamid.B2", shared_contact("other", None)),
+    )
+    .await;
+    let sent = fake.wait(&app, 2).await;
+    assert_eq!(sent[1].body["interactive"]["type"], "request_contact_info");
+    // The reply to the request gives the number; the code then links her.
+    deliver(
+        &app,
+        &withheld(
+            SHARED,
+            user,
+            "wamid.B3",
+            shared_contact("contact_request", Some("wamid.out.2")),
+        ),
+    )
+    .await;
+    let sent = fake.wait(&app, 3).await;
+    assert_eq!(sent[2].body["to"], MOTHER_WA);
+    assert!(
+        FakeCloud::text_of(&sent[2]).contains("link code"),
+        "{:?}",
+        sent[2]
+    );
+    let code = link_code(&app, "alpha", guardian).await;
+    deliver(
+        &app,
+        &withheld(
+            SHARED,
+            user,
+            "wamid.B4",
+            json!({"type": "text", "text": {"body": code}}),
+        ),
+    )
+    .await;
+    let sent = fake.wait(&app, 5).await;
+    assert!(
+        FakeCloud::text_of(&sent[3]).contains("linked to Ada Test"),
+        "{:?}",
+        sent[3]
+    );
+    let user_on_link: Option<String> = {
+        let mut tx = app.school_tx("alpha").await;
+        sqlx::query_scalar("SELECT wa_user_id FROM chatbot_links WHERE wa_phone = $1")
+            .bind(MOTHER)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(user_on_link.as_deref(), Some(user));
+}
+
+/// Links Ada's mother through the shared number with a code; waits for the welcome.
+async fn linked_mother(app: &TestApp, fake: &FakeCloud, guardian: i64) -> usize {
+    let code = link_code(app, "alpha", guardian).await;
+    deliver(app, &text_message(SHARED, MOTHER_WA, "wamid.M0", &code)).await;
+    let sent = fake.wait(app, 2).await;
+    assert!(
+        FakeCloud::text_of(&sent[0]).contains("linked to Ada Test"),
+        "{:?}",
+        sent[0]
+    );
+    sent.len()
+}
+
+#[sqlx::test]
+async fn stop_ends_every_message_until_start(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (f, guardian) = school_with_marks(&app).await;
+    let n = linked_mother(&app, &fake, guardian).await;
+
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.S1", "STOP")).await;
+    let sent = fake.wait(&app, n + 1).await;
+    assert!(
+        FakeCloud::text_of(&sent[n]).contains("no more messages"),
+        "{:?}",
+        sent[n]
+    );
+    // Neither replies nor "results are out" go to her now.
+    deliver(
+        &app,
+        &text_message(SHARED, MOTHER_WA, "wamid.S2", "results"),
+    )
+    .await;
+    publish(&f).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(fake.sent().len(), n + 1);
+    let mut tx = app.school_tx("alpha").await;
+    let skipped: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM whatsapp_outbox WHERE status = 'skipped'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    drop(tx);
+    assert_eq!(skipped, 1, "the results alert was skipped");
+
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.S3", "start")).await;
+    let sent = fake.wait(&app, n + 2).await;
+    assert_eq!(
+        sent[n + 1].body["interactive"]["type"],
+        "list",
+        "the menu again"
+    );
+}
+
+#[sqlx::test]
+async fn a_changed_number_moves_the_chat_and_links(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (_f, guardian) = school_with_marks(&app).await;
+    let n = linked_mother(&app, &fake, guardian).await;
+    let new_wa = "2348059998888";
+    let system = envelope(
+        SHARED,
+        json!({"messages": [{"from": MOTHER_WA, "id": "wamid.SYS1", "timestamp": chrono::Utc::now().timestamp().to_string(),
+                             "type": "system",
+                             "system": {"body": "User changed from 2348031234567 to 2348059998888",
+                                        "wa_id": new_wa, "type": "user_changed_number"}}]}),
+    );
+    assert_eq!(deliver(&app, &system).await.status, StatusCode::OK);
+    deliver(&app, &text_message(SHARED, new_wa, "wamid.SYS2", "results")).await;
+    let sent = fake.wait(&app, n + 1).await;
+    assert_eq!(sent[n].body["to"], new_wa);
+    assert!(
+        FakeCloud::text_of(&sent[n]).contains("Ada Test"),
+        "{:?}",
+        sent[n]
+    );
+}
+
+#[sqlx::test]
+async fn a_guardian_in_two_schools_on_the_shared_number_chooses(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (_f, guardian) = school_with_marks(&app).await;
+    let beta = fixtures::class_with_exams(&app, "beta", &["Zainab"]).await;
+    let beta_guardian = add_guardian(&app, "beta", beta.students["Zainab"], MOTHER).await;
+    let n = linked_mother(&app, &fake, guardian).await;
+    let code = link_code(&app, "beta", beta_guardian).await;
+    // Linked at alpha: a beta code is read in alpha, where it does not match.
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.T1", &code)).await;
+    let sent = fake.wait(&app, n + 1).await;
+    assert!(
+        FakeCloud::text_of(&sent[n]).contains("Ada Test"),
+        "{:?}",
+        sent[n]
+    );
+    // Once linked at both (as the beta office would do), she is asked which school.
+    sqlx::query("INSERT INTO public.whatsapp_contacts (wa_phone, school_id, student_id, guardian_id) SELECT $1, id, $2, $3 FROM public.clients WHERE code = 'beta'")
+        .bind(MOTHER)
+        .bind(beta.students["Zainab"])
+        .bind(beta_guardian)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.T2", "menu")).await;
+    let sent = fake.wait(&app, n + 2).await;
+    let rows = sent[n + 1].body["interactive"]["action"]["sections"][0]["rows"].clone();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    let beta_id = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == "Beta School")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    deliver(&app, &list_reply(SHARED, MOTHER_WA, "wamid.T3", &beta_id)).await;
+    let sent = fake.wait(&app, n + 3).await;
+    assert!(
+        FakeCloud::text_of(&sent[n + 2]).contains("Welcome to Beta School"),
+        "{:?}",
+        sent[n + 2]
+    );
+}
+
+#[sqlx::test]
+async fn an_absence_outside_the_window_goes_as_the_schools_template(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (f, guardian) = school_with_marks(&app).await;
+    let n = linked_mother(&app, &fake, guardian).await;
+    // Her last message was two days ago.
+    sqlx::query("UPDATE public.whatsapp_chats SET last_inbound_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query(
+        "UPDATE chatbot_settings SET absence_template = 'ward_absent', template_language = 'en_GB'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO absence_events (student_id, day, status, due_at, recorded_at, created_at) VALUES ($1, current_date, 'recorded', now(), now(), now())")
+        .bind(f.students["Ada"])
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let schema: String =
+        sqlx::query_scalar("SELECT schema_name FROM public.clients WHERE code = 'alpha'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    let job = internals::AlertJob {
+        schema,
+        alert: internals::ParentAlert::Absences,
+    };
+    let config = internals::WhatsAppConfig::for_tests();
+    chatbot::alerts::run_job(&app.pool, &config, &job)
+        .await
+        .unwrap();
+    // Twice: still one message.
+    chatbot::alerts::run_job(&app.pool, &config, &job)
+        .await
+        .unwrap();
+    let sent = fake.wait(&app, n + 1).await;
+    let t = &sent[n].body;
+    assert_eq!(t["type"], "template", "{t}");
+    assert_eq!(t["template"]["name"], "ward_absent");
+    assert_eq!(t["template"]["language"]["code"], "en_GB");
+    assert_eq!(
+        t["template"]["components"][0]["parameters"][0]["text"],
+        "Ada Test"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.sent().len(), n + 1);
+}

@@ -2,11 +2,7 @@
 //! Outages go through a TCP proxy the test cuts, never through the shared PostgreSQL.
 
 use std::{
-    net::SocketAddr,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -14,83 +10,12 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use serde_json::json;
 use sqlx::{PgPool, postgres::PgPoolOptions};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, assert_error_shape};
-
-/// A TCP proxy to PostgreSQL that the test can cut (every open connection dropped, new ones
-/// refused) and restore.
-struct DbProxy {
-    addr: SocketAddr,
-    down: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl DbProxy {
-    async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let accept = {
-            let (down, links) = (down.clone(), links.clone());
-            tokio::spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if down.load(Ordering::SeqCst) {
-                        drop(client);
-                        continue;
-                    }
-                    let link = tokio::spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(upstream).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                        }
-                    });
-                    links.lock().unwrap().push(link);
-                }
-            })
-        };
-        Self {
-            addr,
-            down,
-            links,
-            accept,
-        }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for DbProxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
-}
-
-/// A pool to the test's database through `proxy`, of at most `max` connections.
-async fn pool_through(pool: &PgPool, proxy: &DbProxy, max: u32) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .host("127.0.0.1")
-        .port(proxy.addr.port());
-    PgPoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(Duration::from_secs(1))
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .unwrap()
-}
+use crate::helpers::{
+    TestApp, assert_error_shape,
+    proxy::{DbProxy, pool_through, upstream},
+};
 
 /// School alpha with its admin, signed in through the API.
 async fn alpha_with_admin(app: &TestApp) -> crate::helpers::Client {
@@ -98,11 +23,6 @@ async fn alpha_with_admin(app: &TestApp) -> crate::helpers::Client {
     app.create_staff("alpha", "admin@alpha.test", "School Admin")
         .await;
     app.as_staff("alpha", "admin@alpha.test").await
-}
-
-fn upstream(pool: &PgPool) -> SocketAddr {
-    let port = pool.connect_options().get_port();
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// The database going away mid-service: requests get a quick, retryable 503 that says the

@@ -217,3 +217,4 @@ fn capitalise(s: &str) -> String {
 pub use schoolyard::chatbot;
 pub use schoolyard::config::WhatsAppConfig;
 pub use schoolyard::jobs::queue::SendJob;
+pub use schoolyard::jobs::queue::{AlertJob, ParentAlert};

@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod internals;
+pub mod proxy;
 
 use axum::{
     Router,
