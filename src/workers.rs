@@ -72,6 +72,10 @@ pub async fn clean_up(pool: &PgPool, login_window: Duration) {
         Ok(n) => tracing::debug!(deleted = n, "purged old sign-in throttle counters"),
         Err(e) => tracing::warn!(error = %e, "could not purge sign-in throttle counters"),
     }
+    match crate::chatbot::inbound::purge_processed(pool).await {
+        Ok(n) => tracing::debug!(deleted = n, "purged processed WhatsApp deliveries"),
+        Err(e) => tracing::warn!(error = %e, "could not purge WhatsApp deliveries"),
+    }
     match crate::web::once::purge(pool).await {
         Ok(n) => tracing::debug!(deleted = n, "purged old form submissions"),
         Err(e) => tracing::warn!(error = %e, "could not purge form submissions"),

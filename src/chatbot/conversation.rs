@@ -91,6 +91,9 @@ fn word_intent(text: &str) -> Option<Intent> {
     })
 }
 
+/// The outbox purpose of a STOP confirmation (sent although the person opted out).
+pub const STOP_PURPOSE: &str = "stop:";
+
 /// Replies to one inbound message, queued in the outbox of the schema they belong to.
 pub struct Replier {
     schema: String,
@@ -117,6 +120,21 @@ impl Replier {
             template: None,
             student_id,
             summary: summary.to_owned(),
+        };
+        outbox::queue(conn, &self.schema, &out).await?;
+        Ok(())
+    }
+
+    /// The confirmation of STOP: the one message that still goes to someone who opted out.
+    pub async fn stopped(&mut self, conn: &mut PgConnection, body: &str) -> AppResult<()> {
+        let out = Outgoing {
+            purpose: format!("{STOP_PURPOSE}{}", self.wamid),
+            recipient: self.recipient.clone(),
+            phone_number_id: self.number.clone(),
+            message: Some(outbox::text(body)),
+            template: None,
+            student_id: None,
+            summary: "Stopped messages (STOP)".into(),
         };
         outbox::queue(conn, &self.schema, &out).await?;
         Ok(())
@@ -465,7 +483,7 @@ pub async fn handle(
                 .await?;
             enter(tx, &home).await?;
             reply
-                .text(
+                .stopped(
                     tx,
                     "You will get no more messages from us on WhatsApp. Send START at any time to \
                      hear from us again.",

@@ -200,3 +200,14 @@ async fn apply_status(conn: &mut PgConnection, body: &Value) -> AppResult<String
         other => Ok(format!("status: {other} ignored")),
     }
 }
+
+/// Processed deliveries are kept 30 days (Meta redelivers for up to a week, so a wamid is
+/// still recognised), then deleted with their message text.
+pub async fn purge_processed(pool: &PgPool) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM public.whatsapp_inbound WHERE processed_at < now() - interval '30 days'",
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

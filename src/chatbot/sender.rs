@@ -13,6 +13,7 @@ use tokio::{sync::Mutex, time::Instant};
 
 use super::{
     cloud_api::{CallError, CloudApi, Remedy},
+    conversation,
     flows::{self, Published},
     numbers::{self, PLATFORM_SCHEMA},
 };
@@ -194,13 +195,7 @@ pub async fn run_job(
         return Ok(());
     };
     let chat = chat_state(&mut tx, &row.phone_number_id, &row.recipient).await?;
-    let stopping = row.purpose.starts_with("reply:")
-        && row
-            .message
-            .as_ref()
-            .and_then(|m| m.pointer("/text/body"))
-            .and_then(Value::as_str)
-            .is_some_and(|b| b.starts_with("You will get no more messages"));
+    let stopping = row.purpose.starts_with(conversation::STOP_PURPOSE);
     let skip = chat.as_ref().and_then(|c| {
         if c.opted_out_at.is_some() && !stopping {
             Some("opted out (STOP)")

@@ -1162,3 +1162,87 @@ async fn an_absence_outside_the_window_goes_as_the_schools_template(pool: PgPool
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.sent().len(), n + 1);
 }
+
+#[sqlx::test]
+async fn a_parent_of_two_switches_child_and_sees_attendance_and_notices(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (f, guardian) = school_with_marks(&app).await;
+    add_guardian(&app, "alpha", f.students["Bola"], MOTHER).await;
+    let notice = f
+        .admin
+        .post(
+            "/api/v1/school/notices/",
+            json!({"title": "Inter-house sports", "body": "Friday at 10am. Sportswear.",
+                   "scope": "school", "for_parents": true}),
+        )
+        .await;
+    assert_eq!(notice.status, StatusCode::CREATED, "{}", notice.text());
+    let id = notice.json()["id"].as_i64().unwrap();
+    let published = f
+        .admin
+        .post_empty(&format!("/api/v1/school/notices/{id}/publish/"))
+        .await;
+    assert_eq!(published.status, StatusCode::OK);
+
+    // One proof links both children with this number on record.
+    let code = link_code(&app, "alpha", guardian).await;
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.C1", &code)).await;
+    let sent = fake.wait(&app, 2).await;
+    assert!(
+        FakeCloud::text_of(&sent[0]).contains("Ada Test, Bola Test"),
+        "{:?}",
+        sent[0]
+    );
+    let menu = &sent[1].body["interactive"]["action"]["sections"][0]["rows"];
+    assert!(
+        menu.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "menu:switch"),
+        "{menu}"
+    );
+
+    deliver(
+        &app,
+        &list_reply(SHARED, MOTHER_WA, "wamid.C2", "menu:switch"),
+    )
+    .await;
+    let sent = fake.wait(&app, 3).await;
+    let bola = sent[2].body["interactive"]["action"]["sections"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == "Bola Test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    deliver(&app, &list_reply(SHARED, MOTHER_WA, "wamid.C3", &bola)).await;
+    let sent = fake.wait(&app, 4).await;
+    assert!(
+        FakeCloud::text_of(&sent[3]).starts_with("Bola Test at Alpha School"),
+        "{:?}",
+        sent[3]
+    );
+
+    deliver(
+        &app,
+        &text_message(SHARED, MOTHER_WA, "wamid.C4", "attendance"),
+    )
+    .await;
+    let sent = fake.wait(&app, 5).await;
+    assert!(
+        FakeCloud::text_of(&sent[4]).contains("*Bola Test*"),
+        "{:?}",
+        sent[4]
+    );
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.C5", "4")).await;
+    let sent = fake.wait(&app, 6).await;
+    let notices = FakeCloud::text_of(&sent[5]);
+    assert!(
+        notices.contains("Inter-house sports") && notices.contains("Friday at 10am"),
+        "{notices}"
+    );
+}
