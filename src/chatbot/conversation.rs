@@ -36,6 +36,8 @@ pub enum Intent {
     Attendance,
     Notices,
     Switch,
+    /// Choose another school (a guardian linked at several on the shared number).
+    ChangeSchool,
     Child(i64),
     School(i64),
     Text(String),
@@ -87,6 +89,7 @@ fn word_intent(text: &str) -> Option<Intent> {
         "attendance" | "3" => Intent::Attendance,
         "notices" | "notice" | "4" => Intent::Notices,
         "switch" | "child" | "children" | "switch child" | "5" => Intent::Switch,
+        "school" | "schools" | "switch school" | "change school" => Intent::ChangeSchool,
         _ => return None,
     })
 }
@@ -529,27 +532,59 @@ pub async fn handle(
         return Ok("asked for the phone number".into());
     };
 
-    let school = match route(tx, &owner, &chat, &phone).await? {
-        Route::School(s) => s,
-        Route::Choose(schools) => {
-            if let Intent::School(id) = intent
-                && let Some(s) = schools.iter().find(|s| s.id == id)
-            {
-                sqlx::query("UPDATE whatsapp_chats SET chosen_school_id = $2 WHERE id = $1")
-                    .bind(chat.id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                intent = Intent::Menu;
-                s.clone()
-            } else {
-                enter(tx, PLATFORM_SCHEMA).await?;
-                let rows: Vec<Value> = schools
+    if intent == Intent::ChangeSchool {
+        sqlx::query("UPDATE whatsapp_chats SET chosen_school_id = NULL WHERE id = $1")
+            .bind(chat.id)
+            .execute(&mut *tx)
+            .await?;
+        chat.chosen_school_id = None;
+        intent = Intent::Menu;
+    }
+    // On the shared number a link code or the other proof names its school, so a parent
+    // linked at one school can link at another.
+    let typed = match &intent {
+        Intent::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    let named_code = match owner {
+        Owner::Shared => codes::parse(&typed)
+            .and_then(|c| c.school_code)
+            .or_else(|| linking::parse_admission(&typed, true).and_then(|(s, _)| s)),
+        Owner::School(_) => None,
+    };
+    let named = match &named_code {
+        Some(code) => numbers::school_by_code(tx, code).await?,
+        None => None,
+    };
+    let school = if let Some(s) = named {
+        sqlx::query("UPDATE whatsapp_chats SET chosen_school_id = $2 WHERE id = $1")
+            .bind(chat.id)
+            .bind(s.id)
+            .execute(&mut *tx)
+            .await?;
+        s
+    } else {
+        match route(tx, &owner, &chat, &phone).await? {
+            Route::School(s) => s,
+            Route::Choose(schools) => {
+                if let Intent::School(id) = intent
+                    && let Some(s) = schools.iter().find(|s| s.id == id)
+                {
+                    sqlx::query("UPDATE whatsapp_chats SET chosen_school_id = $2 WHERE id = $1")
+                        .bind(chat.id)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    intent = Intent::Menu;
+                    s.clone()
+                } else {
+                    enter(tx, PLATFORM_SCHEMA).await?;
+                    let rows: Vec<Value> = schools
                     .iter()
                     .take(10)
                     .map(|s| json!({"id": format!("school:{}", s.id), "title": clip(&s.name, 24)}))
                     .collect();
-                reply
+                    reply
                     .say(
                         tx,
                         list(
@@ -561,36 +596,22 @@ pub async fn handle(
                         None,
                     )
                     .await?;
-                return Ok("asked which school".into());
-            }
-        }
-        Route::Unlinked => {
-            let typed = match &intent {
-                Intent::Text(t) => t.clone(),
-                _ => String::new(),
-            };
-            let school_code = codes::parse(&typed)
-                .and_then(|c| c.school_code)
-                .or_else(|| linking::parse_admission(&typed, true).and_then(|(s, _)| s));
-            let found = match school_code {
-                Some(code) => numbers::school_by_code(tx, &code).await?,
-                None => None,
-            };
-            match found {
-                Some(s) => s,
-                None => {
-                    enter(tx, PLATFORM_SCHEMA).await?;
-                    let body = if typed.is_empty() {
-                        LINK_PROMPT_SHARED.to_owned()
-                    } else {
-                        format!("We could not find that school. {LINK_PROMPT_SHARED}")
-                    };
-                    reply.text(tx, &body).await?;
-                    return Ok("asked to link (shared number)".into());
+                    return Ok("asked which school".into());
                 }
+            }
+            Route::Unlinked => {
+                enter(tx, PLATFORM_SCHEMA).await?;
+                let body = if named_code.is_some() {
+                    format!("We could not find that school. {LINK_PROMPT_SHARED}")
+                } else {
+                    LINK_PROMPT_SHARED.to_owned()
+                };
+                reply.text(tx, &body).await?;
+                return Ok("asked to link (shared number)".into());
             }
         }
     };
+
     if !school.is_active {
         enter(tx, &home).await?;
         reply

@@ -1061,7 +1061,7 @@ async fn a_changed_number_moves_the_chat_and_links(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_guardian_in_two_schools_on_the_shared_number_chooses(pool: PgPool) {
+async fn a_guardian_in_two_schools_on_the_shared_number_links_at_both_and_chooses(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let fake = FakeCloud::start().await;
     let _workers = app.start_workers_with_whatsapp(&fake.base());
@@ -1069,42 +1069,51 @@ async fn a_guardian_in_two_schools_on_the_shared_number_chooses(pool: PgPool) {
     let beta = fixtures::class_with_exams(&app, "beta", &["Zainab"]).await;
     let beta_guardian = add_guardian(&app, "beta", beta.students["Zainab"], MOTHER).await;
     let n = linked_mother(&app, &fake, guardian).await;
+    // Linked at alpha, she links at beta too: the code names its school.
     let code = link_code(&app, "beta", beta_guardian).await;
-    // Linked at alpha: a beta code is read in alpha, where it does not match.
     deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.T1", &code)).await;
-    let sent = fake.wait(&app, n + 1).await;
+    let sent = fake.wait(&app, n + 2).await;
     assert!(
-        FakeCloud::text_of(&sent[n]).contains("Ada Test"),
+        FakeCloud::text_of(&sent[n]).contains("linked to Zainab Test at Beta School"),
         "{:?}",
         sent[n]
     );
-    // Once linked at both (as the beta office would do), she is asked which school.
-    sqlx::query("INSERT INTO public.whatsapp_contacts (wa_phone, school_id, student_id, guardian_id) SELECT $1, id, $2, $3 FROM public.clients WHERE code = 'beta'")
-        .bind(MOTHER)
-        .bind(beta.students["Zainab"])
-        .bind(beta_guardian)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.T2", "menu")).await;
-    let sent = fake.wait(&app, n + 2).await;
-    let rows = sent[n + 1].body["interactive"]["action"]["sections"][0]["rows"].clone();
+    // The school she chose stays until she sends SCHOOL.
+    deliver(
+        &app,
+        &text_message(SHARED, MOTHER_WA, "wamid.T2", "results"),
+    )
+    .await;
+    let sent = fake.wait(&app, n + 3).await;
+    assert!(
+        FakeCloud::text_of(&sent[n + 2]).contains("Zainab Test"),
+        "{:?}",
+        sent[n + 2]
+    );
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.T3", "school")).await;
+    let sent = fake.wait(&app, n + 4).await;
+    assert!(
+        FakeCloud::text_of(&sent[n + 3]).contains("Which school"),
+        "{:?}",
+        sent[n + 3]
+    );
+    let rows = sent[n + 3].body["interactive"]["action"]["sections"][0]["rows"].clone();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
-    let beta_id = rows
+    let alpha_id = rows
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["title"] == "Beta School")
+        .find(|r| r["title"] == "Alpha School")
         .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    deliver(&app, &list_reply(SHARED, MOTHER_WA, "wamid.T3", &beta_id)).await;
-    let sent = fake.wait(&app, n + 3).await;
+    deliver(&app, &list_reply(SHARED, MOTHER_WA, "wamid.T4", &alpha_id)).await;
+    let sent = fake.wait(&app, n + 5).await;
     assert!(
-        FakeCloud::text_of(&sent[n + 2]).contains("Welcome to Beta School"),
+        FakeCloud::text_of(&sent[n + 4]).starts_with("Ada Test at Alpha School"),
         "{:?}",
-        sent[n + 2]
+        sent[n + 4]
     );
 }
 
