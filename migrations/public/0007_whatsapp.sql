@@ -64,6 +64,8 @@ CREATE TABLE whatsapp_inbound (
     received_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     processed_at    TIMESTAMPTZ,
     outcome         TEXT,
+    -- Failed processing attempts; each retry waits longer, the eighth gives up.
+    attempts        SMALLINT NOT NULL DEFAULT 0,
     CONSTRAINT whatsapp_inbound_dedupe_key UNIQUE (dedupe_key)
 );
 CREATE INDEX whatsapp_inbound_pending_idx ON whatsapp_inbound (chat_key, id)

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use super::{
+    linking::STILL_VALID,
     numbers,
     outbox::{self, Outgoing},
 };
@@ -93,7 +94,7 @@ async fn absences(
     number: &str,
     templates: &Templates,
 ) -> anyhow::Result<usize> {
-    let due: Vec<Due> = sqlx::query_as(
+    let due: Vec<Due> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.student_id, e.day::text AS key, l.wa_phone,
                 s.first_name || ' ' || s.last_name AS pupil,
                 to_char(e.day, 'FMDay DD Mon YYYY') AS label
@@ -101,8 +102,9 @@ async fn absences(
            JOIN chatbot_links l ON l.student_id = e.student_id AND l.ended_at IS NULL
            JOIN students s ON s.id = e.student_id
           WHERE e.status = 'recorded' AND e.recorded_at > now() - interval '2 days'
-          ORDER BY e.id, l.id",
-    )
+            AND {STILL_VALID}
+          ORDER BY e.id, l.id"
+    )))
     .fetch_all(&mut *conn)
     .await?;
     let mut queued = 0;
@@ -153,18 +155,18 @@ async fn results_out(
     let Some((es_name, term, session)) = es else {
         return Ok(0);
     };
-    let due: Vec<Due> = sqlx::query_as(
+    let due: Vec<Due> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT ON (l.student_id, l.wa_phone) l.student_id, $1::text AS key, l.wa_phone,
                 s.first_name || ' ' || s.last_name AS pupil, '' AS label
            FROM chatbot_links l
            JOIN students s ON s.id = l.student_id
            JOIN registrations r ON r.student_id = l.student_id
            JOIN exam_sessions es ON es.id = $1 AND r.session_id = es.session_id
-          WHERE l.ended_at IS NULL
+          WHERE l.ended_at IS NULL AND {STILL_VALID}
             AND (r.is_current OR EXISTS (SELECT 1 FROM marks m JOIN exams e ON e.id = m.exam_id
                                           WHERE m.registration_id = r.id AND e.exam_session_id = es.id))
-          ORDER BY l.student_id, l.wa_phone",
-    )
+          ORDER BY l.student_id, l.wa_phone"
+    )))
     .bind(exam_session_id)
     .fetch_all(&mut *conn)
     .await?;

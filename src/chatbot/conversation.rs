@@ -191,7 +191,8 @@ async fn upsert_chat(
     phone: Option<&str>,
     user_id: Option<&str>,
     name: &str,
-    at: DateTime<Utc>,
+    // The parent's message time (opens the 24-hour window); None for a system message.
+    at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Chat> {
     const RETURNING: &str =
         "RETURNING id, wa_phone, wa_user_id, opted_out_at, chosen_school_id, contact_request_wamid";
@@ -218,7 +219,10 @@ async fn upsert_chat(
              ON CONFLICT (phone_number_id, wa_phone) DO UPDATE
                 SET last_inbound_at = GREATEST(whatsapp_chats.last_inbound_at, excluded.last_inbound_at),
                     profile_name = excluded.profile_name,
-                    wa_user_id = COALESCE(whatsapp_chats.wa_user_id, excluded.wa_user_id)
+                    wa_user_id = COALESCE(whatsapp_chats.wa_user_id, excluded.wa_user_id),
+                    -- They wrote to us: they can receive after all.
+                    undeliverable_at = CASE WHEN excluded.last_inbound_at IS NULL
+                                            THEN whatsapp_chats.undeliverable_at END
              {RETURNING}"
         )))
         .bind(number)
@@ -234,7 +238,9 @@ async fn upsert_chat(
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (phone_number_id, wa_user_id) DO UPDATE
                 SET last_inbound_at = GREATEST(whatsapp_chats.last_inbound_at, excluded.last_inbound_at),
-                    profile_name = excluded.profile_name
+                    profile_name = excluded.profile_name,
+                    undeliverable_at = CASE WHEN excluded.last_inbound_at IS NULL
+                                            THEN whatsapp_chats.undeliverable_at END
              {RETURNING}"
         )))
         .bind(number)
@@ -246,9 +252,15 @@ async fn upsert_chat(
     }
 }
 
-/// A user's number or business-scoped id changed: the chat, the shared number's contacts and
-/// every school's links follow.
-async fn apply_system(tx: &mut PgConnection, chat: &Chat, message: &Value) -> AppResult<String> {
+/// A user's number or business-scoped id changed. The chat (window, STOP) follows the
+/// person; their links do not: the new number is not a guardian phone on record, so each
+/// school's links end (audited) and the parent links again once the school has the number.
+async fn apply_system(
+    tx: &mut PgConnection,
+    chat: &Chat,
+    message: &Value,
+    wamid: &str,
+) -> AppResult<String> {
     let system = message.get("system").cloned().unwrap_or(Value::Null);
     let kind = system.get("type").and_then(Value::as_str).unwrap_or("");
     let new_user = system.get("user_id").and_then(Value::as_str);
@@ -264,7 +276,8 @@ async fn apply_system(tx: &mut PgConnection, chat: &Chat, message: &Value) -> Ap
                 return Ok("system: number change without numbers".into());
             };
             sqlx::query(
-                "UPDATE whatsapp_chats SET wa_phone = $2, wa_user_id = COALESCE($3, wa_user_id)
+                "UPDATE whatsapp_chats SET wa_phone = $2, wa_user_id = COALESCE($3, wa_user_id),
+                        chosen_school_id = NULL
                   WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM whatsapp_chats o
                     WHERE o.phone_number_id = whatsapp_chats.phone_number_id AND o.wa_phone = $2)",
             )
@@ -273,37 +286,28 @@ async fn apply_system(tx: &mut PgConnection, chat: &Chat, message: &Value) -> Ap
             .bind(new_user)
             .execute(&mut *tx)
             .await?;
-            let schools: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT c.schema_name FROM whatsapp_contacts w
+            let schools: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT DISTINCT c.id, c.schema_name FROM whatsapp_contacts w
                    JOIN clients c ON c.id = w.school_id WHERE w.wa_phone = $1",
             )
             .bind(&old)
             .fetch_all(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE whatsapp_contacts SET wa_phone = $2 WHERE wa_phone = $1
-                   AND NOT EXISTS (SELECT 1 FROM whatsapp_contacts o WHERE o.wa_phone = $2
-                                   AND o.school_id = whatsapp_contacts.school_id
-                                   AND o.student_id = whatsapp_contacts.student_id)",
-            )
-            .bind(&old)
-            .bind(&new)
-            .execute(&mut *tx)
-            .await?;
-            for schema in schools {
+            let now = Utc::now();
+            for (school_id, schema) in schools {
                 enter(tx, &schema).await?;
-                sqlx::query(
-                    "UPDATE chatbot_links SET wa_phone = $2 WHERE wa_phone = $1 AND ended_at IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM chatbot_links o WHERE o.wa_phone = $2
-                                       AND o.student_id = chatbot_links.student_id AND o.ended_at IS NULL)",
+                linking::end_all(
+                    tx,
+                    school_id,
+                    &old,
+                    "the parent's WhatsApp number changed",
+                    wamid,
+                    now,
                 )
-                .bind(&old)
-                .bind(&new)
-                .execute(&mut *tx)
                 .await?;
             }
             enter(tx, "public").await?;
-            Ok("system: number changed".into())
+            Ok("system: number changed; links ended".into())
         }
         "user_changed_user_id" => {
             if let Some(new_user) = new_user {
@@ -367,9 +371,7 @@ fn shared_phone(chat: &Chat, message: &Value) -> Option<String> {
     let asked = chat.contact_request_wamid.as_deref()?;
     // Only the reply to that request: a contact card shared any other way is not the
     // sender's own number.
-    if let Some(context) = message.pointer("/context/id").and_then(Value::as_str)
-        && context != asked
-    {
+    if message.pointer("/context/id").and_then(Value::as_str) != Some(asked) {
         return None;
     }
     let contact = message.get("contacts")?.as_array()?.first()?;
@@ -377,9 +379,9 @@ fn shared_phone(chat: &Chat, message: &Value) -> Option<String> {
         return None;
     }
     let phone = contact.get("phones")?.as_array()?.first()?;
+    // The WhatsApp id, not the free-text number of the card.
     phone
         .get("wa_id")
-        .or_else(|| phone.get("phone"))
         .and_then(Value::as_str)
         .and_then(phone_of_wa_id)
 }
@@ -410,17 +412,18 @@ pub async fn handle(
         .pointer("/profile/name")
         .and_then(Value::as_str)
         .unwrap_or("");
+    let system = message.get("type").and_then(Value::as_str) == Some("system");
     let mut chat = upsert_chat(
         tx,
         number,
         from_phone.as_deref(),
         user_id,
         name,
-        message_time(&message),
+        (!system).then(|| message_time(&message)),
     )
     .await?;
-    if message.get("type").and_then(Value::as_str) == Some("system") {
-        return apply_system(tx, &chat, &message).await;
+    if system {
+        return apply_system(tx, &chat, &message, wamid).await;
     }
     let mut intent = intent(&message);
     if chat.wa_phone.is_none()
@@ -440,12 +443,14 @@ pub async fn handle(
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE whatsapp_chats SET wa_user_id = $3, contact_request_wamid = NULL
+                "UPDATE whatsapp_chats SET wa_user_id = $3, contact_request_wamid = NULL,
+                        opted_out_at = COALESCE(opted_out_at, $4)
                   WHERE phone_number_id = $1 AND wa_phone = $2",
             )
             .bind(number)
             .bind(&phone)
             .bind(user_id)
+            .bind(chat.opted_out_at)
             .execute(&mut *tx)
             .await?;
         } else {
@@ -632,36 +637,42 @@ pub async fn handle(
     .execute(&mut *tx)
     .await?;
 
+    linking::end_lapsed(
+        tx,
+        school.id,
+        &phone,
+        "the number is no longer a guardian phone on record",
+        wamid,
+        now,
+    )
+    .await?;
     let mut pupils = linking::live_pupils(tx, &phone).await?;
-    if pupils.is_empty() {
-        let own_number = matches!(owner, Owner::School(_));
-        let typed = match &intent {
-            Intent::Text(t) => t.clone(),
-            _ => String::new(),
-        };
-        let proof = codes::parse(&typed)
-            .filter(|c| {
-                c.school_code
-                    .as_deref()
-                    .is_none_or(|s| s.eq_ignore_ascii_case(&school.code))
-            })
-            .map(|c| Proof::Code(c.secret))
-            .or_else(|| {
-                linking::parse_admission(&typed, !own_number)
-                    .or_else(|| linking::parse_admission(&typed, own_number))
-                    .map(|(_, p)| p)
-            });
+    let own_number = matches!(owner, Owner::School(_));
+    let proof = codes::parse(&typed)
+        .filter(|c| {
+            c.school_code
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(&school.code))
+        })
+        .map(|c| Proof::Code(c.secret))
+        .or_else(|| {
+            linking::parse_admission(&typed, !own_number)
+                .or_else(|| linking::parse_admission(&typed, own_number))
+                .map(|(_, p)| p)
+        });
+    // Not linked yet, or linked and proving another child (one added since).
+    if pupils.is_empty() || proof.is_some() {
         let Some(proof) = proof else {
             let body = format!(
                 "Welcome to {}. To see your child's results, attendance and notices here, send \
                  the link code the school office gave you (like {}-7K4P-9QX2), or your child's \
                  admission number and date of birth (like {}2024/001 14/05/2013).",
                 school.name,
-                school.code,
+                school.code.to_uppercase(),
                 if own_number {
                     String::new()
                 } else {
-                    format!("{} ", school.code)
+                    format!("{} ", school.code.to_uppercase())
                 }
             );
             reply.text(tx, &body).await?;

@@ -1,6 +1,7 @@
 //! The job that processes what the webhook stored: each chat's rows in order, each exactly
 //! once (the row is locked and marked processed in the transaction that queues the replies).
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Acquire, FromRow, PgConnection, PgPool};
 
@@ -23,30 +24,58 @@ struct Row {
     kind: String,
     phone_number_id: String,
     body: Value,
+    attempts: i16,
+    received_at: DateTime<Utc>,
+}
+
+/// Failed attempts before a delivery is given up (each waits longer: 2 s … about 4 min).
+const MAX_ATTEMPTS: i16 = 8;
+
+fn retry_delay(attempts: i16) -> chrono::Duration {
+    chrono::Duration::seconds(1_i64 << attempts.clamp(1, 8))
 }
 
 pub async fn run_job(
     pool: &PgPool,
     config: &WhatsAppConfig,
     job: &InboundJob,
-    last_attempt: bool,
+    _last_attempt: bool,
 ) -> anyhow::Result<()> {
     let mut tx = db::begin_platform(pool).await?;
-    let chat_key: Option<String> =
-        sqlx::query_scalar("SELECT chat_key FROM whatsapp_inbound WHERE id = $1")
-            .bind(job.inbound_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    sqlx::query("SELECT set_config('statement_timeout', '30s', true)")
+        .execute(&mut *tx)
+        .await?;
+    let chat_key: Option<String> = sqlx::query_scalar(
+        "SELECT chat_key FROM whatsapp_inbound WHERE id = $1 AND processed_at IS NULL",
+    )
+    .bind(job.inbound_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(chat_key) = chat_key else {
         return Ok(());
     };
     // One chat at a time, oldest first: a parent's second message never overtakes the first.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('whatsapp-chat:' || $1, 0))")
-        .bind(&chat_key)
-        .execute(&mut *tx)
+    // A chat being processed elsewhere is not waited for (that would hold a worker): this
+    // job comes back in a second.
+    let locked: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('whatsapp-chat:' || $1, 0))",
+    )
+    .bind(&chat_key)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked {
+        queue::push_chat(
+            &mut tx,
+            ChatJob::Inbound(job.clone()),
+            Some(Utc::now() + chrono::Duration::seconds(1)),
+        )
         .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, dedupe_key, kind, phone_number_id, body FROM whatsapp_inbound
+        "SELECT id, dedupe_key, kind, phone_number_id, body, attempts, received_at
+           FROM whatsapp_inbound
           WHERE chat_key = $1 AND id <= $2 AND processed_at IS NULL
           ORDER BY id FOR UPDATE",
     )
@@ -59,28 +88,59 @@ pub async fn run_job(
         let outcome = match process(&mut step, config, &row).await {
             Ok(outcome) => {
                 step.commit().await?;
-                outcome
-            }
-            Err(e) if last_attempt => {
-                step.rollback().await?;
-                tracing::error!(error = ?e, inbound = row.id, "whatsapp message could not be processed");
-                format!("failed: {e:?}").chars().take(500).collect()
+                Some(outcome)
             }
             Err(e) => {
                 step.rollback().await?;
-                anyhow::bail!("inbound {}: {e:?}", row.id);
+                if row.attempts + 1 >= MAX_ATTEMPTS {
+                    tracing::error!(error = ?e, inbound = row.id, "whatsapp delivery given up");
+                    Some(format!("failed: {e:?}").chars().take(500).collect())
+                } else {
+                    tracing::warn!(error = ?e, inbound = row.id, "whatsapp delivery will be retried");
+                    None
+                }
             }
         };
-        sqlx::query("SELECT set_config('search_path', 'public', true)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE whatsapp_inbound SET processed_at = now(), outcome = $2 WHERE id = $1")
-            .bind(row.id)
-            .bind(outcome)
-            .execute(&mut *tx)
-            .await?;
+        reset_path(&mut tx).await?;
+        match outcome {
+            Some(outcome) => {
+                sqlx::query(
+                    "UPDATE whatsapp_inbound SET processed_at = now(), outcome = $2 WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(outcome)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                // Later, with a longer wait each time; the chat's later messages wait for it.
+                let attempts = row.attempts + 1;
+                sqlx::query("UPDATE whatsapp_inbound SET attempts = $2 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(attempts)
+                    .execute(&mut *tx)
+                    .await?;
+                let retry = InboundJob {
+                    inbound_id: job.inbound_id.max(row.id),
+                };
+                queue::push_chat(
+                    &mut tx,
+                    ChatJob::Inbound(retry),
+                    Some(Utc::now() + retry_delay(attempts)),
+                )
+                .await?;
+                break;
+            }
+        }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+async fn reset_path(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT set_config('search_path', 'public', true)")
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -89,13 +149,17 @@ async fn process(tx: &mut PgConnection, config: &WhatsAppConfig, row: &Row) -> A
         "message" => {
             conversation::handle(tx, config, &row.phone_number_id, &row.dedupe_key, &row.body).await
         }
-        _ => apply_status(tx, &row.body).await,
+        _ => apply_status(tx, &row.body, row.received_at).await,
     }
 }
 
 /// A delivery status: the outbox row that sent the message follows it (never backwards:
 /// `read` stays `read` when a late `delivered` arrives). A failure is acted on by its code.
-async fn apply_status(conn: &mut PgConnection, body: &Value) -> AppResult<String> {
+async fn apply_status(
+    conn: &mut PgConnection,
+    body: &Value,
+    received_at: DateTime<Utc>,
+) -> AppResult<String> {
     let status = body.get("status").cloned().unwrap_or(Value::Null);
     let wamid = status.get("id").and_then(Value::as_str).unwrap_or("");
     let state = status.get("status").and_then(Value::as_str).unwrap_or("");
@@ -105,6 +169,13 @@ async fn apply_status(conn: &mut PgConnection, body: &Value) -> AppResult<String
             .fetch_optional(&mut *conn)
             .await?;
     let Some((school_id, outbox_id)) = sent else {
+        // The sender may not have recorded the wamid yet (the status can overtake it): a
+        // recent one is tried again later.
+        if Utc::now() - received_at < chrono::Duration::minutes(10) {
+            return Err(crate::error::AppError::Conflict(
+                "a status of a message not recorded yet".into(),
+            ));
+        }
         return Ok("status of a message we did not send".into());
     };
     let schema = match school_id {

@@ -227,15 +227,102 @@ pub async fn attempt(
     Ok(Linked::Pupils(live_pupils(conn, phone).await?))
 }
 
+/// A link still counts only while its number is the guardian's phone on record and the
+/// pupil is active (SQL condition on `chatbot_links l`).
+pub const STILL_VALID: &str =
+    "EXISTS (SELECT 1 FROM guardians g JOIN students s ON s.id = g.student_id
+                 WHERE g.id = l.guardian_id AND g.phone = l.wa_phone AND s.status = 'active')";
+
 /// The pupils `phone` is linked to (id, name), by name.
 pub async fn live_pupils(conn: &mut PgConnection, phone: &str) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.first_name || ' ' || s.last_name FROM chatbot_links l
            JOIN students s ON s.id = l.student_id
-          WHERE l.wa_phone = $1 AND l.ended_at IS NULL
-          ORDER BY s.first_name, s.last_name, s.id",
-    )
+          WHERE l.wa_phone = $1 AND l.ended_at IS NULL AND {STILL_VALID}
+          ORDER BY s.first_name, s.last_name, s.id"
+    )))
     .bind(phone)
     .fetch_all(conn)
     .await
+}
+
+/// Ends `phone`'s links that no longer hold (the school changed the guardian's phone, or the
+/// pupil left), audited, and takes them off the shared number's contacts.
+pub async fn end_lapsed(
+    conn: &mut PgConnection,
+    school_id: i64,
+    phone: &str,
+    reason: &str,
+    wamid: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let ended: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE chatbot_links l SET ended_at = $2, ended_reason = $3
+          WHERE l.wa_phone = $1 AND l.ended_at IS NULL AND NOT {STILL_VALID}
+          RETURNING l.id, l.student_id"
+    )))
+    .bind(phone)
+    .bind(now)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await?;
+    end_contacts_and_audit(conn, school_id, phone, &ended, reason, wamid, now).await
+}
+
+/// Ends every live link of `phone` in this school (its owner changed number), audited.
+pub async fn end_all(
+    conn: &mut PgConnection,
+    school_id: i64,
+    phone: &str,
+    reason: &str,
+    wamid: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let ended: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE chatbot_links SET ended_at = $2, ended_reason = $3
+          WHERE wa_phone = $1 AND ended_at IS NULL RETURNING id, student_id",
+    )
+    .bind(phone)
+    .bind(now)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await?;
+    end_contacts_and_audit(conn, school_id, phone, &ended, reason, wamid, now).await
+}
+
+async fn end_contacts_and_audit(
+    conn: &mut PgConnection,
+    school_id: i64,
+    phone: &str,
+    ended: &[(i64, i64)],
+    reason: &str,
+    wamid: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    for (link_id, student_id) in ended {
+        sqlx::query(
+            "DELETE FROM public.whatsapp_contacts
+              WHERE wa_phone = $1 AND school_id = $2 AND student_id = $3",
+        )
+        .bind(phone)
+        .bind(school_id)
+        .bind(student_id)
+        .execute(&mut *conn)
+        .await?;
+        trail::record(
+            conn,
+            Trail::School,
+            &parent(phone),
+            &meta(wamid),
+            Entry {
+                action: "chatbot.unlinked",
+                entity: "chatbot_link",
+                entity_id: Some(link_id.to_string()),
+                changes: json!({"phone": phone, "student_id": student_id, "reason": reason}),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -96,7 +96,6 @@ pub fn items(body: &Value) -> Option<Vec<Item>> {
                         (phone.is_some() && wa == phone)
                             || (user_id.is_some() && text(c, "user_id") == user_id)
                     })
-                    .or_else(|| contacts.first())
                     .cloned()
                     .unwrap_or(Value::Null);
                 out.push(Item {
@@ -112,10 +111,9 @@ pub fn items(body: &Value) -> Option<Vec<Item>> {
                 else {
                     continue;
                 };
-                let chat_key = text(status, "recipient_id")
-                    .and_then(|r| phone_of_wa_id(&r))
-                    .or_else(|| text(status, "recipient_user_id"))
-                    .unwrap_or_default();
+                // Statuses of one message are applied in order; they need no order with
+                // anything else.
+                let chat_key = format!("status:{wamid}");
                 out.push(Item {
                     dedupe_key: format!("status:{wamid}:{state}"),
                     kind: ItemKind::Status,

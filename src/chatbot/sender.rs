@@ -154,15 +154,16 @@ pub async fn record_problem(conn: &mut PgConnection, code: i64, title: &str) -> 
     Ok(())
 }
 
-/// Whether a job's schema is one we send for: a school's, or the platform's.
-async fn known_schema(pool: &PgPool, schema: &str) -> sqlx::Result<Option<Option<i64>>> {
+/// The school a job's schema belongs to (None: the platform's schema), and whether it is
+/// active; None when the schema is neither.
+async fn known_schema(pool: &PgPool, schema: &str) -> sqlx::Result<Option<(Option<i64>, bool)>> {
     if schema == PLATFORM_SCHEMA {
-        return Ok(Some(None));
+        return Ok(Some((None, true)));
     }
     let mut conn = pool.acquire().await?;
     Ok(numbers::school_by_schema(&mut conn, schema)
         .await?
-        .map(|s| Some(s.id)))
+        .map(|s| (Some(s.id), s.is_active)))
 }
 
 fn backoff(attempts: i16) -> chrono::Duration {
@@ -176,11 +177,14 @@ pub async fn run_job(
     job: &SendJob,
     _last_attempt: bool,
 ) -> anyhow::Result<()> {
-    let Some(school_id) = known_schema(pool, &job.schema).await? else {
+    let Some((school_id, active)) = known_schema(pool, &job.schema).await? else {
         anyhow::bail!("send job for unknown schema {:?}", job.schema);
     };
-    let now = Utc::now();
     let mut tx = db::begin_school(pool, &job.schema).await?;
+    // The database's clock throughout: the queue runs jobs by it too.
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
     let claimed: Option<Claimed> = sqlx::query_as(
         "UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, updated_at = $2
           WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2
@@ -191,9 +195,30 @@ pub async fn run_job(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = claimed else {
-        // Sent, being sent, or due later (its own job is queued for then).
+        // Sent or being sent: done. Due later: make sure a job runs then.
+        let later: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT next_attempt_at FROM whatsapp_outbox WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(job.outbox_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(at) = later {
+            queue::push_chat(&mut tx, ChatJob::Send(job.clone()), Some(at)).await?;
+            tx.commit().await?;
+        }
         return Ok(());
     };
+    if !active {
+        sqlx::query(
+            "UPDATE whatsapp_outbox SET status = 'skipped', error_title = 'The school is disabled.'
+              WHERE id = $1",
+        )
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let chat = chat_state(&mut tx, &row.phone_number_id, &row.recipient).await?;
     let stopping = row.purpose.starts_with(conversation::STOP_PURPOSE);
     let skip = chat.as_ref().and_then(|c| {
@@ -215,6 +240,36 @@ pub async fn run_job(
         .await?;
         tx.commit().await?;
         return Ok(());
+    }
+    // A message whose send was cut off (a crash mid-call) stays unknown, never resent; one
+    // whose jobs all failed before the call is queued again.
+    sqlx::query(
+        "UPDATE whatsapp_outbox SET status = 'uncertain', updated_at = $3,
+                error_title = 'The send was interrupted; whether WhatsApp got it is unknown.'
+          WHERE recipient = $1 AND id < $2 AND status = 'sending'
+            AND updated_at < $3 - interval '2 minutes'",
+    )
+    .bind(&row.recipient)
+    .bind(row.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let stale: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM whatsapp_outbox
+          WHERE recipient = $1 AND id < $2 AND status = 'pending'
+            AND next_attempt_at < $3 - interval '2 minutes'",
+    )
+    .bind(&row.recipient)
+    .bind(row.id)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for outbox_id in stale {
+        let again = SendJob {
+            schema: job.schema.clone(),
+            outbox_id,
+        };
+        queue::push_chat(&mut tx, ChatJob::Send(again), None).await?;
     }
     // In order: an earlier message to this person still on its way goes first (one held
     // back for a later retry does not hold the rest).
@@ -369,13 +424,18 @@ pub async fn run_job(
             tx.commit().await?;
             Ok(())
         }
-        Err(error) => failed(pool, job, &row, sent_as, &error).await,
+        Err(error) => {
+            let shared =
+                channel.config.shared_number_id.as_deref() == Some(row.phone_number_id.as_str());
+            failed(pool, shared, job, &row, sent_as, &error).await
+        }
     }
 }
 
 /// Acts on a refused or lost call, by its code.
 async fn failed(
     pool: &PgPool,
+    shared: bool,
     job: &SendJob,
     row: &Claimed,
     sent_as: &str,
@@ -439,6 +499,10 @@ async fn failed(
                     .await?;
                 }
                 Remedy::SchoolSetup => {
+                    // The shared number's token and templates are the platform's to fix.
+                    if shared && job.schema != PLATFORM_SCHEMA {
+                        conversation::enter(&mut tx, PLATFORM_SCHEMA).await?;
+                    }
                     record_problem(&mut tx, i64::from(code.unwrap_or(0)), &title).await?;
                 }
                 _ => {}
@@ -522,10 +586,15 @@ async fn card_media(
     .map_err(|e| internal(&e))?
     .map_err(|e| internal(&e))?;
     let file_name = format!("{}.pdf", admission_no.replace(['/', '\\', '"', ' '], "-"));
+    // An upload that timed out sent nothing to the parent: it may be tried again.
     let media = channel
         .api
         .upload(token, number, &file_name, "application/pdf", pdf)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            CallError::Uncertain(why) => CallError::NotSent(why),
+            other => other,
+        })?;
     let mut tx = db::begin_school(pool, schema)
         .await
         .map_err(|e| internal(&e))?;

@@ -86,7 +86,7 @@ pub fn signature_ok(secret: &str, body: &[u8], signature: Option<&str>) -> bool 
     params(("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex>`: HMAC-SHA256 of the raw body with the app secret")),
     request_body(content = Object, description = "A WhatsApp Business Account notification", content_type = "application/json"),
     responses((status = 200, description = "Stored (or already stored): processed by a job"),
-              (status = 400, description = "Not a WhatsApp notification", body = crate::error::ErrorBody),
+              (status = 400, description = "Not JSON", body = crate::error::ErrorBody),
               (status = 401, description = "Missing or wrong signature: nothing stored", body = crate::error::ErrorBody),
               (status = 404, description = "The channel is not configured", body = crate::error::ErrorBody),
               (status = 413, description = "Larger than 3 MB", body = crate::error::ErrorBody)))]
@@ -109,12 +109,11 @@ async fn receive(
             "Missing or wrong X-Hub-Signature-256.".into(),
         ));
     }
-    let items = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| payload::items(&v))
-        .ok_or_else(|| {
-            AppError::BadRequest("Not a WhatsApp Business Account notification.".into())
-        })?;
+    let value = serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|_| AppError::BadRequest("The body is not JSON.".into()))?;
+    // Another kind of notification (another product's object) is acknowledged and ignored:
+    // refusing it would only have Meta deliver it again for days.
+    let items = payload::items(&value).unwrap_or_default();
     let stored = store(&state, items).await?;
     tracing::debug!(stored, "whatsapp delivery stored");
     Ok(StatusCode::OK)
@@ -146,11 +145,16 @@ pub async fn store(state: &AppState, items: Vec<Item>) -> AppResult<usize> {
         tx.commit().await?;
         return Ok(0);
     }
-    let keys: Vec<&str> = items.iter().map(|i| i.dedupe_key.as_str()).collect();
+    let keys: Vec<String> = items
+        .iter()
+        .map(|i| i.dedupe_key.replace('\0', ""))
+        .collect();
     let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
     let numbers: Vec<&str> = items.iter().map(|i| i.phone_number_id.as_str()).collect();
-    let chats: Vec<&str> = items.iter().map(|i| i.chat_key.as_str()).collect();
-    let bodies: Vec<&serde_json::Value> = items.iter().map(|i| &i.body).collect();
+    let chats: Vec<String> = items.iter().map(|i| i.chat_key.replace('\0', "")).collect();
+    // PostgreSQL's text and jsonb cannot hold U+0000: one such character would refuse the
+    // whole batch (and Meta would deliver it again for days), so it is dropped.
+    let bodies: Vec<serde_json::Value> = items.iter().map(|i| without_nul(&i.body)).collect();
     let ids: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO whatsapp_inbound (dedupe_key, kind, phone_number_id, chat_key, body)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
@@ -173,6 +177,14 @@ pub async fn store(state: &AppState, items: Vec<Item>) -> AppResult<usize> {
     }
     tx.commit().await?;
     Ok(ids.len())
+}
+
+fn without_nul(value: &serde_json::Value) -> serde_json::Value {
+    let text = value.to_string();
+    if !text.contains("\\u0000") {
+        return value.clone();
+    }
+    serde_json::from_str(&text.replace("\\u0000", "")).unwrap_or(serde_json::Value::Null)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

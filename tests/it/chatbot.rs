@@ -787,18 +787,25 @@ async fn a_retried_send_job_never_sends_twice_and_errors_are_acted_on_by_code(po
     );
     assert_eq!(fake.sent().last().unwrap().body["type"], "template");
 
-    // A bad token (190): failed, and the school's WhatsApp settings say why.
+    // A bad token (190): failed, and whoever owns the number is told (the shared number's
+    // token is the platform's).
     let id = queue_text(&app, "test:token").await;
     fake.fail_next(401, 190);
     run_send(&app, &fake, id).await;
     let (status, _, code, _) = outbox_row(&app, id).await;
     assert_eq!((status.as_str(), code), ("failed", Some(190)));
+    let platform: Option<i32> =
+        sqlx::query_scalar("SELECT problem_code FROM whatsapp_platform.chatbot_settings")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(platform, Some(190));
     let mut tx = app.school_tx("alpha").await;
-    let problem: Option<i32> = sqlx::query_scalar("SELECT problem_code FROM chatbot_settings")
+    let school: Option<i32> = sqlx::query_scalar("SELECT problem_code FROM chatbot_settings")
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-    assert_eq!(problem, Some(190));
+    assert_eq!(school, None);
     drop(tx);
 
     // Not on WhatsApp (131026): failed, the contact marked, later messages skipped.
@@ -1035,7 +1042,7 @@ async fn stop_ends_every_message_until_start(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_changed_number_moves_the_chat_and_links(pool: PgPool) {
+async fn a_changed_number_keeps_the_chat_and_ends_the_links(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let fake = FakeCloud::start().await;
     let _workers = app.start_workers_with_whatsapp(&fake.base());
@@ -1050,14 +1057,63 @@ async fn a_changed_number_moves_the_chat_and_links(pool: PgPool) {
                                         "wa_id": new_wa, "type": "user_changed_number"}}]}),
     );
     assert_eq!(deliver(&app, &system).await.status, StatusCode::OK);
+    // The new number is not on the school's records: no results, asked to link again.
     deliver(&app, &text_message(SHARED, new_wa, "wamid.SYS2", "results")).await;
     let sent = fake.wait(&app, n + 1).await;
     assert_eq!(sent[n].body["to"], new_wa);
     assert!(
-        FakeCloud::text_of(&sent[n]).contains("Ada Test"),
+        FakeCloud::text_of(&sent[n]).contains("link code"),
         "{:?}",
         sent[n]
     );
+    assert!(!FakeCloud::text_of(&sent[n]).contains("Average"));
+    let chats: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.whatsapp_chats WHERE wa_phone = '+2348059998888'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(chats, 1, "the chat moved to the new number");
+    let mut tx = app.school_tx("alpha").await;
+    let unlinked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'chatbot.unlinked'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(unlinked, 1);
+}
+
+#[sqlx::test]
+async fn a_link_lapses_when_the_school_changes_the_guardians_phone(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (f, guardian) = school_with_marks(&app).await;
+    publish(&f).await;
+    let n = linked_mother(&app, &fake, guardian).await;
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("UPDATE guardians SET phone = '+2348030000000' WHERE id = $1")
+        .bind(guardian)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    deliver(
+        &app,
+        &text_message(SHARED, MOTHER_WA, "wamid.LP1", "results"),
+    )
+    .await;
+    let sent = fake.wait(&app, n + 1).await;
+    assert!(
+        !FakeCloud::text_of(&sent[n]).contains("Average"),
+        "{:?}",
+        sent[n]
+    );
+    let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM public.whatsapp_contacts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(contacts, 0, "no longer routed to the school");
 }
 
 #[sqlx::test]
