@@ -18,7 +18,7 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    academics, assessment, attendance, audit, auth, dashboard, docs,
+    academics, assessment, attendance, audit, auth, chatbot, dashboard, docs,
     error::AppError,
     health, notices, permissions, promotions, settings,
     state::AppState,
@@ -42,6 +42,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(promotions::api_router())
         .merge(settings::api_router())
         .merge(assessment::api_router())
+        .merge(chatbot::api_router())
 }
 
 /// The platform console's pages (main domain).
@@ -50,7 +51,8 @@ fn platform_pages(state: AppState) -> Router {
         .merge(auth::pages_router())
         .merge(tenancy::pages_router())
         .merge(users::platform_pages_router())
-        .merge(auth::console_router());
+        .merge(auth::console_router())
+        .merge(chatbot::console_router());
     web::with_browser_layers(router, state)
 }
 
@@ -68,7 +70,8 @@ fn school_pages(state: AppState) -> Router {
         .merge(attendance::pages_router())
         .merge(notices::pages_router())
         .merge(promotions::pages_router())
-        .merge(assessment::pages_router());
+        .merge(assessment::pages_router())
+        .merge(chatbot::pages_router());
     web::with_browser_layers(router, state)
 }
 
