@@ -22,7 +22,7 @@ use crate::{
     security(("bearer" = [])),
     params(PageParams, ContactFilter, ("search" = Option<String>, Query, description = "Digits of the phone.")),
     responses((status = 200, description = "OK", body = Page<Contact>), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Bad page or search", body = ErrorBody)))]
-async fn list_contacts(
+async fn list_whatsapp_contacts(
     mut ctx: PlatformCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -38,7 +38,10 @@ async fn list_contacts(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Contact id")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "Not authenticated", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn delete_contact(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
+async fn delete_whatsapp_contact(
+    mut ctx: PlatformCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
     platform::delete(&mut ctx, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -46,7 +49,7 @@ async fn delete_contact(mut ctx: PlatformCtx, ApiPath(id): ApiPath<i64>) -> AppR
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_contacts))
-        .routes(routes!(delete_contact))
+        .routes(routes!(list_whatsapp_contacts))
+        .routes(routes!(delete_whatsapp_contact))
         .layer(guard("whatsapp_contacts"))
 }

@@ -32,7 +32,7 @@ use crate::{
 #[utoipa::path(get, path = "/api/v1/school/guardians/{id}/whatsapp/", tag = "school-whatsapp", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Guardian id"), PageParams),
     responses((status = 200, description = "OK", body = Page<GuardianLink>), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
-async fn guardian_links(
+async fn guardian_whatsapp_links(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiPath(id): ApiPath<i64>,
@@ -49,7 +49,7 @@ async fn guardian_links(
 #[utoipa::path(post, path = "/api/v1/school/guardians/{id}/whatsapp/link-code/", tag = "school-whatsapp", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Guardian id")),
     responses((status = 201, description = "Issued", body = IssuedCode), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "The guardian has no phone", body = ErrorBody)))]
-async fn issue_link_code(
+async fn issue_whatsapp_link_code(
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<IssuedCode>)> {
@@ -64,7 +64,7 @@ async fn issue_link_code(
     params(("id" = i64, Path, description = "Guardian id"), ("link_id" = i64, Path, description = "Link id")),
     request_body = EndLinkInput,
     responses((status = 200, description = "Ended", body = GuardianLink), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Already ended", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn end_link(
+async fn end_whatsapp_link(
     mut ctx: SchoolCtx,
     ApiPath((id, link_id)): ApiPath<(i64, i64)>,
     ApiJson(input): ApiJson<EndLinkInput>,
@@ -78,7 +78,7 @@ async fn end_link(
 /// `has_access_token` says whether one is saved.
 #[utoipa::path(get, path = "/api/v1/school/settings/whatsapp/", tag = "school-whatsapp", security(("bearer" = [])),
     responses((status = 200, description = "OK", body = WhatsAppSettings), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn get_settings(mut ctx: SchoolCtx) -> AppResult<Json<WhatsAppSettings>> {
+async fn get_whatsapp_settings(mut ctx: SchoolCtx) -> AppResult<Json<WhatsAppSettings>> {
     let school = ctx.school.id;
     Ok(Json(staff_settings::load(&mut ctx.tx, school).await?))
 }
@@ -89,7 +89,7 @@ async fn get_settings(mut ctx: SchoolCtx) -> AppResult<Json<WhatsAppSettings>> {
 #[utoipa::path(put, path = "/api/v1/school/settings/whatsapp/", tag = "school-whatsapp", security(("bearer" = [])),
     request_body = WhatsAppSettingsInput,
     responses((status = 200, description = "OK", body = WhatsAppSettings), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Validation failed", body = ErrorBody)))]
-async fn put_settings(
+async fn put_whatsapp_settings(
     State(state): State<AppState>,
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<WhatsAppSettingsInput>,
@@ -105,7 +105,7 @@ async fn put_settings(
 #[utoipa::path(post, path = "/api/v1/school/settings/whatsapp/test-message/", tag = "school-whatsapp", security(("bearer" = [])),
     request_body = TestMessageInput,
     responses((status = 202, description = "Queued", body = QueuedTest), (status = 403, description = "Not allowed", body = ErrorBody), (status = 422, description = "Not a phone number, or no number to send from", body = ErrorBody)))]
-async fn test_message(
+async fn send_whatsapp_test_message(
     State(state): State<AppState>,
     mut ctx: SchoolCtx,
     ApiJson(input): ApiJson<TestMessageInput>,
@@ -121,7 +121,7 @@ async fn test_message(
 #[utoipa::path(get, path = "/api/v1/school/whatsapp/links/", tag = "school-whatsapp", security(("bearer" = [])),
     params(PageParams, ("search" = Option<String>, Query, description = "Guardian or pupil name, admission number, or phone digits.")),
     responses((status = 200, description = "OK", body = Page<LinkedParent>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn linked_parents(
+async fn list_whatsapp_links(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -134,7 +134,7 @@ async fn linked_parents(
 #[utoipa::path(get, path = "/api/v1/school/whatsapp/messages/", tag = "school-whatsapp", security(("bearer" = [])),
     params(PageParams, ("search" = Option<String>, Query, description = "Phone digits.")),
     responses((status = 200, description = "OK", body = Page<ChatMessage>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn messages(
+async fn list_whatsapp_messages(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -148,7 +148,7 @@ async fn messages(
 #[utoipa::path(get, path = "/api/v1/school/whatsapp/failures/", tag = "school-whatsapp", security(("bearer" = [])),
     params(PageParams, ("search" = Option<String>, Query, description = "Phone digits.")),
     responses((status = 200, description = "OK", body = Page<Delivery>), (status = 403, description = "Not allowed", body = ErrorBody)))]
-async fn failures(
+async fn list_whatsapp_failures(
     mut ctx: SchoolCtx,
     uri: Uri,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -159,23 +159,23 @@ async fn failures(
 
 pub fn router() -> OpenApiRouter<AppState> {
     let read_guardians = OpenApiRouter::new()
-        .routes(routes!(guardian_links))
+        .routes(routes!(guardian_whatsapp_links))
         .layer(guard_exact(Action::View, "guardians"));
     let change_guardians = OpenApiRouter::new()
-        .routes(routes!(issue_link_code))
-        .routes(routes!(end_link))
+        .routes(routes!(issue_whatsapp_link_code))
+        .routes(routes!(end_whatsapp_link))
         .layer(guard_exact(Action::Change, "guardians"));
     // GET view, PUT change.
     let settings = OpenApiRouter::new()
-        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(get_whatsapp_settings, put_whatsapp_settings))
         .layer(guard("settings"));
     let test = OpenApiRouter::new()
-        .routes(routes!(test_message))
+        .routes(routes!(send_whatsapp_test_message))
         .layer(guard_exact(Action::Change, "settings"));
     let lists = OpenApiRouter::new()
-        .routes(routes!(linked_parents))
-        .routes(routes!(messages))
-        .routes(routes!(failures))
+        .routes(routes!(list_whatsapp_links))
+        .routes(routes!(list_whatsapp_messages))
+        .routes(routes!(list_whatsapp_failures))
         .layer(guard_exact(Action::View, "settings"));
     read_guardians
         .merge(change_guardians)

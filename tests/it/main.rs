@@ -18,6 +18,7 @@ mod assessment;
 mod attendance;
 mod auth;
 mod browser;
+mod chatbot_staff;
 mod clock;
 mod contract;
 mod errors;
