@@ -51,7 +51,8 @@ fn platform_pages(state: AppState) -> Router {
         .merge(auth::pages_router())
         .merge(tenancy::pages_router())
         .merge(users::platform_pages_router())
-        .merge(auth::console_router());
+        .merge(auth::console_router())
+        .merge(chatbot::console_router());
     web::with_browser_layers(router, state)
 }
 
@@ -69,7 +70,8 @@ fn school_pages(state: AppState) -> Router {
         .merge(attendance::pages_router())
         .merge(notices::pages_router())
         .merge(promotions::pages_router())
-        .merge(assessment::pages_router());
+        .merge(assessment::pages_router())
+        .merge(chatbot::pages_router());
     web::with_browser_layers(router, state)
 }
 

@@ -72,6 +72,11 @@ pub const PLATFORM_RESOURCES: &[(&str, &str, &[Action])] = &[
         "API keys",
         &[Action::View, Action::Add, Action::Delete],
     ),
+    (
+        "whatsapp_contacts",
+        "WhatsApp contacts",
+        &[Action::View, Action::Delete],
+    ),
 ];
 
 /// "view staff accounts", "add student register", … for messages.

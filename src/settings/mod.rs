@@ -11,6 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+/// Validates, saves and audits a change of the settings (fields left out are kept).
+pub use service::save;
+
 pub fn api_router() -> OpenApiRouter<AppState> {
     api::router()
 }

@@ -102,6 +102,11 @@ impl Layout {
                     href: "/api-keys",
                 },
                 NavItem {
+                    key: "whatsapp",
+                    label: "WhatsApp",
+                    href: "/whatsapp",
+                },
+                NavItem {
                     key: "docs",
                     label: "API docs",
                     href: "/api/docs/",

@@ -176,8 +176,9 @@ async fn openapi_document_is_well_formed_and_served(pool: PgPool) {
                 "{method} {path}: stray path parameters"
             );
             // Actions that take no input: signing out, setting up exams, retrying a batch,
-            // a notice's publish, withdraw, re-issue and acknowledge.
+            // a notice's publish, withdraw, re-issue and acknowledge, a guardian's link code.
             let bodiless = [
+                "/link-code/",
                 "/logout",
                 "/generate/",
                 "/retry/",

@@ -19,6 +19,7 @@ mod attendance;
 mod auth;
 mod browser;
 mod chatbot;
+mod chatbot_staff;
 mod clock;
 mod contract;
 mod errors;

@@ -60,6 +60,10 @@ pub async fn migrate_schema_in_tx(tx: &mut Tx, schema: &str) {
         .expect("tenant migrations in the transaction");
 }
 
+/// A link code's stored hash, and a sealed access token opened, for the WhatsApp tests
+/// (`chatbot_staff.rs`).
+pub use schoolyard::chatbot::{codes::hash as link_code_hash, sealing::open as open_sealed_token};
+
 /// The register's search condition (`$?` the pattern), to check its plan uses the index.
 pub use schoolyard::students::db::SEARCH_CONDITION as STUDENT_SEARCH_CONDITION;
 
