@@ -64,6 +64,8 @@ pub struct WhatsAppConfig {
     /// number, for schools without their own.
     pub shared_number_id: Option<String>,
     pub shared_access_token: Option<String>,
+    /// `WHATSAPP_SHARED_DISPLAY_PHONE`: the shared number as parents dial it.
+    pub shared_display_phone: Option<String>,
     /// `WHATSAPP_TOKEN_KEY`: 32 bytes in hex or base64 that seal schools' access tokens.
     pub token_key: Option<[u8; 32]>,
     /// Messages per second one business number may send (WhatsApp allows 80).
@@ -99,6 +101,7 @@ impl WhatsAppConfig {
                 .to_owned(),
             shared_number_id: var("WHATSAPP_SHARED_NUMBER_ID"),
             shared_access_token: var("WHATSAPP_SHARED_ACCESS_TOKEN"),
+            shared_display_phone: var("WHATSAPP_SHARED_DISPLAY_PHONE"),
             token_key: parse_key("WHATSAPP_TOKEN_KEY")?,
             messages_per_second: parse("WHATSAPP_MESSAGES_PER_SECOND", 80)?,
         };
@@ -117,6 +120,7 @@ impl WhatsAppConfig {
             api_base: "http://127.0.0.1:9/v23.0".to_owned(),
             shared_number_id: Some("100000000000001".to_owned()),
             shared_access_token: Some("test-shared-token".to_owned()),
+            shared_display_phone: Some("+2347000000001".to_owned()),
             token_key: Some([7; 32]),
             messages_per_second: 80,
         }

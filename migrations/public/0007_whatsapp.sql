@@ -8,6 +8,8 @@ CREATE TABLE whatsapp_numbers (
     phone_number_id     TEXT PRIMARY KEY,
     school_id           BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
     access_token_sealed BYTEA NOT NULL,
+    -- The number as parents dial it (E.164), to tell them where to send their link code.
+    display_phone       TEXT,
     created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     CONSTRAINT whatsapp_numbers_one_per_school UNIQUE (school_id)

@@ -12,6 +12,7 @@ use super::{
     numbers::{self, Owner, PLATFORM_SCHEMA, School},
     outbox::{self, Outgoing},
     payload::phone_of_wa_id,
+    replies::{Replier, clip, list},
 };
 use crate::{config::WhatsAppConfig, error::AppResult};
 
@@ -92,74 +93,6 @@ fn word_intent(text: &str) -> Option<Intent> {
         "school" | "schools" | "switch school" | "change school" => Intent::ChangeSchool,
         _ => return None,
     })
-}
-
-/// The outbox purpose of a STOP confirmation (sent although the person opted out).
-pub const STOP_PURPOSE: &str = "stop:";
-
-/// Replies to one inbound message, queued in the outbox of the schema they belong to.
-pub struct Replier {
-    schema: String,
-    number: String,
-    recipient: String,
-    wamid: String,
-    sent: u32,
-}
-
-impl Replier {
-    pub async fn say(
-        &mut self,
-        conn: &mut PgConnection,
-        message: Value,
-        summary: &str,
-        student_id: Option<i64>,
-    ) -> AppResult<()> {
-        self.sent += 1;
-        let out = Outgoing {
-            purpose: format!("reply:{}:{}", self.wamid, self.sent),
-            recipient: self.recipient.clone(),
-            phone_number_id: self.number.clone(),
-            message: Some(message),
-            template: None,
-            student_id,
-            summary: summary.to_owned(),
-        };
-        outbox::queue(conn, &self.schema, &out).await?;
-        Ok(())
-    }
-
-    /// The confirmation of STOP: the one message that still goes to someone who opted out.
-    pub async fn stopped(&mut self, conn: &mut PgConnection, body: &str) -> AppResult<()> {
-        let out = Outgoing {
-            purpose: format!("{STOP_PURPOSE}{}", self.wamid),
-            recipient: self.recipient.clone(),
-            phone_number_id: self.number.clone(),
-            message: Some(outbox::text(body)),
-            template: None,
-            student_id: None,
-            summary: "Stopped messages (STOP)".into(),
-        };
-        outbox::queue(conn, &self.schema, &out).await?;
-        Ok(())
-    }
-
-    pub async fn text(&mut self, conn: &mut PgConnection, body: &str) -> AppResult<()> {
-        self.say(conn, outbox::text(body), &first_line(body), None)
-            .await
-    }
-
-    pub fn purpose(&self, what: &str) -> String {
-        format!("{what}:{}", self.wamid)
-    }
-}
-
-fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(120)
-        .collect()
 }
 
 /// Moves the transaction into a school's schema (or the platform's), transaction-locally.
@@ -836,28 +769,6 @@ const LINK_PROMPT_SHARED: &str = "Welcome to Schoolyard. To see your child's res
     attendance and notices here, send the link code your school office gave you (like \
     GRW-7K4P-9QX2), or your school's code, your child's admission number and date of birth \
     (like GRW 2024/001 14/05/2013).";
-
-/// An interactive list message.
-pub fn list(body: &str, button: &str, rows: Vec<Value>) -> Value {
-    json!({
-        "type": "interactive",
-        "interactive": {
-            "type": "list",
-            "body": {"text": clip(body, 1024)},
-            "action": {"button": clip(button, 20), "sections": [{"title": "Choose", "rows": rows}]}
-        }
-    })
-}
-
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
 
 /// One line describing an inbound message for the staff page.
 fn describe(message: &Value) -> String {

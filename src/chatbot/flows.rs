@@ -6,8 +6,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::{
-    conversation::{Replier, clip},
     numbers::School,
+    replies::{Replier, clip},
 };
 use crate::{
     assessment::{card::ReportCard, exams, report},

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod payload;
 pub mod platform;
 mod platform_api;
+pub mod replies;
 pub mod sealing;
 pub mod sender;
 mod staff_api;

@@ -16,6 +16,7 @@ use super::{
     conversation,
     flows::{self, Published},
     numbers::{self, PLATFORM_SCHEMA},
+    replies,
 };
 use crate::{
     config::WhatsAppConfig,
@@ -220,7 +221,7 @@ pub async fn run_job(
         return Ok(());
     }
     let chat = chat_state(&mut tx, &row.phone_number_id, &row.recipient).await?;
-    let stopping = row.purpose.starts_with(conversation::STOP_PURPOSE);
+    let stopping = row.purpose.starts_with(replies::STOP_PURPOSE);
     let skip = chat.as_ref().and_then(|c| {
         if c.opted_out_at.is_some() && !stopping {
             Some("opted out (STOP)")

@@ -50,10 +50,12 @@ async fn guardian_whatsapp_links(
     params(("id" = i64, Path, description = "Guardian id")),
     responses((status = 201, description = "Issued", body = IssuedCode), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "The guardian has no phone", body = ErrorBody)))]
 async fn issue_whatsapp_link_code(
+    State(state): State<AppState>,
     mut ctx: SchoolCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<IssuedCode>)> {
-    let issued = staff_links::issue_code(&mut ctx, id).await?;
+    let shared = state.config.whatsapp.shared_display_phone.as_deref();
+    let issued = staff_links::issue_code(&mut ctx, shared, id).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }

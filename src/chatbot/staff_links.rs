@@ -156,24 +156,47 @@ pub async fn pending_code(
 }
 
 /// What the guardian is told to do with a code, naming the number that takes it.
-pub async fn instruction(ctx: &mut SchoolCtx, code: &str) -> AppResult<String> {
-    let own = staff_settings::own_number(&mut ctx.tx, ctx.school.id)
-        .await?
-        .is_some();
-    let to = if own {
-        format!("{}'s WhatsApp number", ctx.school.name)
-    } else {
-        "the Schoolyard WhatsApp number".to_owned()
-    };
+pub async fn instruction(
+    ctx: &mut SchoolCtx,
+    shared_display_phone: Option<&str>,
+    code: &str,
+) -> AppResult<String> {
+    let to = number_for_parents(ctx, shared_display_phone).await?;
     Ok(format!(
         "Send this code to {to} on WhatsApp: {code}. It works once."
     ))
 }
 
+/// The number parents send their code to, as the office tells them: the school's own (with
+/// the number as dialled, when the school gave it) or the shared one.
+pub async fn number_for_parents(
+    ctx: &mut SchoolCtx,
+    shared_display_phone: Option<&str>,
+) -> AppResult<String> {
+    let own = staff_settings::own_number(&mut ctx.tx, ctx.school.id)
+        .await?
+        .is_some();
+    Ok(if own {
+        match staff_settings::own_display_phone(&mut ctx.tx, ctx.school.id).await? {
+            Some(phone) => format!("{}'s WhatsApp number, {phone},", ctx.school.name),
+            None => format!("{}'s WhatsApp number", ctx.school.name),
+        }
+    } else {
+        match shared_display_phone {
+            Some(phone) => format!("the Schoolyard WhatsApp number, {phone},"),
+            None => "the Schoolyard WhatsApp number".to_owned(),
+        }
+    })
+}
+
 /// Issues a fresh code for the guardian (any earlier unused one is void) and audits it
 /// (never the code itself). A guardian without a phone gets none: the school records their
 /// phone first.
-pub async fn issue_code(ctx: &mut SchoolCtx, guardian_id: i64) -> AppResult<IssuedCode> {
+pub async fn issue_code(
+    ctx: &mut SchoolCtx,
+    shared_display_phone: Option<&str>,
+    guardian_id: i64,
+) -> AppResult<IssuedCode> {
     let g = guardian(&mut ctx.tx, guardian_id).await?;
     if g.phone.trim().is_empty() {
         return Err(AppError::field(
@@ -194,7 +217,7 @@ pub async fn issue_code(ctx: &mut SchoolCtx, guardian_id: i64) -> AppResult<Issu
         json!({"student_id": g.student_id, "expires_at": {"to": expires_at}}),
     )
     .await?;
-    let instruction = instruction(ctx, &code).await?;
+    let instruction = instruction(ctx, shared_display_phone, &code).await?;
     Ok(IssuedCode {
         code,
         expires_at,

@@ -91,6 +91,7 @@ fn guardian_url(id: i64) -> String {
 
 async fn guardian_page(
     ctx: &mut SchoolCtx,
+    shared_display_phone: Option<&str>,
     csrf: &str,
     id: i64,
     issued: Option<IssuedCode>,
@@ -99,14 +100,7 @@ async fn guardian_page(
     let student = students::db::get(&mut ctx.tx, guardian.student_id).await?;
     let links = staff_links::links_of(&mut ctx.tx, id).await?;
     let pending = staff_links::pending_code(&mut ctx.tx, id, ctx.now).await?;
-    let own = staff_settings::own_number(&mut ctx.tx, ctx.school.id)
-        .await?
-        .is_some();
-    let number = if own {
-        format!("{}'s own WhatsApp number", ctx.school.name)
-    } else {
-        "the Schoolyard WhatsApp number".to_owned()
-    };
+    let number = staff_links::number_for_parents(ctx, shared_display_phone).await?;
     let page = GuardianPage {
         layout: ctx.layout(
             &format!("{} on WhatsApp", guardian.full_name),
@@ -125,25 +119,29 @@ async fn guardian_page(
 }
 
 async fn show_guardian(
+    State(state): State<AppState>,
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    guardian_page(&mut ctx, &csrf, id, None).await
+    let shared = state.config.whatsapp.shared_display_phone.as_deref();
+    guardian_page(&mut ctx, shared, &csrf, id, None).await
 }
 
 /// Issues a code and shows it on the page this once (the page is read in the same
 /// transaction, then committed). A refusal (no phone) goes back with its message.
 async fn issue_code(
+    State(state): State<AppState>,
     mut ctx: SchoolCtx,
     CsrfToken(csrf): CsrfToken,
     messages: Messages,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Response> {
-    match staff_links::issue_code(&mut ctx, id).await {
+    let shared = state.config.whatsapp.shared_display_phone.as_deref();
+    match staff_links::issue_code(&mut ctx, shared, id).await {
         Ok(issued) => {
-            let page = guardian_page(&mut ctx, &csrf, id, Some(issued)).await?;
+            let page = guardian_page(&mut ctx, shared, &csrf, id, Some(issued)).await?;
             ctx.commit().await?;
             Ok(page)
         }
@@ -450,6 +448,7 @@ async fn save_number(
         let input = WhatsAppSettingsInput {
             phone_number_id: Some(id),
             access_token: Some(sent.get("access_token").cloned().unwrap_or_default()),
+            display_phone: Some(sent.get("display_phone").cloned().unwrap_or_default()),
             ..WhatsAppSettingsInput::default()
         };
         staff_settings::save(&mut ctx, &state.config.whatsapp, &input).await?;

@@ -30,6 +30,9 @@ pub struct WhatsAppSettings {
     /// when the school's messages go out from the platform's shared number.
     #[schema(example = "106540352242922")]
     pub phone_number_id: Option<String>,
+    /// The own number as parents dial it (E.164), named in the link-code instructions.
+    #[schema(example = "+2348031234567")]
+    pub display_phone: Option<String>,
     /// Whether an access token is saved for the own number.
     pub has_access_token: bool,
     /// When the own number was last saved.
@@ -67,6 +70,9 @@ pub struct WhatsAppSettingsInput {
     /// stored sealed and never returned.
     #[schema(write_only)]
     pub access_token: Option<String>,
+    /// The own number as parents dial it; `""` clears it.
+    #[schema(example = "+2348031234567")]
+    pub display_phone: Option<String>,
     #[schema(pattern = "^[a-z0-9_]{1,512}$")]
     pub absence_template: Option<String>,
     #[schema(pattern = "^[a-z0-9_]{1,512}$")]
@@ -114,6 +120,22 @@ pub async fn own_number(
     .await
 }
 
+/// The own number as parents dial it, when the school gave it.
+pub async fn own_display_phone(
+    conn: &mut PgConnection,
+    school_id: i64,
+) -> sqlx::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT display_phone FROM public.whatsapp_numbers WHERE school_id = $1",
+        )
+        .bind(school_id)
+        .fetch_optional(conn)
+        .await?
+        .flatten(),
+    )
+}
+
 #[derive(FromRow)]
 struct ChatbotRow {
     absence_template: String,
@@ -134,7 +156,9 @@ pub async fn load(conn: &mut PgConnection, school_id: i64) -> AppResult<WhatsApp
     .await?;
     let grace = settings::db::load(&mut *conn).await?.absence_grace_minutes;
     let own = own_number(conn, school_id).await?;
+    let display_phone = own_display_phone(conn, school_id).await?;
     Ok(WhatsAppSettings {
+        display_phone,
         has_access_token: own.is_some(),
         uses_shared_number: own.is_none(),
         number_updated_at: own.as_ref().map(|(_, at)| *at),
@@ -314,6 +338,24 @@ pub async fn save(
         &mut v,
     )
     .await?;
+    // The number as dialled: None keeps it, Some("") clears it.
+    let display_phone = match input.display_phone.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => {
+            let country = guardians::country_code(&mut ctx.tx).await?;
+            match guardians::normalise_phone(raw, &country) {
+                Some(phone) => Some(Some(phone)),
+                None => {
+                    v.add(
+                        "display_phone",
+                        "Enter the number as parents dial it, e.g. +234 803 123 4567.",
+                    );
+                    None
+                }
+            }
+        }
+    };
     v.finish()?;
 
     let token_replaced = matches!(
@@ -356,6 +398,13 @@ pub async fn save(
                 )
             })?;
         }
+    }
+    if let Some(display_phone) = display_phone {
+        sqlx::query("UPDATE public.whatsapp_numbers SET display_phone = $2 WHERE school_id = $1")
+            .bind(ctx.school.id)
+            .bind(display_phone)
+            .execute(&mut *ctx.tx)
+            .await?;
     }
     sqlx::query(
         "UPDATE chatbot_settings SET absence_template = COALESCE($1, absence_template),

@@ -217,6 +217,16 @@ fn list_reply(number: &str, from: &str, wamid: &str, id: &str) -> Value {
     )
 }
 
+fn button_reply(number: &str, from: &str, wamid: &str, id: &str) -> Value {
+    envelope(
+        number,
+        json!({"contacts": [{"profile": {"name": "Mrs Okafor"}, "wa_id": from}],
+               "messages": [{"from": from, "id": wamid, "timestamp": chrono::Utc::now().timestamp().to_string(),
+                             "type": "interactive",
+                             "interactive": {"type": "button_reply", "button_reply": {"id": id, "title": "Attendance"}}}]}),
+    )
+}
+
 fn status(number: &str, wamid: &str, state: &str, error: Option<i64>) -> Value {
     let mut s =
         json!({"id": wamid, "status": state, "timestamp": "1767225600", "recipient_id": MOTHER_WA});
@@ -1294,7 +1304,7 @@ async fn a_parent_of_two_switches_child_and_sees_attendance_and_notices(pool: Pg
 
     deliver(
         &app,
-        &text_message(SHARED, MOTHER_WA, "wamid.C4", "attendance"),
+        &button_reply(SHARED, MOTHER_WA, "wamid.C4", "menu:attendance"),
     )
     .await;
     let sent = fake.wait(&app, 5).await;

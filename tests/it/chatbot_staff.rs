@@ -203,7 +203,11 @@ async fn a_link_code_is_shown_once_kept_as_a_hash_and_voids_the_earlier_one(pool
         .unwrap()
         .to_owned();
     assert!(shown.starts_with("ALPHA-"), "{shown}");
-    assert!(html.contains("Send this code to the Schoolyard WhatsApp number on WhatsApp"));
+    assert!(
+        html.contains(
+            "Send this code to the Schoolyard WhatsApp number, +2347000000001, on WhatsApp"
+        )
+    );
     let again = browser
         .get(&format!("/guardians/{guardian}/whatsapp"))
         .await
@@ -532,6 +536,17 @@ async fn the_access_token_is_sealed_and_never_shown(pool: PgPool) {
     assert_eq!(saved["has_access_token"], true);
     assert_eq!(saved["uses_shared_number"], false);
     assert!(saved.get("access_token").is_none());
+
+    // The number as parents dial it: normalised, refused when it is not a number, and
+    // named in the instructions that go with a link code.
+    let res = admin
+        .put(SETTINGS, json!({"display_phone": "call the office"}))
+        .await;
+    assert!(assert_error_shape(&res, 422)["errors"]["display_phone"].is_array());
+    let res = admin
+        .put(SETTINGS, json!({"display_phone": "0803 123 4567"}))
+        .await;
+    assert_eq!(res.json()["display_phone"], "+2348031234567");
 
     // Sealed in the database: not the token, but it opens to the token with the key.
     let sealed = || async {
