@@ -163,7 +163,7 @@ pub async fn instruction(
 ) -> AppResult<String> {
     let to = number_for_parents(ctx, shared_display_phone).await?;
     Ok(format!(
-        "Send this code to {to} on WhatsApp: {code}. It works once."
+        "Send this code on WhatsApp to {to}: {code}. It works once."
     ))
 }
 
@@ -178,12 +178,12 @@ pub async fn number_for_parents(
         .is_some();
     Ok(if own {
         match staff_settings::own_display_phone(&mut ctx.tx, ctx.school.id).await? {
-            Some(phone) => format!("{}'s WhatsApp number, {phone},", ctx.school.name),
+            Some(phone) => format!("{}'s WhatsApp number, {phone}", ctx.school.name),
             None => format!("{}'s WhatsApp number", ctx.school.name),
         }
     } else {
         match shared_display_phone {
-            Some(phone) => format!("the Schoolyard WhatsApp number, {phone},"),
+            Some(phone) => format!("the Schoolyard WhatsApp number, {phone}"),
             None => "the Schoolyard WhatsApp number".to_owned(),
         }
     })

@@ -205,7 +205,7 @@ async fn a_link_code_is_shown_once_kept_as_a_hash_and_voids_the_earlier_one(pool
     assert!(shown.starts_with("ALPHA-"), "{shown}");
     assert!(
         html.contains(
-            "Send this code to the Schoolyard WhatsApp number, +2347000000001, on WhatsApp"
+            "Send this code on WhatsApp to the Schoolyard WhatsApp number, +2347000000001"
         )
     );
     let again = browser
