@@ -1321,3 +1321,35 @@ async fn a_parent_of_two_switches_child_and_sees_attendance_and_notices(pool: Pg
         "{notices}"
     );
 }
+
+#[sqlx::test]
+async fn a_batch_of_a_thousand_changes_is_stored_at_once_and_over_3_mb_is_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let changes: Vec<Value> = (0..1000)
+        .map(|i| {
+            let from = format!("23480{:08}", i);
+            json!({"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550000000", "phone_number_id": SHARED},
+                "contacts": [{"profile": {"name": "P"}, "wa_id": from}],
+                "messages": [{"from": from, "id": format!("wamid.batch.{i}"), "timestamp": "1767225600",
+                              "type": "text", "text": {"body": "hi"}}]}})
+        })
+        .collect();
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA-1", "changes": changes}]});
+    let res = deliver(&app, &body).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(inbound_rows(&app).await, 1000);
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'whatsapp'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(jobs, 1000, "each stored with its job");
+
+    let mut big = text_message(SHARED, MOTHER_WA, "wamid.BIG", "x");
+    big["padding"] = json!("x".repeat(3 * 1024 * 1024));
+    let res = deliver(&app, &big).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(inbound_rows(&app).await, 1000);
+}
