@@ -137,6 +137,8 @@ CREATE TABLE whatsapp_platform.whatsapp_outbox (
 );
 CREATE UNIQUE INDEX whatsapp_outbox_wamid_key ON whatsapp_platform.whatsapp_outbox (wamid);
 CREATE INDEX whatsapp_outbox_recipient_idx ON whatsapp_platform.whatsapp_outbox (recipient, sent_at);
+CREATE INDEX whatsapp_outbox_in_flight_idx ON whatsapp_platform.whatsapp_outbox (recipient, id)
+    WHERE status IN ('pending', 'sending');
 
 CREATE TABLE whatsapp_platform.whatsapp_media (
     purpose      TEXT PRIMARY KEY,

@@ -95,6 +95,9 @@ CREATE TABLE whatsapp_outbox (
 CREATE UNIQUE INDEX whatsapp_outbox_wamid_key ON whatsapp_outbox (wamid);
 CREATE INDEX whatsapp_outbox_due_idx ON whatsapp_outbox (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX whatsapp_outbox_recipient_idx ON whatsapp_outbox (recipient, sent_at);
+-- "Is an earlier message to this person still on its way?" before every send.
+CREATE INDEX whatsapp_outbox_in_flight_idx ON whatsapp_outbox (recipient, id)
+    WHERE status IN ('pending', 'sending');
 
 -- A report card uploaded to WhatsApp: its media id is reused while valid and the PDF is
 -- unchanged.

@@ -117,8 +117,13 @@ pub async fn update_exam_session(
                 exam_session_id: id,
             },
         };
-        crate::jobs::queue::push_chat(&mut ctx.tx, crate::jobs::queue::ChatJob::Alert(job), None)
-            .await?;
+        crate::jobs::queue::push_chat(
+            &mut ctx.tx,
+            crate::jobs::queue::ChatJob::Alert(job),
+            crate::jobs::queue::Urgency::Bulk,
+            None,
+        )
+        .await?;
     }
     Ok(after)
 }

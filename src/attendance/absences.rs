@@ -126,9 +126,14 @@ pub async fn run_job(
             schema: job.schema.clone(),
             alert: crate::jobs::queue::ParentAlert::Absences,
         };
-        crate::jobs::queue::push_chat(&mut tx, crate::jobs::queue::ChatJob::Alert(alert), None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        crate::jobs::queue::push_chat(
+            &mut tx,
+            crate::jobs::queue::ChatJob::Alert(alert),
+            crate::jobs::queue::Urgency::Bulk,
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     // Whatever is still pending gets its own run: a job that ran a moment early, or one lost
     // to a failure, leaves nothing waiting for ever.

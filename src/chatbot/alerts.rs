@@ -128,10 +128,40 @@ async fn absences(
             summary: format!("Absence alert: {} on {}", d.pupil, d.label),
         };
         if outbox::queue(conn, schema, &out).await?.is_some() {
+            focus(conn, number, &d.wa_phone, d.student_id).await?;
             queued += 1;
         }
     }
     Ok(queued)
+}
+
+/// After an alert about a pupil, the parent's next RESULTS or ATTENDANCE is about that
+/// pupil at this school (their reply most likely is).
+async fn focus(
+    conn: &mut PgConnection,
+    number: &str,
+    phone: &str,
+    student_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO chatbot_conversations (wa_phone, current_student_id, updated_at)
+         VALUES ($1, $2, now())
+         ON CONFLICT (wa_phone) DO UPDATE SET current_student_id = $2, updated_at = now()",
+    )
+    .bind(phone)
+    .bind(student_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE public.whatsapp_chats c SET chosen_school_id = cl.id
+           FROM public.clients cl
+          WHERE cl.schema_name = current_schema() AND c.phone_number_id = $1 AND c.wa_phone = $2",
+    )
+    .bind(number)
+    .bind(phone)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// "Results are out" for every linked parent of a pupil in a published exam session.
@@ -192,6 +222,7 @@ async fn results_out(
             summary: format!("Results are out: {} ({es_name})", d.pupil),
         };
         if outbox::queue(conn, schema, &out).await?.is_some() {
+            focus(conn, number, &d.wa_phone, d.student_id).await?;
             queued += 1;
         }
     }

@@ -21,8 +21,43 @@ pub struct TypedCode {
     pub secret: String,
 }
 
-/// Reads `GRW-7K4P-9QX2`, `grw 7k4p9qx2` or (on a school's own number) `7K4P-9QX2`.
+/// Finds a code in what a parent typed: the whole message (`GRW-7K4P-9QX2`,
+/// `grw 7k4p9qx2`, on a school's own number `7K4P-9QX2`), with stray punctuation, bold or
+/// an en dash, or inside a sentence ("my code is GRW-7K4P-9QX2.") when it has its dashes or
+/// its school.
 pub fn parse(text: &str) -> Option<TypedCode> {
+    let cleaned: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+            '*' | '_' | '"' | '\'' | '`' | '~' => ' ',
+            c => c,
+        })
+        .collect();
+    let words: Vec<&str> = cleaned
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | ',' | ':' | ';' | '!' | '?')))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(code) = parse_exact(&words.join(" ")) {
+        return Some(code);
+    }
+    // Inside a sentence: one to three words, but never a bare eight letters (a word such
+    // as STUDENTS would pass for a code).
+    for len in [3, 2, 1] {
+        for window in words.windows(len) {
+            let candidate = window.join(" ");
+            if let Some(code) = parse_exact(&candidate)
+                && (code.school_code.is_some() || candidate.contains('-'))
+            {
+                return Some(code);
+            }
+        }
+    }
+    None
+}
+
+fn parse_exact(text: &str) -> Option<TypedCode> {
     let cleaned: String = text
         .trim()
         .chars()

@@ -42,7 +42,10 @@ pub enum Intent {
     Child(i64),
     School(i64),
     Text(String),
+    /// A voice note, picture or file: we read only text and menu choices.
     Unsupported,
+    /// A reaction: nothing to answer.
+    Ignore,
 }
 
 /// Reads a message: a menu choice (list or button reply), or free text that matches a menu
@@ -62,6 +65,8 @@ pub fn intent(message: &Value) -> Intent {
             message.pointer("/button/payload").and_then(Value::as_str),
             message.pointer("/button/text").and_then(Value::as_str),
         ),
+        // A thumbs-up on our message needs no answer.
+        "reaction" => return Intent::Ignore,
         _ => return Intent::Unsupported,
     };
     if let Some(id) = id {
@@ -416,6 +421,7 @@ pub async fn handle(
     };
 
     match intent {
+        Intent::Ignore => return Ok("ignored: reaction".into()),
         Intent::Stop => {
             sqlx::query("UPDATE whatsapp_chats SET opted_out_at = $2 WHERE id = $1")
                 .bind(chat.id)
@@ -630,7 +636,7 @@ pub async fn handle(
                         tx,
                         &format!(
                             "Thank you. This number is now linked to {} at {}.",
-                            names.join(", "),
+                            and_list(&names),
                             school.name
                         ),
                     )
@@ -653,12 +659,28 @@ pub async fn handle(
                     .await?;
                 return Ok("link refused: not a guardian phone".into());
             }
+            Linked::WrongProof if !pupils.is_empty() => {
+                let names: Vec<&str> = pupils.iter().map(|p| p.1.as_str()).collect();
+                reply
+                    .text(
+                        tx,
+                        &format!(
+                            "This number is already linked to {}. That code or those details \
+                             link no one else: for another child, ask the school office for a \
+                             new code. Send MENU for the menu.",
+                            and_list(&names)
+                        ),
+                    )
+                    .await?;
+                return Ok("link refused: already linked".into());
+            }
             Linked::WrongProof => {
                 reply
                     .text(
                         tx,
-                        "That code or those details do not match our records. Please check and \
-                         try again, or ask the school office for a new code.",
+                        "We could not match that with the school's records. Check the code, or \
+                         the admission number and date of birth (like 14/05/2013), and try \
+                         again. The school office can give you a new code.",
                     )
                     .await?;
                 return Ok("link refused: wrong proof".into());
@@ -720,6 +742,15 @@ pub async fn handle(
         Intent::Card => flows::card(tx, &mut reply, &ctx).await?,
         Intent::Attendance => flows::attendance(tx, &mut reply, &ctx).await?,
         Intent::Notices => flows::notices(tx, &mut reply, &ctx).await?,
+        Intent::Unsupported => {
+            reply
+                .text(
+                    tx,
+                    "We can only read text messages here. For anything else, please contact the \
+                     school office. Send MENU for the menu.",
+                )
+                .await?;
+        }
         Intent::Switch if pupils.len() > 1 => {
             let rows: Vec<Value> = pupils
                 .iter()
@@ -737,20 +768,34 @@ pub async fn handle(
         }
         _ => {
             let mut rows = vec![
-                json!({"id": "menu:results", "title": "Results", "description": "This term's results"}),
-                json!({"id": "menu:card", "title": "Report card", "description": "The report card as a PDF"}),
-                json!({"id": "menu:attendance", "title": "Attendance", "description": "This term and latest absences"}),
-                json!({"id": "menu:notices", "title": "Notices", "description": "The school's notices"}),
+                json!({"id": "menu:results", "title": "1. Results", "description": "The latest published results"}),
+                json!({"id": "menu:card", "title": "2. Report card", "description": "The report card as a PDF"}),
+                json!({"id": "menu:attendance", "title": "3. Attendance", "description": "This term and latest absences"}),
+                json!({"id": "menu:notices", "title": "4. Notices", "description": "The school's notices"}),
             ];
             if pupils.len() > 1 {
-                rows.push(json!({"id": "menu:switch", "title": "Switch child", "description": "See another child"}));
+                rows.push(json!({"id": "menu:switch", "title": "5. Switch child", "description": "See another child"}));
             }
+            let several_schools: bool = matches!(owner, Owner::Shared)
+                && sqlx::query_scalar::<_, i64>(
+                    "SELECT count(DISTINCT school_id) FROM public.whatsapp_contacts WHERE wa_phone = $1",
+                )
+                .bind(&phone)
+                .fetch_one(&mut *tx)
+                .await?
+                    > 1;
+            let school_hint = if several_schools {
+                " Send SCHOOL to change school."
+            } else {
+                ""
+            };
             reply
                 .say(
                     tx,
                     list(
                         &format!(
-                            "{} at {}. What would you like to see? (Send STOP to stop messages.)",
+                            "{} at {}. What would you like to see?{school_hint} (Send STOP to \
+                             stop messages.)",
                             child, school.name
                         ),
                         "Menu",
@@ -766,18 +811,39 @@ pub async fn handle(
 }
 
 const LINK_PROMPT_SHARED: &str = "Welcome to Schoolyard. To see your child's results, \
-    attendance and notices here, send the link code your school office gave you (like \
-    GRW-7K4P-9QX2), or your school's code, your child's admission number and date of birth \
-    (like GRW 2024/001 14/05/2013).";
+    attendance and notices here, send the link code your school office gave you (it starts \
+    with your school's code, like KINGS-7K4P-9QX2). Or send your school's code, your child's \
+    admission number and date of birth (like KINGS 2024/001 14/05/2013); the school office \
+    can tell you the school's code.";
+
+/// "A", "A and B", "A, B and C".
+pub fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
 
 /// One line describing an inbound message for the staff page.
 fn describe(message: &Value) -> String {
     match message.get("type").and_then(Value::as_str).unwrap_or("") {
-        "text" => message
-            .pointer("/text/body")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        "text" => {
+            let text = message
+                .pointer("/text/body")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            // A link code or a child's birth date is not for the staff's list.
+            if codes::parse(text).is_some() {
+                "Sent a link code".to_owned()
+            } else if linking::parse_admission(text, true).is_some()
+                || linking::parse_admission(text, false).is_some()
+            {
+                "Sent a pupil's admission number and date of birth".to_owned()
+            } else {
+                text.to_owned()
+            }
+        }
         "interactive" => format!(
             "Chose {}",
             message
@@ -787,6 +853,23 @@ fn describe(message: &Value) -> String {
                 .unwrap_or("an option")
         ),
         "contacts" => "Shared their phone number".to_owned(),
+        "image" | "document" | "video" => format!(
+            "Sent a {} {}",
+            message
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("file"),
+            message
+                .pointer(&format!(
+                    "/{}/caption",
+                    message.get("type").and_then(Value::as_str).unwrap_or("")
+                ))
+                .and_then(Value::as_str)
+                .map(|c| format!("captioned \"{c}\""))
+                .unwrap_or_default()
+        )
+        .trim()
+        .to_owned(),
         other => format!("Sent a message of type {other}"),
     }
 }

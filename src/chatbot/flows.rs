@@ -79,7 +79,12 @@ pub async fn card_of(
 }
 
 /// The term summary: average, position out of N, each subject's total and grade.
-pub fn summary_text(child: &str, es: &exams::ExamSession, card: &ReportCard) -> String {
+pub fn summary_text(
+    child: &str,
+    school: &str,
+    es: &exams::ExamSession,
+    card: &ReportCard,
+) -> String {
     let o = &card.overall;
     let position = match o.position {
         Some(p) if !o.position_withheld => format!(
@@ -90,14 +95,20 @@ pub fn summary_text(child: &str, es: &exams::ExamSession, card: &ReportCard) -> 
         _ => "not given".to_owned(),
     };
     let mut out = format!(
-        "*{child}*: {}, {} {}\nAverage: {} · Position: {position}",
+        "*{child}* ({school}): {}, {} {}\nAverage: {} · Position: {position}",
         es.name,
         es.term_name,
         es.session_name,
         crate::assessment::card::format_score(o.average),
     );
     for s in &card.subjects {
-        out.push_str(&format!("\n{}: {} {}", s.subject, s.total_text(), s.grade));
+        let line = match (s.status, s.total) {
+            (crate::assessment::card::SubjectStatus::Missing, _) | (_, None) => {
+                "no mark entered yet".to_owned()
+            }
+            _ => format!("{} {}", s.total_text(), s.grade),
+        };
+        out.push_str(&format!("\n{}: {}", s.subject, line.trim()));
     }
     out.push_str("\n\nSend CARD for the report card as a PDF.");
     clip(&out, 4000)
@@ -117,7 +128,7 @@ pub async fn results(
             reply
                 .say(
                     conn,
-                    super::outbox::text(&summary_text(asked.child, &es, &card)),
+                    super::outbox::text(&summary_text(asked.child, &asked.school.name, &es, &card)),
                     &format!("Results: {}", es.name),
                     Some(asked.student_id),
                 )
@@ -214,17 +225,28 @@ pub async fn attendance(
     };
     let summary = reports::pupil_term(conn, asked.student_id, term_id, today).await?;
     let t = &summary.tally;
+    // Out of the registers actually taken: one the school did not take is not an absence.
+    let marked = t.present + t.absent;
     let mut out = if t.any_marked() {
-        format!(
-            "*{}*: attendance, {term_name}\nSchool opened: {} · Present: {} · Absent: {}{}",
+        let mut line = format!(
+            "*{}* ({}): attendance, {term_name}\nPresent {} of {marked} registers taken ({:.0}%) · Absent: {}",
             asked.child,
-            t.times_opened,
+            asked.school.name,
             t.present,
+            if marked > 0 {
+                100.0 * t.present as f64 / marked as f64
+            } else {
+                0.0
+            },
             t.absent,
-            t.percentage
-                .map(|p| format!(" · {p}% present"))
-                .unwrap_or_default()
-        )
+        );
+        if t.late > 0 {
+            line.push_str(&format!(" · Late: {}", t.late));
+        }
+        if t.excused > 0 {
+            line.push_str(&format!(" · Excused: {}", t.excused));
+        }
+        line
     } else {
         format!(
             "*{}*: no attendance has been recorded this term yet.",

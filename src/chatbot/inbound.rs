@@ -9,12 +9,13 @@ use super::{
     cloud_api::{Remedy, remedy_of},
     conversation,
     numbers::{self, PLATFORM_SCHEMA},
+    outbox,
 };
 use crate::{
     config::WhatsAppConfig,
     db,
     error::AppResult,
-    jobs::queue::{self, ChatJob, InboundJob, SendJob},
+    jobs::queue::{self, ChatJob, InboundJob, SendJob, Urgency},
 };
 
 #[derive(Debug, FromRow)]
@@ -67,6 +68,7 @@ pub async fn run_job(
         queue::push_chat(
             &mut tx,
             ChatJob::Inbound(job.clone()),
+            Urgency::Waiting,
             Some(Utc::now() + chrono::Duration::seconds(1)),
         )
         .await?;
@@ -126,6 +128,7 @@ pub async fn run_job(
                 queue::push_chat(
                     &mut tx,
                     ChatJob::Inbound(retry),
+                    Urgency::Waiting,
                     Some(Utc::now() + retry_delay(attempts)),
                 )
                 .await?;
@@ -224,11 +227,11 @@ async fn apply_status(
         "failed" => {
             let code = code.unwrap_or(0);
             let remedy = remedy_of(code, 200);
-            let row: Option<(String, String, bool, Option<String>)> = sqlx::query_as(
+            let row: Option<(String, String, bool, Option<String>, String)> = sqlx::query_as(
                 "UPDATE whatsapp_outbox SET status = 'failed', error_code = $3, error_title = $4,
                         updated_at = now()
                   WHERE id = $1 AND wamid = $2
-                  RETURNING recipient, phone_number_id, template IS NOT NULL, sent_as",
+                  RETURNING recipient, phone_number_id, template IS NOT NULL, sent_as, purpose",
             )
             .bind(outbox_id)
             .bind(wamid)
@@ -236,7 +239,7 @@ async fn apply_status(
             .bind(&title)
             .fetch_optional(&mut *conn)
             .await?;
-            let Some((recipient, number, has_template, sent_as)) = row else {
+            let Some((recipient, number, has_template, sent_as, purpose)) = row else {
                 return Ok("status: failed (superseded)".into());
             };
             match remedy {
@@ -253,7 +256,8 @@ async fn apply_status(
                         schema: schema.clone(),
                         outbox_id,
                     };
-                    queue::push_chat(conn, ChatJob::Send(job), None).await?;
+                    queue::push_chat(conn, ChatJob::Send(job), outbox::urgency_of(&purpose), None)
+                        .await?;
                     Ok("status: failed, window closed: template queued".into())
                 }
                 Remedy::Undeliverable => {

@@ -4,7 +4,7 @@
 //! every pupil whose guardian phone is this number. Links, unlinks and failed attempts are
 //! audited in the school.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -16,6 +16,8 @@ use crate::{
 
 /// Failed attempts one number may make in a day (admission number and birth date guesses).
 const MAX_FAILURES_PER_DAY: i64 = 5;
+const WRONG_CODE: &str = "wrong or used link code";
+const WRONG_DETAILS: &str = "wrong admission number or date of birth";
 
 /// What a parent typed to prove who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,21 @@ pub enum Linked {
 /// Reads `<admission no> <date of birth>` (the date as dd/mm/yyyy, dd-mm-yyyy or
 /// yyyy-mm-dd), with a school code in front when `with_school` (returned first).
 pub fn parse_admission(text: &str, with_school: bool) -> Option<(Option<String>, Proof)> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let cleaned = text.replace([',', '*'], " ");
+    let cleaned = cleaned.trim().trim_end_matches('.');
+    let mut words: Vec<String> = cleaned.split_whitespace().map(str::to_owned).collect();
+    // A date written with its month's name ("22 March 2015") becomes one word.
+    if words.len() >= 3 {
+        let tail = words[words.len() - 3..].join(" ");
+        if ["%d %B %Y", "%d %b %Y"]
+            .iter()
+            .any(|f| NaiveDate::parse_from_str(&tail, f).is_ok())
+        {
+            words.truncate(words.len() - 3);
+            words.push(tail);
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let (school, rest) = if with_school {
         let (first, rest) = words.split_first()?;
         (Some((*first).to_owned()), rest)
@@ -50,9 +66,17 @@ pub fn parse_admission(text: &str, with_school: bool) -> Option<(Option<String>,
     let [admission_no, born] = rest else {
         return None;
     };
-    let born = ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y"]
-        .iter()
-        .find_map(|f| NaiveDate::parse_from_str(born, f).ok())?;
+    let born = [
+        "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d %B %Y", "%d %b %Y", "%d/%m/%y",
+        "%d-%m-%y",
+    ]
+    .iter()
+    // "15" read as a four-digit year is the year 15: the two-digit formats then read it.
+    .find_map(|f| {
+        NaiveDate::parse_from_str(born, f)
+            .ok()
+            .filter(|d| d.year() > 1950)
+    })?;
     Some((
         school,
         Proof::AdmissionNo {
@@ -110,17 +134,22 @@ pub async fn attempt(
     wamid: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Linked> {
-    let failures: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_log
-          WHERE action = 'chatbot.link_refused' AND entity_id = $1
-            AND occurred_at > $2 - interval '1 day'",
-    )
-    .bind(phone)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    if failures >= MAX_FAILURES_PER_DAY {
-        return Ok(Linked::TooManyTries);
+    // Guessing a birth date is what the daily cap stops; a code has its own five tries, so
+    // the office's code still gets a parent in after they fumbled the date.
+    if matches!(proof, Proof::AdmissionNo { .. }) {
+        let failures: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log
+              WHERE action = 'chatbot.link_refused' AND entity_id = $1
+                AND changes->>'reason' = $3 AND occurred_at > $2 - interval '1 day'",
+        )
+        .bind(phone)
+        .bind(now)
+        .bind(WRONG_DETAILS)
+        .fetch_one(&mut *conn)
+        .await?;
+        if failures >= MAX_FAILURES_PER_DAY {
+            return Ok(Linked::TooManyTries);
+        }
     }
     let guardians: Vec<(i64, i64)> =
         sqlx::query_as("SELECT id, student_id FROM guardians WHERE phone = $1")
@@ -175,7 +204,11 @@ pub async fn attempt(
         }
     };
     if !proven {
-        audit_failure(conn, phone, wamid, "wrong link code or pupil details", now).await?;
+        let why = match proof {
+            Proof::Code(_) => WRONG_CODE,
+            Proof::AdmissionNo { .. } => WRONG_DETAILS,
+        };
+        audit_failure(conn, phone, wamid, why, now).await?;
         return Ok(Linked::WrongProof);
     }
     let how = match proof {
@@ -187,6 +220,10 @@ pub async fn attempt(
          SELECT DISTINCT ON (g.student_id) g.id, g.student_id, $1, $2, $3, $4
            FROM guardians g JOIN students s ON s.id = g.student_id
           WHERE g.phone = $1 AND s.status = 'active'
+            -- A link the school ended comes back only with a code from the office.
+            AND ($3 = 'link_code' OR NOT EXISTS (
+                  SELECT 1 FROM chatbot_links e WHERE e.student_id = g.student_id
+                     AND e.wa_phone = $1 AND e.ended_by IS NOT NULL))
           ORDER BY g.student_id, g.is_primary DESC, g.id
          ON CONFLICT (student_id, wa_phone) WHERE ended_at IS NULL DO NOTHING
          RETURNING id, student_id, guardian_id",

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 
 use crate::{
     error::AppResult,
-    jobs::queue::{self, ChatJob, SendJob},
+    jobs::queue::{self, ChatJob, SendJob, Urgency},
 };
 
 /// A message to send.
@@ -29,6 +29,15 @@ pub struct Outgoing {
     pub student_id: Option<i64>,
     /// One line for the staff page of recent conversations.
     pub summary: String,
+}
+
+/// Alerts to many parents wait behind answers someone is waiting for.
+pub fn urgency_of(purpose: &str) -> Urgency {
+    if purpose.starts_with("results:") || purpose.starts_with("absence:") {
+        Urgency::Bulk
+    } else {
+        Urgency::Waiting
+    }
 }
 
 /// A plain text message.
@@ -70,6 +79,6 @@ pub async fn queue(
         schema: schema.to_owned(),
         outbox_id: id,
     };
-    queue::push_chat(conn, ChatJob::Send(job), None).await?;
+    queue::push_chat(conn, ChatJob::Send(job), urgency_of(&out.purpose), None).await?;
     Ok(Some(id))
 }

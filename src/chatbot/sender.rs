@@ -21,7 +21,7 @@ use super::{
 use crate::{
     config::WhatsAppConfig,
     db,
-    jobs::queue::{self, ChatJob, SendJob},
+    jobs::queue::{self, ChatJob, SendJob, Urgency},
 };
 
 /// The 24-hour window, closed a little early: a message queued at 23:59 may be sent after it.
@@ -197,14 +197,15 @@ pub async fn run_job(
     .await?;
     let Some(row) = claimed else {
         // Sent or being sent: done. Due later: make sure a job runs then.
-        let later: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT next_attempt_at FROM whatsapp_outbox WHERE id = $1 AND status = 'pending'",
+        let later: Option<(DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT next_attempt_at, purpose FROM whatsapp_outbox WHERE id = $1 AND status = 'pending'",
         )
         .bind(job.outbox_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(at) = later {
-            queue::push_chat(&mut tx, ChatJob::Send(job.clone()), Some(at)).await?;
+        if let Some((at, purpose)) = later {
+            let urgency = super::outbox::urgency_of(&purpose);
+            queue::push_chat(&mut tx, ChatJob::Send(job.clone()), urgency, Some(at)).await?;
             tx.commit().await?;
         }
         return Ok(());
@@ -270,14 +271,17 @@ pub async fn run_job(
             schema: job.schema.clone(),
             outbox_id,
         };
-        queue::push_chat(&mut tx, ChatJob::Send(again), None).await?;
+        queue::push_chat(&mut tx, ChatJob::Send(again), Urgency::Waiting, None).await?;
     }
     // In order: an earlier message to this person still on its way goes first (one held
     // back for a later retry does not hold the rest).
     let earlier: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM whatsapp_outbox
                          WHERE recipient = $1 AND id < $2
-                           AND (status = 'sending' OR (status = 'pending' AND next_attempt_at <= $3)))",
+                           AND (status = 'sending'
+                                -- due, or held back a moment for its own turn; not one
+                                -- waiting out a long retry
+                                OR (status = 'pending' AND next_attempt_at <= $3 + interval '5 seconds')))",
     )
     .bind(&row.recipient)
     .bind(row.id)
@@ -294,7 +298,13 @@ pub async fn run_job(
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        queue::push_chat(&mut tx, ChatJob::Send(job.clone()), Some(at)).await?;
+        queue::push_chat(
+            &mut tx,
+            ChatJob::Send(job.clone()),
+            super::outbox::urgency_of(&row.purpose),
+            Some(at),
+        )
+        .await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -318,7 +328,13 @@ pub async fn run_job(
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        queue::push_chat(&mut tx, ChatJob::Send(job.clone()), Some(at)).await?;
+        queue::push_chat(
+            &mut tx,
+            ChatJob::Send(job.clone()),
+            super::outbox::urgency_of(&row.purpose),
+            Some(at),
+        )
+        .await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -459,7 +475,13 @@ async fn failed(
             .bind(&title)
             .execute(&mut *tx)
             .await?;
-            queue::push_chat(&mut tx, ChatJob::Send(job.clone()), Some(at)).await?;
+            queue::push_chat(
+                &mut tx,
+                ChatJob::Send(job.clone()),
+                super::outbox::urgency_of(&row.purpose),
+                Some(at),
+            )
+            .await?;
         }
         Remedy::UseTemplate if row.template.is_some() && sent_as != "template" => {
             sqlx::query(
@@ -471,7 +493,13 @@ async fn failed(
             .bind(&title)
             .execute(&mut *tx)
             .await?;
-            queue::push_chat(&mut tx, ChatJob::Send(job.clone()), None).await?;
+            queue::push_chat(
+                &mut tx,
+                ChatJob::Send(job.clone()),
+                super::outbox::urgency_of(&row.purpose),
+                None,
+            )
+            .await?;
         }
         remedy => {
             let status = if matches!(error, CallError::Uncertain(_)) {

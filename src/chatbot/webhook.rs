@@ -19,7 +19,7 @@ use super::payload::{self, Item};
 use crate::{
     auth::csrf::constant_time_eq,
     error::{AppError, AppResult},
-    jobs::queue::{self, ChatJob, InboundJob},
+    jobs::queue::{self, ChatJob, InboundJob, Urgency},
     state::AppState,
 };
 
@@ -171,7 +171,13 @@ pub async fn store(state: &AppState, items: Vec<Item>) -> AppResult<usize> {
     if !ids.is_empty() {
         let tasks = ids
             .iter()
-            .map(|&inbound_id| queue::chat_task(&ChatJob::Inbound(InboundJob { inbound_id }), None))
+            .map(|&inbound_id| {
+                queue::chat_task(
+                    &ChatJob::Inbound(InboundJob { inbound_id }),
+                    Urgency::Waiting,
+                    None,
+                )
+            })
             .collect::<AppResult<Vec<_>>>()?;
         queue::push_chat_tasks(&mut tx, tasks).await?;
     }

@@ -101,13 +101,30 @@ pub const CHAT_ATTEMPTS: usize = INBOUND_ATTEMPTS;
 /// Every queue's name, for the clean-up of finished jobs.
 const QUEUES: [&str; 3] = [REPORT_QUEUE, ABSENCE_QUEUE, CHAT_QUEUE];
 
+/// How soon a chat job should run among others due: a parent waiting for an answer goes
+/// before a school-wide burst of alerts (apalis takes the highest priority first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Someone is waiting: processing a message, sending its reply.
+    Waiting,
+    /// Alerts to many parents.
+    Bulk,
+}
+
 /// The task of a chat job, to run at `at` (now when None).
 pub fn chat_task(
     job: &ChatJob,
+    urgency: Urgency,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<apalis::prelude::Task<Vec<u8>>> {
     let payload = serde_json::to_vec(job).map_err(|e| AppError::Internal(e.into()))?;
-    let mut task = TaskBuilder::new(payload).max_attempts(job.attempts());
+    let priority = match urgency {
+        Urgency::Waiting => 2,
+        Urgency::Bulk => 0,
+    };
+    let mut task = TaskBuilder::new(payload)
+        .max_attempts(job.attempts())
+        .priority(priority);
     if let Some(at) = at {
         task = task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or_default() + 1);
     }
@@ -129,9 +146,10 @@ pub async fn push_chat_tasks(
 pub async fn push_chat(
     conn: &mut PgConnection,
     job: ChatJob,
+    urgency: Urgency,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> AppResult<()> {
-    let task = chat_task(&job, at)?;
+    let task = chat_task(&job, urgency, at)?;
     push_chat_tasks(conn, vec![task]).await
 }
 

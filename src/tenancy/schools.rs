@@ -235,6 +235,17 @@ pub fn default_setup_steps() -> Value {
     ])
 }
 
+/// What makes a schema created in this transaction a distributed schema on Citus 12+
+/// (schema-based sharding), and nothing else: it ends with the transaction.
+pub const DISTRIBUTE_NEW_SCHEMAS: &str = "SET LOCAL citus.enable_schema_based_sharding TO on";
+
+/// Whether this database has the Citus extension.
+pub async fn citus_present(conn: &mut sqlx::PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+        .fetch_one(conn)
+        .await
+}
+
 /// Creates a school in one transaction: client row, primary domain, setup steps, schema,
 /// tenant migrations, built-in roles, optional first admin, audit row. Any failure rolls
 /// everything back: no schema, no client, no domain.
@@ -298,6 +309,14 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
 
+    // On Citus the new schema is distributed (one school's tables live together on one
+    // node). Only inside this transaction: on for the whole database it would also
+    // distribute the job queue's own schema.
+    if citus_present(&mut tx).await? {
+        sqlx::query(DISTRIBUTE_NEW_SCHEMAS)
+            .execute(&mut *tx)
+            .await?;
+    }
     // The one place (with migration and deletion) a schema name enters SQL text:
     // validated by SchemaName and quoted.
     sqlx::query(sqlx::AssertSqlSafe(format!(

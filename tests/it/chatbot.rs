@@ -530,7 +530,7 @@ async fn wrong_codes_and_numbers_that_are_not_a_guardians_are_refused_and_audite
     .await;
     let sent = fake.wait(&app, 2).await;
     assert!(
-        FakeCloud::text_of(&sent[1]).contains("do not match"),
+        FakeCloud::text_of(&sent[1]).contains("could not match"),
         "{:?}",
         sent[1]
     );
@@ -547,7 +547,7 @@ async fn wrong_codes_and_numbers_that_are_not_a_guardians_are_refused_and_audite
     .await;
     let sent = fake.wait(&app, 3).await;
     assert!(
-        FakeCloud::text_of(&sent[2]).contains("do not match"),
+        FakeCloud::text_of(&sent[2]).contains("could not match"),
         "{:?}",
         sent[2]
     );
@@ -1266,7 +1266,7 @@ async fn a_parent_of_two_switches_child_and_sees_attendance_and_notices(pool: Pg
     deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.C1", &code)).await;
     let sent = fake.wait(&app, 2).await;
     assert!(
-        FakeCloud::text_of(&sent[0]).contains("Ada Test, Bola Test"),
+        FakeCloud::text_of(&sent[0]).contains("Ada Test and Bola Test"),
         "{:?}",
         sent[0]
     );
@@ -1352,4 +1352,118 @@ async fn a_batch_of_a_thousand_changes_is_stored_at_once_and_over_3_mb_is_refuse
     let res = deliver(&app, &big).await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(inbound_rows(&app).await, 1000);
+}
+
+#[sqlx::test]
+async fn the_offices_code_gets_in_after_fumbled_dates_and_codes_are_kept_off_the_staff_list(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    let fake = FakeCloud::start().await;
+    let _workers = app.start_workers_with_whatsapp(&fake.base());
+    let (_f, guardian) = school_with_marks(&app).await;
+    for i in 0..5 {
+        deliver(
+            &app,
+            &text_message(
+                SHARED,
+                MOTHER_WA,
+                &format!("wamid.F{i}"),
+                "ALPHA ADM/alpha/000 01/01/2001",
+            ),
+        )
+        .await;
+    }
+    deliver(
+        &app,
+        &text_message(
+            SHARED,
+            MOTHER_WA,
+            "wamid.F5",
+            "ALPHA ADM/alpha/000 04/05/2013",
+        ),
+    )
+    .await;
+    let sent = fake.wait(&app, 6).await;
+    assert!(
+        FakeCloud::text_of(&sent[5]).contains("Too many attempts"),
+        "{:?}",
+        sent[5]
+    );
+    // The code from the office, inside a sentence with an en dash and a full stop.
+    let code = link_code(&app, "alpha", guardian)
+        .await
+        .replacen('-', "–", 1);
+    deliver(
+        &app,
+        &text_message(
+            SHARED,
+            MOTHER_WA,
+            "wamid.F6",
+            &format!("Good morning, my code is *{code}*."),
+        ),
+    )
+    .await;
+    // The thanks, then the menu.
+    let sent = fake.wait(&app, 8).await;
+    assert!(
+        FakeCloud::text_of(&sent[6]).contains("linked to Ada Test"),
+        "{:?}",
+        sent[6]
+    );
+
+    let mut tx = app.school_tx("alpha").await;
+    let logged: Vec<String> =
+        sqlx::query_scalar("SELECT summary FROM chatbot_messages WHERE direction = 'in'")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert!(logged.iter().any(|s| s == "Sent a link code"), "{logged:?}");
+    assert!(
+        !logged.iter().any(|s| s.contains("2013")
+            || s.contains("2001")
+            || s.contains(code.rsplit('-').next().unwrap())),
+        "{logged:?}"
+    );
+
+    // The school ends the link: the date of birth no longer brings it back, a new code does.
+    sqlx::query("UPDATE chatbot_links SET ended_at = now(), ended_by = 1, ended_reason = 'test'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("DELETE FROM public.whatsapp_contacts")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut tx = app.school_tx("alpha").await;
+    sqlx::query("DELETE FROM audit_log WHERE action = 'chatbot.link_refused'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    deliver(
+        &app,
+        &text_message(
+            SHARED,
+            MOTHER_WA,
+            "wamid.F7",
+            "ALPHA ADM/alpha/000 04/05/2013",
+        ),
+    )
+    .await;
+    let sent = fake.wait(&app, 9).await;
+    assert!(
+        FakeCloud::text_of(&sent[8]).contains("no pupil"),
+        "{:?}",
+        sent
+    );
+    let code = link_code(&app, "alpha", guardian).await;
+    deliver(&app, &text_message(SHARED, MOTHER_WA, "wamid.F8", &code)).await;
+    let sent = fake.wait(&app, 10).await;
+    assert!(
+        FakeCloud::text_of(&sent[9]).contains("linked to Ada Test"),
+        "{:?}",
+        sent[9]
+    );
 }
