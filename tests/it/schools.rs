@@ -392,3 +392,41 @@ async fn a_broken_school_is_reported_and_others_still_migrate(pool: PgPool) {
     .unwrap();
     assert!(tables >= 5, "fine's tables were made: {tables}");
 }
+
+/// Citus (DESIGN §2, issue 15): a new school's schema is distributed by a setting made
+/// inside its creation transaction only, so the job queue's schema (or anything created
+/// later on that connection) never is. Citus cannot be installed here: the test checks the
+/// extension is absent (nothing is distributed) and that the very statement a school's
+/// creation would run on Citus lasts only for its transaction.
+#[sqlx::test(migrations = false)]
+async fn citus_distribution_is_set_only_inside_a_schools_creation_transaction(pool: PgPool) {
+    use sqlx::{Acquire, Connection};
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(!internals::citus_present(&mut conn).await.unwrap());
+    let setting =
+        "SELECT coalesce(current_setting('citus.enable_schema_based_sharding', true), '')";
+    {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(internals::DISTRIBUTE_NEW_SCHEMAS)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let inside: String = sqlx::query_scalar(setting)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(inside, "on");
+        tx.commit().await.unwrap();
+    }
+    let after: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_ne!(after, "on", "gone with the transaction");
+    let _ = conn.ping().await;
+
+    // Without Citus a school is created as before.
+    let app = TestApp::new(pool).await;
+    app.create_school("alpha").await;
+    assert!(schema_exists(&app.pool, "alpha").await);
+}

@@ -222,3 +222,4 @@ pub use schoolyard::chatbot;
 pub use schoolyard::config::WhatsAppConfig;
 pub use schoolyard::jobs::queue::SendJob;
 pub use schoolyard::jobs::queue::{AlertJob, ParentAlert};
+pub use schoolyard::tenancy::schools::{DISTRIBUTE_NEW_SCHEMAS, citus_present};
