@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     Router,
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -115,20 +115,10 @@ async fn render(
         can_settings: ctx.perms.has("change_settings"),
         failed: failed.to_owned(),
         sent,
-        errors: FormErrors(
-            errors
-                .0
-                .into_iter()
-                .map(|(k, v)| (format!("{failed}.{k}"), v))
-                .collect(),
-        ),
+        errors: FormErrors::of_form(failed, errors.0),
         layout: ctx.layout("Calendar and codes", "attendance", csrf),
     };
-    let status = if page.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = page.errors.status();
     Ok(with_status(page.into_response(), status))
 }
 

@@ -107,7 +107,7 @@ async fn absences(
     )))
     .fetch_all(&mut *conn)
     .await?;
-    let mut queued = 0;
+    let mut outs = Vec::with_capacity(due.len());
     for d in &due {
         let text = format!(
             "{school_name}: {} was marked absent on {} and the school has no reason on record. \
@@ -127,41 +127,49 @@ async fn absences(
             student_id: Some(d.student_id),
             summary: format!("Absence alert: {} on {}", d.pupil, d.label),
         };
-        if outbox::queue(conn, schema, &out).await?.is_some() {
-            focus(conn, number, &d.wa_phone, d.student_id).await?;
-            queued += 1;
-        }
+        outs.push(out);
     }
-    Ok(queued)
+    queue_and_focus(conn, schema, number, &outs).await
 }
 
-/// After an alert about a pupil, the parent's next RESULTS or ATTENDANCE is about that
-/// pupil at this school (their reply most likely is).
-async fn focus(
+/// Queues the alerts in a few statements, and turns each parent's chat to the pupil and
+/// school the alert is about (their reply most likely is). Returns how many were new.
+async fn queue_and_focus(
     conn: &mut PgConnection,
+    schema: &str,
     number: &str,
-    phone: &str,
-    student_id: i64,
-) -> sqlx::Result<()> {
+    outs: &[Outgoing],
+) -> anyhow::Result<usize> {
+    let queued = outbox::queue_all(conn, schema, outs).await?;
+    let phones: Vec<&str> = queued
+        .iter()
+        .map(|&(_, i)| outs[i].recipient.as_str())
+        .collect();
+    let students: Vec<Option<i64>> = queued.iter().map(|&(_, i)| outs[i].student_id).collect();
+    // A parent of two pupils alerted at once looks at the last one.
     sqlx::query(
         "INSERT INTO chatbot_conversations (wa_phone, current_student_id, updated_at)
-         VALUES ($1, $2, now())
-         ON CONFLICT (wa_phone) DO UPDATE SET current_student_id = $2, updated_at = now()",
+         SELECT DISTINCT ON (phone) phone, student_id, now()
+           FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(phone, student_id, n)
+          ORDER BY phone, n DESC
+         ON CONFLICT (wa_phone) DO UPDATE
+            SET current_student_id = excluded.current_student_id, updated_at = now()",
     )
-    .bind(phone)
-    .bind(student_id)
+    .bind(&phones)
+    .bind(&students)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
         "UPDATE public.whatsapp_chats c SET chosen_school_id = cl.id
            FROM public.clients cl
-          WHERE cl.schema_name = current_schema() AND c.phone_number_id = $1 AND c.wa_phone = $2",
+          WHERE cl.schema_name = current_schema() AND c.phone_number_id = $1
+            AND c.wa_phone = ANY($2)",
     )
     .bind(number)
-    .bind(phone)
+    .bind(&phones)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(queued.len())
 }
 
 /// "Results are out" for every linked parent of a pupil in a published exam session.
@@ -201,7 +209,7 @@ async fn results_out(
     .fetch_all(&mut *conn)
     .await?;
     let period = format!("{term} {session}");
-    let mut queued = 0;
+    let mut outs = Vec::with_capacity(due.len());
     for d in &due {
         let text = format!(
             "{school_name}: the results of {es_name} ({period}) are out for {}. Send RESULTS to \
@@ -221,10 +229,7 @@ async fn results_out(
             student_id: Some(d.student_id),
             summary: format!("Results are out: {} ({es_name})", d.pupil),
         };
-        if outbox::queue(conn, schema, &out).await?.is_some() {
-            focus(conn, number, &d.wa_phone, d.student_id).await?;
-            queued += 1;
-        }
+        outs.push(out);
     }
-    Ok(queued)
+    queue_and_focus(conn, schema, number, &outs).await
 }

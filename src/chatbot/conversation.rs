@@ -234,10 +234,11 @@ async fn apply_system(
             let now = Utc::now();
             for (school_id, schema) in schools {
                 enter(tx, &schema).await?;
-                linking::end_all(
+                linking::end_links(
                     tx,
                     school_id,
                     &old,
+                    linking::Ending::All,
                     "the parent's WhatsApp number changed",
                     wamid,
                     now,
@@ -576,10 +577,11 @@ pub async fn handle(
     .execute(&mut *tx)
     .await?;
 
-    linking::end_lapsed(
+    linking::end_links(
         tx,
         school.id,
         &phone,
+        linking::Ending::Lapsed,
         "the number is no longer a guardian phone on record",
         wamid,
         now,

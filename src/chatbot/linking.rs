@@ -283,42 +283,35 @@ pub async fn live_pupils(conn: &mut PgConnection, phone: &str) -> sqlx::Result<V
     .await
 }
 
-/// Ends `phone`'s links that no longer hold (the school changed the guardian's phone, or the
-/// pupil left), audited, and takes them off the shared number's contacts.
-pub async fn end_lapsed(
-    conn: &mut PgConnection,
-    school_id: i64,
-    phone: &str,
-    reason: &str,
-    wamid: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let ended: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE chatbot_links l SET ended_at = $2, ended_reason = $3
-          WHERE l.wa_phone = $1 AND l.ended_at IS NULL AND NOT {STILL_VALID}
-          RETURNING l.id, l.student_id"
-    )))
-    .bind(phone)
-    .bind(now)
-    .bind(reason)
-    .fetch_all(&mut *conn)
-    .await?;
-    end_contacts_and_audit(conn, school_id, phone, &ended, reason, wamid, now).await
+/// Which of a number's live links to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Those that no longer hold: the school changed the guardian's phone, or the pupil left.
+    Lapsed,
+    /// All of them: the number's owner changed number.
+    All,
 }
 
-/// Ends every live link of `phone` in this school (its owner changed number), audited.
-pub async fn end_all(
+/// Ends `phone`'s links (which: `ending`), audited, and takes them off the shared number's
+/// contacts.
+pub async fn end_links(
     conn: &mut PgConnection,
     school_id: i64,
     phone: &str,
+    ending: Ending,
     reason: &str,
     wamid: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let ended: Vec<(i64, i64)> = sqlx::query_as(
-        "UPDATE chatbot_links SET ended_at = $2, ended_reason = $3
-          WHERE wa_phone = $1 AND ended_at IS NULL RETURNING id, student_id",
-    )
+    let which = match ending {
+        Ending::Lapsed => format!("AND NOT {STILL_VALID}"),
+        Ending::All => String::new(),
+    };
+    let ended: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE chatbot_links l SET ended_at = $2, ended_reason = $3
+          WHERE l.wa_phone = $1 AND l.ended_at IS NULL {which}
+          RETURNING l.id, l.student_id"
+    )))
     .bind(phone)
     .bind(now)
     .bind(reason)

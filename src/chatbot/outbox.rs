@@ -52,33 +52,70 @@ pub async fn queue(
     schema: &str,
     out: &Outgoing,
 ) -> AppResult<Option<i64>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO whatsapp_outbox (purpose, recipient, phone_number_id, message, template, student_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (purpose) DO NOTHING RETURNING id",
+    let queued = queue_all(conn, schema, std::slice::from_ref(out)).await?;
+    Ok(queued.first().map(|(id, _)| *id))
+}
+
+/// Queues many messages at once (an alert to every parent of a school): a few statements
+/// whatever their number. Returns (outbox id, index in `outs`) of those queued now; a
+/// purpose queued before is left out.
+pub async fn queue_all(
+    conn: &mut PgConnection,
+    schema: &str,
+    outs: &[Outgoing],
+) -> AppResult<Vec<(i64, usize)>> {
+    if outs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = |f: fn(&Outgoing) -> String| outs.iter().map(f).collect::<Vec<_>>();
+    let purposes = column(|o| o.purpose.clone());
+    let recipients = column(|o| o.recipient.clone());
+    let numbers = column(|o| o.phone_number_id.clone());
+    let summaries = column(|o| o.summary.clone());
+    let messages: Vec<Option<Value>> = outs.iter().map(|o| o.message.clone()).collect();
+    let templates: Vec<Option<Value>> = outs.iter().map(|o| o.template.clone()).collect();
+    let students: Vec<Option<i64>> = outs.iter().map(|o| o.student_id).collect();
+    // The index comes back with each row, so the caller knows which were new.
+    let queued: Vec<(i64, i64)> = sqlx::query_as(
+        "WITH given AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[],
+                                 $6::bigint[], $7::text[])
+                   WITH ORDINALITY AS g(purpose, recipient, number, message, template, student_id,
+                                        summary, n)),
+          queued AS (
+            INSERT INTO whatsapp_outbox (purpose, recipient, phone_number_id, message, template, student_id)
+            SELECT purpose, recipient, number, message, template, student_id FROM given ORDER BY n
+            ON CONFLICT (purpose) DO NOTHING
+            RETURNING id, purpose),
+          logged AS (
+            INSERT INTO chatbot_messages (direction, wa_phone, summary)
+            SELECT 'out', g.recipient, g.summary FROM given g JOIN queued q USING (purpose)
+            ORDER BY g.n)
+         SELECT q.id, g.n - 1 FROM queued q JOIN given g USING (purpose) ORDER BY g.n",
     )
-    .bind(&out.purpose)
-    .bind(&out.recipient)
-    .bind(&out.phone_number_id)
-    .bind(&out.message)
-    .bind(&out.template)
-    .bind(out.student_id)
-    .fetch_optional(&mut *conn)
+    .bind(&purposes)
+    .bind(&recipients)
+    .bind(&numbers)
+    .bind(&messages)
+    .bind(&templates)
+    .bind(&students)
+    .bind(&summaries)
+    .fetch_all(&mut *conn)
     .await?;
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    sqlx::query(
-        "INSERT INTO chatbot_messages (direction, wa_phone, summary) VALUES ('out', $1, $2)",
-    )
-    .bind(&out.recipient)
-    .bind(&out.summary)
-    .execute(&mut *conn)
-    .await?;
-    let job = SendJob {
-        schema: schema.to_owned(),
-        outbox_id: id,
-    };
-    queue::push_chat(conn, ChatJob::Send(job), urgency_of(&out.purpose), None).await?;
-    Ok(Some(id))
+    let queued: Vec<(i64, usize)> = queued
+        .into_iter()
+        .map(|(id, n)| (id, usize::try_from(n).unwrap_or_default()))
+        .collect();
+    let tasks = queued
+        .iter()
+        .map(|&(outbox_id, i)| {
+            let job = SendJob {
+                schema: schema.to_owned(),
+                outbox_id,
+            };
+            queue::chat_task(&ChatJob::Send(job), urgency_of(&outs[i].purpose), None)
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    queue::push_chat_tasks(conn, tasks).await?;
+    Ok(queued)
 }

@@ -85,14 +85,7 @@ pub async fn list(
 ) -> AppResult<(Vec<Contact>, i64)> {
     let (limit, offset) = params.limit_offset()?;
     params.search_pattern()?;
-    let digits: String = params
-        .search
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let phone = (!digits.is_empty()).then(|| format!("%{digits}%"));
+    let phone = super::staff_settings::phone_pattern(params);
     let from = "FROM public.whatsapp_contacts w JOIN public.clients c ON c.id = w.school_id
        WHERE ($1::text IS NULL OR w.wa_phone LIKE $1) AND ($2::bigint IS NULL OR w.school_id = $2)";
     let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {from}")))

@@ -172,6 +172,38 @@ fn backoff(attempts: i16) -> chrono::Duration {
     chrono::Duration::seconds(secs.min(3600))
 }
 
+/// Ends a claimed row without sending it, saying why.
+async fn skip(mut tx: db::Tx, id: i64, why: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE whatsapp_outbox SET status = 'skipped', error_title = $2 WHERE id = $1")
+        .bind(id)
+        .bind(why)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts a claimed row back to wait until `at` (no attempt spent), with a job for then.
+async fn postpone(
+    mut tx: db::Tx,
+    job: &SendJob,
+    row: &Claimed,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $2
+          WHERE id = $1",
+    )
+    .bind(row.id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    let urgency = super::outbox::urgency_of(&row.purpose);
+    queue::push_chat(&mut tx, ChatJob::Send(job.clone()), urgency, Some(at)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn run_job(
     pool: &PgPool,
     channel: &Channel,
@@ -211,19 +243,11 @@ pub async fn run_job(
         return Ok(());
     };
     if !active {
-        sqlx::query(
-            "UPDATE whatsapp_outbox SET status = 'skipped', error_title = 'The school is disabled.'
-              WHERE id = $1",
-        )
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(());
+        return skip(tx, row.id, "The school is disabled.").await;
     }
     let chat = chat_state(&mut tx, &row.phone_number_id, &row.recipient).await?;
     let stopping = row.purpose.starts_with(replies::STOP_PURPOSE);
-    let skip = chat.as_ref().and_then(|c| {
+    let skip_because = chat.as_ref().and_then(|c| {
         if c.opted_out_at.is_some() && !stopping {
             Some("opted out (STOP)")
         } else if c.undeliverable_at.is_some() {
@@ -232,16 +256,8 @@ pub async fn run_job(
             None
         }
     });
-    if let Some(why) = skip {
-        sqlx::query(
-            "UPDATE whatsapp_outbox SET status = 'skipped', error_title = $2 WHERE id = $1",
-        )
-        .bind(row.id)
-        .bind(why)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(());
+    if let Some(why) = skip_because {
+        return skip(tx, row.id, why).await;
     }
     // A message whose send was cut off (a crash mid-call) stays unknown, never resent; one
     // whose jobs all failed before the call is queued again.
@@ -290,23 +306,7 @@ pub async fn run_job(
     .await?;
     if earlier {
         let at = now + chrono::Duration::seconds(1);
-        sqlx::query(
-            "UPDATE whatsapp_outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $2
-              WHERE id = $1",
-        )
-        .bind(row.id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        queue::push_chat(
-            &mut tx,
-            ChatJob::Send(job.clone()),
-            super::outbox::urgency_of(&row.purpose),
-            Some(at),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(());
+        return postpone(tx, job, &row, at).await;
     }
     // About one message per 6 s per parent.
     let recent: i64 = sqlx::query_scalar(
@@ -320,23 +320,7 @@ pub async fn run_job(
     .await?;
     if recent >= PAIR_BURST {
         let at = now + chrono::Duration::seconds(PAIR_SPAN_SECS / PAIR_BURST);
-        sqlx::query(
-            "UPDATE whatsapp_outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $2
-              WHERE id = $1",
-        )
-        .bind(row.id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        queue::push_chat(
-            &mut tx,
-            ChatJob::Send(job.clone()),
-            super::outbox::urgency_of(&row.purpose),
-            Some(at),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(());
+        return postpone(tx, job, &row, at).await;
     }
     let window_open = chat
         .as_ref()
@@ -347,16 +331,12 @@ pub async fn run_job(
         (Some(m), _, _) if window_open => (m.clone(), "message"),
         (_, Some(t), _) => (t.clone(), "template"),
         (Some(_), None, _) => {
-            sqlx::query(
-                "UPDATE whatsapp_outbox SET status = 'skipped',
-                        error_title = 'The 24-hour window closed before it could be sent.'
-                  WHERE id = $1",
+            return skip(
+                tx,
+                row.id,
+                "The 24-hour window closed before it could be sent.",
             )
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Ok(());
+            .await;
         }
         (None, None, _) => anyhow::bail!("outbox {} has nothing to send", row.id),
     };

@@ -356,20 +356,10 @@ async fn render_settings(
         .0,
         failed: failed.to_owned(),
         sent,
-        errors: FormErrors(
-            errors
-                .0
-                .into_iter()
-                .map(|(k, v)| (format!("{failed}.{k}"), v))
-                .collect(),
-        ),
+        errors: FormErrors::of_form(failed, errors.0),
         layout: ctx.layout("WhatsApp", "settings", csrf),
     };
-    let status = if page.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = page.errors.status();
     Ok(with_status(page.into_response(), status))
 }
 

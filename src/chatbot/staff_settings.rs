@@ -570,8 +570,8 @@ impl Delivery {
     }
 }
 
-/// Only digits and `+` of a phone typed as a search, as a LIKE pattern.
-fn phone_pattern(params: &ListParams) -> Option<String> {
+/// Only the digits of a phone typed as a search, as a LIKE pattern.
+pub fn phone_pattern(params: &ListParams) -> Option<String> {
     let digits: String = params
         .search
         .as_deref()

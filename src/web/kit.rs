@@ -67,6 +67,26 @@ pub struct NextParam {
 pub struct FormErrors(pub FieldErrors);
 
 impl FormErrors {
+    /// The errors of one of a page's several forms, keyed `<form>.<field>` so each form shows
+    /// its own.
+    pub fn of_form(form: &str, errors: FieldErrors) -> Self {
+        Self(
+            errors
+                .into_iter()
+                .map(|(k, v)| (format!("{form}.{k}"), v))
+                .collect(),
+        )
+    }
+
+    /// 422 when a form came back with errors, else 200.
+    pub fn status(&self) -> axum::http::StatusCode {
+        if self.is_empty() {
+            axum::http::StatusCode::OK
+        } else {
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
     /// The messages for a field, joined; empty when the field is fine.
     pub fn get(&self, field: &str) -> String {
         self.0.get(field).map(|m| m.join(" ")).unwrap_or_default()
