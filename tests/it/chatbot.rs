@@ -267,6 +267,23 @@ async fn link_code(app: &TestApp, code: &str, guardian: i64) -> String {
     typed
 }
 
+/// Waits until the inbound row with this key has been processed (its outcome recorded).
+async fn wait_processed(app: &TestApp, dedupe_key: &str) {
+    for _ in 0..300 {
+        let outcome: Option<Option<String>> =
+            sqlx::query_scalar("SELECT outcome FROM public.whatsapp_inbound WHERE dedupe_key = $1")
+                .bind(dedupe_key)
+                .fetch_optional(&app.pool)
+                .await
+                .unwrap();
+        if let Some(Some(_)) = outcome {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{dedupe_key} was never processed");
+}
+
 async fn inbound_rows(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM public.whatsapp_inbound")
         .fetch_one(&app.pool)
@@ -1067,6 +1084,9 @@ async fn a_changed_number_keeps_the_chat_and_ends_the_links(pool: PgPool) {
                                         "wa_id": new_wa, "type": "user_changed_number"}}]}),
     );
     assert_eq!(deliver(&app, &system).await.status, StatusCode::OK);
+    // Chats are processed independently, so the old number's system message is let finish
+    // before the new number speaks (as it would, seconds apart, on a phone).
+    wait_processed(&app, "wamid.SYS1").await;
     // The new number is not on the school's records: no results, asked to link again.
     deliver(&app, &text_message(SHARED, new_wa, "wamid.SYS2", "results")).await;
     let sent = fake.wait(&app, n + 1).await;
