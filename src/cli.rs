@@ -139,11 +139,18 @@ pub async fn run_migrations(pool: &sqlx::PgPool, config: &Config) -> anyhow::Res
     } else {
         println!("public: applied {applied} migration(s)");
     }
+    // Up-to-date schools are only counted: with ten thousand of them a line each would
+    // bury the ones that changed. Each school migrated or failed is numbered as it ends.
+    let mut finished = 0usize;
     let results = migrate::run_tenants(pool, config.migrate_concurrency, |done| {
+        finished += 1;
         match &done.result {
-            Ok(0) => println!("school {}: up to date", done.schema),
-            Ok(n) => println!("school {}: applied {n} migration(s)", done.schema),
-            Err(e) => println!("school {}: FAILED: {e}", done.schema),
+            Ok(0) => {}
+            Ok(n) => println!(
+                "[{finished}] school {}: applied {n} migration(s)",
+                done.schema
+            ),
+            Err(e) => println!("[{finished}] school {}: FAILED: {e}", done.schema),
         }
     })
     .await?;
@@ -179,13 +186,13 @@ async fn serve(config: Config, pool: sqlx::PgPool, args: &ServeArgs) -> anyhow::
     let workers = config.job_workers;
     let login_window = config.login_lockout;
     let whatsapp = config.whatsapp.clone();
-    let state = AppState::build(config, pool.clone()).await?;
+    let state = AppState::build(config, pool).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     if args.no_workers {
         return app::serve(state, listener).await;
     }
     let jobs = tokio::spawn(crate::workers::run(
-        pool,
+        state.db.clone(),
         workers,
         login_window,
         whatsapp,
@@ -222,7 +229,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pool = db::connect(&config).await?;
             tracing::info!(workers = config.job_workers, "running job workers");
             crate::workers::run(
-                pool,
+                db::Db::new(&config, pool),
                 config.job_workers,
                 config.login_lockout,
                 config.whatsapp.clone(),
