@@ -11,8 +11,8 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::schools::{
-    self, CreateDomain, CreateSchool, DomainOut, SchoolFilter, SchoolOut, SetupOut, UpdateSchool,
-    UpdateSetup,
+    self, CreateDomain, CreateSchool, CreateSchools, DomainOut, SchoolFilter, SchoolOut, SetupOut,
+    UpdateSchool, UpdateSetup,
 };
 use crate::{
     audit::trail::Actor,
@@ -59,6 +59,35 @@ async fn create_school(
     let school = schools::create(&state.db, valid, &actor, &meta, now).await?;
     state.tenants.invalidate();
     Ok((StatusCode::CREATED, Json(school)))
+}
+
+/// Creates many schools at once (up to 100): all are checked first, and one invalid
+/// school creates none (422, errors against `schools[i].field`). Returns 201 with the
+/// schools once every one is ready.
+#[utoipa::path(post, path = "/api/v1/system/schools/bulk/", tag = "system-schools",
+    security(("bearer" = [])),
+    request_body = CreateSchools,
+    responses((status = 201, description = "Created", body = Vec<SchoolOut>), (status = 422, description = "Validation failed", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody)))]
+async fn create_schools(
+    State(state): State<AppState>,
+    mut ctx: PlatformCtx,
+    ApiJson(body): ApiJson<CreateSchools>,
+) -> AppResult<(StatusCode, Json<Vec<SchoolOut>>)> {
+    let valid = schools::validate_bulk(&mut ctx.tx, &body, &state.config.main_domain).await?;
+    let actor = Actor {
+        id: Some(ctx.user.id),
+        email: Some(ctx.user.email.clone()),
+    };
+    let (meta, now) = (ctx.meta.clone(), ctx.now);
+    drop(ctx);
+    // On its own task: a client that goes away mid-way does not stop it half done.
+    let pool = state.db.main().clone();
+    let created =
+        tokio::spawn(async move { schools::create_many(&pool, valid, &actor, &meta, now).await })
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk creation stopped: {e}")))?;
+    state.tenants.invalidate();
+    Ok((StatusCode::CREATED, Json(created?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/", tag = "system-schools",
@@ -302,6 +331,7 @@ async fn put_setup(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_schools, create_school))
+        .routes(routes!(create_schools))
         .routes(routes!(get_school, put_school, patch_school, delete_school))
         .routes(routes!(list_domains, add_domain))
         .routes(routes!(patch_domain, delete_domain))

@@ -225,6 +225,114 @@ pub async fn validate_create(
     })
 }
 
+/// Most schools one bulk request may create: about 20 s of work, well inside a request's
+/// time limit (ten thousand schools are a hundred requests).
+pub const BULK_MAX: usize = 100;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchools {
+    /// Up to 100 schools, each as for a single creation.
+    pub schools: Vec<CreateSchool>,
+}
+
+/// Checks every school of a bulk request before any is made: each as a single creation
+/// would be, and against the others in the request. Problems are reported against
+/// `schools[i].field`; one problem anywhere and nothing is created.
+pub async fn validate_bulk(
+    conn: &mut PgConnection,
+    input: &CreateSchools,
+    main_domain: &str,
+) -> AppResult<Vec<ValidSchool>> {
+    if input.schools.is_empty() || input.schools.len() > BULK_MAX {
+        return Err(AppError::field(
+            "schools",
+            format!("Give between 1 and {BULK_MAX} schools."),
+        ));
+    }
+    let mut errors = crate::error::FieldErrors::new();
+    let mut valid = Vec::with_capacity(input.schools.len());
+    let (mut codes, mut schemas, mut domains) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    for (i, school) in input.schools.iter().enumerate() {
+        match validate_create(conn, school, main_domain).await {
+            Ok(v) => {
+                let mut repeated = |field: &str, fresh: bool| {
+                    if !fresh {
+                        errors.insert(
+                            format!("schools[{i}].{field}"),
+                            vec!["Another school in this request has the same value.".into()],
+                        );
+                    }
+                };
+                repeated("code", codes.insert(v.code.clone()));
+                repeated("schema_name", schemas.insert(v.schema.as_str().to_owned()));
+                repeated("domain", domains.insert(v.domain.clone()));
+                valid.push(v);
+            }
+            Err(AppError::Validation { errors: found, .. }) => {
+                for (field, messages) in found {
+                    errors.insert(format!("schools[{i}].{field}"), messages);
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation {
+            detail: "Some schools are not valid; none was created.".into(),
+            errors,
+        });
+    }
+    Ok(valid)
+}
+
+/// Creates validated schools one after another, each in its own transaction (a school's
+/// creation takes locks on every table it makes; a thousand at once would exhaust
+/// PostgreSQL's lock table). Should one fail, the ones this call made are deleted again,
+/// so the request creates all of them or none.
+pub async fn create_many(
+    pool: &PgPool,
+    schools: Vec<ValidSchool>,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<SchoolOut>> {
+    let mut created = Vec::with_capacity(schools.len());
+    for school in schools {
+        match create(pool, school, actor, meta, now).await {
+            Ok(made) => created.push(made),
+            Err(e) => {
+                for made in &created {
+                    let mut conn = pool.acquire().await?;
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    delete(&mut tx, made).await?;
+                    crate::audit::trail::record(
+                        &mut tx,
+                        Trail::Platform,
+                        actor,
+                        meta,
+                        Entry {
+                            action: "delete",
+                            entity: "school",
+                            entity_id: Some(made.id.to_string()),
+                            changes: json!({"code": made.code, "reason": "bulk creation undone"}),
+                        },
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(created)
+}
+
 pub fn default_setup_steps() -> Value {
     json!([
         {"id": "academic_session", "title": "Create the first academic session and its terms", "status": "pending"},

@@ -430,3 +430,96 @@ async fn citus_distribution_is_set_only_inside_a_schools_creation_transaction(po
     app.create_school("alpha").await;
     assert!(schema_exists(&app.pool, "alpha").await);
 }
+
+/// Bulk creation (issue 15): every school is checked before any is made, a repeat inside
+/// the request is an error against that school, and a failure while making them undoes the
+/// ones already made — all of them or none.
+#[sqlx::test(migrations = false)]
+async fn bulk_creation_makes_all_of_the_schools_or_none(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let t = ops(&app).await;
+    let bulk = "/api/v1/system/schools/bulk/";
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM public.clients")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    // A repeated code and a bad name: both reported, by position; nothing made.
+    let res = t
+        .post(
+            bulk,
+            json!({"schools": [
+            {"name": "North Academy", "code": "north"},
+            {"name": "N", "code": "east"},
+            {"name": "North Again", "code": "north"}]}),
+        )
+        .await;
+    let body = assert_error_shape(&res, 422);
+    assert!(body["errors"]["schools[1].name"].is_array(), "{body}");
+    assert!(body["errors"]["schools[2].code"].is_array(), "{body}");
+    assert_eq!(count().await, 0);
+    let res = t.post(bulk, json!({"schools": []})).await;
+    assert_error_shape(&res, 422);
+
+    // The third school's admin cannot be inserted: the first two are undone.
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.email = 'head@doomed.test' THEN
+             RAISE unique_violation USING CONSTRAINT = 'users_email_scope_key';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_doomed BEFORE INSERT ON public.users
+           FOR EACH ROW EXECUTE FUNCTION public.refuse_doomed();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = t
+        .post(bulk, json!({"schools": [
+            {"name": "North Academy", "code": "north"},
+            {"name": "East Academy", "code": "east"},
+            {"name": "Doomed Academy", "code": "doomed", "admin_email": "head@doomed.test", "admin_password": PASSWORD}]}))
+        .await;
+    assert_error_shape(&res, 422);
+    assert_eq!(count().await, 0);
+    for schema in ["north", "east", "doomed"] {
+        assert!(
+            !schema_exists(&app.pool, schema).await,
+            "{schema} left behind"
+        );
+    }
+
+    let res = t
+        .post(
+            bulk,
+            json!({"schools": [
+            {"name": "North Academy", "code": "north"},
+            {"name": "East Academy", "code": "east"},
+            {"name": "West Academy", "code": "west"}]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let made = res.json();
+    assert_eq!(made.as_array().unwrap().len(), 3);
+    assert_eq!(made[2]["primary_domain"], "west.localhost");
+    assert_eq!(count().await, 3);
+    assert!(schema_exists(&app.pool, "west").await);
+    // A school user cannot.
+    app.create_staff("west", "admin@west.test", "School Admin")
+        .await;
+    let staff = app.as_staff("west", "admin@west.test").await;
+    let res = staff
+        .post(
+            bulk,
+            json!({"schools": [{"name": "Sneaky", "code": "sneaky"}]}),
+        )
+        .await;
+    assert!(
+        res.status == StatusCode::FORBIDDEN || res.status == StatusCode::UNAUTHORIZED,
+        "{}",
+        res.status
+    );
+}
