@@ -116,9 +116,11 @@ async fn audit_in(
 /// A request inside one school.
 pub struct SchoolCtx {
     pub tx: Tx,
+    /// This request's place among the school transactions open at once.
+    _slot: db::RequestSlot,
     /// Messages queued by the previous action, for a full page (`take_flash`).
     flash: Option<Messages>,
-    pub pool: sqlx::PgPool,
+    pub db: db::Db,
     pub school: SchoolRef,
     pub user: User,
     pub perms: PermissionSet,
@@ -155,7 +157,7 @@ impl FromRequestParts<AppState> for SchoolCtx {
         {
             return Err(AppError::Unauthenticated("Sign in to this school.".into()));
         }
-        let mut tx = db::begin_school(&state.db, &school.schema).await?;
+        let (mut tx, slot) = state.db.begin_request(&school.schema).await?;
         let (user, codes) = match (token, key, session_user) {
             // An API key acts as its own service account, with the key's permissions only;
             // the resolver chose the key's school.
@@ -193,8 +195,9 @@ impl FromRequestParts<AppState> for SchoolCtx {
         check(&perms, guard, parts)?;
         Ok(Self {
             tx,
+            _slot: slot,
             flash: page_flash(parts, state).await,
-            pool: state.db.clone(),
+            db: state.db.clone(),
             school,
             user,
             perms,
@@ -218,7 +221,7 @@ impl SchoolCtx {
     /// Rolls back and starts a fresh school transaction (after a failed statement, to
     /// re-render a form).
     pub async fn restart(&mut self) -> AppResult<()> {
-        let fresh = db::begin_school(&self.pool, &self.school.schema).await?;
+        let fresh = self.db.begin_school(&self.school.schema).await?;
         let old = std::mem::replace(&mut self.tx, fresh);
         old.rollback().await?;
         Ok(())
@@ -333,7 +336,7 @@ impl FromRequestParts<AppState> for PlatformCtx {
         }
         let guard = guard_of(parts)?;
         let token = parts.extensions.get::<TokenClaims>().cloned();
-        let mut tx = db::begin_platform(&state.db).await?;
+        let mut tx = db::begin_platform(state.db.main()).await?;
         let (user, via_token) = match &token {
             Some(t) => {
                 if t.audience != Audience::Platform {

@@ -1,6 +1,12 @@
 //! Connection pool, schema names, and the school transaction (DESIGN §2).
 
-use std::str::FromStr;
+use std::{
+    collections::HashSet,
+    hash::{Hash, Hasher},
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sqlx::{
     PgPool, Postgres, Transaction,
@@ -128,4 +134,169 @@ pub async fn begin_platform(pool: &PgPool) -> Result<Tx, sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     Ok(tx)
+}
+
+/// The database as the application uses it: the main pool for platform work (the `public`
+/// schema), and school transactions spread over several small pools.
+///
+/// Why: a PostgreSQL backend caches catalog entries for every schema it has served (about
+/// 0.15 MiB a school), and re-plans its statements whenever it switches school. So a school
+/// always goes to the same pool (a hash of its schema), each pool's connections see only
+/// its share of the schools and keep their plans and caches warm, and a connection is
+/// retired once its pool has served `db_schools_per_connection` distinct schools since it
+/// opened, which keeps every backend's memory bounded however many schools there are.
+/// When a school's own pool is busy (one school busy on results day), its transaction
+/// borrows from a shared overflow pool, tracked the same way.
+#[derive(Clone)]
+pub struct Db {
+    main: PgPool,
+    shards: Arc<[Shard]>,
+    overflow: Shard,
+    /// Requests' school transactions open at once: as many as the main pool allows, so
+    /// spreading schools over pools never puts more backends to work than one pool did.
+    request_slots: Arc<tokio::sync::Semaphore>,
+    acquire_timeout: Duration,
+}
+
+/// A request's place among the transactions allowed at once; held until the request ends.
+pub type RequestSlot = tokio::sync::OwnedSemaphorePermit;
+
+#[derive(Clone)]
+struct Shard {
+    pool: PgPool,
+    schools: Arc<SchoolsServed>,
+}
+
+/// The distinct schools one pool has served in its current generation. When the count
+/// passes the limit a new generation starts; connections opened before it are closed
+/// instead of being handed out again, so no connection ever serves more than one
+/// generation's schools.
+struct SchoolsServed {
+    limit: usize,
+    state: std::sync::Mutex<Generation>,
+}
+
+struct Generation {
+    schools: HashSet<u64>,
+    started: Instant,
+}
+
+impl SchoolsServed {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            state: std::sync::Mutex::new(Generation {
+                schools: HashSet::new(),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    fn note(&self, school: u64) {
+        let mut generation = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if generation.schools.insert(school) && generation.schools.len() > self.limit {
+            generation.schools.clear();
+            generation.schools.insert(school);
+            generation.started = Instant::now();
+        }
+    }
+
+    /// A connection of this age may serve again: it opened in the current generation.
+    fn keeps(&self, age: Duration) -> bool {
+        let generation = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        age < generation.started.elapsed()
+    }
+}
+
+fn school_key(schema: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    schema.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Db {
+    /// Builds the school pools beside `main`, connecting as it does (lazily: a pool opens
+    /// connections as its schools are asked for).
+    pub fn new(config: &Config, main: PgPool) -> Self {
+        let options = main.connect_options().as_ref().clone();
+        let total = config.db_max_connections.max(1);
+        let count = config.db_school_pools.max(1);
+        // Twice its share, so a pool absorbs a burst before borrowing from the overflow.
+        let per_shard = (2 * total).div_ceil(count as u32).max(2);
+        let shard = |max: u32| {
+            let schools = Arc::new(SchoolsServed::new(config.db_schools_per_connection));
+            let (on_acquire, on_release) = (schools.clone(), schools.clone());
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .max_lifetime(config.db_max_lifetime)
+                .idle_timeout(Duration::from_secs(60))
+                .acquire_timeout(config.db_acquire_timeout)
+                .test_before_acquire(false)
+                .before_acquire(move |_, meta| {
+                    let keep = on_acquire.keeps(meta.age);
+                    Box::pin(async move { Ok(keep) })
+                })
+                .after_release(move |_, meta| {
+                    let keep = on_release.keeps(meta.age);
+                    Box::pin(async move { Ok(keep) })
+                })
+                .connect_lazy_with(options.clone());
+            Shard { pool, schools }
+        };
+        let shards: Arc<[Shard]> = (0..count).map(|_| shard(per_shard)).collect();
+        Self {
+            main,
+            shards,
+            overflow: shard(total),
+            request_slots: Arc::new(tokio::sync::Semaphore::new(total as usize)),
+            acquire_timeout: config.db_acquire_timeout,
+        }
+    }
+
+    /// The main pool: platform tables, job queue, migrations.
+    pub fn main(&self) -> &PgPool {
+        &self.main
+    }
+
+    /// A school transaction (see `begin_school`) on a connection of the school's own pool,
+    /// or of the overflow pool when every connection of its own is busy.
+    pub async fn begin_school(&self, schema: &str) -> Result<Tx, sqlx::Error> {
+        let key = school_key(schema);
+        let home = &self.shards[(key % self.shards.len() as u64) as usize];
+        let has_room = home.pool.num_idle() > 0
+            || home.pool.size() < home.pool.options().get_max_connections();
+        let shard = if has_room { home } else { &self.overflow };
+        shard.schools.note(key);
+        begin_school(&shard.pool, schema).await
+    }
+
+    /// A request's school transaction: waits (no longer than a connection would) for one
+    /// of the request slots, then begins as `begin_school`.
+    pub async fn begin_request(&self, schema: &str) -> Result<(Tx, RequestSlot), sqlx::Error> {
+        let slot = tokio::time::timeout(
+            self.acquire_timeout,
+            self.request_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)?
+        .map_err(|_| sqlx::Error::PoolClosed)?;
+        Ok((self.begin_school(schema).await?, slot))
+    }
+
+    /// Closes every pool (tests that stop the database, shutdown).
+    pub async fn close(&self) {
+        for shard in self.shards.iter() {
+            shard.pool.close().await;
+        }
+        self.overflow.pool.close().await;
+        self.main.close().await;
+    }
+}
+
+impl std::ops::Deref for Db {
+    type Target = PgPool;
+    fn deref(&self) -> &PgPool {
+        &self.main
+    }
 }

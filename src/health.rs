@@ -28,7 +28,7 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let db_ok = sqlx::query_scalar::<_, i32>("SELECT 1")
-        .fetch_one(&state.db)
+        .fetch_one(state.db.main())
         .await
         .is_ok();
     let redis = match &state.redis {

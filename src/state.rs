@@ -16,12 +16,13 @@ use tower_sessions_redis_store::{
 use crate::{
     auth::{password, session::Store, tokens::JwtKeys},
     config::Config,
+    db::Db,
     tenancy::cache::{self, TenantCache},
 };
 
 pub struct App {
     pub config: Config,
-    pub db: PgPool,
+    pub db: Db,
     pub tenants: Arc<TenantCache>,
     pub jwt: JwtKeys,
     pub redis: Option<RedisPool>,
@@ -100,6 +101,7 @@ impl AppState {
             db.clone(),
             tenants.clone(),
         ));
+        let db = Db::new(&config, db);
         let dummy_hash = password::hash("schoolyard-timing-equaliser".to_owned()).await?;
         Ok(Self(Arc::new(App {
             jwt: JwtKeys::new(&config)?,

@@ -11,6 +11,7 @@ use crate::{
     auth::{throttle, tokens},
     chatbot::{alerts, inbound, sender, sender::Channel},
     config::WhatsAppConfig,
+    db::Db,
     jobs::{
         queue::ChatJob,
         worker::{Handlers, run_workers},
@@ -19,7 +20,7 @@ use crate::{
 
 /// Runs the job workers and the hourly clean-up until `shutdown` resolves.
 pub async fn run(
-    pool: PgPool,
+    db: Db,
     concurrency: usize,
     login_window: Duration,
     whatsapp: WhatsAppConfig,
@@ -38,16 +39,18 @@ pub async fn run(
             Box::pin(async move {
                 match job {
                     ChatJob::Inbound(job) => {
-                        inbound::run_job(&pool, &channel.config, &job, last).await
+                        inbound::run_job(pool.main(), &channel.config, &job, last).await
                     }
                     ChatJob::Send(job) => sender::run_job(&pool, &channel, &job, last).await,
-                    ChatJob::Alert(job) => alerts::run_job(&pool, &channel.config, &job).await,
+                    ChatJob::Alert(job) => {
+                        alerts::run_job(pool.main(), &channel.config, &job).await
+                    }
                 }
             })
         }),
     };
-    let cleaner = tokio::spawn(clean_up_hourly(pool.clone(), login_window));
-    let outcome = run_workers(pool, concurrency, handlers, shutdown).await;
+    let cleaner = tokio::spawn(clean_up_hourly(db.main().clone(), login_window));
+    let outcome = run_workers(db, concurrency, handlers, shutdown).await;
     cleaner.abort();
     outcome
 }

@@ -8,14 +8,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{exams, pdf, report};
 use crate::{
     audit::views::{Pupils, ViewKind},
-    db,
+    db::Db,
     error::{AppError, AppResult},
     jobs::queue::ReportJob,
 };
@@ -170,12 +170,12 @@ pub const DISABLED_WHILE_QUEUED: &str = "The school was disabled while these rep
 /// Runs one batch in the school whose schema the job names. An error is recorded on the
 /// batch and returned: the batch goes back to `queued` for the queue's next attempt, or to
 /// `failed`, with the reason, after the last one.
-pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::Result<()> {
+pub async fn run(pool: &Db, job: &ReportJob, last_attempt: bool) -> anyhow::Result<()> {
     // The payload is data: only a real, active school's schema is entered.
     let known: Option<bool> =
         sqlx::query_scalar("SELECT is_active FROM public.clients WHERE schema_name = $1")
             .bind(&job.schema)
-            .fetch_optional(pool)
+            .fetch_optional(pool.main())
             .await?;
     match known {
         None => anyhow::bail!("report job for unknown school schema {:?}", job.schema),
@@ -183,7 +183,7 @@ pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::
         // the queue's attempts), and the school retries it as soon as it is enabled again
         // instead of waiting for the stall timeout.
         Some(false) => {
-            let mut tx = db::begin_school(pool, &job.schema).await?;
+            let mut tx = pool.begin_school(&job.schema).await?;
             sqlx::query(
                 "UPDATE report_batches SET status = 'failed', error = $2, updated_at = now()
                   WHERE id = $1 AND status IN ('queued', 'running')",
@@ -202,7 +202,7 @@ pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::
         Ok(()) => Ok(()),
         Err(e) => {
             tracing::warn!(batch = %job.batch_id, schema = %job.schema, error = %e, "report batch failed");
-            let mut tx = db::begin_school(pool, &job.schema).await?;
+            let mut tx = pool.begin_school(&job.schema).await?;
             sqlx::query(
                 "UPDATE report_batches SET status = $3, error = $2, updated_at = now() WHERE id = $1",
             )
@@ -217,15 +217,15 @@ pub async fn run(pool: &PgPool, job: &ReportJob, last_attempt: bool) -> anyhow::
     }
 }
 
-async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
+async fn render(pool: &Db, job: &ReportJob) -> anyhow::Result<()> {
     let school_name: String =
         sqlx::query_scalar("SELECT name FROM public.clients WHERE schema_name = $1")
             .bind(&job.schema)
-            .fetch_one(pool)
+            .fetch_one(pool.main())
             .await?;
     // Claim: a queued batch, or a running one silent for two minutes (its worker died and
     // the queue redelivered the job). A job delivered twice to live workers runs once.
-    let mut tx = db::begin_school(pool, &job.schema).await?;
+    let mut tx = pool.begin_school(&job.schema).await?;
     let claimed: Option<(i64, Option<i64>)> = sqlx::query_as(
         "UPDATE report_batches SET status = 'running', attempts = attempts + 1, done = 0, updated_at = now()
           WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND updated_at < now() - interval '2 minutes'))
@@ -268,7 +268,7 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
     tx.commit().await?;
 
     for (class_id, class_name, pupils) in classes {
-        let mut tx = db::begin_school(pool, &job.schema).await?;
+        let mut tx = pool.begin_school(&job.schema).await?;
         let (_, cards) = report::class_cards(&mut tx, &school_name, &es, class_id, None, true)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.body().detail))?;
@@ -280,7 +280,7 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
             // Rendering is CPU work: keep it off the async threads.
             Some(tokio::task::spawn_blocking(move || pdf::render_cards(&cards)).await??)
         };
-        let mut tx = db::begin_school(pool, &job.schema).await?;
+        let mut tx = pool.begin_school(&job.schema).await?;
         if let Some(bytes) = bytes {
             let file_name = format!(
                 "{} - {} {}.pdf",
@@ -310,7 +310,7 @@ async fn render(pool: &PgPool, job: &ReportJob) -> anyhow::Result<()> {
         tx.commit().await?;
     }
 
-    let mut tx = db::begin_school(pool, &job.schema).await?;
+    let mut tx = pool.begin_school(&job.schema).await?;
     sqlx::query(
         "UPDATE report_batches SET status = 'done', error = NULL, finished_at = now(), updated_at = now() WHERE id = $1",
     )
@@ -556,21 +556,21 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
         es.term_name,
         es.session_name.replace('/', "-")
     );
-    let pool = ctx.pool.clone();
+    let db = ctx.db.clone();
     let schema = ctx.school.schema.to_string();
     ctx.commit().await?;
     let writer = super::zip::ZipWriter::new(Utc::now().naive_utc());
     let stream = futures::stream::unfold(
         (Some(writer), list.into_iter()),
         move |(writer, mut rest)| {
-            let pool = pool.clone();
+            let db = db.clone();
             let schema = schema.clone();
             async move {
                 let mut writer = writer?;
                 match rest.next() {
                     Some((class, name, _)) => {
                         let chunk = async {
-                            let mut tx = db::begin_school(&pool, &schema).await?;
+                            let mut tx = db.begin_school(&schema).await?;
                             let bytes = file_content(&mut tx, id, class).await?;
                             tx.commit().await?;
                             Ok::<_, sqlx::Error>(writer.entry(&name, &bytes))

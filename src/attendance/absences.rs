@@ -106,19 +106,19 @@ pub async fn of_pupil(conn: &mut PgConnection, student_id: i64) -> AppResult<Vec
 
 /// The job: records the school's due absences.
 pub async fn run_job(
-    pool: &sqlx::PgPool,
+    pool: &crate::db::Db,
     job: &crate::jobs::queue::AbsenceJob,
 ) -> anyhow::Result<()> {
     // The payload is data: only a real school's schema is entered.
     let known: Option<bool> =
         sqlx::query_scalar("SELECT is_active FROM public.clients WHERE schema_name = $1")
             .bind(&job.schema)
-            .fetch_optional(pool)
+            .fetch_optional(pool.main())
             .await?;
     if known.is_none() {
         anyhow::bail!("absence job for unknown school schema {:?}", job.schema);
     }
-    let mut tx = crate::db::begin_school(pool, &job.schema).await?;
+    let mut tx = pool.begin_school(&job.schema).await?;
     let recorded = record_due(&mut tx, None).await?;
     if recorded > 0 {
         // Parents of the pupils just recorded hear about it (WhatsApp).

@@ -15,7 +15,6 @@ use crate::{
         tokens::{self, Audience, TokenType},
     },
     context::{SchoolCtx, TokenClaims},
-    db,
     error::{AppError, AppResult, ErrorBody, Validator},
     http::{ApiJson, RequestMeta},
     permissions::{access::Guard, roles},
@@ -155,7 +154,7 @@ async fn school_login(
     .await?;
     record_login(&state, Some(&school.schema), &user, &meta, "api").await?;
     let mut response = login_response(&state, user, Audience::School).await?;
-    let mut tx = db::begin_school(&state.db, &school.schema).await?;
+    let mut tx = state.db.begin_school(&school.schema).await?;
     response.user.roles = roles::user_role_ids(&mut tx, response.user.id).await?;
     tx.commit().await?;
     Ok(axum::Json(response))

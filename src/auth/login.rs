@@ -42,7 +42,7 @@ pub async fn check_credentials(
             sqlx::query("UPDATE public.users SET last_login = $2 WHERE id = $1")
                 .bind(user.id)
                 .bind(now)
-                .execute(&state.db)
+                .execute(state.db.main())
                 .await?;
             Ok(user)
         }
@@ -65,8 +65,8 @@ pub async fn record_login(
 ) -> AppResult<()> {
     let now = Utc::now();
     let (mut tx, trail) = match school_schema {
-        Some(schema) => (db::begin_school(&state.db, schema).await?, Trail::School),
-        None => (db::begin_platform(&state.db).await?, Trail::Platform),
+        Some(schema) => (state.db.begin_school(schema).await?, Trail::School),
+        None => (db::begin_platform(state.db.main()).await?, Trail::Platform),
     };
     trail::record(
         &mut tx,

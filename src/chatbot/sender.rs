@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     config::WhatsAppConfig,
-    db,
+    db::{self, Db},
     jobs::queue::{self, ChatJob, SendJob, Urgency},
 };
 
@@ -205,15 +205,15 @@ async fn postpone(
 }
 
 pub async fn run_job(
-    pool: &PgPool,
+    pool: &Db,
     channel: &Channel,
     job: &SendJob,
     _last_attempt: bool,
 ) -> anyhow::Result<()> {
-    let Some((school_id, active)) = known_schema(pool, &job.schema).await? else {
+    let Some((school_id, active)) = known_schema(pool.main(), &job.schema).await? else {
         anyhow::bail!("send job for unknown schema {:?}", job.schema);
     };
-    let mut tx = db::begin_school(pool, &job.schema).await?;
+    let mut tx = pool.begin_school(&job.schema).await?;
     // The database's clock throughout: the queue runs jobs by it too.
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
@@ -346,7 +346,7 @@ pub async fn run_job(
     let token = match token {
         Ok(t) => t,
         Err(e) => {
-            let mut tx = db::begin_school(pool, &job.schema).await?;
+            let mut tx = pool.begin_school(&job.schema).await?;
             sqlx::query(
                 "UPDATE whatsapp_outbox SET status = 'failed', error_title = $2 WHERE id = $1",
             )
@@ -384,7 +384,7 @@ pub async fn run_job(
     .await;
     match outcome {
         Ok(wamid) => {
-            let mut tx = db::begin_school(pool, &job.schema).await?;
+            let mut tx = pool.begin_school(&job.schema).await?;
             sqlx::query(
                 "UPDATE whatsapp_outbox SET status = 'sent', wamid = $2, sent_as = $3, sent_at = now(),
                         updated_at = now(), error_code = NULL, error_title = NULL
@@ -431,7 +431,7 @@ pub async fn run_job(
 
 /// Acts on a refused or lost call, by its code.
 async fn failed(
-    pool: &PgPool,
+    pool: &Db,
     shared: bool,
     job: &SendJob,
     row: &Claimed,
@@ -440,7 +440,7 @@ async fn failed(
 ) -> anyhow::Result<()> {
     let code = error.code().and_then(|c| i32::try_from(c).ok());
     let title = error.to_string();
-    let mut tx = db::begin_school(pool, &job.schema).await?;
+    let mut tx = pool.begin_school(&job.schema).await?;
     match error.remedy() {
         Remedy::RetryLater if row.attempts < MAX_TRIES => {
             let at = Utc::now() + backoff(row.attempts);
@@ -526,7 +526,7 @@ async fn failed(
 /// The media id of a pupil's report card: reused while valid and the session has not been
 /// republished since (a published card cannot change), else rendered and uploaded again.
 async fn card_media(
-    pool: &PgPool,
+    pool: &Db,
     channel: &Channel,
     schema: &str,
     token: &str,
@@ -545,9 +545,7 @@ async fn card_media(
         title: "The results are no longer published.".into(),
         details: String::new(),
     };
-    let mut tx = db::begin_school(pool, schema)
-        .await
-        .map_err(|e| internal(&e))?;
+    let mut tx = pool.begin_school(schema).await.map_err(|e| internal(&e))?;
     let published_at: Option<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT published_at FROM exam_sessions WHERE id = $1 AND status = 'published'",
     )
@@ -604,9 +602,7 @@ async fn card_media(
             CallError::Uncertain(why) => CallError::NotSent(why),
             other => other,
         })?;
-    let mut tx = db::begin_school(pool, schema)
-        .await
-        .map_err(|e| internal(&e))?;
+    let mut tx = pool.begin_school(schema).await.map_err(|e| internal(&e))?;
     sqlx::query(
         "INSERT INTO whatsapp_media (purpose, sha256, media_id, uploaded_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (purpose) DO UPDATE SET sha256 = $2, media_id = $3, uploaded_at = now()",

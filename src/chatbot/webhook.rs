@@ -128,7 +128,7 @@ pub async fn store(state: &AppState, items: Vec<Item>) -> AppResult<usize> {
     let mut numbers: Vec<&str> = items.iter().map(|i| i.phone_number_id.as_str()).collect();
     numbers.sort_unstable();
     numbers.dedup();
-    let mut tx = crate::db::begin_platform(&state.db).await?;
+    let mut tx = crate::db::begin_platform(state.db.main()).await?;
     let mut served: Vec<String> = sqlx::query_scalar(
         "SELECT phone_number_id FROM whatsapp_numbers WHERE phone_number_id = ANY($1)",
     )

@@ -7,6 +7,8 @@ use apalis::prelude::*;
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
 use sqlx::PgPool;
 
+use crate::db::Db;
+
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::queue::{
@@ -14,11 +16,9 @@ use super::queue::{
     REPORT_ATTEMPTS, REPORT_QUEUE, ReportJob, purge_finished,
 };
 
-/// What runs a job of type `J`: (pool, job, is this the last attempt).
+/// What runs a job of type `J`: (database, job, is this the last attempt).
 pub type Handler<J> = Arc<
-    dyn Fn(PgPool, J, bool) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
-        + Send
-        + Sync,
+    dyn Fn(Db, J, bool) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send + Sync,
 >;
 pub type ReportHandler = Handler<ReportJob>;
 pub type AbsenceHandler = Handler<AbsenceJob>;
@@ -44,7 +44,7 @@ struct QueueSpec {
 
 async fn run_job<J>(
     job: J,
-    pool: Data<PgPool>,
+    db: Data<Db>,
     handler: Data<Handler<J>>,
     spec: Data<QueueSpec>,
     attempt: Attempt,
@@ -53,7 +53,7 @@ where
     J: Send + Sync + 'static,
 {
     let last = attempt.current() >= spec.attempts;
-    (*handler)((*pool).clone(), job, last)
+    (*handler)((*db).clone(), job, last)
         .await
         .map_err(Into::into)
 }
@@ -63,7 +63,7 @@ where
 /// (absence jobs are small and run one at a time). A worker that stops on a database error
 /// (apalis does not restart it) is started again.
 pub async fn run_workers(
-    pool: PgPool,
+    db: Db,
     concurrency: usize,
     handlers: Handlers,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -73,9 +73,9 @@ pub async fn run_workers(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let _janitor = AbortOnDrop(tokio::spawn(janitor(pool.clone())));
+    let _janitor = AbortOnDrop(tokio::spawn(janitor(db.main().clone())));
     let reports = run_queue(
-        pool.clone(),
+        db.clone(),
         QueueSpec {
             name: REPORT_QUEUE,
             attempts: REPORT_ATTEMPTS,
@@ -85,7 +85,7 @@ pub async fn run_workers(
         stop_rx.clone(),
     );
     let absences = run_queue(
-        pool.clone(),
+        db.clone(),
         QueueSpec {
             name: ABSENCE_QUEUE,
             attempts: ABSENCE_ATTEMPTS,
@@ -96,7 +96,7 @@ pub async fn run_workers(
     );
 
     let chat = run_queue(
-        pool,
+        db,
         QueueSpec {
             name: CHAT_QUEUE,
             attempts: CHAT_ATTEMPTS,
@@ -110,7 +110,7 @@ pub async fn run_workers(
 }
 
 async fn run_queue<J>(
-    pool: PgPool,
+    db: Db,
     spec: QueueSpec,
     concurrency: usize,
     handler: Handler<J>,
@@ -124,7 +124,9 @@ where
         if *stop.borrow() {
             return Ok(());
         }
-        let storage = PostgresStorage::<J>::new(&pool).with_config(
+        // The queue's own tables are on the main pool; jobs reach schools through `db`.
+        let pool = db.main();
+        let storage = PostgresStorage::<J>::new(pool).with_config(
             QueueConfig::default()
                 .queue(spec.name)
                 .batch_size(concurrency)
@@ -134,11 +136,11 @@ where
         // Names must be unique per start: apalis refuses a name that is still registered.
         let worker = WorkerBuilder::new(format!("{}-{}", spec.name, uuid::Uuid::new_v4()))
             .backend(storage.poll_with_strategy(NotifyOrTick::new(
-                &pool,
+                pool,
                 spec.name,
                 Duration::from_secs(1),
             )))
-            .data(pool.clone())
+            .data(db.clone())
             .data(handler.clone())
             .data(spec)
             .concurrency(concurrency)

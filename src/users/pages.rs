@@ -145,7 +145,7 @@ async fn create_platform_user_page(
         }
         Err(AppError::Validation { errors, .. }) => {
             ctx.tx.rollback().await?;
-            ctx.tx = crate::db::begin_platform(&state.db).await?;
+            ctx.tx = crate::db::begin_platform(state.db.main()).await?;
             let form = NewUserForm {
                 password: String::new(),
                 ..form

@@ -26,7 +26,7 @@ use crate::{
 pub fn with_browser_layers(router: Router<AppState>, state: AppState) -> Router {
     let session_layer = session::session_layer(state.sessions.clone(), state.config.secure_cookies);
     let auth_layer =
-        AuthManagerLayerBuilder::new(Backend::new(state.db.clone()), session_layer).build();
+        AuthManagerLayerBuilder::new(Backend::new(state.db.main().clone()), session_layer).build();
     router
         .fallback(|| async { AppError::NotFound("This page does not exist.".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

@@ -57,7 +57,7 @@ pub async fn send_once(State(state): State<AppState>, req: Request, next: Next) 
          ON CONFLICT (key) DO NOTHING",
     )
     .bind(&key)
-    .execute(&state.db)
+    .execute(state.db.main())
     .await
     {
         Ok(done) => done.rows_affected() == 1,
@@ -80,13 +80,13 @@ pub async fn send_once(State(state): State<AppState>, req: Request, next: Next) 
             sqlx::query("UPDATE public.form_submissions SET location = $2 WHERE key = $1")
                 .bind(&key)
                 .bind(location)
-                .execute(&state.db)
+                .execute(state.db.main())
                 .await
         }
         None => {
             sqlx::query("DELETE FROM public.form_submissions WHERE key = $1")
                 .bind(&key)
-                .execute(&state.db)
+                .execute(state.db.main())
                 .await
         }
     };
@@ -102,7 +102,7 @@ async fn repeat(state: &AppState, headers: &axum::http::HeaderMap, key: &str) ->
         let location: Result<Option<Option<String>>, _> =
             sqlx::query_scalar("SELECT location FROM public.form_submissions WHERE key = $1")
                 .bind(key)
-                .fetch_optional(&state.db)
+                .fetch_optional(state.db.main())
                 .await;
         match location {
             Ok(Some(Some(location))) => return see_other(headers, &location),

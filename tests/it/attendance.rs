@@ -943,7 +943,7 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
             .await
             .unwrap();
     let job = schoolyard::jobs::queue::AbsenceJob { schema };
-    schoolyard::attendance::absences::run_job(&app.pool, &job)
+    schoolyard::attendance::absences::run_job(&app.state.db, &job)
         .await
         .unwrap();
     assert_eq!(events(bola).await[0]["status"], "pending", "not due yet");
@@ -960,7 +960,7 @@ async fn an_absence_is_recorded_after_the_grace_period_unless_corrected(pool: Pg
         schema: "no_such_school".into(),
     };
     assert!(
-        schoolyard::attendance::absences::run_job(&app.pool, &unknown)
+        schoolyard::attendance::absences::run_job(&app.state.db, &unknown)
             .await
             .is_err()
     );

@@ -755,7 +755,7 @@ async fn run_send(app: &TestApp, fake: &FakeCloud, outbox_id: i64) {
         schema: "alpha".into(),
         outbox_id,
     };
-    chatbot::sender::run_job(&app.pool, &channel, &job, false)
+    chatbot::sender::run_job(&app.state.db, &channel, &job, false)
         .await
         .unwrap();
 }

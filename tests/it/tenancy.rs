@@ -1,10 +1,14 @@
 //! Isolation between schools and request tenant resolution (DESIGN §2).
 
+use std::collections::{HashMap, HashSet};
+
+use futures::StreamExt;
+
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-use crate::helpers::{Client, TestApp, assert_error_shape, host};
+use crate::helpers::{Client, TestApp, assert_error_shape, host, internals, internals::Config};
 
 /// Schools alpha and beta; clients of their admins and the id of beta's teacher.
 async fn two_schools(app: &TestApp) -> (Client, Client, i64) {
@@ -394,4 +398,108 @@ async fn domain_cache_follows_changes(pool: PgPool) {
     let res = app.client("portal.alpha.test").get("/login").await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.text().contains("Alpha School"));
+}
+
+/// `count` schools `s00`… each with one pupil named after it and an admin; their clients.
+async fn schools_with_one_pupil(app: &TestApp, count: usize) -> Vec<(String, Client)> {
+    let mut schools = Vec::new();
+    for i in 0..count {
+        let code = format!("s{i:02}");
+        app.create_school(&code).await;
+        let admin = format!("admin@{code}.test");
+        app.create_staff(&code, &admin, "School Admin").await;
+        let mut tx = app.school_tx(&code).await;
+        sqlx::query(
+            "INSERT INTO students (admission_no, first_name, last_name, other_names, sex,
+                    date_of_birth, address, status, admission_date, created_at, updated_at)
+             VALUES ('ADM/1', $1, 'Pupil', '', 'female', '2014-01-01', '', 'active',
+                     '2025-09-08', now(), now())",
+        )
+        .bind(format!("Only-in-{code}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        schools.push((code.clone(), app.as_staff(&code, &admin).await));
+    }
+    schools
+}
+
+/// School transactions are spread over small pools; a connection is retired once its pool
+/// has served more distinct schools than allowed, so no backend ever holds the catalog of
+/// more than that many schools — and every transaction still runs in its own school.
+#[sqlx::test(migrations = false)]
+async fn no_connection_serves_more_schools_than_allowed(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let schemas: Vec<String> = (0..10).map(|i| format!("s{i:02}")).collect();
+    for code in &schemas {
+        app.create_school(code).await;
+    }
+    let config = Config {
+        db_school_pools: 2,
+        db_schools_per_connection: 3,
+        ..Config::for_tests("")
+    };
+    let db = internals::Db::new(&config, pool);
+    let mut served: HashMap<i32, HashSet<String>> = HashMap::new();
+    for i in 0..150 {
+        let schema = &schemas[(i * 7 + i / 10) % schemas.len()];
+        let mut tx = db.begin_school(schema).await.unwrap();
+        let (pid, current): (i32, String) =
+            sqlx::query_as("SELECT pg_backend_pid(), current_schema()::text")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(&current, schema, "the transaction runs in its school");
+        tx.commit().await.unwrap();
+        served.entry(pid).or_default().insert(current);
+    }
+    for (pid, schools) in &served {
+        assert!(
+            schools.len() <= 3,
+            "backend {pid} served {} schools: {schools:?}",
+            schools.len()
+        );
+    }
+    assert!(
+        served.len() > 4,
+        "connections were retired and replaced ({} backends)",
+        served.len()
+    );
+    db.close().await;
+}
+
+/// Many concurrent requests over many schools through few connections (two small pools of
+/// two, retired after two schools): each answer holds its own school's pupil and no other.
+#[sqlx::test(migrations = false)]
+async fn requests_over_many_schools_and_few_connections_each_stay_in_their_school(pool: PgPool) {
+    let config = Config {
+        db_max_connections: 2,
+        db_school_pools: 2,
+        db_schools_per_connection: 2,
+        // Patient: the point is where requests run, not how fast on a busy test machine.
+        db_acquire_timeout: std::time::Duration::from_secs(30),
+        ..Config::for_tests("")
+    };
+    let app = TestApp::with_config(pool, config).await;
+    let schools = schools_with_one_pupil(&app, 8).await;
+    let requests = (0..160).map(|i| {
+        let (code, client) = &schools[(i * 5 + i / 8) % schools.len()];
+        async move {
+            let res = client.get("/api/v1/school/admissions/").await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+            let names: Vec<String> = res.json()["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["first_name"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(names, vec![format!("Only-in-{code}")]);
+        }
+    });
+    // Sixteen at a time over two request slots: they queue for the slots and the pools.
+    futures::stream::iter(requests)
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
 }

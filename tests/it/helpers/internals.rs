@@ -12,6 +12,8 @@ use schoolyard::{
 };
 use sqlx::{PgPool, Postgres, Transaction};
 
+pub use schoolyard::{config::Config, db::Db};
+
 use crate::helpers::PASSWORD;
 
 /// The report card's data and its PDF renderer, for the renderer's own tests (`pdf.rs`);
@@ -165,18 +167,18 @@ pub async fn set_up_year(pool: &PgPool, school: &SchoolRow, year: Year<'_>) {
     tx.commit().await.expect("commit set-up");
 }
 
-/// Background job workers over `pool` (the caller aborts the task).
-pub fn spawn_workers(pool: PgPool) -> tokio::task::JoinHandle<anyhow::Result<()>> {
-    spawn_workers_with(pool, schoolyard::config::WhatsAppConfig::for_tests())
+/// Background job workers over the app's database (the caller aborts the task).
+pub fn spawn_workers(db: db::Db) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    spawn_workers_with(db, schoolyard::config::WhatsAppConfig::for_tests())
 }
 
 /// Background job workers whose WhatsApp client talks to `whatsapp.api_base`.
 pub fn spawn_workers_with(
-    pool: PgPool,
+    db: db::Db,
     whatsapp: schoolyard::config::WhatsAppConfig,
 ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(workers::run(
-        pool,
+        db,
         2,
         std::time::Duration::from_secs(900),
         whatsapp,

@@ -410,7 +410,7 @@ impl TestApp {
 
     /// Runs the background job workers against this test's database.
     pub fn start_workers(&self) -> Workers {
-        Workers(internals::spawn_workers(self.pool.clone()))
+        Workers(internals::spawn_workers(self.state.db.clone()))
     }
 
     /// The job workers, their WhatsApp client talking to `api_base` (a test's fake).
@@ -419,7 +419,10 @@ impl TestApp {
             api_base: api_base.to_owned(),
             ..internals::WhatsAppConfig::for_tests()
         };
-        Workers(internals::spawn_workers_with(self.pool.clone(), whatsapp))
+        Workers(internals::spawn_workers_with(
+            self.state.db.clone(),
+            whatsapp,
+        ))
     }
 
     pub async fn create_school(&self, code: &str) -> SchoolRow {
