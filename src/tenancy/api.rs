@@ -139,7 +139,10 @@ pub struct ConfirmDelete {
     pub confirm: Option<String>,
 }
 
-/// Deletes a school and drops its schema. Irreversible: `?confirm=<code>` is required.
+/// Deletes a school leaving nothing behind: its schema (every table and file), its jobs,
+/// every public row about it (domains, users and their tokens, API keys, WhatsApp number,
+/// contacts and chats, login counters) and its users' sessions. Only the platform audit
+/// trail keeps it, with what was removed. Irreversible: `?confirm=<code>` is required.
 #[utoipa::path(delete, path = "/api/v1/system/schools/{id}/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id"), ConfirmDelete),
@@ -150,7 +153,7 @@ async fn delete_school(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ConfirmDelete>,
 ) -> AppResult<StatusCode> {
-    schools::delete_confirmed(
+    let (_, removed) = schools::delete_confirmed(
         &mut ctx,
         id,
         q.confirm.as_deref().unwrap_or_default(),
@@ -159,6 +162,7 @@ async fn delete_school(
     .await?;
     ctx.commit().await?;
     state.tenants.invalidate();
+    schools::end_sessions(state.redis.as_ref(), id, &removed.user_ids).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

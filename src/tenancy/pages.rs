@@ -408,17 +408,21 @@ async fn delete(
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    match schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm").await {
-        Ok(_) => {}
-        // A wrong code: the page again, the reason on the field.
-        Err(AppError::Validation { errors, .. }) => {
-            let message = errors.get("confirm").and_then(|m| m.first()).cloned();
-            return detail_page(&mut ctx, &csrf, &headers, id, message).await;
-        }
-        Err(e) => return Err(e),
-    }
+    let removed =
+        match schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm")
+            .await
+        {
+            Ok((_, removed)) => removed,
+            // A wrong code: the page again, the reason on the field.
+            Err(AppError::Validation { errors, .. }) => {
+                let message = errors.get("confirm").and_then(|m| m.first()).cloned();
+                return detail_page(&mut ctx, &csrf, &headers, id, message).await;
+            }
+            Err(e) => return Err(e),
+        };
     ctx.commit().await?;
     state.tenants.invalidate();
+    schools::end_sessions(state.redis.as_ref(), id, &removed.user_ids).await;
     Ok(see_other(&headers, "/schools"))
 }
 
