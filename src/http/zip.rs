@@ -3,8 +3,9 @@
 //!
 //! The writing is the `zip` crate's (its stream mode: every entry carries a data
 //! descriptor, so sizes and CRCs need not be known before the data; Zip64 records when
-//! the archive outgrows 4 GiB). What this adds is the hand-over: the writer appends to a
-//! buffer that each call empties.
+//! the archive outgrows 4 GiB; one entry may hold up to 4 GiB, beyond which writing it
+//! fails). What this adds is the hand-over: the writer appends to a buffer that each call
+//! empties.
 //!
 //! Used by report-card batches (a PDF per class, stored) and by a school's data export
 //! (CSV deflated as it streams from PostgreSQL, photos and PDFs stored).
