@@ -796,3 +796,55 @@ async fn the_console_offers_the_export_and_still_asks_before_deleting(pool: PgPo
         StatusCode::FORBIDDEN
     );
 }
+
+/// A client that leaves mid-download: the export stops, its snapshot transaction ends (the
+/// connection goes back to the pool), and the trail says the export was abandoned.
+#[sqlx::test(migrations = false)]
+async fn an_abandoned_export_lets_go_of_its_connection_and_is_audited(pool: PgPool) {
+    use futures::StreamExt;
+    use tower::ServiceExt;
+
+    let app = TestApp::new(pool).await;
+    app.create_superadmin("root@platform.test").await;
+    let token = app.platform_token("root@platform.test").await;
+    school_with_records(&app, "alpha", &["Adaeze", "Babatunde"]).await;
+    let alpha = school_id(&app, "alpha").await;
+    let req = axum::http::Request::builder()
+        .uri(format!("/api/v1/system/schools/{alpha}/export/"))
+        .header(header::HOST, "localhost")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body().into_data_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(first.starts_with(b"PK"), "a zip begins");
+    drop(body);
+
+    let mut outcome = Value::Null;
+    for _ in 0..100 {
+        let row: Option<Value> = sqlx::query_scalar(
+            "SELECT changes FROM public.platform_audit_log WHERE action = 'exported' AND entity_id = $1",
+        )
+        .bind(alpha.to_string())
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+        if let Some(changes) = row {
+            outcome = changes;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outcome["outcome"], "aborted", "{outcome}");
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "the export's snapshot is over");
+}
