@@ -17,6 +17,7 @@ use crate::{
     audit::views::{Pupils, ViewKind},
     db::Db,
     error::{AppError, AppResult},
+    http::zip::{Packing, ZipStream},
     jobs::queue::ReportJob,
 };
 
@@ -559,7 +560,7 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
     let db = ctx.db.clone();
     let schema = ctx.school.schema.to_string();
     ctx.commit().await?;
-    let writer = super::zip::ZipWriter::new(Utc::now().naive_utc());
+    let writer = ZipStream::new(Utc::now().naive_utc());
     let stream = futures::stream::unfold(
         (Some(writer), list.into_iter()),
         move |(writer, mut rest)| {
@@ -569,17 +570,19 @@ async fn download(mut ctx: SchoolCtx, id: Uuid) -> AppResult<Response> {
                 let mut writer = writer?;
                 match rest.next() {
                     Some((class, name, _)) => {
-                        let chunk = async {
+                        let bytes = async {
                             let mut tx = db.begin_school(&schema).await?;
                             let bytes = file_content(&mut tx, id, class).await?;
                             tx.commit().await?;
-                            Ok::<_, sqlx::Error>(writer.entry(&name, &bytes))
+                            Ok::<_, sqlx::Error>(bytes)
                         }
                         .await
                         .map_err(std::io::Error::other);
+                        let chunk =
+                            bytes.and_then(|bytes| writer.entry(&name, &bytes, Packing::Stored));
                         Some((chunk, (Some(writer), rest)))
                     }
-                    None => Some((Ok(writer.finish()), (None, rest))),
+                    None => Some((writer.finish(), (None, rest))),
                 }
             }
         },

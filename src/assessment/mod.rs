@@ -22,7 +22,6 @@ mod sheets_api;
 mod sheets_pages;
 pub mod taking;
 mod taking_pages;
-pub mod zip;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

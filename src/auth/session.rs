@@ -9,7 +9,13 @@ use tower_sessions::{
     session::{Id, Record},
     session_store,
 };
-use tower_sessions_redis_store::{RedisStore, fred::prelude::Pool as RedisPool};
+use tower_sessions_redis_store::{
+    RedisStore,
+    fred::{
+        prelude::{KeysInterface, Pool as RedisPool},
+        types::scan::{ScanType, Scanner},
+    },
+};
 
 use crate::auth::account::User;
 
@@ -127,4 +133,44 @@ pub fn session_layer(store: Store, secure: bool) -> SessionManagerLayer<Store> {
         .with_secure(secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(CookieDuration::hours(8)))
+}
+
+/// The key under which axum-login keeps the signed-in user in a session record.
+const AUTH_DATA_KEY: &str = "axum-login.data";
+
+/// The user a stored session record (the Redis store's MessagePack) is signed in as.
+fn session_user_id(bytes: &[u8]) -> Option<i64> {
+    let record: Record = rmp_serde::from_slice(bytes).ok()?;
+    record.data.get(AUTH_DATA_KEY)?.get("user_id")?.as_i64()
+}
+
+/// Ends every stored session of these users (a deleted school's staff): walks the session
+/// keys with SCAN, a page at a time, and deletes those signed in as one of them. Returns
+/// how many went. (Their sessions are refused anyway once the users are gone: axum-login
+/// reloads the user on each request. This leaves nothing of them in Redis. The in-memory
+/// store of a single development server cannot be walked and needs no clean-up beyond it.)
+pub async fn end_sessions_of(redis: &RedisPool, users: &[i64]) -> Result<u64, String> {
+    use futures::TryStreamExt;
+
+    if users.is_empty() {
+        return Ok(0);
+    }
+    let client = redis.next();
+    let mut pages = std::pin::pin!(client.scan("*", Some(500), Some(ScanType::String)));
+    let mut ended = 0;
+    while let Some(mut page) = pages.try_next().await.map_err(|e| e.to_string())? {
+        for key in page.take_results().unwrap_or_default() {
+            let bytes: Option<Vec<u8>> = client.get(&key).await.map_err(|e| e.to_string())?;
+            if bytes
+                .as_deref()
+                .and_then(session_user_id)
+                .is_some_and(|id| users.contains(&id))
+            {
+                let gone: i64 = client.del(&key).await.map_err(|e| e.to_string())?;
+                ended += u64::try_from(gone).unwrap_or_default();
+            }
+        }
+        page.next();
+    }
+    Ok(ended)
 }

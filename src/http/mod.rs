@@ -6,6 +6,7 @@ pub mod download;
 pub mod extract;
 pub mod limits;
 pub mod pagination;
+pub mod zip;
 
 pub use extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, Form, RequestMeta};
 pub use pagination::{ListParams, Page, PageParams};

@@ -203,3 +203,29 @@ pub async fn purge_finished(pool: &PgPool, age: Duration) -> Result<u64, sqlx::E
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Removes a deleted school's jobs from every queue, whatever their state: those whose
+/// payload names its schema, and the processing of WhatsApp deliveries that were its
+/// own (`inbound_ids`, removed with the school). Returns how many went.
+pub async fn delete_school_jobs(
+    conn: &mut PgConnection,
+    schema: &str,
+    inbound_ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    // Every payload of our queues is JSON (serde_json::to_vec above).
+    let done = sqlx::query(
+        "DELETE FROM apalis.jobs
+          WHERE job_type = ANY($1)
+            AND (convert_from(job, 'UTF8')::jsonb ->> 'schema' = $2
+                 OR (job_type = $3
+                     AND convert_from(job, 'UTF8')::jsonb ->> 'job' = 'inbound'
+                     AND (convert_from(job, 'UTF8')::jsonb ->> 'inbound_id')::bigint = ANY($4)))",
+    )
+    .bind(QUEUES)
+    .bind(schema)
+    .bind(CHAT_QUEUE)
+    .bind(inbound_ids)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

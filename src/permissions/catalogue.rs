@@ -67,6 +67,9 @@ pub const PLATFORM_RESOURCES: &[(&str, &str, &[Action])] = &[
     ("platform_users", "Platform users", ALL),
     ("platform_roles", "Platform roles", ALL),
     ("platform_audit", "Platform audit log", VIEW_ONLY),
+    // `view_school_data`: download a school's whole data (offboarding export). Apart from
+    // `view_schools` (the console's list and details): the export holds every pupil's record.
+    ("school_data", "Schools' full data exports", VIEW_ONLY),
     (
         "api_keys",
         "API keys",

@@ -4,6 +4,7 @@ use axum::{
     Json,
     extract::State,
     http::{StatusCode, Uri},
+    response::Response,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +20,10 @@ use crate::{
     context::PlatformCtx,
     error::{AppError, AppResult, ErrorBody},
     http::{ApiJson, ApiPath, ApiQuery, ListParams, Page, PageParams},
-    permissions::access::guard,
+    permissions::{
+        access::{guard, guard_exact},
+        catalogue::Action,
+    },
     state::AppState,
 };
 
@@ -168,7 +172,10 @@ pub struct ConfirmDelete {
     pub confirm: Option<String>,
 }
 
-/// Deletes a school and drops its schema. Irreversible: `?confirm=<code>` is required.
+/// Deletes a school leaving nothing behind: its schema (every table and file), its jobs,
+/// every public row about it (domains, users and their tokens, API keys, WhatsApp number,
+/// contacts and chats, login counters) and its users' sessions. Only the platform audit
+/// trail keeps it, with what was removed. Irreversible: `?confirm=<code>` is required.
 #[utoipa::path(delete, path = "/api/v1/system/schools/{id}/", tag = "system-schools",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "School id"), ConfirmDelete),
@@ -179,7 +186,7 @@ async fn delete_school(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ConfirmDelete>,
 ) -> AppResult<StatusCode> {
-    schools::delete_confirmed(
+    let (_, removed) = schools::delete_confirmed(
         &mut ctx,
         id,
         q.confirm.as_deref().unwrap_or_default(),
@@ -188,7 +195,25 @@ async fn delete_school(
     .await?;
     ctx.commit().await?;
     state.tenants.invalidate();
+    schools::end_sessions(state.redis.as_ref(), id, &removed.user_ids).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Downloads the school's whole data as a zip (offboarding): every table of its schema as
+/// CSV (`tables/`), photos and PDFs as files (`files/`), the platform's records of it
+/// (`school.json`, no credentials) and `manifest.json` (rows, sizes and SHA-256 of every
+/// file). Streamed from one consistent snapshot; needs `view_school_data`. Recorded on the
+/// platform trail (`export_started`, then `exported` with the counts).
+#[utoipa::path(get, path = "/api/v1/system/schools/{id}/export/", tag = "system-schools",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "School id")),
+    responses((status = 200, description = "application/zip"), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
+async fn export_school(
+    State(state): State<AppState>,
+    ctx: PlatformCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    super::export::start(&state.db, ctx, id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/system/schools/{id}/domains/", tag = "system-schools",
@@ -329,6 +354,10 @@ async fn put_setup(
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
+    // Its own guard (not the method's view_schools): an export holds every pupil's record.
+    let export = OpenApiRouter::new()
+        .routes(routes!(export_school))
+        .layer(guard_exact(Action::View, "school_data"));
     OpenApiRouter::new()
         .routes(routes!(list_schools, create_school))
         .routes(routes!(create_schools))
@@ -337,4 +366,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(patch_domain, delete_domain))
         .routes(routes!(get_setup, put_setup))
         .layer(guard("schools"))
+        .merge(export)
 }

@@ -2,6 +2,7 @@
 
 mod api;
 pub mod cache;
+mod export;
 mod pages;
 pub mod resolve;
 pub mod schools;

@@ -187,6 +187,7 @@ struct SchoolDetailPage {
     setup: SetupOut,
     can_change: bool,
     can_delete: bool,
+    can_export: bool,
     port_suffix: String,
     /// Why the last delete was refused (a wrong code), shown on the confirm field.
     delete_error: Option<String>,
@@ -228,6 +229,7 @@ async fn detail_page(
         layout: ctx.layout(&school.name, "schools", csrf),
         can_change: ctx.perms.has("change_schools"),
         can_delete: ctx.perms.has("delete_schools"),
+        can_export: ctx.perms.has("view_school_data"),
         school,
         domains,
         setup,
@@ -394,6 +396,15 @@ async fn update_step(
     Ok(see_other(&headers, &format!("/schools/{id}")))
 }
 
+/// The school's whole data as a zip (the same export as the system API's).
+async fn export(
+    State(state): State<AppState>,
+    ctx: PlatformCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Response> {
+    super::export::start(&state.db, ctx, id).await
+}
+
 #[derive(Deserialize)]
 struct DeleteForm {
     #[serde(default)]
@@ -408,17 +419,21 @@ async fn delete(
     ApiPath(id): ApiPath<i64>,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    match schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm").await {
-        Ok(_) => {}
-        // A wrong code: the page again, the reason on the field.
-        Err(AppError::Validation { errors, .. }) => {
-            let message = errors.get("confirm").and_then(|m| m.first()).cloned();
-            return detail_page(&mut ctx, &csrf, &headers, id, message).await;
-        }
-        Err(e) => return Err(e),
-    }
+    let removed =
+        match schools::delete_confirmed(&mut ctx, id, &form.confirm, "Type its code to confirm")
+            .await
+        {
+            Ok((_, removed)) => removed,
+            // A wrong code: the page again, the reason on the field.
+            Err(AppError::Validation { errors, .. }) => {
+                let message = errors.get("confirm").and_then(|m| m.first()).cloned();
+                return detail_page(&mut ctx, &csrf, &headers, id, message).await;
+            }
+            Err(e) => return Err(e),
+        };
     ctx.commit().await?;
     state.tenants.invalidate();
+    schools::end_sessions(state.redis.as_ref(), id, &removed.user_ids).await;
     Ok(see_other(&headers, "/schools"))
 }
 
@@ -450,6 +465,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/schools/{id}/setup",
             post(update_step).layer(guard_exact(Action::Change, "schools")),
+        )
+        .route(
+            "/schools/{id}/export",
+            get(export).layer(guard_exact(Action::View, "school_data")),
         )
         .route(
             "/schools/{id}/delete",

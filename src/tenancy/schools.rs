@@ -585,25 +585,145 @@ pub async fn update(
     Ok((before, after))
 }
 
-/// Deletes a school and drops its schema. Irreversible; callers require a confirmation.
-pub async fn delete(conn: &mut PgConnection, school: &SchoolOut) -> AppResult<()> {
+/// What deleting a school removed: rows per place (for the platform audit) and the users
+/// whose sessions are to end once the deletion is committed.
+#[derive(Debug, Default)]
+pub struct Removed {
+    pub counts: std::collections::BTreeMap<&'static str, u64>,
+    pub user_ids: Vec<i64>,
+}
+
+/// Deletes a school so that nothing refers to it any more, in the caller's transaction:
+/// its schema (every table, photo and PDF), its jobs in every queue, and every public row
+/// about it — domains, set-up, users with their refresh tokens and platform roles, API
+/// keys, login-throttle counters, its WhatsApp number with the chats and deliveries that
+/// number received, the contacts and sent messages routed to it, chats that had chosen
+/// it — then the school itself. Only the platform audit trail keeps its name and id.
+/// Irreversible; callers require a confirmation. Sessions in Redis are ended by the caller
+/// after the commit (`end_sessions`); the triggers on `clients` and `domains` tell every
+/// server's tenant cache.
+pub async fn delete(conn: &mut PgConnection, school: &SchoolOut) -> AppResult<Removed> {
     let schema = SchemaName::parse(&school.schema_name)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored schema name invalid: {e}")))?;
+    let id = school.id;
+    let mut removed = Removed::default();
+    // The school's row first, locked: a concurrent change or second delete waits.
+    sqlx::query("SELECT 1 FROM public.clients WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    removed.user_ids = sqlx::query_scalar("SELECT id FROM public.users WHERE client_id = $1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
+    )
+    .bind(schema.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    removed
+        .counts
+        .insert("schema_tables", u64::try_from(tables).unwrap_or_default());
+    // The one place (with creation and migration) a schema name enters SQL text:
+    // validated by SchemaName and quoted.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS {} CASCADE",
         schema.quoted()
     )))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM public.users WHERE client_id = $1")
-        .bind(school.id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM public.clients WHERE id = $1")
-        .bind(school.id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+
+    // What the school's own WhatsApp number received, and the jobs processing it.
+    let inbound_ids: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM public.whatsapp_inbound
+          WHERE phone_number_id IN (SELECT phone_number_id FROM public.whatsapp_numbers WHERE school_id = $1)
+          RETURNING id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    removed.counts.insert(
+        "whatsapp_inbound",
+        u64::try_from(inbound_ids.len()).unwrap_or_default(),
+    );
+    let jobs = crate::jobs::queue::delete_school_jobs(conn, schema.as_str(), &inbound_ids).await?;
+    removed.counts.insert("jobs", jobs);
+
+    let statements: [(&'static str, &str); 13] = [
+        (
+            "whatsapp_chats",
+            "DELETE FROM public.whatsapp_chats
+              WHERE phone_number_id IN (SELECT phone_number_id FROM public.whatsapp_numbers WHERE school_id = $1)",
+        ),
+        (
+            "whatsapp_chats_unchosen",
+            "UPDATE public.whatsapp_chats SET chosen_school_id = NULL WHERE chosen_school_id = $1",
+        ),
+        (
+            "whatsapp_sent",
+            "DELETE FROM public.whatsapp_sent WHERE school_id = $1",
+        ),
+        (
+            "whatsapp_contacts",
+            "DELETE FROM public.whatsapp_contacts WHERE school_id = $1",
+        ),
+        (
+            "whatsapp_numbers",
+            "DELETE FROM public.whatsapp_numbers WHERE school_id = $1",
+        ),
+        (
+            "api_keys",
+            "DELETE FROM public.api_keys WHERE client_id = $1",
+        ),
+        (
+            "refresh_tokens",
+            "DELETE FROM public.refresh_tokens
+              WHERE user_id IN (SELECT id FROM public.users WHERE client_id = $1)",
+        ),
+        (
+            "platform_user_roles",
+            "DELETE FROM public.platform_user_roles
+              WHERE user_id IN (SELECT id FROM public.users WHERE client_id = $1)",
+        ),
+        (
+            // Keys carry the scope second: "acct:school:<id>:<email>", "addr:school:<id>:…".
+            "login_throttle",
+            "DELETE FROM public.login_throttle
+              WHERE split_part(key, ':', 2) = 'school' AND split_part(key, ':', 3) = $1::text",
+        ),
+        ("users", "DELETE FROM public.users WHERE client_id = $1"),
+        ("domains", "DELETE FROM public.domains WHERE client_id = $1"),
+        (
+            "school_setups",
+            "DELETE FROM public.school_setups WHERE client_id = $1",
+        ),
+        ("clients", "DELETE FROM public.clients WHERE id = $1"),
+    ];
+    for (what, sql) in statements {
+        let done = sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+        removed.counts.insert(what, done.rows_affected());
+    }
+    Ok(removed)
+}
+
+/// After a deletion is committed: ends the deleted users' sessions in Redis. Best effort:
+/// a failure is logged (the sessions are refused anyway, their users being gone).
+pub async fn end_sessions(
+    redis: Option<&tower_sessions_redis_store::fred::prelude::Pool>,
+    school_id: i64,
+    users: &[i64],
+) {
+    let Some(redis) = redis else { return };
+    match crate::auth::session::end_sessions_of(redis, users).await {
+        Ok(ended) => tracing::info!(school_id, ended, "sessions of a deleted school ended"),
+        Err(error) => tracing::warn!(
+            school_id,
+            %error,
+            "sessions of a deleted school could not be ended in Redis (they are refused anyway)"
+        ),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -871,13 +991,14 @@ pub async fn step_done(
 }
 
 /// Deletes a school and its schema once `confirm` repeats the school's code; the platform
-/// audit keeps what was deleted (name, code, schema). The one path for the API and console.
+/// audit keeps what was deleted (name, code, schema) and how many rows went where. The one
+/// path for the API and console; the caller commits, then calls `end_sessions`.
 pub async fn delete_confirmed(
     ctx: &mut PlatformCtx,
     id: i64,
     confirm: &str,
     how_to_confirm: &str,
-) -> AppResult<SchoolOut> {
+) -> AppResult<(SchoolOut, Removed)> {
     let school = get(&mut ctx.tx, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -890,13 +1011,14 @@ pub async fn delete_confirmed(
             ),
         ));
     }
-    delete(&mut ctx.tx, &school).await?;
+    let removed = delete(&mut ctx.tx, &school).await?;
     ctx.audit(
         "delete",
         "school",
         id,
-        json!({"name": school.name, "code": school.code, "schema_name": school.schema_name}),
+        json!({"name": school.name, "code": school.code, "schema_name": school.schema_name,
+               "removed": removed.counts}),
     )
     .await?;
-    Ok(school)
+    Ok((school, removed))
 }

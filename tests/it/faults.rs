@@ -6,16 +6,15 @@ use std::{
     time::Duration,
 };
 
+use crate::helpers::{
+    TestApp, assert_error_shape,
+    proxy::{DbProxy, pool_through, upstream},
+    redis::ThrowawayRedis,
+};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use serde_json::json;
 use sqlx::{PgPool, postgres::PgPoolOptions};
-use tokio::net::TcpStream;
-
-use crate::helpers::{
-    TestApp, assert_error_shape,
-    proxy::{DbProxy, pool_through, upstream},
-};
 
 /// School alpha with its admin, signed in through the API.
 async fn alpha_with_admin(app: &TestApp) -> crate::helpers::Client {
@@ -374,70 +373,6 @@ async fn oversized_photos_get_a_clear_answer(pool: PgPool) {
         .await;
     let body = assert_error_shape(&res, 413);
     assert!(body["detail"].as_str().unwrap().contains("2 MB"), "{body}");
-}
-
-/// A Redis of the test's own on a free port, stopped when dropped.
-struct ThrowawayRedis {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl ThrowawayRedis {
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    async fn start_on(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        for _ in 0..50 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            port,
-            child: Some(child),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn keys(&self) -> usize {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "DBSIZE"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    }
-}
-
-impl Drop for ThrowawayRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// Redis going away: signed-in pages answer a 503 page (no hang, no sign-out), anonymous

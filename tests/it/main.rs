@@ -27,6 +27,7 @@ mod faults;
 mod helpers;
 mod imports;
 mod notices;
+mod offboarding;
 mod pages;
 mod pdf;
 mod permissions;

@@ -193,6 +193,45 @@ pub async fn purge_finished_jobs(pool: &PgPool) -> u64 {
         .expect("purge")
 }
 
+/// Queues jobs naming school `schema` as the app does (a report batch and an absence run,
+/// due in an hour so no worker takes them meanwhile).
+pub async fn queue_school_jobs(pool: &PgPool, schema: &str) {
+    let mut tx = pool.begin().await.expect("begin");
+    jobs::queue::enqueue_report(
+        &mut tx,
+        &jobs::queue::ReportJob {
+            schema: schema.to_owned(),
+            batch_id: uuid::Uuid::new_v4(),
+        },
+    )
+    .await
+    .expect("report job");
+    jobs::queue::enqueue_absences(
+        &mut tx,
+        &jobs::queue::AbsenceJob {
+            schema: schema.to_owned(),
+        },
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    )
+    .await
+    .expect("absence job");
+    tx.commit().await.expect("commit jobs");
+}
+
+/// Queues the processing of a stored WhatsApp delivery (`whatsapp_inbound` row), due in an
+/// hour.
+pub async fn queue_inbound_job(pool: &PgPool, inbound_id: i64) {
+    let mut conn = pool.acquire().await.expect("connection");
+    jobs::queue::push_chat(
+        &mut conn,
+        jobs::queue::ChatJob::Inbound(jobs::queue::InboundJob { inbound_id }),
+        jobs::queue::Urgency::Waiting,
+        Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+    )
+    .await
+    .expect("inbound job");
+}
+
 /// The real HTTP server on `listener`.
 pub fn spawn_server(
     state: schoolyard::AppState,

@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod internals;
 pub mod proxy;
+pub mod redis;
 
 use axum::{
     Router,
