@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
@@ -20,7 +20,7 @@ use super::{
     taking::TAKES,
 };
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClassResults {
     pub exam_session_id: i64,
     pub academic_class_id: i64,
@@ -42,7 +42,7 @@ pub struct ClassResults {
     pub outstanding_confirmed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectStats {
     pub exam_id: i64,
     pub subject_id: i64,
@@ -54,7 +54,7 @@ pub struct SubjectStats {
     pub lowest: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PupilResult {
     pub registration: i64,
     pub student_id: i64,
@@ -87,7 +87,7 @@ pub struct PupilResult {
     pub cumulative_grade: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectResult {
     pub exam_id: i64,
     pub subject_id: i64,
