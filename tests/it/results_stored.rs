@@ -80,12 +80,15 @@ async fn stored_card(app: &TestApp, code: &str, f: &ExamClass, pupil: &str) -> O
     .unwrap()
 }
 
-async fn results_views(app: &TestApp, code: &str) -> i64 {
+/// Views of a class's results: one row naming the pupils, per view.
+async fn results_views(app: &TestApp, code: &str) -> Vec<Vec<i64>> {
     let mut tx = app.school_tx(code).await;
-    sqlx::query_scalar("SELECT count(*) FROM record_views WHERE kind = 'results'")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT student_ids FROM record_view_groups WHERE kind = 'results' ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap()
 }
 
 fn pupil_of<'a>(results: &'a Value, f: &ExamClass, name: &str) -> &'a Value {
@@ -114,7 +117,7 @@ async fn published_results_are_stored_identical_to_computed_and_still_audited(po
         .await
         .expect("stored when published");
     assert_eq!(stored, computed(&app, "alpha", &f).await);
-    let views = results_views(&app, "alpha").await;
+    let views = results_views(&app, "alpha").await.len();
     let res = get_ok(&f.admin, &results_path(&f)).await;
     assert_eq!(res.body, stored, "served as stored");
     assert_eq!(
@@ -122,11 +125,21 @@ async fn published_results_are_stored_identical_to_computed_and_still_audited(po
         "{:?}",
         res.headers
     );
-    // The same record of who looked at which pupils as a computed response.
-    assert_eq!(
-        results_views(&app, "alpha").await,
-        views + CLASS.len() as i64
-    );
+    // The same record of who looked at which pupils as a computed response, listed on each
+    // pupil's page.
+    let after = results_views(&app, "alpha").await;
+    assert_eq!(after.len(), views + 1);
+    let mut everyone: Vec<i64> = f.students.values().copied().collect();
+    everyone.sort();
+    assert_eq!(after.last(), Some(&everyone));
+    let listed = get_ok(
+        &f.admin,
+        &format!("/api/v1/school/admissions/{}/views/", f.students["Efe"]),
+    )
+    .await
+    .json();
+    assert_eq!(listed["count"], json!(views + 1), "{listed}");
+    assert_eq!(listed["results"][0]["kind"], "results");
     assert_eq!(pupil_of(&res.json(), &f, "Ada")["average"], 72.5);
 
     // The same permission checks: a class of another session is 404, a user without
