@@ -333,3 +333,64 @@ async fn another_school_s_stored_results_are_never_served(pool: PgPool) {
     let again = get_ok(&b.admin, &card_path(&a, "Ada")).await;
     assert_eq!(again.body, card_b.body);
 }
+
+/// What a change forgets, checked at the database (whatever path writes): a setting printed
+/// on cards forgets everything, one that is not printed nothing; a register forgets the cards
+/// of the term holding the day but not the figures.
+#[sqlx::test(migrations = false)]
+async fn each_change_forgets_what_it_can_alter_and_nothing_else(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &CLASS).await;
+    enter_hand_computed_marks(&f).await;
+    set_status(&f, "published").await;
+    let fill = || async {
+        get_ok(&f.admin, &results_path(&f)).await;
+        get_ok(&f.admin, &card_path(&f, "Ada")).await;
+    };
+    let stored = || async {
+        (
+            stored_body(&app, "alpha", &f).await.is_some(),
+            stored_card(&app, "alpha", &f, "Ada").await.is_some(),
+        )
+    };
+    let run = |sql: &'static str| {
+        let app = &app;
+        let (reg, es) = (f.pupils["Ada"], f.exam_session);
+        async move {
+            let mut tx = app.school_tx("alpha").await;
+            sqlx::query(sql)
+                .bind(reg)
+                .bind(es)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    fill().await;
+    assert_eq!(stored().await, (true, true));
+
+    // A new admission number bumps the settings row: nothing printed changed.
+    run("UPDATE general_settings SET next_admission_seq = next_admission_seq + 1 WHERE $1::bigint IS NOT NULL AND $2::bigint IS NOT NULL").await;
+    assert_eq!(stored().await, (true, true));
+    // The motto is printed on every card.
+    run("UPDATE general_settings SET motto = 'Knowledge and service' WHERE $1::bigint IS NOT NULL AND $2::bigint IS NOT NULL").await;
+    assert_eq!(stored().await, (false, false));
+
+    // A register taken on a day of the term: the card's attendance changes, the figures not.
+    fill().await;
+    run(
+        "INSERT INTO attendance_marks (registration_id, day, period, code_id, marked_at)
+         SELECT $1, t.starts_on, 1, (SELECT min(id) FROM attendance_codes), now()
+           FROM exam_sessions es JOIN terms t ON t.id = es.term_id WHERE es.id = $2",
+    )
+    .await;
+    assert_eq!(stored().await, (true, false));
+
+    // A statement that changes no row forgets nothing.
+    fill().await;
+    run("UPDATE students SET last_name = last_name || 'x' WHERE id = -$1 AND $2::bigint IS NOT NULL").await;
+    assert_eq!(stored().await, (true, true));
+    let card = get_ok(&f.admin, &card_path(&f, "Ada")).await;
+    assert!(pdf_text(&card.body).1.contains("Knowledge and service"));
+}
