@@ -394,3 +394,29 @@ async fn each_change_forgets_what_it_can_alter_and_nothing_else(pool: PgPool) {
     let card = get_ok(&f.admin, &card_path(&f, "Ada")).await;
     assert!(pdf_text(&card.body).1.contains("Knowledge and service"));
 }
+
+/// Erasing a pupil takes them out of the record of views of many pupils too.
+#[sqlx::test(migrations = false)]
+async fn an_erased_pupil_leaves_the_views_of_a_class(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let f = class_with_exams(&app, "alpha", &["Ada", "Zed"]).await;
+    let res = save_marks(
+        &f.admin,
+        f.exams["Mathematics"],
+        json!([{"registration": f.pupils["Ada"], "scores": scores(10.0, 10.0, 40.0)}]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    get_ok(&f.admin, &results_path(&f)).await;
+    let (ada, zed) = (f.students["Ada"], f.students["Zed"]);
+    let mut both = vec![ada, zed];
+    both.sort();
+    assert_eq!(results_views(&app, "alpha").await, vec![both]);
+    // Zed holds no marks: the record may be deleted, and the view names only Ada now.
+    let res = f
+        .admin
+        .delete(&format!("/api/v1/school/admissions/{zed}/"))
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text());
+    assert_eq!(results_views(&app, "alpha").await, vec![vec![ada]]);
+}
