@@ -2,6 +2,11 @@
 -- 1,000 pupils in 17 classes (16 of 60 and one of 40), 15 subjects each, an open first-term
 -- exam session with CA1/CA2/Exam marks for every pupil in every subject (45,000 scores),
 -- comments and ratings. Some names are long, to exercise the report-card layout.
+-- `psql -v per_class=125` puts 125 pupils in each class instead (8 classes of 125).
+\if :{?per_class}
+\else
+\set per_class 60
+\endif
 INSERT INTO academic_sessions (name, starts_on, ends_on, is_current, created_at, updated_at)
 VALUES ('2025/2026', '2025-09-08', '2026-07-24', TRUE, now(), now());
 INSERT INTO terms (session_id, ordinal, name, starts_on, ends_on, next_term_begins, is_current, created_at, updated_at)
@@ -36,7 +41,7 @@ SELECT 'ADM/2025/' || lpad(i::text, 4, '0'),
   FROM generate_series(1, 1000) i;
 INSERT INTO registrations (student_id, session_id, academic_class_id, registered_on, created_at)
 SELECT s.id, (SELECT id FROM academic_sessions),
-       (SELECT id FROM academic_classes ORDER BY id OFFSET ((s.id - 1) / 60) LIMIT 1), '2025-09-08', now()
+       (SELECT id FROM academic_classes ORDER BY id OFFSET ((s.id - 1) / :per_class) LIMIT 1), '2025-09-08', now()
   FROM students s;
 INSERT INTO exam_sessions (session_id, term_id, name, status, created_at, updated_at)
 SELECT session_id, id, 'First Term Examination', 'open', now(), now() FROM terms WHERE ordinal = 1;

@@ -2,11 +2,11 @@
 //! (HTML page and A4 PDF). Nothing here touches the database.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Where a pupil stands in a subject they take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectStatus {
     /// A score in every component.
@@ -128,13 +128,19 @@ impl SubjectLine {
     /// The total as printed: the figure, "20*" when partly entered (its remark says
     /// incomplete), "ABS" for an absent pupil, a dash when missing.
     pub fn total_text(&self) -> String {
-        match (self.status, self.total) {
-            (SubjectStatus::Absent, _) => "ABS".to_owned(),
-            // Partly entered: the sum so far, marked as not final.
-            (SubjectStatus::Partial, Some(t)) => format!("{}*", format_score(t)),
-            (_, Some(t)) => format_score(t),
-            (_, None) => "–".to_owned(),
-        }
+        total_text(self.status, self.total)
+    }
+}
+
+/// A subject total as printed: the figure, "20*" when partly entered, "ABS" for an absent
+/// pupil, a dash when missing.
+pub fn total_text(status: SubjectStatus, total: Option<f64>) -> String {
+    match (status, total) {
+        (SubjectStatus::Absent, _) => "ABS".to_owned(),
+        // Partly entered: the sum so far, marked as not final.
+        (SubjectStatus::Partial, Some(t)) => format!("{}*", format_score(t)),
+        (_, Some(t)) => format_score(t),
+        (_, None) => "–".to_owned(),
     }
 }
 

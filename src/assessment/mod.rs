@@ -20,6 +20,7 @@ pub mod results;
 pub mod service;
 mod sheets_api;
 mod sheets_pages;
+pub mod stored;
 pub mod taking;
 mod taking_pages;
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
@@ -15,12 +15,12 @@ use crate::students::names::LIST_NAME;
 
 use super::card::SubjectStatus;
 use super::{
-    config::{self, GradingScale, ReportSettings},
+    config::{self, GradeBand, GradingScale, ReportSettings},
     exams::ExamSession,
     taking::TAKES,
 };
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClassResults {
     pub exam_session_id: i64,
     pub academic_class_id: i64,
@@ -29,6 +29,9 @@ pub struct ClassResults {
     pub rank_by: String,
     /// `none`, `average` or `weighted`; cumulative figures appear on third-term results only.
     pub cumulative_method: String,
+    /// The grading scale of these results, highest band first: each grade's remark is here
+    /// once rather than on every pupil's every subject.
+    pub grading: Vec<GradeBand>,
     pub subjects: Vec<SubjectStats>,
     pub pupils: Vec<PupilResult>,
     /// The pupils of these results: the N of "position out of N" and of "No. in class".
@@ -42,7 +45,7 @@ pub struct ClassResults {
     pub outstanding_confirmed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectStats {
     pub exam_id: i64,
     pub subject_id: i64,
@@ -54,7 +57,7 @@ pub struct SubjectStats {
     pub lowest: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PupilResult {
     pub registration: i64,
     pub student_id: i64,
@@ -80,30 +83,44 @@ pub struct PupilResult {
     pub position_withheld: bool,
     pub grade: Option<String>,
     pub remark: Option<String>,
-    /// Third term: the mean of the exact subject cumulatives, rounded once.
+    /// Third term: the mean of the exact subject cumulatives, rounded once. The cumulative
+    /// fields are left out of other terms' results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cumulative_average: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cumulative_position: Option<i64>,
     /// The grade of the cumulative average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cumulative_grade: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubjectResult {
     pub exam_id: i64,
+    /// Not in the JSON: the subject of `exam_id` is in `ClassResults::subjects` (figures read
+    /// back from storage have 0 here).
+    #[serde(skip)]
     pub subject_id: i64,
     pub status: SubjectStatus,
     /// Sum of the components entered; null when absent or nothing is entered.
     pub total: Option<f64>,
-    /// The grade of the term's total.
+    /// The grade of the term's total (its remark is in `ClassResults::grading`).
     pub grade: Option<String>,
+    /// Not in the JSON: the grade's remark is in `ClassResults::grading`, and `status` says
+    /// when marks are partly entered (figures read back from storage have none here).
+    #[serde(skip)]
     pub remark: Option<String>,
     /// Among the pupils with a mark in the subject.
     pub position: Option<i64>,
-    /// Third term: the pupil's totals in the first, second and third terms.
+    /// Third term: the pupil's totals in the first, second and third terms. The third-term
+    /// fields are left out of other terms' results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term_totals: Option<[Option<f64>; 3]>,
     /// Third term: the subject's cumulative figure (2 places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cumulative: Option<f64>,
     /// The grade of the cumulative figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cumulative_grade: Option<String>,
 }
 
@@ -540,6 +557,7 @@ pub fn compute(data: &ClassData, scale: &GradingScale, settings: &ReportSettings
         } else {
             "none".into()
         },
+        grading: scale.bands.clone(),
         subjects,
         out_of: pupils.len() as i64,
         class_average: if exact_averages.is_empty() {

@@ -7,7 +7,7 @@ use super::{
     exams::{self, ExamSession, ExamSessionInput, ExamSessionStatus},
     pdf,
     progress::{self, ExamProgress},
-    report, results,
+    results, stored,
 };
 use crate::{
     audit::views::{Pupils, ViewKind},
@@ -110,6 +110,9 @@ pub async fn update_exam_session(
     ctx.audit("update", "exam_session", id, changes).await?;
     if after.status == ExamSessionStatus::Published && before.status != ExamSessionStatus::Published
     {
+        // What publishing computed is what every reader gets until it is unpublished (the
+        // update above forgot anything stored before, by trigger, as unpublishing does).
+        stored::store_all_results(&mut ctx.tx, &after, ctx.now).await?;
         // Parents hear that results are out (WhatsApp), once the publication commits.
         let job = crate::jobs::queue::AlertJob {
             schema: ctx.school.schema.to_string(),
@@ -169,39 +172,41 @@ pub async fn registration_class(
     .ok_or_else(|| AppError::NotFound("No such pupil in this exam session.".into()))
 }
 
-/// One pupil's report card in exam session `id` as an A4 PDF (rendered off the async
-/// threads, like the batch) and its file name.
+/// One pupil's report card in exam session `id` as an A4 PDF and its file name: rendered
+/// (off the async threads, like the batch), or as stored once the session is published.
 pub async fn pupil_pdf(
     ctx: &mut SchoolCtx,
     id: i64,
     registration: i64,
 ) -> AppResult<(Vec<u8>, String)> {
     let es = exams::exam_session(&mut ctx.tx, id).await?;
-    let class = registration_class(ctx, &es, registration).await?;
-    let (_, cards) = report::class_cards(
-        &mut ctx.tx,
-        &ctx.school.name,
-        &es,
-        class,
-        Some(registration),
-        true,
-    )
-    .await?;
-    let name = cards
-        .first()
-        .map(|c| c.pupil.admission_no.replace(['/', '\\', '"'], "-"))
-        .unwrap_or_default();
+    let today = ctx.local(ctx.now).date_naive();
+    // A stored card was stored for a registration checked to be in this session.
+    let card =
+        match stored::stored_card(&mut ctx.tx, &es, registration, &ctx.school.name, today).await? {
+            Some(card) => card,
+            None => {
+                let class = registration_class(ctx, &es, registration).await?;
+                stored::card_pdf(
+                    &mut ctx.tx,
+                    &ctx.school.name,
+                    &es,
+                    class,
+                    registration,
+                    today,
+                    ctx.now,
+                )
+                .await?
+            }
+        };
     ctx.record_view(
         ViewKind::ReportCard,
         &format!("Report card, {} {}", es.term_name, es.session_name),
         Pupils::Registrations(&[registration]),
     )
     .await?;
-    let bytes = tokio::task::spawn_blocking(move || pdf::render_cards(&cards))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::Internal(e.into()))?;
-    Ok((bytes, format!("report-{name}.pdf")))
+    let name = card.admission_no.replace(['/', '\\', '"'], "-");
+    Ok((card.pdf, format!("report-{name}.pdf")))
 }
 
 /// Which exams a correction applies to: one exam, or every exam of one class.
@@ -293,21 +298,50 @@ pub async fn broadsheet(
     .await?)
 }
 
-/// A class's results, recorded as viewed by this user for each pupil in them.
+/// A class's results (as stored once the session is published), recorded as viewed by this
+/// user for each pupil in them. The caller checks the class is in the session.
 pub async fn class_results(
     ctx: &mut SchoolCtx,
     es: &ExamSession,
     academic_class_id: i64,
 ) -> AppResult<results::ClassResults> {
-    let results = results::class_results(&mut ctx.tx, es, academic_class_id).await?;
+    let results = stored::class_results(&mut ctx.tx, es, academic_class_id, ctx.now).await?;
     let registrations: Vec<i64> = results.pupils.iter().map(|p| p.registration).collect();
+    record_results_view(ctx, es, &registrations).await?;
+    Ok(results)
+}
+
+/// The JSON body of a class's results, as stored once the session is published (the bytes
+/// go out as they are), recorded as viewed like [`class_results`]. 404 for a class outside
+/// the session's academic session.
+pub async fn class_results_body(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    academic_class_id: i64,
+) -> AppResult<Vec<u8>> {
+    // A stored row exists only for a class that was checked to be in the session.
+    let body = match stored::stored_results(&mut ctx.tx, es, academic_class_id).await? {
+        Some(body) => body,
+        None => {
+            ensure_class_in_session(ctx, es, academic_class_id).await?;
+            stored::results_body(&mut ctx.tx, es, academic_class_id, ctx.now).await?
+        }
+    };
+    record_results_view(ctx, es, &body.registrations).await?;
+    Ok(body.body)
+}
+
+async fn record_results_view(
+    ctx: &mut SchoolCtx,
+    es: &ExamSession,
+    registrations: &[i64],
+) -> AppResult<()> {
     ctx.record_view(
         ViewKind::Results,
         &format!("Results, {} {}", es.term_name, es.session_name),
-        Pupils::Registrations(&registrations),
+        Pupils::Registrations(registrations),
     )
-    .await?;
-    Ok(results)
+    .await
 }
 
 async fn record_broadsheet(ctx: &mut SchoolCtx, sheet: &Broadsheet) -> AppResult<()> {

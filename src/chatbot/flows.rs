@@ -10,7 +10,7 @@ use super::{
     replies::{Replier, clip},
 };
 use crate::{
-    assessment::{card::ReportCard, exams, report},
+    assessment::{card::SubjectStatus, exams, results::ClassResults, stored},
     attendance::reports,
     error::AppResult,
     notices,
@@ -55,42 +55,63 @@ pub async fn latest_published(
     .await
 }
 
-/// The pupil's card in a published exam session, with or without images (the PDF has them).
-pub async fn card_of(
+/// The figures of the pupil's class in a published exam session: those publishing stored
+/// (every reader gets the same), with the session.
+pub async fn published_results(
     conn: &mut PgConnection,
-    school_name: &str,
     at: Published,
-    with_images: bool,
-) -> AppResult<Option<(exams::ExamSession, ReportCard)>> {
+) -> AppResult<Option<(exams::ExamSession, ClassResults)>> {
     let es = exams::exam_session(conn, at.exam_session_id).await?;
     if es.status != exams::ExamSessionStatus::Published {
         return Ok(None);
     }
-    let (_, cards) = report::class_cards(
+    let results = stored::class_results(conn, &es, at.academic_class_id, Utc::now()).await?;
+    Ok(Some((es, results)))
+}
+
+/// The pupil's report card PDF in a published exam session, as stored (rendered and stored
+/// on the first request), with their admission number.
+pub async fn card_pdf(
+    conn: &mut PgConnection,
+    school_name: &str,
+    at: Published,
+) -> AppResult<Option<stored::CardPdf>> {
+    let es = exams::exam_session(conn, at.exam_session_id).await?;
+    if es.status != exams::ExamSessionStatus::Published {
+        return Ok(None);
+    }
+    let today = school_today(conn).await?;
+    let pdf = stored::card_pdf(
         conn,
         school_name,
         &es,
         at.academic_class_id,
-        Some(at.registration),
-        with_images,
+        at.registration,
+        today,
+        Utc::now(),
     )
     .await?;
-    Ok(cards.into_iter().next().map(|c| (es, c)))
+    Ok(Some(pdf))
 }
 
-/// The term summary: average, position out of N, each subject's total and grade.
+/// The term summary: average, position out of N, each subject's total and grade, as the
+/// card prints them. `None` when the pupil is not in the results.
 pub fn summary_text(
     child: &str,
     school: &str,
     es: &exams::ExamSession,
-    card: &ReportCard,
-) -> String {
-    let o = &card.overall;
-    let position = match o.position {
-        Some(p) if !o.position_withheld => format!(
+    results: &ClassResults,
+    registration: i64,
+) -> Option<String> {
+    let pupil = results
+        .pupils
+        .iter()
+        .find(|p| p.registration == registration)?;
+    let position = match pupil.position {
+        Some(p) if !pupil.position_withheld => format!(
             "{} out of {}",
             crate::assessment::card::ordinal(p),
-            o.out_of
+            results.out_of
         ),
         _ => "not given".to_owned(),
     };
@@ -99,19 +120,24 @@ pub fn summary_text(
         es.name,
         es.term_name,
         es.session_name,
-        crate::assessment::card::format_score(o.average),
+        crate::assessment::card::format_score(pupil.average.unwrap_or_default()),
     );
-    for s in &card.subjects {
-        let line = match (s.status, s.total) {
-            (crate::assessment::card::SubjectStatus::Missing, _) | (_, None) => {
-                "no mark entered yet".to_owned()
-            }
-            _ => format!("{} {}", s.total_text(), s.grade),
+    for s in &pupil.subjects {
+        let Some(subject) = results.subjects.iter().find(|x| x.exam_id == s.exam_id) else {
+            continue;
         };
-        out.push_str(&format!("\n{}: {}", s.subject, line.trim()));
+        let line = match (s.status, s.total) {
+            (SubjectStatus::Missing, _) | (_, None) => "no mark entered yet".to_owned(),
+            _ => format!(
+                "{} {}",
+                crate::assessment::card::total_text(s.status, s.total),
+                s.grade.as_deref().unwrap_or_default()
+            ),
+        };
+        out.push_str(&format!("\n{}: {}", subject.subject_name, line.trim()));
     }
     out.push_str("\n\nSend CARD for the report card as a PDF.");
-    clip(&out, 4000)
+    Some(clip(&out, 4000))
 }
 
 pub async fn results(
@@ -120,15 +146,26 @@ pub async fn results(
     asked: &Asked<'_>,
 ) -> AppResult<()> {
     let found = match latest_published(conn, asked.student_id).await? {
-        Some(at) => card_of(conn, &asked.school.name, at, false).await?,
+        Some(at) => published_results(conn, at)
+            .await?
+            .and_then(|(es, results)| {
+                summary_text(
+                    asked.child,
+                    &asked.school.name,
+                    &es,
+                    &results,
+                    at.registration,
+                )
+                .map(|text| (es, text))
+            }),
         None => None,
     };
     match found {
-        Some((es, card)) => {
+        Some((es, text)) => {
             reply
                 .say(
                     conn,
-                    super::outbox::text(&summary_text(asked.child, &asked.school.name, &es, &card)),
+                    super::outbox::text(&text),
                     &format!("Results: {}", es.name),
                     Some(asked.student_id),
                 )

@@ -523,8 +523,8 @@ async fn failed(
     Ok(())
 }
 
-/// The media id of a pupil's report card: reused while valid and the session has not been
-/// republished since (a published card cannot change), else rendered and uploaded again.
+/// The media id of a pupil's report card: the stored PDF of the published session, its upload
+/// reused while valid and the card unchanged, else uploaded again.
 async fn card_media(
     pool: &Db,
     channel: &Channel,
@@ -546,19 +546,23 @@ async fn card_media(
         details: String::new(),
     };
     let mut tx = pool.begin_school(schema).await.map_err(|e| internal(&e))?;
-    let published_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT published_at FROM exam_sessions WHERE id = $1 AND status = 'published'",
-    )
-    .bind(at.exam_session_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| internal(&e))?
-    .flatten();
-    let Some(published_at) = published_at else {
+    let school: String =
+        sqlx::query_scalar("SELECT name FROM public.clients WHERE schema_name = $1")
+            .bind(schema)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| internal(&e))?;
+    // The card as stored since publishing (rendered and stored on the first request).
+    let Some(card) = flows::card_pdf(&mut tx, &school, at)
+        .await
+        .map_err(|e| internal(&format!("{e:?}")))?
+    else {
         return Err(no_longer());
     };
+    // Reused while the card is the same: a card rendered again after a correction (a name, a
+    // photo) is uploaded again.
     let purpose = format!("card:{}:{}", at.exam_session_id, at.registration);
-    let version = hex::encode(Sha256::digest(published_at.to_rfc3339().as_bytes()));
+    let version = hex::encode(Sha256::digest(&card.pdf));
     let reuse: Option<String> = sqlx::query_scalar(
         "SELECT media_id FROM whatsapp_media
           WHERE purpose = $1 AND sha256 = $2 AND uploaded_at > now() - make_interval(days => $3)",
@@ -569,29 +573,11 @@ async fn card_media(
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| internal(&e))?;
+    tx.commit().await.map_err(|e| internal(&e))?;
     if let Some(id) = reuse {
         return Ok(id);
     }
-    let school: String =
-        sqlx::query_scalar("SELECT name FROM public.clients WHERE schema_name = $1")
-            .bind(schema)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| internal(&e))?;
-    let Some((_, rendered)) = flows::card_of(&mut tx, &school, at, true)
-        .await
-        .map_err(|e| internal(&format!("{e:?}")))?
-    else {
-        return Err(no_longer());
-    };
-    tx.commit().await.map_err(|e| internal(&e))?;
-    let admission_no = rendered.pupil.admission_no.clone();
-    let pdf = tokio::task::spawn_blocking(move || {
-        crate::assessment::pdf::render_cards(std::slice::from_ref(&rendered))
-    })
-    .await
-    .map_err(|e| internal(&e))?
-    .map_err(|e| internal(&e))?;
+    let (admission_no, pdf) = (card.admission_no, card.pdf);
     let file_name = format!("{}.pdf", admission_no.replace(['/', '\\', '"', ' '], "-"));
     // An upload that timed out sent nothing to the parent: it may be tried again.
     let media = channel

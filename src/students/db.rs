@@ -519,6 +519,7 @@ pub async fn set_status(
 }
 
 pub async fn delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    crate::audit::views::forget_student(&mut *conn, id).await?;
     sqlx::query("DELETE FROM students WHERE id = $1")
         .bind(id)
         .execute(conn)

@@ -34,6 +34,7 @@ mod permissions;
 mod promotions;
 mod records;
 mod results_day;
+mod results_stored;
 mod schools;
 mod sheets;
 mod tenancy;
