@@ -47,12 +47,9 @@ async fn create_school_through_the_api(pool: PgPool) {
     assert_eq!(n, 1);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_failure_midway_leaves_no_school_behind(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let t = ops(&app).await;
-    // The admin's insert fails (a trigger makes it look taken) after the schema was created,
-    // migrated and seeded, and the domain added. Everything must roll back.
+/// Makes the insert of user `head@doomed.test` fail as if the email were taken: a school's
+/// creation then fails after its schema was made, migrated and seeded.
+async fn refuse_admin_doomed(pool: &PgPool) {
     sqlx::raw_sql(
         "CREATE FUNCTION public.refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
@@ -64,9 +61,18 @@ async fn a_failure_midway_leaves_no_school_behind(pool: PgPool) {
          CREATE TRIGGER refuse_doomed BEFORE INSERT ON public.users
            FOR EACH ROW EXECUTE FUNCTION public.refuse_doomed();",
     )
-    .execute(&app.pool)
+    .execute(pool)
     .await
     .unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_failure_midway_leaves_no_school_behind(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let t = ops(&app).await;
+    // The admin's insert fails (a trigger makes it look taken) after the schema was created,
+    // migrated and seeded, and the domain added. Everything must roll back.
+    refuse_admin_doomed(&app.pool).await;
     let res = t.post("/api/v1/system/schools/", json!({"name": "Doomed Academy", "code": "doomed", "domain": "doomed.example.com", "admin_email": "head@doomed.test", "admin_password": PASSWORD}))
         .await;
     let body = assert_error_shape(&res, 422);
@@ -463,20 +469,7 @@ async fn bulk_creation_makes_all_of_the_schools_or_none(pool: PgPool) {
     assert_error_shape(&res, 422);
 
     // The third school's admin cannot be inserted: the first two are undone.
-    sqlx::raw_sql(
-        "CREATE FUNCTION public.refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF NEW.email = 'head@doomed.test' THEN
-             RAISE unique_violation USING CONSTRAINT = 'users_email_scope_key';
-           END IF;
-           RETURN NEW;
-         END $$;
-         CREATE TRIGGER refuse_doomed BEFORE INSERT ON public.users
-           FOR EACH ROW EXECUTE FUNCTION public.refuse_doomed();",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    refuse_admin_doomed(&app.pool).await;
     let res = t
         .post(bulk, json!({"schools": [
             {"name": "North Academy", "code": "north"},
