@@ -65,7 +65,7 @@ async fn create_school(
     Ok((StatusCode::CREATED, Json(school)))
 }
 
-/// Creates many schools at once (up to 100): all are checked first, and one invalid
+/// Creates many schools at once (up to 50): all are checked first, and one invalid
 /// school creates none (422, errors against `schools[i].field`). Returns 201 with the
 /// schools once every one is ready.
 #[utoipa::path(post, path = "/api/v1/system/schools/bulk/", tag = "system-schools",

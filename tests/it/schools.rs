@@ -464,6 +464,9 @@ async fn bulk_creation_makes_all_of_the_schools_or_none(pool: PgPool) {
     let body = assert_error_shape(&res, 422);
     assert!(body["errors"]["schools[1].name"].is_array(), "{body}");
     assert!(body["errors"]["schools[2].code"].is_array(), "{body}");
+    // The schema and domain derived from the repeated code are not reported again.
+    assert!(body["errors"]["schools[2].schema_name"].is_null(), "{body}");
+    assert!(body["errors"]["schools[2].domain"].is_null(), "{body}");
     assert_eq!(count().await, 0);
     let res = t.post(bulk, json!({"schools": []})).await;
     assert_error_shape(&res, 422);
